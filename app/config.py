@@ -1,0 +1,129 @@
+"""One Settings class, read from the environment (and `.env` in development)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that are fine on a laptop and must never reach production.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1jaGFuZ2UtbWUtMDE="
+DEV_CLIENT_ID = "emulator-client-id"
+DEV_CLIENT_SECRET = "emulator-client-secret"
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", DEV_JWT_SECRET, DEV_ENCRYPTION_KEY}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "production"
+    log_level: str = "INFO"
+
+    database_url: str | None = None
+    db_pool_size: int = 10
+
+    service_jwt_secret: str = ""
+    service_jwt_audience: str = "salesforce-integration"
+    service_jwt_issuer: str | None = None
+    service_jwt_algorithm: Literal["HS256"] = "HS256"
+
+    salesforce_client_id: str = ""
+    salesforce_client_secret: str = ""
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
+    salesforce_api_version: str = "v62.0"
+    salesforce_extra_allowed_hosts: str = ""
+    salesforce_timeout_seconds: float = 10.0
+    salesforce_max_connections: int = 100
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    allowed_return_hosts: str = "app.respond.io"
+    token_encryption_keys: str = ""
+
+    lookup_cache_ttl_seconds: float = 60.0
+    lookup_cache_max_entries: int = 100_000
+    fields_cache_ttl_seconds: float = 600.0
+    phone_default_region: str = "US"
+    cache_url: str | None = None
+
+    respondio_api_base_url: str = "https://api.respond.io/v2"
+    respondio_max_requests_per_second: float = 5.0
+    respondio_timeout_seconds: float = 10.0
+    autocreate_reconcile_interval_seconds: float = 60.0
+    autocreate_reconcile_overlap_seconds: float = 300.0
+    autocreate_bulk_min_batch: int = 10
+    autocreate_bulk_settle_seconds: float = 5.0
+    autocreate_max_attempts: int = 8
+    autocreate_bulk_marker_tag: str = "Salesforce bulk import"
+    webhook_max_body_bytes: int = 2_000_000
+
+    @field_validator("salesforce_api_version")
+    @classmethod
+    def _version_format(cls, value: str) -> str:
+        if not value.startswith("v"):
+            value = f"v{value}"
+        if not value.endswith(".0"):
+            raise ValueError("SALESFORCE_API_VERSION looks like v62.0")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_outside_development(self) -> Settings:
+        if self.environment == "production":
+            missing = [
+                name
+                for name, value in (
+                    ("SERVICE_JWT_SECRET", self.service_jwt_secret),
+                    ("TOKEN_ENCRYPTION_KEYS", self.token_encryption_keys),
+                    ("SALESFORCE_CLIENT_ID", self.salesforce_client_id),
+                    ("SALESFORCE_CLIENT_SECRET", self.salesforce_client_secret),
+                    ("DATABASE_URL", self.database_url or ""),
+                )
+                if value.strip().lower() in _PLACEHOLDERS
+                or any(k.strip() in _PLACEHOLDERS for k in value.split(","))
+            ]
+            if missing:
+                raise ValueError(
+                    "outside development these settings need real values: " + ", ".join(missing)
+                )
+        else:
+            self.service_jwt_secret = self.service_jwt_secret or DEV_JWT_SECRET
+            self.token_encryption_keys = self.token_encryption_keys or DEV_ENCRYPTION_KEY
+            self.salesforce_client_id = self.salesforce_client_id or DEV_CLIENT_ID
+            self.salesforce_client_secret = self.salesforce_client_secret or DEV_CLIENT_SECRET
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        url = self.database_url or ""
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def extra_allowed_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.salesforce_extra_allowed_hosts.split(",") if h.strip()
+        )
+
+    @property
+    def return_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.allowed_return_hosts.split(",") if h.strip()
+        )
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        return [k.strip() for k in self.token_encryption_keys.split(",") if k.strip()]
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return self.public_base_url.rstrip("/") + "/v1/salesforce/oauth/callback"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,69 @@
+"""Liveness, readiness and metrics (contract section 7)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from app.db import Database
+
+logger = logging.getLogger("app.health")
+router = APIRouter(tags=["operations"])
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The database is reachable and migrated to the head revision",
+    responses={503: {"description": "Not ready"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    database: Database = request.app.state.db
+    expected: str | None = request.app.state.head_revision
+    try:
+        async with database.engine.connect() as conn:
+            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
+        logger.warning("health.database_unreachable", extra={"error": type(exc).__name__})
+        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    if current != expected:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "not_migrated",
+                "revision": current,
+                "head": expected,
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "revision": current})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,75 @@
+"""The ASGI application: `uvicorn app.main:app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from app import health
+from app.auth import TokenVerifier
+from app.config import Settings, get_settings
+from app.crypto import TokenCipher
+from app.db import Database
+from app.errors import install_error_handlers
+from app.logs import configure_logging
+from app.observability import ObservabilityMiddleware
+
+DESCRIPTION = """
+Connects a respond.io workspace to its Salesforce org: see and edit the Salesforce Contact of
+the person you are talking to, and create respond.io contacts from new Salesforce Contacts.
+
+Every `/v1/workspaces/...` endpoint needs a respond.io gateway JWT: press **Authorize**.
+Errors are `application/problem+json` with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
+        app.state.db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+        app.state.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.salesforce_timeout_seconds, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=settings.salesforce_max_connections,
+                max_keepalive_connections=settings.salesforce_max_connections,
+            ),
+            follow_redirects=False,
+        )
+        try:
+            yield
+        finally:
+            await app.state.http.aclose()
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="respond.io Salesforce integration",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    app.state.cipher = TokenCipher(settings.encryption_keys)
+    app.state.head_revision = health.head_revision()
+    install_error_handlers(app)
+    app.add_middleware(ObservabilityMiddleware)
+    app.include_router(health.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn app.main:app` builds the app on first access, not at import time, so tests
+    # and tools can import this module without a configured environment.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

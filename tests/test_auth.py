@@ -1,0 +1,173 @@
+"""Caller token verification (contract section 1)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import APIRouter
+
+from app.auth import AnyMember, Manager, mint_token
+from app.config import Settings
+
+PROBE = APIRouter()
+
+
+@PROBE.get("/v1/workspaces/{workspace_id}/probe/member")
+async def member_probe(workspace_id: str, caller: AnyMember) -> dict[str, str]:
+    return {"user": caller.user_id, "role": caller.role}
+
+
+@PROBE.get("/v1/workspaces/{workspace_id}/probe/manager")
+async def manager_probe(workspace_id: str, caller: Manager) -> dict[str, str]:
+    return {"user": caller.user_id, "role": caller.role}
+
+
+@pytest.fixture
+async def probe_client(app: Any) -> Any:
+    app.include_router(PROBE)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        yield http
+
+
+def _claims(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "sub": "user-1",
+        "workspace_id": "ws-1",
+        "role": "owner",
+        "aud": settings.service_jwt_audience,
+        "exp": int(time.time()) + 60,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+
+
+async def test_valid_token_reaches_the_route(probe_client: Any, settings: Settings) -> None:
+    token = mint_token(settings, workspace_id="ws-1", role="agent", user_id="u-9")
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    assert response.status_code == 200
+    assert response.json() == {"user": "u-9", "role": "agent"}
+
+
+async def test_missing_token_is_unauthenticated(probe_client: Any) -> None:
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member")
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_bad_signature(probe_client: Any, settings: Settings) -> None:
+    token = jwt.encode(_claims(settings), "another-secret-of-sufficient-length!", algorithm="HS256")
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_alg_none_is_refused(probe_client: Any, settings: Settings) -> None:
+    token = jwt.encode(_claims(settings), key=None, algorithm="none")  # type: ignore[arg-type]
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_other_hmac_algorithm_is_refused(probe_client: Any, settings: Settings) -> None:
+    token = jwt.encode(_claims(settings), settings.service_jwt_secret, algorithm="HS512")
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_wrong_audience(probe_client: Any, settings: Settings) -> None:
+    token = jwt.encode(
+        _claims(settings, aud="another-service"), settings.service_jwt_secret, algorithm="HS256"
+    )
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_expired(probe_client: Any, settings: Settings) -> None:
+    token = jwt.encode(
+        _claims(settings, exp=int(time.time()) - 120),
+        settings.service_jwt_secret,
+        algorithm="HS256",
+    )
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+    assert "expired" in response.json()["detail"]
+
+
+async def test_missing_exp_is_refused(probe_client: Any, settings: Settings) -> None:
+    claims = _claims(settings)
+    del claims["exp"]
+    token = jwt.encode(claims, settings.service_jwt_secret, algorithm="HS256")
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_unknown_role_is_refused(probe_client: Any, settings: Settings) -> None:
+    token = jwt.encode(
+        _claims(settings, role="superuser"), settings.service_jwt_secret, algorithm="HS256"
+    )
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
+async def test_wrong_workspace_is_forbidden(probe_client: Any, settings: Settings) -> None:
+    token = mint_token(settings, workspace_id="ws-2", role="owner")
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 403, "forbidden")
+    assert "ws-2" not in response.text
+
+
+@pytest.mark.parametrize("role,status", [("owner", 200), ("manager", 200), ("agent", 403)])
+async def test_manager_routes_need_owner_or_manager(
+    probe_client: Any, settings: Settings, role: str, status: int
+) -> None:
+    token = mint_token(settings, workspace_id="ws-1", role=role)
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/manager", headers=_bearer(token))
+    assert response.status_code == status
+    if status == 403:
+        assert response.json()["code"] == "forbidden"
+
+
+async def test_issuer_checked_when_configured(make_settings: Any) -> None:
+    from app.auth import TokenVerifier
+    from app.errors import AppError
+
+    settings = make_settings(service_jwt_issuer="https://gateway.respond.io")
+    verifier = TokenVerifier(settings)
+    good = mint_token(settings, workspace_id="ws-1", role="owner")
+    assert verifier.verify(good).workspace_id == "ws-1"
+    wrong = jwt.encode(
+        _claims(settings, iss="https://evil.example"),
+        settings.service_jwt_secret,
+        algorithm="HS256",
+    )
+    with pytest.raises(AppError) as raised:
+        verifier.verify(wrong)
+    assert raised.value.code == "unauthenticated"
+    missing = jwt.encode(_claims(settings), settings.service_jwt_secret, algorithm="HS256")
+    with pytest.raises(AppError):
+        verifier.verify(missing)
+
+
+def test_production_refuses_placeholder_secrets() -> None:
+    with pytest.raises(ValueError, match="SERVICE_JWT_SECRET"):
+        Settings(_env_file=None, environment="production", database_url="postgresql://x/y")  # type: ignore[call-arg]
+
+
+def test_docs_offer_bearer_authorize_button(probe_client: Any, app: Any) -> None:
+    schemes = app.openapi()["components"]["securitySchemes"]
+    assert any(s.get("scheme") == "bearer" for s in schemes.values())
