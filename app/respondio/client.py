@@ -121,7 +121,7 @@ class RespondioClient:
             json=body,
         )
         assert response is not None
-        return _json_object(response, "create_contact")
+        return _json_object(response, "create_contact", required=False)
 
     async def create_or_update_contact(
         self, api_token: str, identifier: str, body: dict[str, Any]
@@ -137,7 +137,7 @@ class RespondioClient:
             json=body,
         )
         assert response is not None
-        return _json_object(response, "create_or_update_contact")
+        return _json_object(response, "create_or_update_contact", required=False)
 
     async def add_tags(self, api_token: str, identifier: str, tags: list[str]) -> None:
         """Add tags to an existing contact (RespondioNotFound when there is none)."""
@@ -183,6 +183,7 @@ class RespondioClient:
             "workspace": key,
             "identifier_kind": identifier.partition(":")[0],
         }
+        failure: str | None = None
         async with self._limiter_for(api_token):
             started = time.monotonic()
             try:
@@ -197,18 +198,16 @@ class RespondioClient:
                     timeout=self._timeout,
                 )
             except httpx.TimeoutException as exc:
-                error: RespondioError = RespondioUnavailable(
-                    f"respond.io {operation} timed out ({type(exc).__name__})"
+                failure = f"respond.io {operation} timed out ({type(exc).__name__})"
+            except httpx.RequestError as exc:
+                failure = (
+                    f"respond.io {operation} could not reach respond.io ({type(exc).__name__})"
                 )
-            except httpx.TransportError as exc:
-                error = RespondioUnavailable(
-                    f"respond.io {operation} could not connect ({type(exc).__name__})"
-                )
-            else:
-                error = None  # type: ignore[assignment]
             fields["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
-
-        if error is not None:
+        if failure is not None:
+            # Raised outside the except block so the httpx error (whose request holds the
+            # Authorization header) is not chained to it.
+            error: RespondioError = RespondioUnavailable(failure)
             logger.warning(
                 "respondio.request.failed",
                 extra={**fields, "error_type": type(error).__name__, "error": str(error)},
@@ -277,12 +276,18 @@ def _error_message(response: httpx.Response, api_token: str) -> str:
     return text.replace(api_token, "[redacted]") if api_token else text
 
 
-def _json_object(response: httpx.Response, operation: str) -> dict[str, Any]:
+def _json_object(
+    response: httpx.Response, operation: str, *, required: bool = True
+) -> dict[str, Any]:
+    """The JSON object of a 2xx answer. Where the call already took effect (``required``
+    False) an odd body yields ``{}`` rather than an error that would make the caller retry."""
     try:
         payload = response.json()
     except ValueError:
         payload = None
     if not isinstance(payload, dict):
+        if not required:
+            return {}
         raise RespondioUnavailable(
             f"respond.io {operation} answered without a JSON object",
             status=response.status_code,
