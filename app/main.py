@@ -16,6 +16,8 @@ from app.db import Database
 from app.errors import install_error_handlers
 from app.logs import configure_logging
 from app.observability import ObservabilityMiddleware
+from app.salesforce.client import SalesforceClient
+from app.salesforce.tokens import TokenStore
 
 DESCRIPTION = """
 Connects a respond.io workspace to its Salesforce org: see and edit the Salesforce Contact of
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             follow_redirects=False,
         )
+        app.state.tokens = TokenStore(app.state.db, app.state.cipher, app.state.http, settings)
+        app.state.salesforce = SalesforceClient(app.state.http, settings, app.state.tokens)
         try:
             yield
         finally:

@@ -1,0 +1,1 @@
+"""Salesforce vendor package: wire formats, errors, tokens. No FastAPI imports here."""

@@ -1,0 +1,266 @@
+"""Explicit, typed Salesforce REST calls over the one shared httpx.AsyncClient.
+
+On 401 INVALID_SESSION_ID the client refreshes once (single-flight, see tokens.py) and retries
+once; it never refreshes on a 403. Every answer's `Sforce-Limit-Info` is recorded in metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from app.observability import SALESFORCE_API_USAGE, SALESFORCE_CALLS
+from app.salesforce.errors import (
+    SalesforceError,
+    SalesforceUnavailable,
+    SessionExpired,
+    error_from_response,
+)
+from app.salesforce.hosts import ensure_allowed
+from app.salesforce.tokens import Credentials, TokenStore
+
+logger = logging.getLogger("app.salesforce.client")
+
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+MAX_QUERY_PAGES = 10
+
+
+class SalesforceClient:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, tokens: TokenStore) -> None:
+        self._http = http
+        self._settings = settings
+        self.tokens = tokens
+        self.data_path = f"/services/data/{settings.salesforce_api_version}/"
+
+    # -- raw calls ---------------------------------------------------------------------------
+
+    async def call_with_token(
+        self,
+        instance_url: str,
+        access_token: str,
+        method: str,
+        path: str,
+        *,
+        operation: str = "call",
+        organization_id: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One request with the given token. `path` is relative to /services/data/vNN.0/
+        unless it starts with `/services/`."""
+        base = ensure_allowed(instance_url, self._settings)
+        url = base + (path if path.startswith("/services/") else self.data_path + path)
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        headers.update(kwargs.pop("headers", None) or {})
+        try:
+            response = await self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            SALESFORCE_CALLS.labels(operation, "timeout").inc()
+            logger.warning("salesforce.call.timeout", extra={"operation": operation})
+            raise SalesforceUnavailable("Salesforce did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            SALESFORCE_CALLS.labels(operation, "unreachable").inc()
+            logger.warning(
+                "salesforce.call.unreachable",
+                extra={"operation": operation, "error": type(exc).__name__},
+            )
+            raise SalesforceUnavailable("Salesforce could not be reached") from exc
+        self._record_limits(response, organization_id)
+        if response.status_code >= 400:
+            error = error_from_response(response)
+            SALESFORCE_CALLS.labels(operation, error.error_code).inc()
+            logger.info(
+                "salesforce.call.failed",
+                extra={
+                    "operation": operation,
+                    "status": response.status_code,
+                    "error_code": error.error_code,
+                    "organization_id": organization_id,
+                },
+            )
+            raise error
+        SALESFORCE_CALLS.labels(operation, "ok").inc()
+        return response
+
+    async def call(
+        self,
+        workspace_id: str,
+        method: str,
+        path: str,
+        *,
+        credentials: Credentials | None = None,
+        operation: str = "call",
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """A request with the workspace's stored tokens; refresh once and retry once on 401."""
+        creds = credentials or await self.tokens.credentials(workspace_id)
+        try:
+            return await self.call_with_token(
+                creds.instance_url,
+                creds.access_token,
+                method,
+                path,
+                operation=operation,
+                organization_id=creds.organization_id,
+                **kwargs,
+            )
+        except SessionExpired:
+            creds = await self.tokens.refresh(workspace_id, creds.access_token)
+        return await self.call_with_token(
+            creds.instance_url,
+            creds.access_token,
+            method,
+            path,
+            operation=operation,
+            organization_id=creds.organization_id,
+            **kwargs,
+        )
+
+    # -- typed operations ------------------------------------------------------------------
+
+    async def query(
+        self, workspace_id: str, soql: str, *, credentials: Credentials | None = None
+    ) -> list[dict[str, Any]]:
+        response = await self.call(
+            workspace_id,
+            "GET",
+            "query",
+            params={"q": soql},
+            credentials=credentials,
+            operation="query",
+        )
+        return await self._collect_pages(workspace_id, response.json(), credentials)
+
+    async def query_with_token(
+        self, instance_url: str, access_token: str, soql: str
+    ) -> list[dict[str, Any]]:
+        response = await self.call_with_token(
+            instance_url, access_token, "GET", "query", params={"q": soql}, operation="query"
+        )
+        records: list[dict[str, Any]] = response.json().get("records", [])
+        return records
+
+    async def _collect_pages(
+        self, workspace_id: str, body: dict[str, Any], credentials: Credentials | None
+    ) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = list(body.get("records", []))
+        pages = 1
+        while not body.get("done", True) and body.get("nextRecordsUrl") and pages < MAX_QUERY_PAGES:
+            response = await self.call(
+                workspace_id,
+                "GET",
+                str(body["nextRecordsUrl"]),
+                credentials=credentials,
+                operation="query_more",
+            )
+            body = response.json()
+            records.extend(body.get("records", []))
+            pages += 1
+        return records
+
+    async def search(
+        self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
+    ) -> list[dict[str, Any]]:
+        response = await self.call(
+            workspace_id,
+            "GET",
+            "search",
+            params={"q": sosl},
+            credentials=credentials,
+            operation="search",
+        )
+        body = response.json()
+        records: list[dict[str, Any]] = (
+            body.get("searchRecords", []) if isinstance(body, dict) else body
+        )
+        return records
+
+    async def describe_contact(
+        self,
+        workspace_id: str,
+        *,
+        if_modified_since: str | None = None,
+        credentials: Credentials | None = None,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The Contact describe, or None when unchanged since `if_modified_since` (304).
+        Also returns the answer's Last-Modified header for the next revalidation."""
+        headers = {"If-Modified-Since": if_modified_since} if if_modified_since else {}
+        response = await self.call(
+            workspace_id,
+            "GET",
+            "sobjects/Contact/describe",
+            headers=headers,
+            credentials=credentials,
+            operation="describe",
+        )
+        last_modified = response.headers.get("Last-Modified")
+        if response.status_code == 304:
+            return None, last_modified or if_modified_since
+        describe: dict[str, Any] = response.json()
+        return describe, last_modified
+
+    async def get_contact(
+        self,
+        workspace_id: str,
+        contact_id: str,
+        fields: list[str],
+        *,
+        credentials: Credentials | None = None,
+    ) -> dict[str, Any]:
+        response = await self.call(
+            workspace_id,
+            "GET",
+            f"sobjects/Contact/{contact_id}",
+            params={"fields": ",".join(fields)} if fields else None,
+            credentials=credentials,
+            operation="contact.get",
+        )
+        record: dict[str, Any] = response.json()
+        return record
+
+    async def update_contact(
+        self,
+        workspace_id: str,
+        contact_id: str,
+        values: dict[str, Any],
+        *,
+        if_unmodified_since: datetime | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
+        headers = (
+            {"If-Unmodified-Since": format_datetime(if_unmodified_since, usegmt=True)}
+            if if_unmodified_since
+            else {}
+        )
+        await self.call(
+            workspace_id,
+            "PATCH",
+            f"sobjects/Contact/{contact_id}",
+            json=values,
+            headers=headers,
+            credentials=credentials,
+            operation="contact.update",
+        )
+
+    async def limits(self, workspace_id: str) -> dict[str, Any]:
+        response = await self.call(workspace_id, "GET", "limits", operation="limits")
+        body: dict[str, Any] = response.json()
+        return body
+
+    @staticmethod
+    def _record_limits(response: httpx.Response, organization_id: str | None) -> None:
+        info = response.headers.get("Sforce-Limit-Info")
+        if not info or not organization_id:
+            return
+        match = _LIMIT_INFO.search(info)
+        if match:
+            SALESFORCE_API_USAGE.labels(organization_id, "used").set(int(match.group(1)))
+            SALESFORCE_API_USAGE.labels(organization_id, "max").set(int(match.group(2)))
+
+
+__all__ = ["SalesforceClient", "SalesforceError"]

@@ -1,0 +1,180 @@
+"""Typed Salesforce errors (by HTTP status and `errorCode`) and their contract mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from app import errors as app_errors
+
+
+class SalesforceError(Exception):
+    status: int = 0
+    error_code: str = "UNKNOWN"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        fields: list[str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message or self.error_code)
+        self.message = message
+        if status is not None:
+            self.status = status
+        if error_code is not None:
+            self.error_code = error_code
+        self.fields = fields or []
+        self.errors = errors or []
+
+
+class SessionExpired(SalesforceError):
+    """401 INVALID_SESSION_ID: refresh once, retry once."""
+
+
+class RequestLimitExceeded(SalesforceError):
+    """403 REQUEST_LIMIT_EXCEEDED: daily or concurrent API limit."""
+
+
+class ApiDisabled(SalesforceError):
+    """403 API_DISABLED_FOR_ORG: the edition or the user has no API access."""
+
+
+class InsufficientAccess(SalesforceError):
+    """403 for anything else: the user may not read or write this."""
+
+
+class RecordNotFound(SalesforceError):
+    """404 NOT_FOUND or ENTITY_IS_DELETED."""
+
+
+class PreconditionFailed(SalesforceError):
+    """412: the record changed since If-Unmodified-Since."""
+
+
+class WriteRejected(SalesforceError):
+    """400 on a write: validation rule, too long, bad picklist value..."""
+
+
+class MalformedRequest(SalesforceError):
+    """400 MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE: a bug in our request."""
+
+
+class SalesforceUnavailable(SalesforceError):
+    """5xx, timeouts, connection failures, unreadable answers."""
+
+
+class HostNotAllowed(SalesforceError):
+    """A URL outside Salesforce's domains (and the configured extra hosts)."""
+
+
+class OAuthError(SalesforceError):
+    """A JSON error from the token, revoke or identity endpoints."""
+
+    def __init__(self, error: str, description: str = "", *, status: int = 400) -> None:
+        super().__init__(description or error, status=status, error_code=error)
+        self.error = error
+        self.description = description
+
+
+class InvalidGrant(OAuthError):
+    """The refresh token is dead (revoked, rotated out, expired by policy): reconnect."""
+
+
+class NotConnected(Exception):
+    """The workspace has no Salesforce connection."""
+
+
+class ReauthorizationRequired(Exception):
+    """The workspace's grant is dead until an owner or manager reconnects."""
+
+
+WRITE_ERROR_CODES = frozenset(
+    {
+        "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "STRING_TOO_LONG",
+        "INVALID_EMAIL_ADDRESS",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "REQUIRED_FIELD_MISSING",
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        "JSON_PARSER_ERROR",
+        "FIELD_INTEGRITY_EXCEPTION",
+        "DUPLICATES_DETECTED",
+        "NUMBER_OUTSIDE_VALID_RANGE",
+    }
+)
+
+
+def error_from_response(response: httpx.Response) -> SalesforceError:
+    """Turn a non-2xx REST answer (a JSON array of errors) into a typed error."""
+    status = response.status_code
+    errors: list[dict[str, Any]] = []
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, list):
+        errors = [e for e in body if isinstance(e, dict)]
+    elif isinstance(body, dict):
+        errors = [body]
+    first = errors[0] if errors else {}
+    code = str(first.get("errorCode") or first.get("error") or f"HTTP_{status}")
+    message = str(first.get("message") or first.get("error_description") or response.reason_phrase)
+    fields = [str(f) for f in first.get("fields") or []]
+    kind: type[SalesforceError]
+    if status == 401:
+        kind = SessionExpired
+    elif code == "REQUEST_LIMIT_EXCEEDED":
+        kind = RequestLimitExceeded
+    elif code == "API_DISABLED_FOR_ORG":
+        kind = ApiDisabled
+    elif status == 403:
+        kind = InsufficientAccess
+    elif status == 404 or code in {"NOT_FOUND", "ENTITY_IS_DELETED"}:
+        kind = RecordNotFound
+    elif status == 412:
+        kind = PreconditionFailed
+    elif status >= 500 or code == "UNABLE_TO_LOCK_ROW":
+        kind = SalesforceUnavailable
+    elif code in WRITE_ERROR_CODES:
+        kind = WriteRejected
+    elif status == 400:
+        kind = MalformedRequest
+    else:
+        kind = SalesforceUnavailable
+    return kind(message, status=status, error_code=code, fields=fields, errors=errors)
+
+
+def to_app_error(exc: Exception) -> app_errors.AppError:
+    """Translate a Salesforce-side failure into the contract's error."""
+    if isinstance(exc, NotConnected):
+        return app_errors.SalesforceNotConnected()
+    if isinstance(exc, ReauthorizationRequired | InvalidGrant):
+        return app_errors.SalesforceReauthorizationRequired()
+    if isinstance(exc, ApiDisabled):
+        return app_errors.SalesforceApiDisabled()
+    if isinstance(exc, RequestLimitExceeded):
+        return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
+    if isinstance(exc, InsufficientAccess):
+        return app_errors.SalesforceInsufficientAccess(exc.message or None)
+    if isinstance(exc, RecordNotFound):
+        return app_errors.SalesforceContactNotFound()
+    if isinstance(exc, WriteRejected):
+        return app_errors.SalesforceValidationFailed(
+            exc.message,
+            errors=[
+                {
+                    "errorCode": e.get("errorCode"),
+                    "message": e.get("message"),
+                    "fields": e.get("fields") or [],
+                }
+                for e in exc.errors
+            ]
+            or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}],
+        )
+    return app_errors.SalesforceUnavailable()
