@@ -68,7 +68,7 @@ class Identifier:
 
 @dataclass
 class _Bucket:
-    """Token bucket: ``rate`` requests a second, bursts up to ``rate``."""
+    """Token bucket: ``rate`` requests a second, bursts up to ``max(rate, 1)``."""
 
     tokens: float
     updated: float
@@ -229,9 +229,10 @@ class RespondioEmulator:
             rate = self.rate_limit_per_second
             if rate is not None and rate > 0:
                 bucket = self._buckets.get(token)
+                burst = max(rate, 1.0)
                 if bucket is None:
-                    bucket = self._buckets[token] = _Bucket(tokens=rate, updated=now)
-                bucket.tokens = min(rate, bucket.tokens + (now - bucket.updated) * rate)
+                    bucket = self._buckets[token] = _Bucket(tokens=burst, updated=now)
+                bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
                 bucket.updated = now
                 limit_headers = {"X-RateLimit-Limit": _seconds_header(rate)}
                 if bucket.tokens < 1.0:
