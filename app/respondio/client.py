@@ -180,7 +180,7 @@ class RespondioClient:
         key = workspace_key(api_token)
         fields: dict[str, Any] = {
             "operation": operation,
-            "workspace": key,
+            "workspace_key": key,
             "identifier_kind": identifier.partition(":")[0],
         }
         failure: str | None = None
