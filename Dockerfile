@@ -1,0 +1,22 @@
+# Multi-stage build: wheels are built in the first stage, the runtime image is slim and
+# runs as an unprivileged user. Migrations run before the service starts.
+FROM python:3.11-slim AS build
+WORKDIR /src
+RUN pip install --no-cache-dir --upgrade pip wheel
+COPY pyproject.toml ./
+COPY app ./app
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+RUN useradd --create-home --uid 10001 service
+WORKDIR /srv
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY alembic.ini ./
+COPY migrations ./migrations
+COPY app ./app
+USER service
+EXPOSE 8000
+# `python -m app.worker` runs the auto-create workers from the same image.
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-2} --loop uvloop --http httptools --no-access-log"]
