@@ -2,66 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-import uvicorn
 
 from emulator.respondio import RespondioEmulator, create_app
+from emulator.server import start_in_thread
 
 TOKEN = "token-a"
 OTHER = "token-b"
 PHONE = "+60123456789"
 
 
-@dataclass
-class _Running:
-    url: str
-    port: int
-    stop: Callable[[], None]
-
-
-def _start_in_thread(asgi_app: Any) -> Any:
-    """emulator.server.start_in_thread when it exists, else uvicorn on a free loopback port."""
-    try:
-        from emulator.server import start_in_thread
-    except ImportError:
-        pass
-    else:
-        return start_in_thread(asgi_app)
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the emulator did not start")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-    return _Running(url=f"http://127.0.0.1:{port}", port=port, stop=stop)
-
-
 @pytest.fixture(scope="module")
 def _server() -> Iterator[tuple[RespondioEmulator, str]]:
     state = RespondioEmulator()
-    running = _start_in_thread(create_app(state))
+    running = start_in_thread(create_app(state))
     try:
         yield state, running.url
     finally:
@@ -238,7 +197,7 @@ def test_auth_and_workspaces(api: Callable, state: RespondioEmulator) -> None:
 
 def test_token_allowlist() -> None:
     state = RespondioEmulator(allowed_tokens=[TOKEN])
-    running = _start_in_thread(create_app(state))
+    running = start_in_thread(create_app(state))
     try:
         base = running.url + "/v2"
         ok = httpx.get(base + path("id:1"), headers={"Authorization": f"Bearer {TOKEN}"})

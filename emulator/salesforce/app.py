@@ -1,0 +1,84 @@
+"""The Salesforce emulator's ASGI app: OAuth (login host), identity, REST and
+the /__emulator admin API. The login host and the instance are the same server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .admin import router as admin_router
+from .errors import SFError
+from .oauth import router as oauth_router
+from .rest import router as rest_router
+from .state import SalesforceEmulator
+from .tokens import OAuthError
+
+DELAYED_PREFIXES = ("/services/data", "/id/", "/services/oauth2/userinfo")
+
+
+class EmulatorMiddleware:
+    """Latency switch, the "api" counter, and Sforce-Limit-Info on every REST answer."""
+
+    def __init__(self, app: ASGIApp, state: SalesforceEmulator) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(DELAYED_PREFIXES) and self.state.latency_ms > 0:
+            await asyncio.sleep(self.state.latency_ms / 1000)
+        if not path.startswith("/services/data"):
+            await self.app(scope, receive, send)
+            return
+        self.state.count("api")
+        scope.setdefault("state", {})
+
+        async def send_with_limit_info(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                org_id = scope["state"].get("sf_org_id")
+                if org_id:
+                    try:
+                        org = self.state.org(org_id)
+                    except KeyError:
+                        org = None
+                    if org is not None:
+                        headers = list(message.get("headers", []))
+                        headers.append(
+                            (b"sforce-limit-info", self.state.limit_info(org).encode("ascii"))
+                        )
+                        message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_limit_info)
+
+
+def create_app(state: SalesforceEmulator) -> FastAPI:
+    app = FastAPI(
+        title="Salesforce emulator",
+        docs_url="/__emulator/docs",
+        redoc_url=None,
+        openapi_url="/__emulator/openapi.json",
+    )
+    app.state.sf = state
+
+    @app.exception_handler(SFError)
+    async def _sf_error(_request: Request, exc: SFError) -> Response:
+        return JSONResponse(exc.body, status_code=exc.status)
+
+    @app.exception_handler(OAuthError)
+    async def _oauth_error(_request: Request, exc: OAuthError) -> Response:
+        body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
+        return JSONResponse(body, status_code=exc.status)
+
+    app.include_router(oauth_router)
+    app.include_router(rest_router)
+    app.include_router(admin_router)
+    app.add_middleware(EmulatorMiddleware, state=state)
+    return app

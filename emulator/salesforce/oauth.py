@@ -1,0 +1,425 @@
+"""OAuth 2.0 web server flow (authorize page, token, revoke, introspect),
+identity URL and OpenID userinfo, in Salesforce's wire formats."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import time
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+
+from .state import Org, SalesforceEmulator, User
+from .tokens import AccessToken, OAuthError
+from .util import same_id
+
+router = APIRouter()
+AUTH_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "login_hint",
+)
+LOGIN_ERROR = (
+    "Please check your username and password. If you still can't log in, contact your "
+    "Salesforce administrator."
+)
+
+
+def sf(request: Request) -> SalesforceEmulator:
+    return request.app.state.sf
+
+
+def base_url(request: Request) -> str:
+    return (sf(request).base_url or str(request.base_url)).rstrip("/")
+
+
+def identity_url(request: Request, org_id: str, user_id: str) -> str:
+    return f"{base_url(request)}/id/{org_id}/{user_id}"
+
+
+# -- authorize -----------------------------------------------------------------------
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    doc = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
+        "max-width:28rem;margin:3rem auto}}label,input,button{{display:block;margin:.4rem 0}}"
+        "input{{width:100%;padding:.4rem}}.error{{color:#c23934}}.buttons{{display:flex;"
+        "gap:1rem}}</style></head><body>"
+        f"{body}</body></html>"
+    )
+    return HTMLResponse(doc, status_code=status)
+
+
+def _login_form(params: dict[str, str], error: str | None = None) -> HTMLResponse:
+    hidden = "".join(
+        f"<input type='hidden' name='{k}' value='{html.escape(params.get(k, ''), quote=True)}'>"
+        for k in AUTH_PARAMS
+        if k != "login_hint"
+    )
+    err = f"<p class='error' role='alert'>{html.escape(error)}</p>" if error else ""
+    user = html.escape(params.get("username") or params.get("login_hint") or "", quote=True)
+    scope = html.escape(params.get("scope") or "api refresh_token id")
+    body = (
+        "<h1>Salesforce emulator</h1><h2>Log in and allow access</h2>"
+        f"{err}<form method='post' action='/services/oauth2/authorize'>{hidden}"
+        f"<label for='username'>Username</label><input id='username' name='username' "
+        f"value='{user}' autocomplete='username'>"
+        "<label for='password'>Password</label><input id='password' name='password' "
+        "type='password' autocomplete='current-password'>"
+        f"<p>The app <b>{html.escape(params.get('client_id', ''))}</b> asks for: {scope}</p>"
+        "<div class='buttons'><button type='submit' name='decision' value='allow'>Allow</button>"
+        "<button type='submit' name='decision' value='deny'>Deny</button></div></form>"
+    )
+    return _page("Login | Salesforce", body)
+
+
+def _redirect(redirect_uri: str, params: dict[str, str]) -> RedirectResponse:
+    sep = "&" if "?" in redirect_uri else "?"
+    query = urlencode({k: v for k, v in params.items() if v is not None and v != ""})
+    return RedirectResponse(f"{redirect_uri}{sep}{query}", status_code=302)
+
+
+def _check_authorize(request: Request, params: dict[str, str]) -> Response | None:
+    state = sf(request)
+    if params.get("client_id") not in state.clients:
+        return _page(
+            "Error",
+            "<h1>error=invalid_client_id</h1><p class='error'>client identifier invalid</p>",
+            400,
+        )
+    if not params.get("redirect_uri"):
+        return _page(
+            "Error",
+            "<h1>error=redirect_uri_missing</h1><p class='error'>redirect_uri must match "
+            "configuration</p>",
+            400,
+        )
+    if params.get("response_type") != "code":
+        return _redirect(
+            params["redirect_uri"],
+            {
+                "error": "unsupported_response_type",
+                "error_description": "response type not supported",
+                "state": params.get("state", ""),
+            },
+        )
+    return None
+
+
+@router.get("/services/oauth2/authorize")
+async def authorize_page(request: Request) -> Response:
+    params = {k: v for k, v in request.query_params.items() if k in AUTH_PARAMS}
+    return _check_authorize(request, params) or _login_form(params)
+
+
+@router.post("/services/oauth2/authorize")
+async def authorize_submit(request: Request) -> Response:
+    form = await request.form()
+    params = {k: str(v) for k, v in form.items()}
+    bad = _check_authorize(request, params)
+    if bad is not None:
+        return bad
+    if params.get("decision") == "deny":
+        return _redirect(
+            params["redirect_uri"],
+            {
+                "error": "access_denied",
+                "error_description": "end-user denied authorization",
+                "state": params.get("state", ""),
+            },
+        )
+    state = sf(request)
+    found = state.find_user(params.get("username", ""))
+    if found is None or found[1].password != params.get("password") or not found[1].active:
+        return _login_form(params, LOGIN_ERROR)
+    org, user = found
+    code = state.create_code(
+        client_id=params["client_id"],
+        redirect_uri=params["redirect_uri"],
+        code_challenge=params.get("code_challenge") or None,
+        code_challenge_method=params.get("code_challenge_method") or None,
+        org_id=org.id,
+        user_id=user.id,
+        scope=params.get("scope"),
+    )
+    return _redirect(params["redirect_uri"], {"code": code, "state": params.get("state", "")})
+
+
+# -- token ---------------------------------------------------------------------------
+
+
+def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            raw = base64.b64decode(auth[6:].strip()).decode("utf-8")
+            cid, _, secret = raw.partition(":")
+            return unquote(cid), unquote(secret)
+        except (ValueError, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "invalid client credentials") from None
+    return form.get("client_id"), form.get("client_secret")
+
+
+def _token_body(request: Request, at: AccessToken, refresh: str | None) -> dict[str, Any]:
+    state = sf(request)
+    id_url = identity_url(request, at.org_id, at.user_id)
+    issued_at = str(int(at.issued_at * 1000))
+    secret = state.clients[at.client_id].encode("utf-8")
+    signature = base64.b64encode(
+        hmac.new(secret, (id_url + issued_at).encode("utf-8"), hashlib.sha256).digest()
+    ).decode("ascii")
+    body: dict[str, Any] = {"access_token": at.token}
+    if refresh:
+        body["refresh_token"] = refresh
+    body.update(
+        {
+            "signature": signature,
+            "scope": at.scope,
+            "instance_url": base_url(request),
+            "id": id_url,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+        }
+    )
+    return body
+
+
+@router.post("/services/oauth2/token")
+async def token(request: Request) -> Response:
+    state = sf(request)
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    client_id, client_secret = _client_credentials(request, form)
+    grant_type = form.get("grant_type")
+    if grant_type == "authorization_code":
+        state.count("token.authorization_code")
+        at, refresh = state.exchange_code(
+            code=form.get("code"),
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=form.get("redirect_uri"),
+            code_verifier=form.get("code_verifier"),
+        )
+    elif grant_type == "refresh_token":
+        state.count("token.refresh_token")
+        at, refresh = state.refresh(
+            refresh_token=form.get("refresh_token"),
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+    else:
+        state.count("token.other")
+        raise OAuthError("unsupported_grant_type", "grant type not supported")
+    return JSONResponse(
+        _token_body(request, at, refresh),
+        headers={"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"},
+    )
+
+
+@router.api_route("/services/oauth2/revoke", methods=["GET", "POST"])
+async def revoke(request: Request) -> Response:
+    state = sf(request)
+    state.count("revoke")
+    form = (
+        {k: str(v) for k, v in (await request.form()).items()} if request.method == "POST" else {}
+    )
+    tok = form.get("token") or request.query_params.get("token") or ""
+    if not state.revoke_token(tok):
+        raise OAuthError("unsupported_token_type", "this token type is not supported")
+    return Response(status_code=200)
+
+
+@router.post("/services/oauth2/introspect")
+async def introspect(request: Request) -> Response:
+    state = sf(request)
+    state.count("introspect")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    client_id, client_secret = _client_credentials(request, form)
+    state.check_client(client_id, client_secret or "")
+    tok = form.get("token", "")
+    at = state.access_token(tok)
+    if at is not None:
+        user = state.user(at.org_id, at.user_id)
+        return JSONResponse(
+            {
+                "active": True,
+                "scope": at.scope,
+                "client_id": at.client_id,
+                "username": user.username if user else None,
+                "sub": identity_url(request, at.org_id, at.user_id),
+                "token_type": "access_token",
+                "exp": int(at.expires_at),
+                "iat": int(at.issued_at),
+                "nbf": int(at.issued_at),
+            }
+        )
+    grant = state.refresh_grant(tok)
+    if grant is not None:
+        user = state.user(grant.org_id, grant.user_id)
+        return JSONResponse(
+            {
+                "active": True,
+                "scope": grant.scope,
+                "client_id": grant.client_id,
+                "username": user.username if user else None,
+                "sub": identity_url(request, grant.org_id, grant.user_id),
+                "token_type": "refresh_token",
+                "iat": int(time.time()),
+            }
+        )
+    return JSONResponse({"active": False})
+
+
+# -- identity / userinfo -------------------------------------------------------------
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " or auth[:6].lower() == "oauth ":
+        return auth.split(" ", 1)[1].strip()
+    return request.query_params.get("oauth_token")
+
+
+def _identity_token(request: Request) -> AccessToken | Response:
+    raw = _bearer(request)
+    if not raw:
+        return PlainTextResponse("Missing_OAuth_Token", status_code=403)
+    at = sf(request).access_token(raw)
+    if at is None:
+        return PlainTextResponse("Bad_OAuth_Token", status_code=403)
+    return at
+
+
+def identity_body(request: Request, org: Org, user: User) -> dict[str, Any]:
+    base = base_url(request)
+    org15 = org.id[:15]
+    data = f"{base}/services/data/v{{version}}"
+    offset_ms = 0
+    return {
+        "id": identity_url(request, org.id, user.id),
+        "asserted_user": True,
+        "user_id": user.id,
+        "organization_id": org.id,
+        "username": user.username,
+        "nick_name": user.username.split("@")[0]
+        + str(int(hashlib.sha1(user.id.encode()).hexdigest()[:10], 16)),
+        "display_name": user.name,
+        "email": user.email,
+        "email_verified": True,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "timezone": user.timezone,
+        "photos": {
+            "picture": f"{base}/profilephoto/005/F",
+            "thumbnail": f"{base}/profilephoto/005/T",
+        },
+        "addr_street": None,
+        "addr_city": None,
+        "addr_state": None,
+        "addr_country": org.country,
+        "addr_zip": None,
+        "mobile_phone": None,
+        "mobile_phone_verified": False,
+        "is_lightning_login_user": False,
+        "status": {"created_date": None, "body": None},
+        "urls": {
+            "enterprise": f"{base}/services/Soap/c/{{version}}/{org15}",
+            "metadata": f"{base}/services/Soap/m/{{version}}/{org15}",
+            "partner": f"{base}/services/Soap/u/{{version}}/{org15}",
+            "rest": f"{data}/",
+            "sobjects": f"{data}/sobjects/",
+            "search": f"{data}/search/",
+            "query": f"{data}/query/",
+            "recent": f"{data}/recent/",
+            "tooling_soap": f"{base}/services/Soap/T/{{version}}/{org15}",
+            "tooling_rest": f"{data}/tooling/",
+            "profile": f"{base}/{user.id}",
+            "feeds": f"{data}/chatter/feeds",
+            "groups": f"{data}/chatter/groups",
+            "users": f"{data}/chatter/users",
+            "feed_items": f"{data}/chatter/feed-items",
+            "feed_elements": f"{data}/chatter/feed-elements",
+            "custom_domain": base,
+        },
+        "active": user.active,
+        "user_type": "STANDARD",
+        "language": user.language,
+        "locale": user.locale,
+        "utcOffset": offset_ms,
+        "last_modified_date": user.created_date,
+        "is_app_installed": True,
+    }
+
+
+@router.get("/id/{org_id}/{user_id}")
+async def identity(request: Request, org_id: str, user_id: str) -> Response:
+    state = sf(request)
+    state.count("identity")
+    at = _identity_token(request)
+    if isinstance(at, Response):
+        return at
+    if not same_id(at.org_id, org_id):
+        return PlainTextResponse("Wrong_Org", status_code=403)
+    user = state.user(at.org_id, user_id)
+    if user is None:
+        return PlainTextResponse("Bad_Id", status_code=404)
+    return JSONResponse(identity_body(request, state.org(at.org_id), user))
+
+
+@router.api_route("/services/oauth2/userinfo", methods=["GET", "POST"])
+async def userinfo(request: Request) -> Response:
+    state = sf(request)
+    state.count("userinfo")
+    at = _identity_token(request)
+    if isinstance(at, Response):
+        return at
+    org = state.org(at.org_id)
+    user = state.user(at.org_id, at.user_id)
+    assert user is not None
+    ident = identity_body(request, org, user)
+    return JSONResponse(
+        {
+            "sub": ident["id"],
+            "user_id": user.id,
+            "organization_id": org.id,
+            "preferred_username": user.username,
+            "nickname": ident["nick_name"],
+            "name": user.name,
+            "email": user.email,
+            "email_verified": True,
+            "given_name": user.first_name,
+            "family_name": user.last_name,
+            "zoneinfo": user.timezone,
+            "photos": ident["photos"],
+            "profile": ident["urls"]["profile"],
+            "picture": ident["photos"]["picture"],
+            "address": {"country": org.country},
+            "is_salesforce_integration_user": False,
+            "urls": ident["urls"],
+            "active": user.active,
+            "user_type": "STANDARD",
+            "language": user.language,
+            "locale": user.locale,
+            "utcOffset": 0,
+            "updated_at": user.created_date,
+            "is_app_installed": True,
+        }
+    )
