@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from emulator.respondio import RespondioEmulator, create_app
-
-
-@dataclass
-class _Running:
-    url: str
-    port: int
-    stop: Callable[[], None]
-
-
-def _start_in_thread(asgi_app: Any) -> Any:
-    """emulator.server.start_in_thread when it exists, else uvicorn on a free loopback port."""
-    try:
-        from emulator.server import start_in_thread
-    except ImportError:
-        pass
-    else:
-        return start_in_thread(asgi_app)
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the respond.io emulator did not start")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-    return _Running(url=f"http://127.0.0.1:{port}", port=port, stop=stop)
+from emulator.server import start_in_thread
 
 
 @dataclass
@@ -65,7 +25,7 @@ class RespondioServer:
 @pytest.fixture(scope="session")
 def _respondio_server() -> Iterator[RespondioServer]:
     state = RespondioEmulator()
-    running = _start_in_thread(create_app(state))
+    running = start_in_thread(create_app(state))
     try:
         yield RespondioServer(state=state, url=running.url)
     finally:
