@@ -1,0 +1,105 @@
+"""Test data builders. Grants come from the Salesforce emulator over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from sqlalchemy import delete
+
+from app.crypto import TokenCipher
+from app.db import Database
+from app.models import Connection
+
+CLIENT_ID = "emulator-client-id"
+CLIENT_SECRET = "emulator-client-secret"
+REDIRECT_URI = "http://testserver/v1/salesforce/oauth/callback"
+
+
+def login_form_fields(page: str) -> dict[str, str]:
+    """The hidden and visible inputs of the emulator's login page."""
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r"""name=["']([^"']*)["']""", tag)
+        value = re.search(r"""value=(["'])(.*?)\1""", tag)
+        if name:
+            fields[name.group(1)] = html.unescape(value.group(2)) if value else ""
+    return fields
+
+
+async def grant_from_emulator(
+    base_url: str, username: str, password: str = "emulator", scope: str = "api refresh_token id"
+) -> dict[str, Any]:
+    """Authorize as `username` (code + PKCE) and return the token endpoint's answer."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "state": "s",
+        "scope": scope,
+        "code_challenge": challenge.decode(),
+        "code_challenge_method": "S256",
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        page = await http.get("/services/oauth2/authorize", params=params)
+        page.raise_for_status()
+        form = login_form_fields(page.text)
+        form.update({"username": username, "password": password, "decision": "allow"})
+        redirect = await http.post("/services/oauth2/authorize", data=form)
+        assert redirect.status_code in (302, 303), redirect.text
+        code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+        token = await http.post(
+            "/services/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+        )
+        token.raise_for_status()
+        answer: dict[str, Any] = token.json()
+        return answer
+
+
+async def insert_connection(
+    db: Database,
+    cipher: TokenCipher,
+    workspace_id: str,
+    grant: dict[str, Any],
+    *,
+    login_url: str,
+    username: str = "user",
+) -> Connection:
+    """Store a connection as the connect flow would (tokens encrypted)."""
+    org_id, user_id = grant["id"].rstrip("/").split("/")[-2:]
+    row = Connection(
+        workspace_id=workspace_id,
+        status="connected",
+        environment="production",
+        login_url=login_url,
+        instance_url=grant["instance_url"],
+        identity_url=grant["id"],
+        organization_id=org_id,
+        organization_name=None,
+        user_id=user_id,
+        username=username,
+        scopes=grant.get("scope", "").split(),
+        access_token_encrypted=cipher.encrypt(grant["access_token"]),
+        refresh_token_encrypted=cipher.encrypt(grant["refresh_token"]),
+        connected_by="user-1",
+    )
+    async with db.transaction() as session:
+        await session.execute(delete(Connection).where(Connection.workspace_id == workspace_id))
+        session.add(row)
+    return row
