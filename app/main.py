@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import jinja2
 from fastapi import FastAPI
 
 from app import health
 from app.auth import TokenVerifier
 from app.config import Settings, get_settings
+from app.connections.router import router as connections_router
 from app.crypto import TokenCipher
 from app.db import Database
 from app.errors import install_error_handlers
@@ -63,9 +65,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_verifier = TokenVerifier(settings)
     app.state.cipher = TokenCipher(settings.encryption_keys)
     app.state.head_revision = health.head_revision()
+    app.state.templates = jinja2.Environment(
+        loader=jinja2.PackageLoader("app", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    # Features that cache Salesforce data append a purge here; disconnect awaits them all.
+    on_disconnect: list[Callable[[str], Awaitable[None]]] = []
+
+    async def purge_workspace(workspace_id: str) -> None:
+        for hook in on_disconnect:
+            await hook(workspace_id)
+
+    app.state.on_disconnect = on_disconnect
+    app.state.purge_workspace = purge_workspace
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
+    app.include_router(connections_router)
     return app
 
 

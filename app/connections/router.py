@@ -1,0 +1,170 @@
+"""HTTP of contract section 3: parse, authorize, call the service, render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from app import errors
+from app.auth import AnyMember, Manager
+
+from .errors import ConnectFailed, SalesforceAccessDenied, SalesforceAuthorizationFailed
+from .schemas import ConnectionView, ConnectRequest, ConnectStarted, Problem
+from .service import ConnectionService
+
+router = APIRouter(tags=["connection"])
+
+# The callback URL carries the code and state: keep it out of caches and Referer headers.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def problem_responses(*kinds: type[errors.AppError], html: bool = False) -> dict[int | str, Any]:
+    """OpenAPI `responses` for the given errors, grouped by status."""
+    grouped: dict[int, list[type[errors.AppError]]] = {}
+    for kind in kinds:
+        grouped.setdefault(kind.status, []).append(kind)
+    responses: dict[int | str, Any] = {}
+    for status, group in sorted(grouped.items()):
+        content: dict[str, Any] = {errors.PROBLEM_JSON: {"schema": Problem.model_json_schema()}}
+        if html:
+            content["text/html"] = {"schema": {"type": "string"}}
+        responses[status] = {
+            "description": "; ".join(f"`{k.code}`: {k.title}" for k in group),
+            "content": content,
+        }
+    return responses
+
+
+AUTH_ERRORS = (errors.Unauthenticated, errors.Forbidden)
+
+
+def get_service(request: Request) -> ConnectionService:
+    state = request.app.state
+    return ConnectionService(
+        db=state.db,
+        cipher=state.cipher,
+        http=state.http,
+        settings=state.settings,
+        salesforce=state.salesforce,
+        purge_workspace=getattr(state, "purge_workspace", None),
+    )
+
+
+@router.post(
+    "/v1/workspaces/{workspace_id}/salesforce/connect",
+    summary="Start connecting (or reauthorizing) a Salesforce account",
+    description="Returns the Salesforce authorization URL for the web app to open in a new tab. "
+    "The link is single use, bound to this workspace and user, and expires after 10 minutes. "
+    "While connected, this is the reauthorization path: it must end on the same Salesforce "
+    "organization.",
+    response_model=ConnectStarted,
+    responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed),
+)
+async def connect(
+    workspace_id: str,
+    caller: Manager,
+    request: Request,
+    body: Annotated[ConnectRequest | None, Body()] = None,
+) -> ConnectStarted:
+    return await get_service(request).start(workspace_id, caller.user_id, body or ConnectRequest())
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "json" in accept and "text/html" not in accept
+
+
+def _page(request: Request, template: str, status: int, **context: Any) -> HTMLResponse:
+    environment: jinja2.Environment = request.app.state.templates
+    return HTMLResponse(
+        environment.get_template(template).render(**context),
+        status_code=status,
+        headers=PAGE_HEADERS,
+    )
+
+
+@router.get(
+    "/v1/salesforce/oauth/callback",
+    summary="Salesforce redirects the browser here after the user allowed or denied access",
+    description="Renders an HTML page (or, with `Accept: application/json`, the connection "
+    "object or a problem document). Every failure stores nothing.",
+    response_model=ConnectionView,
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        **problem_responses(
+            errors.OAuthStateInvalid,
+            SalesforceAccessDenied,
+            SalesforceAuthorizationFailed,
+            errors.SalesforceApiDisabled,
+            errors.SalesforceAlreadyConnected,
+            errors.SalesforceUnavailable,
+            html=True,
+        ),
+    },
+)
+async def oauth_callback(
+    request: Request,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    error_description: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Response:
+    try:
+        connected = await get_service(request).complete(
+            code=code, state=state, error=error, error_description=error_description
+        )
+    except ConnectFailed as failure:
+        if _wants_json(request):
+            return errors.problem_response(failure.error)
+        return _page(
+            request,
+            "error.html",
+            failure.error.status,
+            problem=failure.error.to_problem(),
+            return_url=failure.return_url,
+        )
+    if _wants_json(request):
+        return JSONResponse(connected.connection.model_dump(mode="json"), headers=PAGE_HEADERS)
+    return _page(
+        request,
+        "connected.html",
+        200,
+        connection=connected.connection,
+        reauthorized=connected.reauthorized,
+        return_url=connected.return_url,
+    )
+
+
+@router.get(
+    "/v1/workspaces/{workspace_id}/salesforce/connection",
+    summary="The workspace's Salesforce connection",
+    description="`status` is `connected`, `reauthorization_required` or `disconnected` (then "
+    "every other field is null). Never 404.",
+    response_model=ConnectionView,
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def get_connection(workspace_id: str, caller: AnyMember, request: Request) -> ConnectionView:
+    return await get_service(request).status(workspace_id)
+
+
+@router.delete(
+    "/v1/workspaces/{workspace_id}/salesforce/connection",
+    summary="Disconnect Salesforce",
+    description="Revokes the grant at Salesforce (best effort), deletes the tokens and purges "
+    "the workspace's cached Salesforce data. Settings are kept. Idempotent.",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*AUTH_ERRORS),
+)
+async def disconnect(workspace_id: str, caller: Manager, request: Request) -> Response:
+    await get_service(request).disconnect(workspace_id, caller.user_id)
+    return Response(status_code=204)

@@ -1,0 +1,74 @@
+"""Request and response bodies of the connection endpoints (contract section 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ConnectionStatus = Literal["connected", "reauthorization_required", "disconnected"]
+
+
+class ConnectRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"environment": "production", "return_url": "https://app.respond.io/settings"}
+            ]
+        },
+    )
+
+    environment: Literal["production", "sandbox"] = Field(
+        default="production", description="Which login host to use when `my_domain` is not given."
+    )
+    my_domain: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The org's My Domain host, e.g. `acme.my.salesforce.com`. Must be a "
+        "Salesforce domain.",
+    )
+    return_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where the confirmation page links back to. Only configured hosts.",
+    )
+
+
+class ConnectStarted(BaseModel):
+    authorize_url: str = Field(description="Open this in a new browser tab.")
+    expires_at: datetime = Field(description="The authorization link stops working after this.")
+
+
+class ConnectionView(BaseModel):
+    """The workspace's Salesforce connection; every field but `status` is null when
+    disconnected."""
+
+    status: ConnectionStatus
+    organization_id: str | None = None
+    organization_name: str | None = None
+    instance_url: str | None = None
+    environment: Literal["production", "sandbox"] | None = None
+    username: str | None = None
+    user_display_name: str | None = None
+    scopes: list[str] | None = None
+    connected_at: datetime | None = None
+    connected_by: str | None = None
+
+    @classmethod
+    def disconnected(cls) -> ConnectionView:
+        return cls(status="disconnected")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document with the contract's stable `code`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None

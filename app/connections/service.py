@@ -1,0 +1,408 @@
+"""Connect, reauthorize and disconnect a workspace's Salesforce account.
+
+No transaction is held across a Salesforce call: the state is consumed in its own short
+transaction, the Salesforce calls (token exchange, identity, org name) run outside any, and
+the connection is written in one last short transaction. A failure after the token exchange
+stores nothing and revokes the grant just obtained, so abandoned grants do not pile up at
+Salesforce (which keeps at most five per user and Connected App).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import errors
+from app.config import Settings
+from app.crypto import TokenCipher, sha256_hex
+from app.db import Database
+from app.models import Connection, OAuthState
+from app.salesforce import oauth
+from app.salesforce.client import SalesforceClient
+from app.salesforce.errors import (
+    ApiDisabled,
+    HostNotAllowed,
+    OAuthError,
+    SalesforceError,
+)
+from app.salesforce.tokens import CONNECTED
+
+from .errors import ConnectFailed, SalesforceAccessDenied, SalesforceAuthorizationFailed, invalid
+from .schemas import ConnectionView, ConnectRequest, ConnectStarted
+
+logger = logging.getLogger("app.connections")
+
+STATE_TTL = timedelta(minutes=10)
+# Used and expired states are kept a day for diagnosis, then swept on the next connect.
+STATE_RETENTION = timedelta(days=1)
+ORGANIZATION_NAME_SOQL = "SELECT Id, Name FROM Organization LIMIT 1"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+PurgeWorkspace = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    connection: ConnectionView
+    return_url: str | None
+    reauthorized: bool
+
+
+def view_of(row: Connection | None) -> ConnectionView:
+    if row is None:
+        return ConnectionView.disconnected()
+    return ConnectionView(
+        status=row.status,  # type: ignore[arg-type]
+        organization_id=row.organization_id,
+        organization_name=row.organization_name,
+        instance_url=row.instance_url,
+        environment=row.environment,  # type: ignore[arg-type]
+        username=row.username,
+        user_display_name=row.user_display_name,
+        scopes=list(row.scopes or []),
+        connected_at=row.connected_at,
+        connected_by=row.connected_by,
+    )
+
+
+class ConnectionService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        cipher: TokenCipher,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        salesforce: SalesforceClient,
+        purge_workspace: PurgeWorkspace | None = None,
+    ) -> None:
+        self._db = db
+        self._cipher = cipher
+        self._http = http
+        self._settings = settings
+        self._salesforce = salesforce
+        self._purge_workspace = purge_workspace
+
+    # -- connect ---------------------------------------------------------------------------
+
+    async def start(
+        self, workspace_id: str, user_id: str, request: ConnectRequest
+    ) -> ConnectStarted:
+        try:
+            login_url = oauth.login_url_for(self._settings, request.environment, request.my_domain)
+        except ValueError as exc:
+            raise invalid("my_domain", str(exc)) from exc
+        return_url = self._checked_return_url(request.return_url)
+        authorization = oauth.authorization_request(self._settings, login_url)
+        now = datetime.now(UTC)
+        expires_at = now + STATE_TTL
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(OAuthState).where(OAuthState.expires_at < now - STATE_RETENTION)
+            )
+            session.add(
+                OAuthState(
+                    state_hash=sha256_hex(authorization.state),
+                    workspace_id=workspace_id,
+                    user_id=user_id,
+                    environment=request.environment,
+                    login_url=login_url,
+                    code_verifier_encrypted=self._cipher.encrypt(authorization.code_verifier),
+                    return_url=return_url,
+                    expires_at=expires_at,
+                )
+            )
+        logger.info(
+            "salesforce.connect.started",
+            extra={
+                "workspace_id": workspace_id,
+                "user_id": user_id,
+                "environment": request.environment,
+                "my_domain": bool(request.my_domain),
+            },
+        )
+        return ConnectStarted(authorize_url=authorization.url, expires_at=expires_at)
+
+    def _checked_return_url(self, return_url: str | None) -> str | None:
+        if not return_url:
+            return None
+        parts = urlsplit(return_url)
+        host = (parts.hostname or "").lower()
+        netloc = parts.netloc.lower()
+        allowed = self._settings.return_hosts
+        if parts.scheme not in {"https", "http"} or not host or parts.username or parts.password:
+            raise invalid("return_url", "must be an https URL")
+        if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+            raise invalid("return_url", "must be an https URL")
+        if host not in allowed and netloc not in allowed:
+            raise invalid("return_url", "its host is not an allowed return host")
+        return return_url
+
+    async def complete(
+        self,
+        *,
+        code: str | None,
+        state: str | None,
+        error: str | None,
+        error_description: str | None,
+    ) -> Connected:
+        """The callback: consume the state, exchange the code, read who connected, store."""
+        pending = await self._consume_state(state) if state else None
+        if error:
+            workspace_id = pending.workspace_id if pending else None
+            logger.info(
+                "salesforce.connect.failed",
+                extra={"workspace_id": workspace_id, "reason": f"authorize:{error[:64]}"},
+            )
+            return_url = pending.return_url if pending else None
+            if error == "access_denied":
+                raise ConnectFailed(SalesforceAccessDenied(), return_url)
+            raise ConnectFailed(
+                SalesforceAuthorizationFailed(
+                    f"Salesforce answered: {error_description or error}. Nothing was connected."
+                ),
+                return_url,
+            )
+        if pending is None:
+            logger.info("salesforce.connect.failed", extra={"reason": "state_invalid"})
+            raise ConnectFailed(errors.OAuthStateInvalid())
+        if not code:
+            self._log_failed(pending, "no_code")
+            raise ConnectFailed(
+                SalesforceAuthorizationFailed("Salesforce sent no authorization code."),
+                pending.return_url,
+            )
+        return await self._connect(pending, code)
+
+    async def _consume_state(self, state: str) -> OAuthState | None:
+        """Mark the state used, atomically; None when unknown, expired or already used."""
+        async with self._db.transaction() as session:
+            row: OAuthState | None = await session.scalar(
+                update(OAuthState)
+                .where(
+                    OAuthState.state_hash == sha256_hex(state),
+                    OAuthState.used_at.is_(None),
+                    OAuthState.expires_at > datetime.now(UTC),
+                )
+                .values(used_at=datetime.now(UTC))
+                .returning(OAuthState)
+            )
+        return row
+
+    async def _connect(self, pending: OAuthState, code: str) -> Connected:
+        try:
+            tokens = await oauth.exchange_code(
+                self._http,
+                self._settings,
+                pending.login_url,
+                code,
+                self._cipher.decrypt(pending.code_verifier_encrypted),
+            )
+        except SalesforceError as exc:
+            self._log_failed(pending, f"token_exchange:{_reason(exc)}")
+            raise ConnectFailed(_exchange_error(exc), pending.return_url) from exc
+        try:
+            identity = await oauth.fetch_identity(
+                self._http, self._settings, tokens.identity_url, tokens.access_token
+            )
+            organization_name = await self._organization_name(tokens)
+            connected = await self._store(pending, tokens, identity, organization_name)
+        except ConnectFailed:
+            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            raise
+        except SalesforceError as exc:
+            self._log_failed(pending, f"verify:{_reason(exc)}")
+            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            error = (
+                errors.SalesforceApiDisabled()
+                if isinstance(exc, ApiDisabled)
+                else errors.SalesforceUnavailable()
+            )
+            raise ConnectFailed(error, pending.return_url) from exc
+        return connected
+
+    async def _organization_name(self, tokens: oauth.TokenAnswer) -> str | None:
+        """The org's name; also proves the REST API is usable (403 API_DISABLED_FOR_ORG)."""
+        records = await self._salesforce.query_with_token(
+            tokens.instance_url, tokens.access_token, ORGANIZATION_NAME_SOQL
+        )
+        return str(records[0].get("Name")) if records and records[0].get("Name") else None
+
+    async def _store(
+        self,
+        pending: OAuthState,
+        tokens: oauth.TokenAnswer,
+        identity: oauth.Identity,
+        organization_name: str | None,
+    ) -> Connected:
+        webhook_key = secrets.token_urlsafe(32)
+        values = {
+            "status": CONNECTED,
+            "environment": pending.environment,
+            "login_url": pending.login_url,
+            "instance_url": tokens.instance_url,
+            "identity_url": tokens.identity_url,
+            "organization_name": organization_name,
+            "user_id": identity.user_id,
+            "username": identity.username,
+            "user_display_name": identity.display_name,
+            "user_email": identity.email,
+            "scopes": tokens.scopes,
+            "access_token_encrypted": self._cipher.encrypt(tokens.access_token),
+            "refresh_token_encrypted": (
+                self._cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None
+            ),
+            "webhook_key_hash": sha256_hex(webhook_key),
+            "webhook_key_encrypted": self._cipher.encrypt(webhook_key),
+            "connected_at": datetime.now(UTC),
+            "connected_by": pending.user_id,
+            "tokens_refreshed_at": None,
+        }
+        replaced_refresh: str | None = None
+        for attempt in range(2):
+            try:
+                async with self._db.transaction() as session:
+                    row = await session.scalar(
+                        select(Connection)
+                        .where(Connection.workspace_id == pending.workspace_id)
+                        .with_for_update()
+                    )
+                    reauthorized = row is not None
+                    if row is None:
+                        row = Connection(
+                            workspace_id=pending.workspace_id,
+                            organization_id=identity.organization_id,
+                            **values,
+                        )
+                        session.add(row)
+                    elif not oauth.same_id(row.organization_id, identity.organization_id):
+                        self._log_failed(pending, "other_organization")
+                        raise ConnectFailed(
+                            errors.SalesforceAlreadyConnected(
+                                "This workspace is connected to the Salesforce organization "
+                                f"{row.organization_name or row.organization_id}. Disconnect "
+                                "it first to connect another organization."
+                            ),
+                            pending.return_url,
+                        )
+                    else:
+                        replaced_refresh = row.refresh_token_encrypted
+                        for name, value in values.items():
+                            setattr(row, name, value)
+                    await session.flush()
+                    view = view_of(row)
+                break
+            except IntegrityError:
+                # Two callbacks of one workspace inserted at once: the retry updates the row.
+                if attempt:
+                    raise
+        if replaced_refresh:
+            old = self._cipher.decrypt(replaced_refresh)
+            if old != tokens.refresh_token:
+                await self._revoke_token_quietly(pending.login_url, old, pending.workspace_id)
+        logger.info(
+            "salesforce.connect.completed",
+            extra={
+                "workspace_id": pending.workspace_id,
+                "organization_id": identity.organization_id,
+                "user_id": pending.user_id,
+                "reauthorized": reauthorized,
+            },
+        )
+        return Connected(connection=view, return_url=pending.return_url, reauthorized=reauthorized)
+
+    def _log_failed(self, pending: OAuthState, reason: str) -> None:
+        logger.info(
+            "salesforce.connect.failed",
+            extra={"workspace_id": pending.workspace_id, "reason": reason},
+        )
+
+    async def _revoke_quietly(
+        self, login_url: str, tokens: oauth.TokenAnswer, workspace_id: str
+    ) -> None:
+        await self._revoke_token_quietly(
+            login_url, tokens.refresh_token or tokens.access_token, workspace_id
+        )
+
+    async def _revoke_token_quietly(self, login_url: str, token: str, workspace_id: str) -> bool:
+        try:
+            await oauth.revoke(self._http, self._settings, login_url, token)
+        except SalesforceError as exc:
+            logger.warning(
+                "salesforce.revoke.failed",
+                extra={"workspace_id": workspace_id, "reason": _reason(exc)},
+            )
+            return False
+        return True
+
+    # -- read ------------------------------------------------------------------------------
+
+    async def status(self, workspace_id: str) -> ConnectionView:
+        async with self._db.transaction() as session:
+            row = await session.scalar(
+                select(Connection).where(Connection.workspace_id == workspace_id)
+            )
+            return view_of(row)
+
+    # -- disconnect ------------------------------------------------------------------------
+
+    async def disconnect(self, workspace_id: str, user_id: str) -> None:
+        """Delete the row (tokens gone), revoke the grant (best effort), purge caches.
+        Settings stay. Idempotent."""
+        async with self._db.transaction() as session:
+            row: Connection | None = await session.scalar(
+                delete(Connection)
+                .where(Connection.workspace_id == workspace_id)
+                .returning(Connection)
+            )
+        revoked = False
+        if row is not None:
+            secret = row.refresh_token_encrypted or row.access_token_encrypted
+            revoked = await self._revoke_token_quietly(
+                row.login_url, self._cipher.decrypt(secret), workspace_id
+            )
+        if self._purge_workspace is not None:
+            try:
+                await self._purge_workspace(workspace_id)
+            except Exception as exc:  # noqa: BLE001 - the disconnect itself has happened
+                logger.exception(
+                    "salesforce.disconnect.purge_failed",
+                    extra={"workspace_id": workspace_id, "error": type(exc).__name__},
+                )
+        logger.info(
+            "salesforce.disconnect",
+            extra={
+                "workspace_id": workspace_id,
+                "user_id": user_id,
+                "organization_id": row.organization_id if row else None,
+                "was_connected": row is not None,
+                "revoked": revoked,
+            },
+        )
+
+
+def _reason(exc: SalesforceError) -> str:
+    """A log-safe failure reason: the error kind and code, never a response body."""
+    return f"{type(exc).__name__}:{exc.error_code}"[:120]
+
+
+def _exchange_error(exc: SalesforceError) -> errors.AppError:
+    if isinstance(exc, HostNotAllowed):
+        return errors.SalesforceUnavailable(
+            "Salesforce answered with an address outside Salesforce's domains; nothing was "
+            "connected."
+        )
+    if isinstance(exc, OAuthError):
+        return errors.SalesforceUnavailable(
+            "Salesforce refused the authorization code "
+            f"({exc.description or exc.error}). Start connecting again."
+        )
+    return errors.SalesforceUnavailable()

@@ -1,0 +1,257 @@
+"""The OAuth 2.0 web server flow with PKCE against Salesforce's login hosts.
+
+Why authlib only in pieces: authlib's httpx integration (`AsyncOAuth2Client`) *is* an
+`httpx.AsyncClient`, so using it would open a connection pool per flow. Every outbound call of
+this service goes through the ONE shared client on `app.state.http` instead. authlib still
+does the protocol work it is good at, framework-independently:
+
+- `authlib.common.security.generate_token` for `state` and the PKCE `code_verifier`,
+- `authlib.oauth2.rfc7636.create_s256_code_challenge` for the S256 challenge,
+- `authlib.oauth2.rfc6749.parameters.prepare_grant_uri` for the authorization URL,
+- `authlib.oauth2.rfc6749.parameters.prepare_token_request` for the token request body.
+
+The shared client then sends the requests, always with an explicit timeout. Every URL a token
+is sent to (token answer `instance_url` and `id`, My Domain login hosts) must pass
+`app.salesforce.hosts.ensure_allowed`. No function here logs a token, code, state or verifier.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from app.config import Settings
+from app.salesforce.errors import (
+    ApiDisabled,
+    OAuthError,
+    SalesforceError,
+    SalesforceUnavailable,
+    error_from_response,
+)
+from app.salesforce.hosts import ensure_allowed
+from app.salesforce.tokens import post_token_request
+
+SCOPES = ("api", "refresh_token", "id")
+# RFC 7636 wants 43..128 characters of [A-Za-z0-9-._~]; generate_token uses letters and digits.
+CODE_VERIFIER_LENGTH = 96
+STATE_LENGTH = 48
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    url: str
+    state: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAnswer:
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    instance_url: str
+    identity_url: str
+    scopes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    organization_id: str
+    user_id: str
+    username: str
+    display_name: str | None
+    email: str | None
+
+
+def login_url_for(settings: Settings, environment: str, my_domain: str | None) -> str:
+    """The login host to authorize against: the org's My Domain when given, else the
+    production or sandbox login host. Raises ValueError when `my_domain` is not a Salesforce
+    host (nor one of SALESFORCE_EXTRA_ALLOWED_HOSTS)."""
+    if not my_domain:
+        configured = (
+            settings.salesforce_sandbox_login_url
+            if environment == "sandbox"
+            else settings.salesforce_login_url
+        )
+        return configured.rstrip("/")
+    value = my_domain.strip()
+    candidate = value if "://" in value else f"https://{value}"
+    parts = urlsplit(candidate)
+    if (
+        not parts.hostname
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise ValueError("give the My Domain host only, e.g. acme.my.salesforce.com")
+    if "://" not in value and parts.netloc.lower() in settings.extra_allowed_hosts:
+        # An explicitly allowed non-Salesforce host (an emulator): keep the configured scheme.
+        candidate = f"{urlsplit(settings.salesforce_login_url).scheme}://{parts.netloc}"
+    try:
+        return ensure_allowed(f"{urlsplit(candidate).scheme}://{parts.netloc}", settings)
+    except SalesforceError as exc:
+        raise ValueError("must be a Salesforce domain such as acme.my.salesforce.com") from exc
+
+
+def authorization_request(settings: Settings, login_url: str) -> AuthorizationRequest:
+    """A fresh authorization URL with a random single-use `state` and an S256 PKCE pair."""
+    state = generate_token(STATE_LENGTH)
+    code_verifier = generate_token(CODE_VERIFIER_LENGTH)
+    url = prepare_grant_uri(
+        f"{login_url.rstrip('/')}/services/oauth2/authorize",
+        client_id=settings.salesforce_client_id,
+        response_type="code",
+        redirect_uri=settings.oauth_redirect_uri,
+        scope=list(SCOPES),
+        state=state,
+        code_challenge=create_s256_code_challenge(code_verifier),
+        code_challenge_method="S256",
+    )
+    return AuthorizationRequest(url=url, state=state, code_verifier=code_verifier)
+
+
+async def exchange_code(
+    http: httpx.AsyncClient, settings: Settings, login_url: str, code: str, code_verifier: str
+) -> TokenAnswer:
+    """Authorization code + PKCE verifier -> tokens. Raises OAuthError/InvalidGrant for a
+    refused code, SalesforceUnavailable when the endpoint fails, HostNotAllowed when the answer
+    points outside Salesforce's domains."""
+    token_url = ensure_allowed(login_url, settings) + "/services/oauth2/token"
+    body = prepare_token_request(
+        "authorization_code",
+        redirect_uri=settings.oauth_redirect_uri,
+        code=code,
+        code_verifier=code_verifier,
+        client_id=settings.salesforce_client_id,
+        client_secret=settings.salesforce_client_secret,
+    )
+    answer = await post_token_request(
+        http, token_url, dict(parse_qsl(body)), settings.salesforce_timeout_seconds
+    )
+    identity_url = str(answer.get("id") or "")
+    instance_url = str(answer.get("instance_url") or "")
+    if not identity_url or not instance_url:
+        raise SalesforceUnavailable("the token answer lacks `id` or `instance_url`")
+    _check_signature(answer, settings.salesforce_client_secret)
+    return TokenAnswer(
+        access_token=str(answer["access_token"]),
+        refresh_token=str(answer["refresh_token"]) if answer.get("refresh_token") else None,
+        instance_url=ensure_allowed(instance_url, settings),
+        identity_url=ensure_allowed(identity_url, settings),
+        scopes=str(answer.get("scope") or "").split(),
+    )
+
+
+def _check_signature(answer: dict[str, object], client_secret: str) -> None:
+    """`signature` = base64(HMAC-SHA256(client_secret, id + issued_at)): proof that the `id`
+    URL came from Salesforce with our Connected App. Checked when Salesforce sends one."""
+    signature = answer.get("signature")
+    if not signature or not answer.get("issued_at"):
+        return
+    expected = base64.b64encode(
+        hmac.new(
+            client_secret.encode(),
+            f"{answer['id']}{answer['issued_at']}".encode(),
+            hashlib.sha256,
+        ).digest()
+    ).decode()
+    if not hmac.compare_digest(expected, str(signature)):
+        raise SalesforceUnavailable("the token answer's signature does not match")
+
+
+async def fetch_identity(
+    http: httpx.AsyncClient, settings: Settings, identity_url: str, access_token: str
+) -> Identity:
+    """GET the identity URL of the token answer: org, user, username, name, email."""
+    url = ensure_allowed(identity_url, settings)
+    try:
+        response = await http.get(
+            url,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=settings.salesforce_timeout_seconds,
+        )
+    except httpx.HTTPError as exc:
+        raise SalesforceUnavailable(f"identity URL unreachable: {type(exc).__name__}") from exc
+    if response.status_code >= 400:
+        error = error_from_response(response)
+        if error.error_code == "API_DISABLED_FOR_ORG" or isinstance(error, ApiDisabled):
+            raise error
+        raise SalesforceUnavailable(
+            f"identity URL answered {response.status_code}", error_code=error.error_code
+        )
+    try:
+        body = response.json()
+        identity = Identity(
+            organization_id=str(body["organization_id"]),
+            user_id=str(body["user_id"]),
+            username=str(body["username"]),
+            display_name=body.get("display_name") or None,
+            email=body.get("email") or None,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SalesforceUnavailable("the identity answer is unreadable") from exc
+    _check_identity_matches_url(identity, url)
+    return identity
+
+
+def _check_identity_matches_url(identity: Identity, identity_url: str) -> None:
+    """The `id` URL ends in /id/{org id}/{user id}; the answer must describe that user."""
+    parts = [p for p in urlsplit(identity_url).path.split("/") if p]
+    if len(parts) >= 3 and parts[-3] == "id":
+        org, user = parts[-2], parts[-1]
+        if not (same_id(org, identity.organization_id) and same_id(user, identity.user_id)):
+            raise SalesforceUnavailable("the identity answer is for another user")
+
+
+def same_id(a: str, b: str) -> bool:
+    """Salesforce ids come as 15 (case-sensitive) or 18 characters; compare the first 15."""
+    return a[:15] == b[:15]
+
+
+async def revoke(http: httpx.AsyncClient, settings: Settings, login_url: str, token: str) -> None:
+    """Revoke a refresh token (the whole grant) or an access token. Raises SalesforceError."""
+    url = ensure_allowed(login_url, settings) + "/services/oauth2/revoke"
+    try:
+        response = await http.post(
+            url, data={"token": token}, timeout=settings.salesforce_timeout_seconds
+        )
+    except httpx.HTTPError as exc:
+        raise SalesforceUnavailable(f"revoke endpoint unreachable: {type(exc).__name__}") from exc
+    if response.status_code >= 500:
+        raise SalesforceUnavailable(f"revoke endpoint answered {response.status_code}")
+    if response.status_code != 200:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        error = (
+            str(body.get("error") or f"http_{response.status_code}")
+            if isinstance(body, dict)
+            else f"http_{response.status_code}"
+        )
+        description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
+        raise OAuthError(error, description, status=response.status_code)
+
+
+__all__ = [
+    "SCOPES",
+    "AuthorizationRequest",
+    "Identity",
+    "SalesforceError",
+    "TokenAnswer",
+    "authorization_request",
+    "exchange_code",
+    "fetch_identity",
+    "login_url_for",
+    "revoke",
+    "same_id",
+]
