@@ -40,6 +40,8 @@ def start_in_thread(
     """Bind a socket (port 0 = any free port), serve asgi_app on it, return once started."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit TCP_NODELAY: no Nagle delay between header and body writes.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(128)
     sock.setblocking(False)

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import router as admin_router
 from .errors import SFError
+from .identity import router as identity_router
 from .oauth import router as oauth_router
 from .rest import router as rest_router
 from .state import SalesforceEmulator
@@ -78,6 +79,7 @@ def create_app(state: SalesforceEmulator) -> FastAPI:
         return JSONResponse(body, status_code=exc.status)
 
     app.include_router(oauth_router)
+    app.include_router(identity_router)
     app.include_router(rest_router)
     app.include_router(admin_router)
     app.add_middleware(EmulatorMiddleware, state=state)

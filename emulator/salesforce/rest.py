@@ -12,18 +12,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from . import errors
+from .describe import basic_info, describe
 from .errors import SFError
-from .oauth import _bearer, sf
+from .oauth import bearer, sf
 from .records import validate_write
-from .schema import (
-    ORGANIZATION,
-    SOBJECTS,
-    SObjectType,
-    basic_info,
-    describe,
-    sobject,
-    with_computed,
-)
+from .schema import ORGANIZATION, SOBJECTS, SObjectType, sobject, with_computed
 from .soql import SOQLError, execute, parse_soql, project
 from .sosl import parse_sosl, run_search
 from .state import Org, SalesforceEmulator
@@ -52,7 +45,7 @@ def rest_ctx(request: Request, version: str) -> Ctx:
     """Auth, org checks, faults and API usage for one REST call."""
     state = sf(request)
     m = _VERSION_RE.match(version)
-    raw = _bearer(request) or ""
+    raw = bearer(request) or ""
     at = state.access_token(raw)
     org_hint = at.org_id if at else raw.split("!", 1)[0] if "!" in raw else None
     if org_hint:

@@ -1,0 +1,107 @@
+"""Orgs and users of the emulated Salesforce."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_API_MAX = 15000
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    password: str
+    first_name: str
+    last_name: str
+    email: str
+    alias: str = ""
+    timezone: str = "America/Los_Angeles"
+    locale: str = "en_US"
+    language: str = "en_US"
+    active: bool = True
+    created_date: str = "2024-01-10T08:00:00.000+0000"
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "Id": self.id,
+            "Username": self.username,
+            "FirstName": self.first_name,
+            "LastName": self.last_name,
+            "Email": self.email,
+            "Alias": self.alias or (self.first_name[:1] + self.last_name[:4]).lower(),
+            "IsActive": self.active,
+            "UserType": "Standard",
+            "TimeZoneSidKey": self.timezone,
+            "LocaleSidKey": self.locale,
+            "LanguageLocaleKey": self.language,
+            "CreatedDate": self.created_date,
+            "CreatedById": self.id,
+            "LastModifiedDate": self.created_date,
+            "LastModifiedById": self.id,
+            "SystemModstamp": self.created_date,
+            "IsDeleted": False,
+        }
+
+
+@dataclass
+class Org:
+    id: str
+    name: str
+    edition: str = "Enterprise Edition"
+    instance_name: str = "AP24"
+    api_enabled: bool = True
+    is_sandbox: bool = False
+    my_domain: str = ""
+    country: str = "United States"
+    timezone: str = "America/Los_Angeles"
+    created_date: str = "2023-06-01T00:00:00.000+0000"
+    outbound_action_id: str = ""
+    api_max: int = DEFAULT_API_MAX
+    api_usage: int = 0
+    users: dict[str, User] = field(default_factory=dict)
+    objects: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {"Contact": {}, "Lead": {}}
+    )
+    validation_rules: list[dict[str, Any]] = field(default_factory=list)
+    fault: str | None = None
+    fault_remaining: int | None = None
+
+    @property
+    def contacts(self) -> dict[str, dict[str, Any]]:
+        return self.objects["Contact"]
+
+    @property
+    def leads(self) -> dict[str, dict[str, Any]]:
+        return self.objects["Lead"]
+
+    @property
+    def default_user(self) -> User:
+        return next(iter(self.users.values()))
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "Id": self.id,
+            "Name": self.name,
+            "Division": None,
+            "OrganizationType": self.edition,
+            "InstanceName": self.instance_name,
+            "IsSandbox": self.is_sandbox,
+            "Country": self.country,
+            "PrimaryContact": self.default_user.name if self.users else None,
+            "DefaultLocaleSidKey": "en_US",
+            "LanguageLocaleKey": "en_US",
+            "TimeZoneSidKey": self.timezone,
+            "NamespacePrefix": None,
+            "CreatedDate": self.created_date,
+            "CreatedById": self.default_user.id if self.users else None,
+            "LastModifiedDate": self.created_date,
+            "LastModifiedById": self.default_user.id if self.users else None,
+            "SystemModstamp": self.created_date,
+            "IsDeleted": False,
+        }
