@@ -41,7 +41,7 @@ class Ctx:
     version: str
 
 
-def rest_ctx(request: Request, version: str) -> Ctx:
+async def rest_ctx(request: Request, version: str) -> Ctx:
     """Auth, org checks, faults and API usage for one REST call."""
     state = sf(request)
     m = _VERSION_RE.match(version)
