@@ -141,10 +141,9 @@ def auth(settings: Settings) -> Callable[..., dict[str, str]]:
 @pytest.fixture
 def sf_emulator() -> Iterator[Any]:
     """A fresh Salesforce emulator over real HTTP on a free loopback port."""
-    from emulator.server import start_in_thread
-
     from emulator.salesforce import SalesforceEmulator
     from emulator.salesforce import create_app as create_emulator_app
+    from emulator.server import start_in_thread
 
     state = SalesforceEmulator()
     running = start_in_thread(create_emulator_app(state))
