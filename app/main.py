@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,9 @@ from app import health
 from app.auth import TokenVerifier
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
+from app.contacts.cache import MemoryLookupCache
+from app.contacts.router import router as contacts_router
+from app.contacts.service import ContactLookupService
 from app.crypto import TokenCipher
 from app.db import Database
 from app.errors import install_error_handlers
@@ -20,6 +24,10 @@ from app.logs import configure_logging
 from app.observability import ObservabilityMiddleware
 from app.salesforce.client import SalesforceClient
 from app.salesforce.tokens import TokenStore
+from app.settings.context import WorkspaceCaches, WorkspaceContexts
+from app.settings.fields import DescribeCache
+from app.settings.router import router as settings_router
+from app.settings.service import SettingsService
 
 DESCRIPTION = """
 Connects a respond.io workspace to its Salesforce org: see and edit the Salesforce Contact of
@@ -49,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.tokens = TokenStore(app.state.db, app.state.cipher, app.state.http, settings)
         app.state.salesforce = SalesforceClient(app.state.http, settings, app.state.tokens)
+        _build_contact_features(app, settings)
         try:
             yield
         finally:
@@ -83,7 +92,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
     app.include_router(connections_router)
+    app.include_router(settings_router)
+    app.include_router(contacts_router)
     return app
+
+
+def _build_contact_features(app: FastAPI, settings: Settings) -> None:
+    """Caches and services of the fields, settings and lookup features."""
+    # Tests may set `app.state.monotonic_clock` before start-up to drive cache expiry.
+    clock = getattr(app.state, "monotonic_clock", time.monotonic)
+    contexts = WorkspaceContexts(app.state.db, clock=clock)
+    describes = DescribeCache(
+        app.state.salesforce,
+        app.state.tokens,
+        ttl_seconds=settings.fields_cache_ttl_seconds,
+        clock=clock,
+    )
+    lookups = MemoryLookupCache(
+        ttl_seconds=settings.lookup_cache_ttl_seconds,
+        max_entries=settings.lookup_cache_max_entries,
+        clock=clock,
+    )
+    caches = WorkspaceCaches(contexts, describes, lookups)
+    app.state.workspace_caches = caches
+    app.state.lookup_cache = lookups
+    app.state.settings_service = SettingsService(app.state.db, contexts, describes, lookups)
+    app.state.contact_lookup = ContactLookupService(
+        contexts=contexts,
+        describes=describes,
+        lookups=lookups,
+        salesforce=app.state.salesforce,
+        tokens=app.state.tokens,
+        settings=settings,
+    )
+    app.state.on_disconnect.append(caches.purge)
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -1,0 +1,94 @@
+"""Pydantic I/O for the contact lookup (contract section 5)."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, JsonValue, field_validator, model_validator
+
+MAX_EMAIL_LENGTH = 320
+MAX_PHONE_LENGTH = 64
+# Control, format (zero-width, bidi overrides), surrogate and line/paragraph separators:
+# never part of a real email or phone, and a classic way to smuggle text into logs or queries.
+_REJECTED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def _clean(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    bad = sorted(
+        {f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) in _REJECTED_CATEGORIES}
+    )
+    if bad:
+        raise ValueError(f"{name} contains characters that are not allowed: {', '.join(bad)}")
+    value = value.strip()
+    return value or None
+
+
+class LookupQuery(BaseModel):
+    email: str | None = Field(
+        default=None,
+        max_length=MAX_EMAIL_LENGTH,
+        description="Matched first, against Contact.Email (case-insensitive, as in Salesforce).",
+        examples=["ana.souza@example.com"],
+    )
+    phone: str | None = Field(
+        default=None,
+        max_length=MAX_PHONE_LENGTH,
+        description="Matched against Contact.Phone and Contact.MobilePhone when the email "
+        "finds nothing: exactly as stored, or as E.164 with `phone_matching=normalized`.",
+        examples=["+60 12-345 6789"],
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return _clean(value, "email")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return _clean(value, "phone")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LookupQuery:
+        if self.email is None and self.phone is None:
+            raise ValueError("give an email or a phone (or both)")
+        return self
+
+
+class ContactFieldValue(BaseModel):
+    name: str = Field(examples=["Title"])
+    label: str = Field(examples=["Title"])
+    type: str = Field(examples=["string"])
+    value: JsonValue = Field(examples=["CTO"])
+    editable: bool = Field(
+        description="True only while editing is enabled and the field is editable."
+    )
+    revertible: bool
+
+
+class ContactView(BaseModel):
+    id: str = Field(examples=["003xx000004TmiQAAS"])
+    url: str = Field(description="The Contact's Lightning record page.")
+    last_modified_at: datetime | None
+    fields: list[ContactFieldValue] = Field(description="In the order of `visible_fields`.")
+
+
+class LookupResponse(BaseModel):
+    matched: bool
+    matched_on: Literal["email", "phone"] | None = None
+    contact: ContactView | None
+    other_matches: int = Field(
+        default=0, description="How many other Contacts matched the same identifier (at most 99)."
+    )
+    hint: str | None = Field(default=None, description="When nothing matched: what to check.")
+    cached: bool = Field(description="Whether this answer came from the lookup cache.")
+    stale: bool = Field(
+        False,
+        description="True when Salesforce could not be asked (rate limit, outage) and an "
+        "older cached answer is served instead.",
+    )
+    fetched_at: datetime = Field(description="When this answer was read from Salesforce.")

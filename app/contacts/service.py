@@ -1,0 +1,228 @@
+"""Find the Salesforce Contact of a respond.io contact by email, then by phone.
+
+Salesforce calls per uncached lookup:
+- `phone_matching=exact`: one SOQL query for email and phone together
+  (`Email = e OR Phone = p OR MobilePhone = p`); email matches win in Python.
+- `phone_matching=normalized`: one SOQL query for the email (when given) and, only when it
+  finds nothing, one SOSL phone search. Salesforce cannot compare E.164 forms in SOQL, so the
+  search's candidates are re-checked here with `phonenumbers`. At most two calls.
+
+A cached lookup touches neither the database nor Salesforce: the workspace's connection and
+settings come from a seconds-long in-process snapshot (see app.settings.context).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.config import Settings
+from app.contacts import matching
+from app.contacts.cache import CacheResult, LookupCache, LookupEntry, LookupKey
+from app.contacts.schemas import ContactFieldValue, ContactView, LookupResponse
+from app.salesforce.client import SalesforceClient
+from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
+from app.salesforce.tokens import Credentials, TokenStore
+from app.settings.context import (
+    ContextChanged,
+    WorkspaceContext,
+    WorkspaceContexts,
+    require_connected,
+)
+from app.settings.fields import ContactDescribe, ContactField, DescribeCache
+from app.settings.service import with_salesforce_errors
+
+STALE_ON = (RequestLimitExceeded, SalesforceUnavailable)
+
+HINT_EXACT = (
+    "No Salesforce Contact has this email or phone. Make sure the email or the phone is "
+    "exactly the same in respond.io and in Salesforce (phones are compared character by "
+    "character: '12 3' and '123' differ)."
+)
+HINT_NORMALIZED = (
+    "No Salesforce Contact has this email or phone. Make sure the email, or the phone number "
+    "including its country code, is the same in respond.io and in Salesforce."
+)
+HINT_UNREADABLE_PHONE = (
+    "The phone could not be read as a phone number and no Contact has this email. Check the "
+    "number, with its country code, in respond.io and in Salesforce."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to select and show for one workspace's settings and describe."""
+
+    fields: tuple[ContactField, ...]
+    selected: tuple[str, ...]
+    variant: str
+
+
+def plan_for(context: WorkspaceContext, describe: ContactDescribe) -> Plan:
+    # Field names come only from the describe; a visible field since removed in Salesforce is
+    # skipped rather than breaking every lookup.
+    fields = tuple(
+        f for f in (describe.field(n) for n in context.settings.visible_fields) if f is not None
+    )
+    selected = matching.selected_fields(f.name for f in fields)
+    return Plan(fields, selected, matching.variant(selected, context.settings.phone_matching))
+
+
+class ContactLookupService:
+    def __init__(
+        self,
+        *,
+        contexts: WorkspaceContexts,
+        describes: DescribeCache,
+        lookups: LookupCache,
+        salesforce: SalesforceClient,
+        tokens: TokenStore,
+        settings: Settings,
+    ) -> None:
+        self._contexts = contexts
+        self._describes = describes
+        self._lookups = lookups
+        self._salesforce = salesforce
+        self._tokens = tokens
+        self._region = settings.phone_default_region
+
+    async def lookup(
+        self, workspace_id: str, email: str | None, phone: str | None
+    ) -> LookupResponse:
+        async def attempt(context: WorkspaceContext) -> LookupResponse:
+            return await self._lookup(context, email, phone)
+
+        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def _lookup(
+        self, context: WorkspaceContext, email: str | None, phone: str | None
+    ) -> LookupResponse:
+        connection_id = require_connected(context)
+        describe = await self._describes.get(context)
+        plan = plan_for(context, describe)
+        normalized = context.settings.phone_matching == "normalized"
+        e164 = matching.to_e164(phone, self._region) if normalized and phone else None
+        phone_key = e164 if normalized else phone
+        if email is not None and phone is not None:
+            kind, value = "email+phone", f"{matching.normalize_email(email)}\x1f{phone_key}"
+        elif email is not None:
+            kind, value = "email", matching.normalize_email(email)
+        else:
+            kind, value = "phone", str(phone_key)
+        key = LookupKey(context.workspace_id, str(connection_id), kind, value, plan.variant)
+
+        async def load() -> LookupEntry:
+            try:
+                return await self._load(context, plan, email, phone, e164, normalized)
+            except MalformedRequest as exc:
+                if exc.error_code != "INVALID_FIELD":
+                    raise
+                # A visible field was removed in Salesforce since the describe was read.
+                self._describes.purge_workspace(context.workspace_id)
+                raise ContextChanged() from exc
+
+        result = await self._lookups.fetch(key, load, stale_on=STALE_ON)
+        return self._render(context, plan, result, phone, normalized and e164 is None)
+
+    async def _credentials(self, context: WorkspaceContext) -> Credentials:
+        credentials = await self._tokens.credentials(context.workspace_id)
+        if credentials.connection_id != context.connection_id:
+            raise ContextChanged()
+        return credentials
+
+    async def _load(
+        self,
+        context: WorkspaceContext,
+        plan: Plan,
+        email: str | None,
+        phone: str | None,
+        e164: str | None,
+        normalized: bool,
+    ) -> LookupEntry:
+        credentials = await self._credentials(context)
+        workspace_id = context.workspace_id
+        if not normalized:
+            soql = matching.exact_query(plan.selected, email, phone)
+            records = await self._salesforce.query(workspace_id, soql, credentials=credentials)
+            by_email, by_phone = matching.split_exact(records, email, phone)
+            return self._entry(plan, by_email, by_phone)
+        if email is not None:
+            soql = matching.exact_query(plan.selected, email, None)
+            records = await self._salesforce.query(workspace_id, soql, credentials=credentials)
+            by_email, _ = matching.split_exact(records, email, None)
+            if by_email or e164 is None:
+                return self._entry(plan, by_email, [])
+        if e164 is None:
+            return self._entry(plan, [], [])
+        sosl = matching.phone_search(plan.selected, matching.search_digits(e164))
+        candidates = await self._salesforce.search(workspace_id, sosl, credentials=credentials)
+        contacts = [
+            r for r in candidates if (r.get("attributes") or {}).get("type", "Contact") == "Contact"
+        ]
+        return self._entry(plan, [], matching.phone_equal_e164(contacts, e164, self._region))
+
+    @staticmethod
+    def _entry(plan: Plan, by_email: list[dict], by_phone: list[dict]) -> LookupEntry:  # type: ignore[type-arg]
+        now = datetime.now(UTC)
+        for matched_on, records in (("email", by_email), ("phone", by_phone)):
+            if records:
+                return LookupEntry(
+                    matched_on=matched_on,
+                    record=matching.trimmed(records[0], plan.selected),
+                    other_matches=len(records) - 1,
+                    fetched_at=now,
+                )
+        return LookupEntry(matched_on=None, record=None, other_matches=0, fetched_at=now)
+
+    @staticmethod
+    def _render(
+        context: WorkspaceContext,
+        plan: Plan,
+        result: CacheResult,
+        phone: str | None,
+        unreadable_phone: bool,
+    ) -> LookupResponse:
+        entry = result.entry
+        record = entry.record
+        if record is None:
+            if unreadable_phone and phone is not None:
+                hint = HINT_UNREADABLE_PHONE
+            elif context.settings.phone_matching == "normalized":
+                hint = HINT_NORMALIZED
+            else:
+                hint = HINT_EXACT
+            return LookupResponse(
+                matched=False,
+                contact=None,
+                hint=hint,
+                cached=result.cached,
+                stale=result.stale,
+                fetched_at=entry.fetched_at,
+            )
+        editing = context.settings.editing_enabled
+        contact_id = str(record["Id"])
+        fields = [
+            ContactFieldValue(
+                name=f.name,
+                label=f.label,
+                type=f.type,
+                value=record.get(f.name),
+                editable=editing and f.editable,
+                revertible=editing and f.editable,
+            )
+            for f in plan.fields
+        ]
+        return LookupResponse(
+            matched=True,
+            matched_on=entry.matched_on,  # type: ignore[arg-type]
+            contact=ContactView(
+                id=contact_id,
+                url=f"{context.instance_url}/lightning/r/Contact/{contact_id}/view",
+                last_modified_at=matching.parse_sf_datetime(record.get("LastModifiedDate")),
+                fields=fields,
+            ),
+            other_matches=entry.other_matches,
+            cached=result.cached,
+            stale=result.stale,
+            fetched_at=entry.fetched_at,
+        )
