@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     autocreate_bulk_settle_seconds: float = 5.0
     autocreate_max_attempts: int = 8
     autocreate_bulk_marker_tag: str = "Salesforce bulk import"
+    autocreate_retry_base_seconds: float = 2.0
+    autocreate_retry_max_seconds: float = 600.0
+    autocreate_worker_concurrency: int = 20
+    autocreate_job_heartbeat_seconds: float = 30.0
+    autocreate_lease_seconds: float = 120.0
+    autocreate_reconcile_page_size: int = 2000
+    autocreate_reconcile_max_pages: int = 25
+    autocreate_language_field: str = "Preferred_Language__c"
     webhook_max_body_bytes: int = 2_000_000
 
     @field_validator("salesforce_api_version")

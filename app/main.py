@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from app import health
 from app.auth import TokenVerifier
+from app.autocreate.router import router as autocreate_router
+from app.autocreate.router import webhook_router as salesforce_webhook_router
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.contacts.cache import MemoryLookupCache
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
+    app.include_router(autocreate_router)
+    app.include_router(salesforce_webhook_router)
     app.include_router(connections_router)
     app.include_router(settings_router)
     app.include_router(contacts_router)

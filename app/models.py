@@ -5,7 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, String, Text, func
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,3 +102,111 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Automatic creation of respond.io contacts (app/autocreate) -----------------------------
+
+
+class RespondioCredential(Base):
+    """A workspace's respond.io Developer API token, encrypted; never returned by the API."""
+
+    __tablename__ = "respondio_credentials"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_token_encrypted: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class AutocreateContact(Base):
+    """One Salesforce Contact seen by auto-create: the dedup key and the durable outcome.
+
+    `status` is pending, created, skipped or failed; `reason` says why for the last three.
+    The queue job only carries `id`. Contact data is kept while the outcome is open and
+    cleared once the contact is created or skipped.
+    """
+
+    __tablename__ = "autocreate_contacts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "salesforce_contact_id"),
+        Index("ix_autocreate_contacts_batch", "workspace_id", "sf_created_by_id", "sf_created_at"),
+        Index("ix_autocreate_contacts_workspace_status", "workspace_id", "status"),
+        Index(
+            "ix_autocreate_contacts_pending",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    salesforce_contact_id: Mapped[str] = mapped_column(String(18))
+    organization_id: Mapped[str] = mapped_column(String(18))
+    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    mobile_phone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(64))
+    sf_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sf_created_by_id: Mapped[str | None] = mapped_column(String(18))
+    bulk_import: Mapped[bool | None] = mapped_column(Boolean)
+    respondio_identifier: Mapped[str | None] = mapped_column(String(400))
+    respondio_contact_id: Mapped[str | None] = mapped_column(String(64))
+    create_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AutocreateNotification(Base):
+    """Outbound Message notifications already stored (Salesforce delivers at least once)."""
+
+    __tablename__ = "autocreate_notifications"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    notification_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    salesforce_contact_id: Mapped[str | None] = mapped_column(String(18))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class AutocreateWorkspace(Base):
+    """Per-workspace reconciliation state: the watermark and the schedule claim."""
+
+    __tablename__ = "autocreate_workspaces"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_reconcile_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class AutocreateWebhookKey(Base):
+    """Hashes of webhook keys handed out, so a message for a workspace that has since
+    disconnected is acknowledged and dropped (Salesforce stops retrying) instead of 404."""
+
+    __tablename__ = "autocreate_webhook_keys"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

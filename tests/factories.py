@@ -103,3 +103,68 @@ async def insert_connection(
         await session.execute(delete(Connection).where(Connection.workspace_id == workspace_id))
         session.add(row)
     return row
+
+
+# --- auto-create helpers ------------------------------------------------------------------
+
+
+async def set_webhook_key(db: Database, cipher: TokenCipher, workspace_id: str) -> str:
+    """Give the workspace's connection a fresh webhook key (as connect does); return it."""
+    from sqlalchemy import update
+
+    from app.crypto import sha256_hex
+
+    key = secrets.token_urlsafe(32)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.workspace_id == workspace_id)
+            .values(webhook_key_hash=sha256_hex(key), webhook_key_encrypted=cipher.encrypt(key))
+        )
+    return key
+
+
+async def set_auto_create(
+    db: Database,
+    workspace_id: str,
+    *,
+    enabled: bool = True,
+    add_tag: bool = True,
+    include_bulk_imports: bool = False,
+    enabled_at: Any = None,
+) -> None:
+    """Store the workspace's auto-create settings as PUT settings would."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.dialects.postgresql import insert
+
+    from app.models import WorkspaceSettings
+
+    values = {
+        "workspace_id": workspace_id,
+        "auto_create_enabled": enabled,
+        "auto_create_add_tag": add_tag,
+        "auto_create_include_bulk_imports": include_bulk_imports,
+        "auto_create_enabled_at": enabled_at or datetime.now(UTC),
+    }
+    statement = insert(WorkspaceSettings).values(**values)
+    async with db.transaction() as session:
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace_id"],
+                set_={k: v for k, v in values.items() if k != "workspace_id"},
+            )
+        )
+
+
+async def set_respondio_token(
+    db: Database, cipher: TokenCipher, workspace_id: str, token: str
+) -> None:
+    from app.models import RespondioCredential
+
+    async with db.transaction() as session:
+        await session.merge(
+            RespondioCredential(
+                workspace_id=workspace_id, api_token_encrypted=cipher.encrypt(token)
+            )
+        )

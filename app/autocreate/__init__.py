@@ -1,0 +1,1 @@
+"""Automatic creation of respond.io contacts from new Salesforce Contacts."""

@@ -1,0 +1,56 @@
+"""Outcome vocabulary of auto-create and the checks that park a job without calling out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.autocreate.ingest import whole_second
+from app.models import AutocreateContact, Connection, WorkspaceSettings
+
+AUTO_CREATED_TAG = "Auto-created: Salesforce"
+
+STATUSES = ("pending", "created", "skipped", "failed")
+
+# skipped
+NO_IDENTIFIER = "no_identifier"
+BULK_IMPORT = "bulk_import"
+ALREADY_EXISTS = "already_exists"
+AUTO_CREATE_DISABLED = "auto_create_disabled"
+SALESFORCE_DISCONNECTED = "salesforce_disconnected"
+REAUTHORIZATION_REQUIRED = "reauthorization_required"
+CREATED_BEFORE_ENABLED = "created_before_enabled"
+# failed
+RESPONDIO_NOT_CONFIGURED = "respondio_not_configured"
+RESPONDIO_UNAUTHORIZED = "respondio_unauthorized"
+RESPONDIO_REJECTED = "respondio_rejected"
+RESPONDIO_UNAVAILABLE = "respondio_unavailable"
+
+
+def same_org(a: str | None, b: str | None) -> bool:
+    """Salesforce ids compare on their 15 case-sensitive characters (15 and 18 forms)."""
+    return bool(a) and bool(b) and a[:15] == b[:15]  # type: ignore[index]
+
+
+def precondition_failure(
+    row: AutocreateContact,
+    settings: WorkspaceSettings | None,
+    connection: Connection | None,
+) -> str | None:
+    """Why this contact must not be created now, or None. Such a job is parked with the
+    reason instead of being retried: the state it met is a decision, not a glitch."""
+    if settings is None or not settings.auto_create_enabled:
+        return AUTO_CREATE_DISABLED
+    if connection is None or not same_org(connection.organization_id, row.organization_id):
+        return SALESFORCE_DISCONNECTED
+    if connection.status != "connected":
+        return REAUTHORIZATION_REQUIRED
+    enabled_at = enabled_since(settings)
+    if row.sf_created_at is not None and enabled_at is not None and row.sf_created_at < enabled_at:
+        return CREATED_BEFORE_ENABLED
+    return None
+
+
+def enabled_since(settings: WorkspaceSettings) -> datetime | None:
+    """When auto-create was switched on, to the second (Salesforce's CreatedDate precision)."""
+    moment = settings.auto_create_enabled_at or settings.updated_at
+    return whole_second(moment) if moment is not None else None

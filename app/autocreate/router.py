@@ -1,0 +1,158 @@
+"""HTTP for auto-create: the Salesforce Outbound Message listener (SOAP), webhook setup,
+status, and the workspace's respond.io API token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from app.auth import AnyMember, Manager
+from app.autocreate import soap
+from app.autocreate.schemas import (
+    AutoCreateStatus,
+    RespondioCredentialsIn,
+    RespondioCredentialsStatus,
+    WebhookSetup,
+)
+from app.autocreate.service import AutocreateService, Delivery
+from app.errors import AppError, Forbidden, SalesforceNotConnected, Unauthenticated
+
+router = APIRouter(tags=["auto-create"])
+webhook_router = APIRouter(tags=["salesforce webhooks"])
+
+
+def _problems(*kinds: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    responses: dict[int | str, dict[str, Any]] = {}
+    for kind in kinds:
+        entry = responses.setdefault(
+            kind.status,
+            {"description": "", "content": {"application/problem+json": {}}},
+        )
+        entry["description"] = " / ".join(
+            part for part in (entry["description"], f"`{kind.code}`") if part
+        )
+    return responses
+
+
+def get_service(request: Request) -> AutocreateService:
+    service: AutocreateService | None = getattr(request.app.state, "autocreate", None)
+    if service is None:
+        service = AutocreateService(
+            request.app.state.db, request.app.state.cipher, request.app.state.settings
+        )
+        request.app.state.autocreate = service
+    return service
+
+
+# -- Salesforce Outbound Messages -------------------------------------------------------
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _soap(body: bytes, status: int) -> Response:
+    return Response(content=body, status_code=status, media_type=soap.SOAP_CONTENT_TYPE)
+
+
+_SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
+
+
+@webhook_router.post(
+    "/v1/webhooks/salesforce/outbound-messages/{key}",
+    summary="Salesforce Outbound Message listener (SOAP 1.1)",
+    description="Called by Salesforce, not by respond.io. Every notification is stored "
+    "(idempotently, by notification id and Contact id) before the `<Ack>true</Ack>` is "
+    "returned. While auto-create is off or Salesforce is disconnected or needs "
+    "reauthorization, messages are acknowledged and dropped.",
+    responses={
+        200: {"description": "Acknowledged", "content": _SOAP_XML},
+        400: {"description": "Malformed or hostile XML, or too large", "content": _SOAP_XML},
+        403: {"description": "OrganizationId is not the connected org", "content": _SOAP_XML},
+        404: {"description": "Unknown key", "content": _SOAP_XML},
+    },
+    response_class=Response,
+)
+async def outbound_message(key: str, request: Request) -> Response:
+    limit = request.app.state.settings.webhook_max_body_bytes
+    try:
+        body = await _read_bounded(request, limit)
+    except BodyTooLarge:
+        return _soap(soap.fault("soapenv:Client", f"message larger than {limit} bytes"), 400)
+    result = await get_service(request).receive_outbound_message(key, body)
+    if result.acknowledged:
+        return _soap(soap.ACK, 200)
+    if result.outcome is Delivery.UNKNOWN_KEY:
+        return _soap(soap.fault("soapenv:Client", "unknown endpoint"), 404)
+    if result.outcome is Delivery.WRONG_ORG:
+        return _soap(
+            soap.fault("soapenv:Client", "OrganizationId is not the connected organization"),
+            403,
+        )
+    return _soap(soap.fault("soapenv:Client", result.detail or "invalid message"), 400)
+
+
+# -- workspace endpoints ----------------------------------------------------------------
+
+
+@router.get(
+    "/v1/workspaces/{workspace_id}/salesforce/webhook",
+    response_model=WebhookSetup,
+    summary="How to point a Salesforce Outbound Message at this workspace",
+    responses=_problems(Unauthenticated, Forbidden, SalesforceNotConnected),
+)
+async def webhook_setup(workspace_id: str, caller: Manager, request: Request) -> WebhookSetup:
+    return await get_service(request).webhook_setup(workspace_id)
+
+
+@router.get(
+    "/v1/workspaces/{workspace_id}/salesforce/auto-create/status",
+    response_model=AutoCreateStatus,
+    summary="Outcomes of automatic contact creation",
+    responses=_problems(Unauthenticated, Forbidden),
+)
+async def auto_create_status(
+    workspace_id: str, caller: Manager, request: Request
+) -> AutoCreateStatus:
+    return await get_service(request).status(workspace_id)
+
+
+@router.put(
+    "/v1/workspaces/{workspace_id}/respondio-credentials",
+    response_model=RespondioCredentialsStatus,
+    summary="Store the workspace's respond.io API token (encrypted, never returned)",
+    responses=_problems(Unauthenticated, Forbidden),
+)
+async def put_respondio_credentials(
+    workspace_id: str, body: RespondioCredentialsIn, caller: Manager, request: Request
+) -> RespondioCredentialsStatus:
+    return await get_service(request).set_respondio_token(
+        workspace_id, body.api_token.get_secret_value(), caller.user_id
+    )
+
+
+@router.get(
+    "/v1/workspaces/{workspace_id}/respondio-credentials",
+    response_model=RespondioCredentialsStatus,
+    summary="Whether a respond.io API token is stored",
+    responses=_problems(Unauthenticated, Forbidden),
+)
+async def get_respondio_credentials(
+    workspace_id: str, caller: AnyMember, request: Request
+) -> RespondioCredentialsStatus:
+    return await get_service(request).respondio_token_status(workspace_id)

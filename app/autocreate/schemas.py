@@ -1,0 +1,75 @@
+"""Request and response bodies of the auto-create endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+
+class WebhookSetup(BaseModel):
+    outbound_message_url: str = Field(
+        description="Endpoint URL for the Salesforce Outbound Message. Holds the workspace's "
+        "secret key: treat it like a password."
+    )
+    fields_to_include: list[str] = Field(
+        description="Contact fields to select in the Outbound Message. CreatedDate and "
+        "CreatedById let bulk imports be recognised."
+    )
+    optional_fields_to_include: list[str] = Field(
+        default_factory=list,
+        description="Fields to add when the org has them (the contact's language).",
+    )
+    setup_steps: list[str]
+
+
+class SkippedCounts(BaseModel):
+    total: int = 0
+    by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+class FailedCounts(BaseModel):
+    total: int = 0
+    by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+class LastError(BaseModel):
+    at: datetime | None
+    source: str = Field(description="`reconciliation` or `job`")
+    message: str
+    salesforce_contact_id: str | None = None
+
+
+class AutoCreateStatus(BaseModel):
+    enabled: bool
+    created: int
+    skipped: SkippedCounts
+    failed: FailedCounts
+    pending: int
+    watermark: datetime | None = Field(
+        description="Newest Salesforce CreatedDate reconciliation has stored."
+    )
+    last_reconciled_at: datetime | None
+    last_error: LastError | None
+
+
+class RespondioCredentialsIn(BaseModel):
+    api_token: SecretStr = Field(
+        description="The workspace's respond.io Developer API token (Settings > Integrations "
+        "> Developer API). Stored encrypted and never returned."
+    )
+
+    @field_validator("api_token")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value().strip()
+        if not token:
+            raise ValueError("must not be empty")
+        if len(token) > 4096 or any(c.isspace() for c in token):
+            raise ValueError("is not a respond.io API token")
+        return SecretStr(token)
+
+
+class RespondioCredentialsStatus(BaseModel):
+    configured: bool
+    updated_at: datetime | None = None
