@@ -154,7 +154,8 @@ async def connect_workspace(
 
 
 def ago(seconds: float) -> datetime:
-    return datetime.now(UTC) - timedelta(seconds=seconds)
+    """A past moment in whole seconds, as Salesforce stores CreatedDate."""
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).replace(microsecond=0)
 
 
 def add_contacts(sf_emulator: Any, n: int, *, prefix: str = "person") -> list[str]:

@@ -1,0 +1,273 @@
+"""Periodic reconciliation: Contacts created since a persisted watermark, queried from
+Salesforce, fed into the same pipeline as Outbound Messages.
+
+Once per interval across all replicas: each tick claims the workspaces that are due with one
+`UPDATE ... SET next_reconcile_at = now() + interval WHERE next_reconcile_at <= now()`;
+the row lock makes a second replica's identical UPDATE skip a workspace another replica has
+just claimed. No lock is held across the Salesforce calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, text, update
+
+from app.autocreate.ingest import (
+    AUDIT_FIELDS,
+    BASE_FIELDS,
+    ContactSeen,
+    dedupe_key,
+    enqueue,
+    store_contacts,
+    whole_second,
+)
+from app.autocreate.outcomes import enabled_since
+from app.config import Settings
+from app.db import Database
+from app.models import (
+    AutocreateNotification,
+    AutocreateWorkspace,
+    Connection,
+    WorkspaceSettings,
+)
+from app.salesforce.client import SalesforceClient
+from app.salesforce.errors import NotConnected, ReauthorizationRequired, SalesforceError
+
+logger = logging.getLogger("app.autocreate.reconcile")
+
+NOTIFICATION_RETENTION = timedelta(days=3)  # Salesforce stops retrying after 24 h
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
+_SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+
+
+def soql_datetime(moment: datetime) -> str:
+    """A SOQL datetime literal (unquoted, UTC, whole seconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def contacts_created_since_soql(
+    fields: list[str], since: datetime, limit: int, after: tuple[datetime, str] | None = None
+) -> str:
+    """Keyset-paged: (CreatedDate, Id) ordering, so a bulk import sharing one CreatedDate
+    second is still walked in bounded pages. Salesforce stores CreatedDate in whole seconds,
+    which is what makes the whole-second literal exact."""
+    for name in fields:
+        if not _API_NAME.fullmatch(name):
+            raise ValueError(f"not a Salesforce API name: {name!r}")
+    if after is None:
+        where = f"CreatedDate >= {soql_datetime(since)}"
+    else:
+        created, last_id = after
+        if not _SALESFORCE_ID.fullmatch(last_id):
+            raise ValueError("not a Salesforce id")
+        stamp = soql_datetime(created)
+        where = f"(CreatedDate > {stamp} OR (CreatedDate = {stamp} AND Id > '{last_id}'))"
+    # SOQL, not SQL: every part above is a checked API name, a checked id or a datetime.
+    return (
+        f"SELECT {', '.join(fields)} FROM Contact WHERE {where} "  # noqa: S608
+        f"ORDER BY CreatedDate ASC, Id ASC LIMIT {int(limit)}"
+    )
+
+
+class Reconciler:
+    def __init__(self, db: Database, salesforce: SalesforceClient, settings: Settings) -> None:
+        self._db = db
+        self._salesforce = salesforce
+        self._settings = settings
+        self._language_fields: dict[str, tuple[float, str | None]] = {}
+
+    async def tick(self) -> int:
+        """Reconcile every due workspace; re-queue orphaned rows; purge old notification
+        ids. Returns the number of workspaces reconciled by this replica."""
+        due = await self.claim_due_workspaces()
+        for workspace_id in due:
+            await self.reconcile(workspace_id)
+        await self.requeue_orphans()
+        await self.purge_notifications()
+        return len(due)
+
+    async def claim_due_workspaces(self) -> list[str]:
+        interval = timedelta(seconds=self._settings.autocreate_reconcile_interval_seconds)
+        async with self._db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO autocreate_workspaces (workspace_id) "
+                    "SELECT s.workspace_id FROM workspace_settings s "
+                    "JOIN salesforce_connections c ON c.workspace_id = s.workspace_id "
+                    "WHERE s.auto_create_enabled AND c.status = 'connected' "
+                    "ON CONFLICT (workspace_id) DO NOTHING"
+                )
+            )
+        async with self._db.transaction() as session:
+            enabled = (
+                select(WorkspaceSettings.workspace_id)
+                .join(Connection, Connection.workspace_id == WorkspaceSettings.workspace_id)
+                .where(WorkspaceSettings.auto_create_enabled, Connection.status == "connected")
+            )
+            claimed = await session.scalars(
+                update(AutocreateWorkspace)
+                .where(
+                    AutocreateWorkspace.workspace_id.in_(enabled),
+                    (AutocreateWorkspace.next_reconcile_at.is_(None))
+                    | (AutocreateWorkspace.next_reconcile_at <= func.now()),
+                )
+                .values(next_reconcile_at=func.now() + interval)
+                .returning(AutocreateWorkspace.workspace_id)
+            )
+            return list(claimed)
+
+    async def reconcile(self, workspace_id: str) -> int:
+        """Query Contacts created since the watermark (minus the overlap) and store them.
+        Returns how many new contacts were queued."""
+        settings = self._settings
+        started = time.monotonic()
+        async with self._db.transaction() as session:
+            ws = await session.get(WorkspaceSettings, workspace_id)
+            state = await session.get(AutocreateWorkspace, workspace_id)
+            connection = await session.scalar(
+                select(Connection).where(Connection.workspace_id == workspace_id)
+            )
+        if ws is None or not ws.auto_create_enabled or connection is None:
+            return 0
+        floor = enabled_since(ws)
+        assert floor is not None
+        since = floor
+        if state is not None and state.watermark is not None:
+            since = max(
+                floor,
+                state.watermark - timedelta(seconds=settings.autocreate_reconcile_overlap_seconds),
+            )
+        queued = 0
+        try:
+            language_field = await self._language_field(workspace_id)
+            fields = BASE_FIELDS + ([language_field] if language_field else []) + AUDIT_FIELDS
+            after: tuple[datetime, str] | None = None
+            for _ in range(settings.autocreate_reconcile_max_pages):
+                soql = contacts_created_since_soql(
+                    fields, since, settings.autocreate_reconcile_page_size, after
+                )
+                records = await self._salesforce.query(workspace_id, soql)
+                seen = [ContactSeen.from_fields(r, language_field=language_field) for r in records]
+                fresh = [c for c in seen if c.created_at is None or c.created_at >= floor]
+                queued += await self._store_page(workspace_id, connection.organization_id, fresh)
+                if len(records) < settings.autocreate_reconcile_page_size or not seen:
+                    break
+                last = seen[-1]
+                if last.created_at is None:
+                    break
+                page_end = (last.created_at, last.salesforce_contact_id)
+                if page_end == after:
+                    break  # no progress: never re-read the same page
+                after = page_end
+        except (NotConnected, ReauthorizationRequired) as exc:
+            await self._record_error(workspace_id, f"salesforce: {type(exc).__name__}")
+            return queued
+        except SalesforceError as exc:
+            await self._record_error(workspace_id, f"salesforce {exc.error_code}: {exc.message}")
+            logger.warning(
+                "autocreate.reconcile.failed",
+                extra={"workspace_id": workspace_id, "error_code": exc.error_code},
+            )
+            return queued
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(AutocreateWorkspace)
+                .where(AutocreateWorkspace.workspace_id == workspace_id)
+                .values(last_reconciled_at=func.now())
+            )
+        logger.info(
+            "autocreate.reconcile.done",
+            extra={
+                "workspace_id": workspace_id,
+                "queued": queued,
+                "since": since.isoformat(),
+                "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+            },
+        )
+        return queued
+
+    async def _store_page(
+        self, workspace_id: str, organization_id: str, contacts: list[ContactSeen]
+    ) -> int:
+        stamps = [c.created_at for c in contacts if c.created_at is not None]
+        async with self._db.transaction() as session:
+            new_ids = await store_contacts(
+                session,
+                workspace_id=workspace_id,
+                organization_id=organization_id,
+                source="reconcile",
+                contacts=contacts,
+                settle=timedelta(seconds=self._settings.autocreate_bulk_settle_seconds),
+            )
+            if stamps:
+                newest = whole_second(max(stamps))
+                await session.execute(
+                    update(AutocreateWorkspace)
+                    .where(AutocreateWorkspace.workspace_id == workspace_id)
+                    .values(
+                        watermark=func.greatest(
+                            func.coalesce(AutocreateWorkspace.watermark, newest), newest
+                        )
+                    )
+                )
+        return len(new_ids)
+
+    async def _language_field(self, workspace_id: str) -> str | None:
+        """The configured language field when the org's Contact has it (describe, cached)."""
+        configured = self._settings.autocreate_language_field.strip()
+        if not configured:
+            return None
+        cached = self._language_fields.get(workspace_id)
+        now = time.monotonic()
+        if cached is None or cached[0] < now:
+            describe, _ = await self._salesforce.describe_contact(workspace_id)
+            names = {str(f.get("name")) for f in (describe or {}).get("fields", [])}
+            present = configured if configured in names else None
+            ttl = self._settings.fields_cache_ttl_seconds
+            self._language_fields[workspace_id] = (now + ttl, present)
+            cached = self._language_fields[workspace_id]
+        return cached[1]
+
+    async def _record_error(self, workspace_id: str, error: str) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(AutocreateWorkspace)
+                .where(AutocreateWorkspace.workspace_id == workspace_id)
+                .values(last_error=error[:1000], last_error_at=func.now())
+            )
+
+    async def requeue_orphans(self, limit: int = 1000) -> int:
+        """Pending rows whose job vanished (a handler that crashed in an unexpected way is
+        deleted by PgQueuer) get a new job: nothing pending is ever forgotten."""
+        grace = timedelta(seconds=max(2 * self._settings.autocreate_job_heartbeat_seconds, 5.0))
+        async with self._db.transaction() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT a.id FROM autocreate_contacts a "
+                    "WHERE a.status = 'pending' AND a.next_attempt_at < :cutoff "
+                    "AND (a.lease_until IS NULL OR a.lease_until < now()) "
+                    "AND NOT EXISTS (SELECT 1 FROM pgqueuer q WHERE q.dedupe_key = "
+                    "'autocreate:' || a.id AND q.status IN ('queued', 'picked')) "
+                    "ORDER BY a.next_attempt_at LIMIT :limit"
+                ),
+                {"cutoff": datetime.now(UTC) - grace, "limit": limit},
+            )
+            ids = [int(r[0]) for r in rows]
+            await enqueue(session, ids, timedelta(0))
+        if ids:
+            logger.warning(
+                "autocreate.orphans.requeued",
+                extra={"count": len(ids), "first_key": dedupe_key(ids[0])},
+            )
+        return len(ids)
+
+    async def purge_notifications(self) -> None:
+        cutoff = datetime.now(UTC) - NOTIFICATION_RETENTION
+        async with self._db.transaction() as session:
+            await session.execute(
+                delete(AutocreateNotification).where(AutocreateNotification.received_at < cutoff)
+            )

@@ -1,0 +1,138 @@
+"""`python -m app.worker`: the auto-create job workers and the reconciliation scheduler.
+
+Run as many as you like: PgQueuer hands each job to one worker (`FOR UPDATE SKIP LOCKED`),
+re-offers a job whose worker stopped heart-beating, and the reconciliation claim makes each
+workspace reconcile once per interval across all of them. SIGTERM (or SIGINT) stops taking
+new work and lets the jobs in flight finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import timedelta
+
+import asyncpg
+import httpx
+from pgqueuer import Queries, QueueManager
+from pgqueuer.db import AsyncpgPoolDriver
+
+from app.autocreate.ingest import ENTRYPOINT
+from app.autocreate.jobs import AutocreateJobs
+from app.autocreate.reconcile import Reconciler
+from app.config import Settings, get_settings
+from app.crypto import TokenCipher
+from app.db import Database
+from app.logs import configure_logging
+from app.respondio.client import RespondioClient
+from app.salesforce.client import SalesforceClient
+from app.salesforce.tokens import TokenStore
+
+logger = logging.getLogger("app.worker")
+
+
+def asyncpg_dsn(settings: Settings) -> str:
+    return settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class Worker:
+    """Job processing and reconciliation in one process; `stop()` ends both gracefully."""
+
+    def __init__(self, settings: Settings, *, jobs: bool = True, reconcile: bool = True) -> None:
+        self.settings = settings
+        self._run_jobs = jobs
+        self._run_reconcile = reconcile
+        self._stop = asyncio.Event()
+        self._queue: QueueManager | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._queue is not None:
+            self._queue.shutdown.set()
+
+    async def run(self) -> None:
+        settings = self.settings
+        if not settings.database_url:
+            raise RuntimeError("DATABASE_URL is not set")
+        db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+        concurrency = max(2, settings.autocreate_worker_concurrency)
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.salesforce_timeout_seconds, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=max(settings.salesforce_max_connections, concurrency),
+                max_keepalive_connections=max(settings.salesforce_max_connections, concurrency),
+            ),
+            follow_redirects=False,
+        )
+        cipher = TokenCipher(settings.encryption_keys)
+        salesforce = SalesforceClient(http, settings, TokenStore(db, cipher, http, settings))
+        respondio = RespondioClient(
+            http,
+            settings.respondio_api_base_url,
+            max_requests_per_second=settings.respondio_max_requests_per_second,
+            timeout=settings.respondio_timeout_seconds,
+        )
+        pool = await asyncpg.create_pool(asyncpg_dsn(settings), min_size=2, max_size=4)
+        logger.info(
+            "worker.started",
+            extra={"jobs": self._run_jobs, "reconcile": self._run_reconcile},
+        )
+        try:
+            async with asyncio.TaskGroup() as group:
+                if self._run_jobs:
+                    jobs = AutocreateJobs(db, cipher, respondio, settings)
+                    group.create_task(self._process_jobs(jobs, pool, concurrency))
+                if self._run_reconcile:
+                    group.create_task(self._schedule(Reconciler(db, salesforce, settings)))
+        finally:
+            await pool.close()
+            await http.aclose()
+            await db.dispose()
+            logger.info("worker.stopped")
+
+    async def _process_jobs(
+        self, jobs: AutocreateJobs, pool: asyncpg.Pool, concurrency: int
+    ) -> None:
+        queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
+        queue.entrypoint(ENTRYPOINT, on_failure="delete")(jobs.handle)
+        self._queue = queue
+        if self._stop.is_set():
+            return
+        heartbeat = timedelta(seconds=self.settings.autocreate_job_heartbeat_seconds)
+        batch = max(1, concurrency // 2)
+        await queue.run(
+            # Stale jobs (a worker died) are only found by polling: poll within a heartbeat.
+            dequeue_timeout=max(timedelta(seconds=0.1), min(timedelta(seconds=5), heartbeat / 2)),
+            batch_size=batch,
+            max_concurrent_tasks=2 * batch,
+            heartbeat_timeout=heartbeat,
+        )
+
+    async def _schedule(self, reconciler: Reconciler) -> None:
+        interval = self.settings.autocreate_reconcile_interval_seconds
+        tick = max(0.05, min(interval / 4, 5.0))
+        while not self._stop.is_set():
+            try:
+                await reconciler.tick()
+            except Exception as exc:  # noqa: BLE001 - the scheduler must outlive one bad tick
+                logger.exception(
+                    "autocreate.reconcile.tick_failed", extra={"error": type(exc).__name__}
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), tick)
+
+
+async def _main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    worker = Worker(settings)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stop)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())

@@ -1,0 +1,124 @@
+"""A worker process killed with SIGKILL while a job is in flight: nothing is lost, nothing is
+duplicated. `python -m app.worker` runs as a real subprocess; a new worker finishes the job."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.autocreate.outcomes import AUTO_CREATED_TAG
+from app.config import Settings
+from emulator.respondio import RespondioEmulator
+from tests.autocreate.conftest import (
+    Workspace,
+    add_contacts,
+    deliver,
+    rows,
+    running_worker,
+    settled,
+    wait_until,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOCREATE_", "RESPONDIO_"))}
+    names = [
+        "environment",
+        "database_url",
+        "salesforce_login_url",
+        "salesforce_sandbox_login_url",
+        "salesforce_extra_allowed_hosts",
+        "respondio_api_base_url",
+        "respondio_max_requests_per_second",
+        "respondio_timeout_seconds",
+        "token_encryption_keys",
+        "log_level",
+    ]
+    names += [name for name in Settings.model_fields if name.startswith("autocreate_")]
+    for name in names:
+        env[name.upper()] = str(getattr(settings, name))
+    return env
+
+
+async def test_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
+    client: httpx.AsyncClient,
+    app: Any,
+    sf_emulator: Any,
+    rio: RespondioEmulator,
+    settings: Settings,
+    workspace: Workspace,
+    tmp_path: Path,
+) -> None:
+    slow = settings.model_copy(update={"respondio_timeout_seconds": 10.0})
+    rio.configure(latency_ms=1500)  # the create is still in flight when the worker dies
+    await deliver(client, sf_emulator, workspace.webhook_path, add_contacts(sf_emulator, 1))
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(  # noqa: ASYNC220 - killed below, never waited on while blocking
+        [sys.executable, "-m", "app.worker"],
+        cwd=ROOT,
+        env=worker_environment(slow),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        async def create_in_flight() -> bool:
+            [row] = await rows(app)
+            return row.create_sent_at is not None
+
+        await wait_until(create_in_flight)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    [row] = await rows(app)
+    assert row.status == "pending"  # the killed worker recorded no outcome
+
+    await asyncio.sleep(1.6)  # let the orphaned request reach the emulator, or not
+    rio.configure(latency_ms=0)
+    async with running_worker(settings):
+        await wait_until(lambda: settled(app, 1))
+    [row] = await rows(app)
+    assert row.status == "created"
+    [contact] = rio.contacts(workspace.token)
+    assert contact["email"] == "person0@example.com"
+    assert contact["tags"] == [AUTO_CREATED_TAG]
+    assert rio.counters["contact.created"] == 1
+
+
+async def test_sigterm_stops_the_worker_gracefully(
+    settings: Settings, workspace: Workspace, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "app.worker"],
+            cwd=ROOT,
+            env=worker_environment(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+        async def started() -> bool:
+            return b"worker.started" in log_path.read_bytes()
+
+        try:
+            await wait_until(started)
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(process.wait, 20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert code == 0
+    assert b"worker.stopped" in log_path.read_bytes()
