@@ -39,6 +39,9 @@ class ContactField:
     nillable: bool
     length: int
     picklist_values: tuple[PicklistValue, ...] = ()
+    restricted_picklist: bool = False
+    precision: int = 0
+    scale: int = 0
 
     @property
     def editable(self) -> bool:
@@ -71,6 +74,9 @@ class ContactDescribe:
                     updateable=bool(raw.get("updateable")),
                     nillable=bool(raw.get("nillable")),
                     length=int(raw.get("length") or 0),
+                    restricted_picklist=bool(raw.get("restrictedPicklist")),
+                    precision=int(raw.get("precision") or 0),
+                    scale=int(raw.get("scale") or 0),
                     picklist_values=tuple(
                         PicklistValue(
                             value=str(p.get("value")),
