@@ -17,6 +17,7 @@ from app.autocreate.router import webhook_router as salesforce_webhook_router
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.contacts.cache import MemoryLookupCache
+from app.contacts.edit_router import router as contact_edits_router
 from app.contacts.router import router as contacts_router
 from app.contacts.service import ContactLookupService
 from app.crypto import TokenCipher
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(connections_router)
     app.include_router(settings_router)
     app.include_router(contacts_router)
+    app.include_router(contact_edits_router)
     return app
 
 

@@ -210,3 +210,56 @@ class AutocreateWebhookKey(Base):
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+# --- Field edits made through respond.io (app/contacts/edits.py) -----------------------------
+
+EditValue = str | int | float | bool | None
+
+
+class ContactFieldEdit(Base):
+    """One field of one Contact edit made through respond.io: who changed what, from what, to
+    what. Recorded in two phases so no edit is lost or half-recorded: the row is inserted as
+    `pending` before the write to Salesforce, then marked `applied` (or `failed` on a definite
+    rejection). A `pending` row left by a crash is settled later by comparing with the value
+    Salesforce holds. A revert marks the row (`reverted_at`, `reverted_by`) instead of adding
+    one; `revert_started_at`/`revert_started_by` make the revert two-phase in the same way.
+    """
+
+    __tablename__ = "contact_field_edits"
+    __table_args__ = (
+        Index(
+            "ix_contact_field_edits_contact",
+            "workspace_id",
+            "organization_id",
+            "contact_id",
+            "field",
+            "id",
+        ),
+        Index(
+            "ix_contact_field_edits_unsettled",
+            "workspace_id",
+            "contact_id",
+            postgresql_where=text("status = 'pending' OR revert_started_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str] = mapped_column(String(18))
+    contact_id: Mapped[str] = mapped_column(String(18))
+    # The fields written by one request share a change id (one PATCH, applied as a whole).
+    change_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    field: Mapped[str] = mapped_column(String(80))
+    # JSON values as Salesforce holds them (JSON null for an empty field).
+    old_value: Mapped[EditValue] = mapped_column(JSONType, nullable=True)
+    new_value: Mapped[EditValue] = mapped_column(JSONType, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    failure: Mapped[str | None] = mapped_column(String(64))
+    edited_by: Mapped[str] = mapped_column(String(64))
+    edited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reverted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reverted_by: Mapped[str | None] = mapped_column(String(64))
+    revert_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revert_started_by: Mapped[str | None] = mapped_column(String(64))

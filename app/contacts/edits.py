@@ -1,0 +1,567 @@
+"""Edit Salesforce Contact fields from respond.io, revert those edits, and list them.
+
+An edit, step by step (no database transaction is open during a Salesforce call):
+
+1. Check: editing enabled, every field visible and editable, every value valid for its type
+   (from the describe) — nothing is written when one of them fails.
+2. Read the Contact fresh from Salesforce (never from the lookup cache): the current values
+   and `LastModifiedDate`. Fields already holding the requested value are dropped, so a
+   retried request writes and records nothing twice.
+3. Record the change as `pending` (committed), then PATCH with `If-Unmodified-Since` = the
+   `LastModifiedDate` read in 2: a change made in Salesforce since then answers 412 and
+   becomes `edit_conflict` instead of being overwritten.
+4. 204 → mark the rows `applied`. A definite rejection → mark them `failed`. No answer
+   (timeout, 5xx) → leave them `pending`: whether Salesforce applied the change is unknown.
+   Rows left `pending` (also by a crash between 3 and 4) are settled by the next edit,
+   revert or history read of the contact, from the values Salesforce then holds.
+5. Read the Contact again (formula fields, `Name` and `LastModifiedDate` change with the
+   write), update every cached lookup holding it, and answer with the lookup's `contact`.
+
+A revert restores the old value of the most recent applied, unreverted edit of a field, with
+the same checks, precondition and two phases; it marks that edit reverted (`reverted_at`,
+`reverted_by`) and adds no row of its own, so the history lists each edit once and shows
+whether it still stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from app import errors as app_errors
+from app.contacts import edit_history
+from app.contacts.cache import LookupCache
+from app.contacts.edit_history import ContactRef, FieldChange
+from app.contacts.edit_schemas import MAX_HISTORY_ROWS, HistoryEntry
+from app.contacts.edit_values import InvalidValue, normalize, parse_datetime, same_value
+from app.contacts.schemas import ContactFieldValue, ContactView
+from app.contacts.service import Plan, plan_for
+from app.db import Database
+from app.models import ContactFieldEdit
+from app.salesforce.client import SalesforceClient
+from app.salesforce.errors import (
+    MalformedRequest,
+    NotConnected,
+    PreconditionFailed,
+    ReauthorizationRequired,
+    RecordNotFound,
+    SalesforceError,
+    SalesforceUnavailable,
+)
+from app.salesforce.tokens import Credentials, TokenStore
+from app.settings.context import (
+    ContextChanged,
+    WorkspaceContext,
+    WorkspaceContexts,
+    require_connected,
+)
+from app.settings.fields import NOT_EDITABLE_TYPES, ContactDescribe, ContactField, DescribeCache
+from app.settings.service import with_salesforce_errors
+
+logger = logging.getLogger("app.contacts.edits")
+
+CONTACT_PREFIX = "003"
+_ID_SHAPE = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+_CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+MALFORMED_ID_CODES = frozenset({"MALFORMED_ID", "INVALID_ID_FIELD"})
+
+CONFLICT_DETAIL = (
+    "The Contact was changed in Salesforce after respond.io read it, so nothing was written. "
+    "Reload the contact and make the change again."
+)
+
+
+def canonical_contact_id(raw: str) -> str:
+    """The 18-character id of a Contact id given with 15 or 18 characters.
+
+    A string of the wrong shape is a 422; a well-formed id that cannot be a Contact (another
+    object's prefix, a checksum that does not match) is reported as a missing Contact."""
+    if not _ID_SHAPE.match(raw):
+        raise app_errors.ValidationFailed(
+            "contact_id: a Salesforce Contact id has 15 or 18 letters and digits",
+            errors=[{"field": "contact_id", "message": "must be 15 or 18 letters and digits"}],
+        )
+    base = raw[:15]
+    suffix = "".join(
+        _CHECKSUM_ALPHABET[
+            sum(1 << bit for bit, char in enumerate(base[i : i + 5]) if "A" <= char <= "Z")
+        ]
+        for i in range(0, 15, 5)
+    )
+    if not base.startswith(CONTACT_PREFIX) or (len(raw) == 18 and raw[15:].upper() != suffix):
+        raise app_errors.SalesforceContactNotFound()
+    return base + suffix
+
+
+def render_contact(
+    context: WorkspaceContext,
+    fields: Iterable[ContactField],
+    record: dict[str, Any],
+    revertible: frozenset[str] = frozenset(),
+) -> ContactView:
+    """The lookup's `contact` object for a record (values as Salesforce answered them)."""
+    editing = context.settings.editing_enabled
+    contact_id = str(record["Id"])
+    return ContactView(
+        id=contact_id,
+        url=f"{context.instance_url}/lightning/r/Contact/{contact_id}/view",
+        last_modified_at=parse_datetime(record.get("LastModifiedDate")),
+        fields=[
+            ContactFieldValue(
+                name=f.name,
+                label=f.label,
+                type=f.type,
+                value=record.get(f.name),
+                editable=editing and f.editable,
+                revertible=editing and f.editable and f.name in revertible,
+            )
+            for f in fields
+        ],
+    )
+
+
+def check_editable(
+    context: WorkspaceContext, describe: ContactDescribe, names: Iterable[str]
+) -> list[ContactField]:
+    """The fields in the describe's spelling; 422 `field_not_editable` naming every refusal."""
+    visible = {name.lower() for name in context.settings.visible_fields}
+    fields: list[ContactField] = []
+    problems: list[dict[str, str]] = []
+    for name in names:
+        field = describe.field(name)
+        if field is None:
+            reason = "is not a field of Contact"
+        elif field.name.lower() not in visible:
+            reason = "is not one of the workspace's visible fields"
+        elif field.type in NOT_EDITABLE_TYPES:
+            reason = f"is of type {field.type}; email and phone fields are edited in Salesforce"
+        elif not field.updateable:
+            reason = "is read-only in Salesforce (a formula, system or locked field)"
+        else:
+            fields.append(field)
+            continue
+        problems.append({"field": name, "message": f"{name} {reason}"})
+    if problems:
+        raise app_errors.FieldNotEditable(
+            "These fields cannot be edited: "
+            + "; ".join(problem["message"] for problem in problems),
+            errors=problems,
+        )
+    return fields
+
+
+def check_values(fields: list[ContactField], values: list[Any]) -> list[tuple[ContactField, Any]]:
+    """Each value in the form Salesforce will hold; 422 `validation_error` naming each bad one."""
+    checked: list[tuple[ContactField, Any]] = []
+    problems: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for field, value in zip(fields, values, strict=True):
+        if field.name in seen:
+            problems.append({"field": field.name, "message": "is given more than once"})
+            continue
+        seen.add(field.name)
+        try:
+            checked.append((field, normalize(field, value)))
+        except InvalidValue as exc:
+            problems.append({"field": field.name, "message": str(exc)})
+    if problems:
+        raise app_errors.ValidationFailed(
+            "; ".join(f"fields.{p['field']}: {p['message']}" for p in problems),
+            errors=[{"field": f"fields.{p['field']}", "message": p["message"]} for p in problems],
+        )
+    return checked
+
+
+async def _mark_applied(db: Database, ids: list[int]) -> None:
+    """Step 4 of an edit, on its own so a test can make it fail like a crash would."""
+    await edit_history.mark_applied(db, ids)
+
+
+class ContactEditService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        contexts: WorkspaceContexts,
+        describes: DescribeCache,
+        lookups: LookupCache,
+        salesforce: SalesforceClient,
+        tokens: TokenStore,
+    ) -> None:
+        self._db = db
+        self._contexts = contexts
+        self._describes = describes
+        self._lookups = lookups
+        self._salesforce = salesforce
+        self._tokens = tokens
+
+    # -- public ------------------------------------------------------------------------------
+
+    async def edit(
+        self, workspace_id: str, contact_id: str, values: dict[str, Any], user_id: str
+    ) -> ContactView:
+        contact_id = canonical_contact_id(contact_id)
+
+        async def attempt(context: WorkspaceContext) -> ContactView:
+            return await self._edit(context, contact_id, values, user_id)
+
+        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def revert(
+        self, workspace_id: str, contact_id: str, field: str, user_id: str, *, force: bool
+    ) -> ContactView:
+        contact_id = canonical_contact_id(contact_id)
+
+        async def attempt(context: WorkspaceContext) -> ContactView:
+            return await self._revert(context, contact_id, field, user_id, force)
+
+        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def history(self, workspace_id: str, contact_id: str) -> list[HistoryEntry]:
+        contact_id = canonical_contact_id(contact_id)
+
+        async def attempt(context: WorkspaceContext) -> list[HistoryEntry]:
+            return await self._history(context, contact_id)
+
+        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def revertible_fields(self, context: WorkspaceContext, contact_id: str) -> frozenset[str]:
+        """Fields of the contact with an edit through respond.io that can still be reverted."""
+        if context.organization_id is None:
+            return frozenset()
+        ref = ContactRef(context.workspace_id, context.organization_id, contact_id)
+        return await edit_history.revertible_fields(self._db, ref)
+
+    # -- edit ---------------------------------------------------------------------------------
+
+    async def _edit(
+        self, context: WorkspaceContext, contact_id: str, values: dict[str, Any], user_id: str
+    ) -> ContactView:
+        if not context.settings.editing_enabled:
+            raise app_errors.EditingDisabled()
+        require_connected(context)
+        describe = await self._describes.get(context)
+        fields = check_editable(context, describe, values)
+        checked = check_values(fields, list(values.values()))
+        plan = plan_for(context, describe)
+        ref = self._ref(context, contact_id)
+        credentials = await self._credentials(context)
+        record = await self._read_and_settle(
+            context, describe, plan, ref, credentials, [f.name for f in fields]
+        )
+        changes = [
+            FieldChange(field.name, record.get(field.name), value)
+            for field, value in checked
+            if not same_value(field.type, record.get(field.name), value)
+        ]
+        if not changes:
+            logger.info(
+                "contacts.edit.unchanged",
+                extra={"workspace_id": context.workspace_id, "contact_id": contact_id},
+            )
+            await self._lookups.update_contact(context.workspace_id, record)
+            return await self._view(context, plan, record, ref)
+
+        since = self._last_modified(record)
+        change_id, ids = await edit_history.insert_pending(self._db, ref, changes, user_id)
+        written = {change.field: change.new_value for change in changes}
+        log = {
+            "workspace_id": context.workspace_id,
+            "contact_id": contact_id,
+            "change_id": str(change_id),
+            "fields": sorted(written),
+            "user_id": user_id,
+        }
+        await self._write(context, contact_id, written, since, credentials, ids, log)
+        try:
+            await _mark_applied(self._db, ids)
+        except Exception:  # noqa: BLE001 - Salesforce has the change; the next read settles it
+            logger.exception("contacts.edit.mark_failed", extra=log)
+        logger.info("contacts.edit.applied", extra=log)
+        return await self._after_write(context, plan, ref, credentials, record, written)
+
+    async def _write(
+        self,
+        context: WorkspaceContext,
+        contact_id: str,
+        values: dict[str, Any],
+        since: datetime,
+        credentials: Credentials,
+        ids: list[int],
+        log: dict[str, Any],
+    ) -> None:
+        """PATCH with the precondition; settle `ids` as failed when Salesforce surely refused."""
+        try:
+            await self._salesforce.update_contact(
+                context.workspace_id,
+                contact_id,
+                values,
+                if_unmodified_since=since,
+                credentials=credentials,
+            )
+        except PreconditionFailed:
+            await edit_history.mark_failed(self._db, ids, "PRECONDITION_FAILED")
+            logger.info("contacts.edit.conflict", extra=log)
+            raise app_errors.EditConflict(CONFLICT_DETAIL) from None
+        except SalesforceUnavailable:
+            # No answer: Salesforce may or may not have applied it. The rows stay pending
+            # and are settled from Salesforce's values on the next read of the contact.
+            logger.warning("contacts.edit.outcome_unknown", extra=log)
+            raise
+        except (SalesforceError, NotConnected, ReauthorizationRequired) as exc:
+            code = getattr(exc, "error_code", type(exc).__name__)
+            await edit_history.mark_failed(self._db, ids, code)
+            logger.info("contacts.edit.rejected", extra={**log, "error_code": code})
+            if isinstance(exc, MalformedRequest) and exc.error_code in MALFORMED_ID_CODES:
+                raise app_errors.SalesforceContactNotFound() from exc
+            raise
+
+    # -- revert -------------------------------------------------------------------------------
+
+    async def _revert(
+        self,
+        context: WorkspaceContext,
+        contact_id: str,
+        field_name: str,
+        user_id: str,
+        force: bool,
+    ) -> ContactView:
+        if not context.settings.editing_enabled:
+            raise app_errors.EditingDisabled()
+        require_connected(context)
+        describe = await self._describes.get(context)
+        (field,) = check_editable(context, describe, [field_name])
+        plan = plan_for(context, describe)
+        ref = self._ref(context, contact_id)
+        credentials = await self._credentials(context)
+        record = await self._read_and_settle(
+            context, describe, plan, ref, credentials, [field.name]
+        )
+        edit = await edit_history.latest_unreverted(self._db, ref, field.name)
+        if edit is None:
+            raise app_errors.NothingToRevert(
+                f"No edit of {field.name} made through respond.io is left to undo."
+            )
+        current = record.get(field.name)
+        log = {
+            "workspace_id": context.workspace_id,
+            "contact_id": contact_id,
+            "field": field.name,
+            "edit_id": edit.id,
+            "user_id": user_id,
+            "force": force,
+        }
+        if not force and not same_value(field.type, current, edit.new_value):
+            logger.info("contacts.revert.conflict", extra=log)
+            raise app_errors.EditConflict(
+                f"{field.name} was changed in Salesforce after respond.io wrote it, so the "
+                "revert would overwrite that change. Use force=true to revert anyway."
+            )
+        since = self._last_modified(record)
+        if not await edit_history.start_revert(self._db, edit.id, user_id):
+            raise app_errors.EditConflict(
+                f"Another revert of {field.name} is in progress. Reload the contact."
+            )
+        written = {field.name: edit.old_value}
+        if same_value(field.type, current, edit.old_value):
+            await edit_history.finish_revert(self._db, edit.id, user_id)
+            logger.info("contacts.revert.already_in_place", extra=log)
+            await self._lookups.update_contact(context.workspace_id, record)
+            return await self._view(context, plan, record, ref)
+        try:
+            await self._salesforce.update_contact(
+                context.workspace_id,
+                contact_id,
+                written,
+                if_unmodified_since=since,
+                credentials=credentials,
+            )
+        except PreconditionFailed:
+            await edit_history.abandon_revert(self._db, edit.id)
+            logger.info("contacts.revert.conflict", extra=log)
+            raise app_errors.EditConflict(CONFLICT_DETAIL) from None
+        except SalesforceUnavailable:
+            logger.warning("contacts.revert.outcome_unknown", extra=log)
+            raise
+        except (SalesforceError, NotConnected, ReauthorizationRequired):
+            await edit_history.abandon_revert(self._db, edit.id)
+            logger.info("contacts.revert.rejected", extra=log)
+            raise
+        try:
+            await edit_history.finish_revert(self._db, edit.id, user_id)
+        except Exception:  # noqa: BLE001 - Salesforce has the change; the next read settles it
+            logger.exception("contacts.revert.mark_failed", extra=log)
+        logger.info("contacts.revert.applied", extra=log)
+        return await self._after_write(context, plan, ref, credentials, record, written)
+
+    # -- history ------------------------------------------------------------------------------
+
+    async def _history(self, context: WorkspaceContext, contact_id: str) -> list[HistoryEntry]:
+        require_connected(context)
+        ref = self._ref(context, contact_id)
+        unsettled = await edit_history.unsettled(self._db, ref)
+        if unsettled:
+            try:
+                describe = await self._describes.get(context)
+                credentials = await self._credentials(context)
+                await self._settle_from_salesforce(context, describe, ref, credentials, unsettled)
+            except (SalesforceError, ContextChanged) as exc:
+                # Unsettled rows stay out of the history until Salesforce can be asked.
+                logger.info(
+                    "contacts.history.settle_skipped",
+                    extra={
+                        "workspace_id": context.workspace_id,
+                        "contact_id": contact_id,
+                        "error": type(exc).__name__,
+                    },
+                )
+        rows = await edit_history.applied_edits(self._db, ref, MAX_HISTORY_ROWS)
+        return [
+            HistoryEntry(
+                field=row.field,
+                old_value=row.old_value,
+                new_value=row.new_value,
+                edited_by=row.edited_by,
+                edited_at=row.edited_at,
+                reverted_at=row.reverted_at,
+                reverted_by=row.reverted_by,
+            )
+            for row in rows
+        ]
+
+    # -- shared steps -------------------------------------------------------------------------
+
+    @staticmethod
+    def _ref(context: WorkspaceContext, contact_id: str) -> ContactRef:
+        assert context.organization_id is not None  # require_connected passed
+        return ContactRef(context.workspace_id, context.organization_id, contact_id)
+
+    async def _credentials(self, context: WorkspaceContext) -> Credentials:
+        credentials = await self._tokens.credentials(context.workspace_id)
+        if credentials.connection_id != context.connection_id:
+            raise ContextChanged()
+        return credentials
+
+    async def _get(
+        self,
+        context: WorkspaceContext,
+        contact_id: str,
+        fields: Iterable[str],
+        credentials: Credentials,
+    ) -> dict[str, Any]:
+        names = list(dict.fromkeys([*fields, "Id", "LastModifiedDate"]))
+        try:
+            return await self._salesforce.get_contact(
+                context.workspace_id, contact_id, names, credentials=credentials
+            )
+        except RecordNotFound:
+            raise app_errors.SalesforceContactNotFound() from None
+        except MalformedRequest as exc:
+            if exc.error_code in MALFORMED_ID_CODES:
+                raise app_errors.SalesforceContactNotFound() from None
+            if exc.error_code == "INVALID_FIELD":
+                # A field was removed in Salesforce since the describe was read.
+                self._describes.purge_workspace(context.workspace_id)
+                raise ContextChanged() from exc
+            raise
+
+    async def _read_and_settle(
+        self,
+        context: WorkspaceContext,
+        describe: ContactDescribe,
+        plan: Plan,
+        ref: ContactRef,
+        credentials: Credentials,
+        extra_fields: list[str],
+    ) -> dict[str, Any]:
+        """The Contact fresh from Salesforce; edits left unsettled are settled with it."""
+        unsettled = await edit_history.unsettled(self._db, ref)
+        unsettled_fields = [
+            f.name for f in (describe.field(row.field) for row in unsettled) if f is not None
+        ]
+        record = await self._get(
+            context, ref.contact_id, [*plan.selected, *extra_fields, *unsettled_fields], credentials
+        )
+        if unsettled:
+            await self._settle(context, describe, ref, unsettled, record)
+        return record
+
+    async def _settle_from_salesforce(
+        self,
+        context: WorkspaceContext,
+        describe: ContactDescribe,
+        ref: ContactRef,
+        credentials: Credentials,
+        unsettled: list[ContactFieldEdit],
+    ) -> None:
+        names = [f.name for f in (describe.field(row.field) for row in unsettled) if f is not None]
+        record = await self._get(context, ref.contact_id, names, credentials)
+        await self._settle(context, describe, ref, unsettled, record)
+
+    async def _settle(
+        self,
+        context: WorkspaceContext,
+        describe: ContactDescribe,
+        ref: ContactRef,
+        unsettled: list[ContactFieldEdit],
+        record: dict[str, Any],
+    ) -> None:
+        types = {f.name: f.type for f in describe.fields}
+        outcome = await edit_history.settle(self._db, unsettled, record, types)
+        if outcome != edit_history.Settlement():
+            logger.info(
+                "contacts.edit.settled",
+                extra={
+                    "workspace_id": context.workspace_id,
+                    "contact_id": ref.contact_id,
+                    "applied": outcome.applied,
+                    "failed": outcome.failed,
+                    "reverted": outcome.reverted,
+                    "revert_abandoned": outcome.revert_abandoned,
+                },
+            )
+
+    @staticmethod
+    def _last_modified(record: dict[str, Any]) -> datetime:
+        modified = parse_datetime(record.get("LastModifiedDate"))
+        if modified is None:
+            # Without it the precondition cannot be sent; refuse rather than overwrite blindly.
+            raise SalesforceUnavailable("Salesforce answered without LastModifiedDate")
+        return modified
+
+    async def _after_write(
+        self,
+        context: WorkspaceContext,
+        plan: Plan,
+        ref: ContactRef,
+        credentials: Credentials,
+        before: dict[str, Any],
+        written: dict[str, Any],
+    ) -> ContactView:
+        """Read the Contact again and refresh the cached lookups holding it."""
+        try:
+            record = await self._get(context, ref.contact_id, plan.selected, credentials)
+        except (SalesforceError, ContextChanged, app_errors.AppError) as exc:
+            # The write stands; answer with what we know and let lookups read it afresh.
+            logger.warning(
+                "contacts.edit.reread_failed",
+                extra={
+                    "workspace_id": context.workspace_id,
+                    "contact_id": ref.contact_id,
+                    "error": type(exc).__name__,
+                },
+            )
+            await self._lookups.invalidate_contact(context.workspace_id, ref.contact_id)
+            record = {**before, **written, "LastModifiedDate": None}
+            return await self._view(context, plan, record, ref)
+        await self._lookups.update_contact(context.workspace_id, record)
+        return await self._view(context, plan, record, ref)
+
+    async def _view(
+        self, context: WorkspaceContext, plan: Plan, record: dict[str, Any], ref: ContactRef
+    ) -> ContactView:
+        revertible = await edit_history.revertible_fields(self._db, ref)
+        return render_contact(context, plan.fields, record, revertible)
