@@ -25,9 +25,11 @@ whether it still stands.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -197,6 +199,11 @@ class ContactEditService:
         self._lookups = lookups
         self._salesforce = salesforce
         self._tokens = tokens
+        # One edit or revert of a contact at a time in this process: a double click or a
+        # retry racing the original then reads the first one's result and writes nothing.
+        # (Across replicas, If-Unmodified-Since catches the race except within one second.)
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._lock_users: dict[tuple[str, str], int] = {}
 
     # -- public ------------------------------------------------------------------------------
 
@@ -206,7 +213,8 @@ class ContactEditService:
         contact_id = canonical_contact_id(contact_id)
 
         async def attempt(context: WorkspaceContext) -> ContactView:
-            return await self._edit(context, contact_id, values, user_id)
+            async with self._one_at_a_time(workspace_id, contact_id):
+                return await self._edit(context, contact_id, values, user_id)
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
 
@@ -216,7 +224,8 @@ class ContactEditService:
         contact_id = canonical_contact_id(contact_id)
 
         async def attempt(context: WorkspaceContext) -> ContactView:
-            return await self._revert(context, contact_id, field, user_id, force)
+            async with self._one_at_a_time(workspace_id, contact_id):
+                return await self._revert(context, contact_id, field, user_id, force)
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
 
@@ -433,6 +442,20 @@ class ContactEditService:
         ]
 
     # -- shared steps -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, workspace_id: str, contact_id: str) -> AsyncIterator[None]:
+        key = (workspace_id, contact_id)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._lock_users[key] = self._lock_users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users[key] -= 1
+            if not self._lock_users[key]:
+                del self._lock_users[key]
+                del self._locks[key]
 
     @staticmethod
     def _ref(context: WorkspaceContext, contact_id: str) -> ContactRef:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -627,3 +628,19 @@ async def test_workspaces_never_see_or_touch_each_others_edits(
     assert response.json()["code"] == "nothing_to_revert"
     assert stored(sf_emulator)["Title"] == "A's edit"
     assert len(await history(client, auth, ws="ws-a")) == 1
+
+
+async def test_concurrent_identical_requests_write_and_record_once(
+    client, auth, connect, sf_emulator
+) -> None:
+    await setup_workspace(client, auth, connect)
+    await history(client, auth)
+    sf_emulator.reset_counters()
+
+    responses = await asyncio.gather(
+        *(edit(client, auth, {"Title": "Double click"}) for _ in range(5))
+    )
+
+    assert {r.status_code for r in responses} == {200}
+    assert sf_emulator.counters["contact.patch"] == 1
+    assert [e["new_value"] for e in await history(client, auth)] == ["Double click"]
