@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from app import errors
 from app.auth import AnyMember
-from app.contacts.schemas import LookupQuery, LookupResponse
+from app.contacts.schemas import (
+    MAX_EMAIL_LENGTH,
+    MAX_PHONE_LENGTH,
+    LookupResponse,
+    checked_identifiers,
+)
 from app.contacts.service import ContactLookupService
 from app.settings.schemas import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 
@@ -26,7 +31,29 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", t
     responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
 )
 async def lookup_contact(
-    caller: AnyMember, request: Request, query: Annotated[LookupQuery, Query()]
-) -> LookupResponse:
+    caller: AnyMember,
+    request: Request,
+    email: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_EMAIL_LENGTH,
+            description="Matched first, against Contact.Email (case-insensitive, as in "
+            "Salesforce).",
+            examples=["ana.souza@example.com"],
+        ),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_PHONE_LENGTH,
+            description="Matched against Contact.Phone and Contact.MobilePhone when the email "
+            "finds nothing: exactly as stored, or as E.164 with `phone_matching=normalized`.",
+            examples=["+60 12-345 6789"],
+        ),
+    ] = None,
+) -> Response:
+    email, phone = checked_identifiers(email, phone)
     service: ContactLookupService = request.app.state.contact_lookup
-    return await service.lookup(caller.workspace_id, query.email, query.phone)
+    answer = await service.lookup(caller.workspace_id, email, phone)
+    # The model is already validated: serialize it once, straight to JSON bytes.
+    return Response(answer.model_dump_json(), media_type="application/json")

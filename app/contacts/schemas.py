@@ -6,7 +6,9 @@ import unicodedata
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, JsonValue, field_validator, model_validator
+from pydantic import BaseModel, Field, JsonValue
+
+from app.errors import ValidationFailed
 
 MAX_EMAIL_LENGTH = 320
 MAX_PHONE_LENGTH = 64
@@ -27,36 +29,22 @@ def _clean(value: str | None, name: str) -> str | None:
     return value or None
 
 
-class LookupQuery(BaseModel):
-    email: str | None = Field(
-        default=None,
-        max_length=MAX_EMAIL_LENGTH,
-        description="Matched first, against Contact.Email (case-insensitive, as in Salesforce).",
-        examples=["ana.souza@example.com"],
-    )
-    phone: str | None = Field(
-        default=None,
-        max_length=MAX_PHONE_LENGTH,
-        description="Matched against Contact.Phone and Contact.MobilePhone when the email "
-        "finds nothing: exactly as stored, or as E.164 with `phone_matching=normalized`.",
-        examples=["+60 12-345 6789"],
-    )
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        return _clean(value, "email")
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return _clean(value, "phone")
-
-    @model_validator(mode="after")
-    def _one_of(self) -> LookupQuery:
-        if self.email is None and self.phone is None:
-            raise ValueError("give an email or a phone (or both)")
-        return self
+def checked_identifiers(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
+    """Both identifiers trimmed and checked; 422 naming each problem."""
+    problems = []
+    cleaned: dict[str, str | None] = {}
+    for name, value in (("email", email), ("phone", phone)):
+        try:
+            cleaned[name] = _clean(value, name)
+        except ValueError as exc:
+            problems.append({"field": f"query.{name}", "message": str(exc)})
+    if not problems and cleaned["email"] is None and cleaned["phone"] is None:
+        problems.append({"field": "query", "message": "give an email or a phone (or both)"})
+    if problems:
+        raise ValidationFailed(
+            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
+        )
+    return cleaned["email"], cleaned["phone"]
 
 
 class ContactFieldValue(BaseModel):

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.contacts import matching
 from app.contacts.cache import CacheResult, LookupCache, LookupEntry, LookupKey
 from app.contacts.schemas import ContactFieldValue, ContactView, LookupResponse
+from app.observability import CACHE_EVENTS
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
 from app.salesforce.tokens import Credentials, TokenStore
@@ -33,6 +34,9 @@ from app.settings.fields import ContactDescribe, ContactField, DescribeCache
 from app.settings.service import with_salesforce_errors
 
 STALE_ON = (RequestLimitExceeded, SalesforceUnavailable)
+PLAN_MEMO_SIZE = 4096
+HIT, MISS, STALE = (CACHE_EVENTS.labels(event) for event in ("hit", "miss", "stale"))
+RENDER_MEMO_SIZE = 10_000
 
 HINT_EXACT = (
     "No Salesforce Contact has this email or phone. Make sure the email or the phone is "
@@ -85,6 +89,10 @@ class ContactLookupService:
         self._salesforce = salesforce
         self._tokens = tokens
         self._region = settings.phone_default_region
+        # Plans per (describe, visible fields, matching): the describe is kept in the value so
+        # its id() cannot be reused while the entry lives.
+        self._plans: dict[tuple[int, tuple[str, ...], str], tuple[ContactDescribe, Plan]] = {}
+        self._rendered: dict[tuple[object, ...], tuple[LookupEntry, Plan, LookupResponse]] = {}
 
     async def lookup(
         self, workspace_id: str, email: str | None, phone: str | None
@@ -99,7 +107,7 @@ class ContactLookupService:
     ) -> LookupResponse:
         connection_id = require_connected(context)
         describe = await self._describes.get(context)
-        plan = plan_for(context, describe)
+        plan = self._plan(context, describe)
         normalized = context.settings.phone_matching == "normalized"
         e164 = matching.to_e164(phone, self._region) if normalized and phone else None
         phone_key = e164 if normalized else phone
@@ -122,7 +130,39 @@ class ContactLookupService:
                 raise ContextChanged() from exc
 
         result = await self._lookups.fetch(key, load, stale_on=STALE_ON)
-        return self._render(context, plan, result, phone, normalized and e164 is None)
+        (STALE if result.stale else HIT if result.cached else MISS).inc()
+        unreadable = normalized and phone is not None and e164 is None
+        if not result.cached:
+            return self._render(context, plan, result, unreadable)
+        # A cache hit renders the same answer every time: reuse it while entry and plan hold.
+        memo_key = (
+            id(result.entry),
+            id(plan),
+            context.settings.editing_enabled,
+            context.instance_url,
+            result.stale,
+            unreadable,
+        )
+        held = self._rendered.get(memo_key)
+        if held is not None and held[0] is result.entry and held[1] is plan:
+            return held[2]
+        answer = self._render(context, plan, result, unreadable)
+        if len(self._rendered) >= RENDER_MEMO_SIZE:
+            self._rendered.clear()
+        self._rendered[memo_key] = (result.entry, plan, answer)
+        return answer
+
+    def _plan(self, context: WorkspaceContext, describe: ContactDescribe) -> Plan:
+        settings = context.settings
+        memo_key = (id(describe), settings.visible_fields, settings.phone_matching)
+        held = self._plans.get(memo_key)
+        if held is not None and held[0] is describe:
+            return held[1]
+        plan = plan_for(context, describe)
+        if len(self._plans) >= PLAN_MEMO_SIZE:
+            self._plans.clear()
+        self._plans[memo_key] = (describe, plan)
+        return plan
 
     async def _credentials(self, context: WorkspaceContext) -> Credentials:
         credentials = await self._tokens.credentials(context.workspace_id)
@@ -179,13 +219,12 @@ class ContactLookupService:
         context: WorkspaceContext,
         plan: Plan,
         result: CacheResult,
-        phone: str | None,
         unreadable_phone: bool,
     ) -> LookupResponse:
         entry = result.entry
         record = entry.record
         if record is None:
-            if unreadable_phone and phone is not None:
+            if unreadable_phone:
                 hint = HINT_UNREADABLE_PHONE
             elif context.settings.phone_matching == "normalized":
                 hint = HINT_NORMALIZED
