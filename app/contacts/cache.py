@@ -48,6 +48,9 @@ class LookupEntry:
     record: dict[str, Any] | None
     other_matches: int
     fetched_at: datetime
+    # Fields with an edit made through respond.io that can still be reverted, read from the
+    # edit history with the record, so a cached answer needs no database round-trip.
+    revertible: frozenset[str] = frozenset()
 
     @property
     def contact_id(self) -> str | None:
@@ -83,8 +86,15 @@ class LookupCache(Protocol):
     async def invalidate_contact(self, workspace_id: str, contact_id: str) -> None:
         """Drop every entry of the workspace holding this contact."""
 
-    async def update_contact(self, workspace_id: str, record: dict[str, Any]) -> None:
-        """Write the given field values into every entry holding the record's contact."""
+    async def update_contact(
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+    ) -> None:
+        """Write the given field values (and, when given, the revertible fields) into every
+        entry holding the record's contact."""
 
     async def purge_workspace(self, workspace_id: str) -> None:
         """Forget everything cached for the workspace (disconnect, reconnect, settings)."""
@@ -160,7 +170,13 @@ class MemoryLookupCache:
             self._fresh.pop(key, None)
             self._stale.pop(key, None)
 
-    async def update_contact(self, workspace_id: str, record: dict[str, Any]) -> None:
+    async def update_contact(
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+    ) -> None:
         contact_id = str(record.get("Id") or "")
         if not contact_id:
             return
@@ -172,7 +188,10 @@ class MemoryLookupCache:
                 name: record[name] if name in record and name != "attributes" else value
                 for name, value in entry.record.items()
             }
-            self._store(key, replace(entry, record=merged, fetched_at=self._now()))
+            updated = replace(entry, record=merged, fetched_at=self._now())
+            if revertible is not None:
+                updated = replace(updated, revertible=revertible)
+            self._store(key, updated)
 
     async def purge_workspace(self, workspace_id: str) -> None:
         self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1

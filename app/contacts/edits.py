@@ -237,13 +237,6 @@ class ContactEditService:
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
 
-    async def revertible_fields(self, context: WorkspaceContext, contact_id: str) -> frozenset[str]:
-        """Fields of the contact with an edit through respond.io that can still be reverted."""
-        if context.organization_id is None:
-            return frozenset()
-        ref = ContactRef(context.workspace_id, context.organization_id, contact_id)
-        return await edit_history.revertible_fields(self._db, ref)
-
     # -- edit ---------------------------------------------------------------------------------
 
     async def _edit(
@@ -271,8 +264,7 @@ class ContactEditService:
                 "contacts.edit.unchanged",
                 extra={"workspace_id": context.workspace_id, "contact_id": contact_id},
             )
-            await self._lookups.update_contact(context.workspace_id, record)
-            return await self._view(context, plan, record, ref)
+            return await self._publish(context, plan, record, ref)
 
         since = self._last_modified(record)
         change_id, ids = await edit_history.insert_pending(self._db, ref, changes, user_id)
@@ -378,8 +370,7 @@ class ContactEditService:
         if same_value(field.type, current, edit.old_value):
             await edit_history.finish_revert(self._db, edit.id, user_id)
             logger.info("contacts.revert.already_in_place", extra=log)
-            await self._lookups.update_contact(context.workspace_id, record)
-            return await self._view(context, plan, record, ref)
+            return await self._publish(context, plan, record, ref)
         try:
             await self._salesforce.update_contact(
                 context.workspace_id,
@@ -579,12 +570,14 @@ class ContactEditService:
             )
             await self._lookups.invalidate_contact(context.workspace_id, ref.contact_id)
             record = {**before, **written, "LastModifiedDate": None}
-            return await self._view(context, plan, record, ref)
-        await self._lookups.update_contact(context.workspace_id, record)
-        return await self._view(context, plan, record, ref)
+            revertible = await edit_history.revertible_fields(self._db, ref)
+            return render_contact(context, plan.fields, record, revertible)
+        return await self._publish(context, plan, record, ref)
 
-    async def _view(
+    async def _publish(
         self, context: WorkspaceContext, plan: Plan, record: dict[str, Any], ref: ContactRef
     ) -> ContactView:
+        """The contact object for a fresh record; cached lookups holding it get it too."""
         revertible = await edit_history.revertible_fields(self._db, ref)
+        await self._lookups.update_contact(context.workspace_id, record, revertible=revertible)
         return render_contact(context, plan.fields, record, revertible)

@@ -13,12 +13,16 @@ settings come from a seconds-long in-process snapshot (see app.settings.context)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.contacts import matching
 from app.contacts.cache import CacheResult, LookupCache, LookupEntry, LookupKey
+from app.contacts.edit_history import ContactRef, revertible_fields
 from app.contacts.schemas import ContactFieldValue, ContactView, LookupResponse
 from app.observability import CACHE_EVENTS
 from app.salesforce.client import SalesforceClient
@@ -32,6 +36,8 @@ from app.settings.context import (
 )
 from app.settings.fields import ContactDescribe, ContactField, DescribeCache
 from app.settings.service import with_salesforce_errors
+
+logger = logging.getLogger("app.contacts.lookup")
 
 STALE_ON = (RequestLimitExceeded, SalesforceUnavailable)
 PLAN_MEMO_SIZE = 4096
@@ -121,13 +127,14 @@ class ContactLookupService:
 
         async def load() -> LookupEntry:
             try:
-                return await self._load(context, plan, email, phone, e164, normalized)
+                entry = await self._load(context, plan, email, phone, e164, normalized)
             except MalformedRequest as exc:
                 if exc.error_code != "INVALID_FIELD":
                     raise
                 # A visible field was removed in Salesforce since the describe was read.
                 self._describes.purge_workspace(context.workspace_id)
                 raise ContextChanged() from exc
+            return await self._with_revertible(context, entry)
 
         result = await self._lookups.fetch(key, load, stale_on=STALE_ON)
         (STALE if result.stale else HIT if result.cached else MISS).inc()
@@ -163,6 +170,24 @@ class ContactLookupService:
             self._plans.clear()
         self._plans[memo_key] = (describe, plan)
         return plan
+
+    async def _with_revertible(self, context: WorkspaceContext, entry: LookupEntry) -> LookupEntry:
+        """The matched contact's fields that can be reverted: one indexed query per answer
+        read from Salesforce (none while editing is off); cached answers carry it along."""
+        record = entry.record
+        if record is None or not context.settings.editing_enabled or not context.organization_id:
+            return entry
+        ref = ContactRef(context.workspace_id, context.organization_id, str(record["Id"]))
+        try:
+            revertible = await revertible_fields(self._contexts.db, ref)
+        except SQLAlchemyError as exc:
+            # The lookup itself does not need the database: answer without revert hints.
+            logger.warning(
+                "contacts.lookup.revertible_unavailable",
+                extra={"workspace_id": context.workspace_id, "error": type(exc).__name__},
+            )
+            return entry
+        return replace(entry, revertible=revertible)
 
     async def _credentials(self, context: WorkspaceContext) -> Credentials:
         credentials = await self._tokens.credentials(context.workspace_id)
@@ -247,7 +272,7 @@ class ContactLookupService:
                 type=f.type,
                 value=record.get(f.name),
                 editable=editing and f.editable,
-                revertible=editing and f.editable,
+                revertible=editing and f.editable and f.name in entry.revertible,
             )
             for f in plan.fields
         ]

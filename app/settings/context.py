@@ -120,6 +120,10 @@ class WorkspaceContexts:
             ttl_seconds=ttl_seconds, max_entries=max_workspaces, clock=clock
         )
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     async def get(self, workspace_id: str) -> WorkspaceContext:
         context = self._cache.peek(workspace_id)
         if context is not None:

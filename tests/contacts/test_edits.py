@@ -644,3 +644,29 @@ async def test_concurrent_identical_requests_write_and_record_once(
     assert {r.status_code for r in responses} == {200}
     assert sf_emulator.counters["contact.patch"] == 1
     assert [e["new_value"] for e in await history(client, auth)] == ["Double click"]
+
+
+async def test_lookup_marks_revertible_only_fields_with_an_edit_left_to_undo(
+    client, auth, connect, sf_emulator, clock
+) -> None:
+    await setup_workspace(client, auth, connect)
+    url = f"{CONTACTS.format(ws='ws-1')}/lookup"
+
+    async def revertible() -> dict[str, bool]:
+        answer = (await client.get(url, params={"email": ANA_EMAIL}, headers=auth())).json()
+        return {f["name"]: f["revertible"] for f in answer["contact"]["fields"] if f["editable"]}
+
+    assert not any((await revertible()).values())
+    assert (
+        await edit(client, auth, {"Title": "Undo me", "LeadSource": "Other"})
+    ).status_code == 200
+    cached = await revertible()
+    assert {name for name, yes in cached.items() if yes} == {"Title", "LeadSource"}
+
+    clock.advance(120)  # past the lookup TTL: read from Salesforce and the edit history again
+    assert await revertible() == cached
+
+    assert (await revert(client, auth, "Title")).status_code == 200
+    assert {name for name, yes in (await revertible()).items() if yes} == {"LeadSource"}
+    clock.advance(120)
+    assert {name for name, yes in (await revertible()).items() if yes} == {"LeadSource"}
