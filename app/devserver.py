@@ -30,11 +30,12 @@ def _embedded_database_url() -> str:
     data = ROOT / ".data" / "postgres"
     data.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(data, cleanup_mode="stop")
-    uri = server.get_uri()
     exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'salesforce_integration'")
     if "1" not in exists.split():
         server.psql("CREATE DATABASE salesforce_integration")
-    return uri.rsplit("/", 1)[0] + "/salesforce_integration"
+    # A unix-socket URL (`postgresql://postgres:@/db?host=/run/dir`), which asyncpg accepts.
+    uri: str = server.get_uri(database="salesforce_integration")
+    return uri
 
 
 def _wait_for(url: str, seconds: float = 20.0) -> None:
