@@ -57,6 +57,8 @@ def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
         print("DATABASE_URL is not set: starting an embedded PostgreSQL under .data/postgres")
         env["DATABASE_URL"] = _embedded_database_url()
     children: list[subprocess.Popen[bytes]] = []
+    # SIGTERM (a supervisor, `kill`) must stop the children too, like Ctrl+C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if with_emulators:
             sf = f"http://127.0.0.1:{SALESFORCE_EMULATOR_PORT}"
