@@ -10,9 +10,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from app import errors
 from app.auth import AnyMember, Manager
+from app.openapi import AUTH_ERRORS, problem_responses
 
 from .errors import ConnectFailed, SalesforceAccessDenied, SalesforceAuthorizationFailed
-from .schemas import ConnectionView, ConnectRequest, ConnectStarted, Problem
+from .schemas import ConnectionView, ConnectRequest, ConnectStarted
 from .service import ConnectionService
 
 router = APIRouter(tags=["connection"])
@@ -25,26 +26,6 @@ PAGE_HEADERS = {
     "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def problem_responses(*kinds: type[errors.AppError], html: bool = False) -> dict[int | str, Any]:
-    """OpenAPI `responses` for the given errors, grouped by status."""
-    grouped: dict[int, list[type[errors.AppError]]] = {}
-    for kind in kinds:
-        grouped.setdefault(kind.status, []).append(kind)
-    responses: dict[int | str, Any] = {}
-    for status, group in sorted(grouped.items()):
-        content: dict[str, Any] = {errors.PROBLEM_JSON: {"schema": Problem.model_json_schema()}}
-        if html:
-            content["text/html"] = {"schema": {"type": "string"}}
-        responses[status] = {
-            "description": "; ".join(f"`{k.code}`: {k.title}" for k in group),
-            "content": content,
-        }
-    return responses
-
-
-AUTH_ERRORS = (errors.Unauthenticated, errors.Forbidden)
 
 
 def get_service(request: Request) -> ConnectionService:

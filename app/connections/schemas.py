@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,16 +59,3 @@ class ConnectionView(BaseModel):
     @classmethod
     def disconnected(cls) -> ConnectionView:
         return cls(status="disconnected")
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem document with the contract's stable `code`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    code: str
-    detail: str | None = None
-    errors: list[dict[str, Any]] | None = None

@@ -12,7 +12,7 @@ from app.auth import AnyMember
 from app.contacts.edit_schemas import MAX_BODY_BYTES, EditRequest, HistoryEntry
 from app.contacts.edits import ContactEditService
 from app.contacts.schemas import ContactView
-from app.settings.schemas import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", tags=["contacts"])
 

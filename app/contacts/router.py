@@ -15,7 +15,7 @@ from app.contacts.schemas import (
     checked_identifiers,
 )
 from app.contacts.service import ContactLookupService
-from app.settings.schemas import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", tags=["contacts"])
 

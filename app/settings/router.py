@@ -6,13 +6,8 @@ from fastapi import APIRouter, Request
 
 from app import errors
 from app.auth import AnyMember, Manager
-from app.settings.schemas import (
-    AUTH_ERRORS,
-    SALESFORCE_READ_ERRORS,
-    ContactFieldOut,
-    SettingsDocument,
-    problem_responses,
-)
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.settings.schemas import ContactFieldOut, SettingsDocument
 from app.settings.service import SettingsService
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["settings"])

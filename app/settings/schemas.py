@@ -2,47 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-
-from app import errors
-
-
-class Problem(BaseModel):
-    """An `application/problem+json` error (RFC 9457)."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    code: str
-    detail: str | None = None
-    errors: list[dict[str, Any]] | None = None
-
-
-def problem_responses(*kinds: type[errors.AppError]) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given errors, grouped by status."""
-    by_status: dict[int, list[type[errors.AppError]]] = {}
-    for kind in kinds:
-        by_status.setdefault(kind.status, []).append(kind)
-    return {
-        status: {
-            "description": "; ".join(f"`{k.code}`: {k.title}" for k in group),
-            "content": {errors.PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
-        }
-        for status, group in sorted(by_status.items())
-    }
-
-
-AUTH_ERRORS: tuple[type[errors.AppError], ...] = (errors.Unauthenticated, errors.Forbidden)
-SALESFORCE_READ_ERRORS: tuple[type[errors.AppError], ...] = (
-    errors.SalesforceNotConnected,
-    errors.SalesforceReauthorizationRequired,
-    errors.SalesforceApiDisabled,
-    errors.SalesforceInsufficientAccess,
-    errors.SalesforceRateLimited,
-    errors.SalesforceUnavailable,
-)
 
 
 class PicklistValueOut(BaseModel):
