@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 
-from app.models import AutocreateContact
+
+class ContactFields(Protocol):
+    """A stored contact (an ORM row or a result row): the fields read here."""
+
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    mobile_phone: str | None
+    language: str | None
+
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -60,7 +70,7 @@ def usable_email(raw: str | None) -> str | None:
     return None
 
 
-def identifier_of(row: AutocreateContact, default_region: str) -> str | None:
+def identifier_of(row: ContactFields, default_region: str) -> str | None:
     """`email:...` when the Contact has an email, else `phone:+...` (mobile first), else None."""
     email = usable_email(row.email)
     if email:
@@ -81,7 +91,7 @@ def language_code(raw: str | None) -> str | None:
     return _LANGUAGE_CODES.get(value.lower())
 
 
-def respondio_body(row: AutocreateContact, identifier: str, default_region: str) -> dict[str, Any]:
+def respondio_body(row: ContactFields, identifier: str, default_region: str) -> dict[str, Any]:
     kind, _, value = identifier.partition(":")
     phone = value if kind == "phone" else None
     for raw in (row.mobile_phone, row.phone):

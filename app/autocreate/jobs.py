@@ -21,24 +21,25 @@ from typing import Any
 
 from pgqueuer import RetryRequested
 from pgqueuer.models import Job
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from app.autocreate.contact_data import identifier_of, respondio_body
 from app.autocreate.outcomes import (
+    ALREADY_EXISTS,
     AUTO_CREATED_TAG,
     BULK_IMPORT,
     NO_IDENTIFIER,
+    RESPONDIO_NOT_CONFIGURED,
+    RESPONDIO_REJECTED,
+    RESPONDIO_UNAUTHORIZED,
+    RESPONDIO_UNAVAILABLE,
     precondition_failure,
+    whole_second_or_none,
 )
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import Database
-from app.models import (
-    AutocreateContact,
-    Connection,
-    RespondioCredential,
-    WorkspaceSettings,
-)
+from app.models import AutocreateContact
 from app.respondio.client import RespondioClient
 from app.respondio.errors import (
     RespondioAuthError,
@@ -62,12 +63,47 @@ class WorkItem:
     identifier: str
     body: dict[str, Any]
     tags: list[str]
+    bulk_import: bool
     previously_sent: bool
     attempts: int
 
 
-class Finished(Exception):
-    """The row reached an outcome (or is gone): nothing more to do for this job."""
+# Lease the row, set the create marker (keeping whether it was set before), and read the
+# workspace's settings, connection and respond.io credential and the row's batch size.
+CLAIM = text(
+    """
+WITH target AS (
+    SELECT id, create_sent_at AS sent_before
+    FROM autocreate_contacts
+    WHERE id = :id AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE autocreate_contacts AS a
+    SET lease_until = now() + make_interval(secs => :lease),
+        create_sent_at = COALESCE(a.create_sent_at, now()),
+        updated_at = now()
+    FROM target
+    WHERE a.id = target.id
+    RETURNING a.*, target.sent_before
+)
+SELECT claimed.*,
+       s.auto_create_enabled, s.auto_create_add_tag, s.auto_create_include_bulk_imports,
+       s.auto_create_enabled_at, s.updated_at AS settings_updated_at,
+       c.status AS connection_status, c.organization_id AS connection_organization_id,
+       r.api_token_encrypted,
+       (SELECT count(*) FROM (
+            SELECT 1 FROM autocreate_contacts AS b
+            WHERE b.workspace_id = claimed.workspace_id
+              AND b.sf_created_by_id = claimed.sf_created_by_id
+              AND b.sf_created_at = claimed.sf_created_at
+            LIMIT :threshold) AS same_batch
+       ) AS batch_size
+FROM claimed
+LEFT JOIN workspace_settings AS s ON s.workspace_id = claimed.workspace_id
+LEFT JOIN salesforce_connections AS c ON c.workspace_id = claimed.workspace_id
+LEFT JOIN respondio_credentials AS r ON r.workspace_id = claimed.workspace_id
+"""
+)
 
 
 class AutocreateJobs:
@@ -90,10 +126,7 @@ class AutocreateJobs:
         await self.run(int(job.payload.decode()))
 
     async def run(self, row_id: int) -> None:
-        try:
-            item = await self._claim(row_id)
-        except Finished:
-            return
+        item = await self._claim(row_id)
         if item is None:
             return
         try:
@@ -108,113 +141,137 @@ class AutocreateJobs:
             )
             raise RetryRequested(delay=timedelta(seconds=delay), reason="respondio_429") from None
         except RespondioAuthError as exc:
-            await self._settle(row_id, "failed", "respondio_unauthorized", error=str(exc))
+            await self._settle(item, "failed", RESPONDIO_UNAUTHORIZED, error=str(exc))
         except RespondioBadRequest as exc:
-            await self._settle(row_id, "failed", "respondio_rejected", error=str(exc))
+            await self._settle(item, "failed", RESPONDIO_REJECTED, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - every other failure is retried, then parked
             await self._failed_attempt(item, exc)
 
     # -- claim and decide --------------------------------------------------------------
 
     async def _claim(self, row_id: int) -> WorkItem | None:
-        """The work to do, or None when the row was settled here (skip, no credentials)."""
+        """The work to do, or None when the row was settled here (skip, no credentials).
+
+        One statement takes the lease, sets the create marker and reads everything the
+        decision needs (settings, connection, credential, the size of the row's batch)."""
         settings = self._settings
-        async with self._db.transaction() as session:
-            now = datetime.now(UTC)
-            row = await session.scalar(
-                update(AutocreateContact)
-                .where(
-                    AutocreateContact.id == row_id,
-                    AutocreateContact.status == "pending",
-                    (AutocreateContact.lease_until.is_(None))
-                    | (AutocreateContact.lease_until < now),
+        # Core on a plain connection: this is the hot path, no ORM session needed.
+        async with self._db.engine.begin() as conn:
+            claimed = (
+                await conn.execute(
+                    CLAIM,
+                    {
+                        "id": row_id,
+                        "lease": settings.autocreate_lease_seconds,
+                        "threshold": settings.autocreate_bulk_min_batch,
+                    },
                 )
-                .values(lease_until=now + timedelta(seconds=settings.autocreate_lease_seconds))
-                .returning(AutocreateContact)
+            ).one_or_none()
+            if claimed is None:
+                await self._not_claimable(conn, row_id)
+                return None
+            outcome = self._decide(claimed)
+            if isinstance(outcome, WorkItem):
+                return outcome
+            status, reason = outcome
+            await conn.execute(
+                self._settle_statement(
+                    row_id, status, reason, create_sent_at=claimed.sent_before
+                ).values(bulk_import=self._bulk(claimed))
             )
-            if row is None:
-                await self._not_claimable(session, row_id, now)
-            assert row is not None
-            workspace_settings = await session.get(WorkspaceSettings, row.workspace_id)
-            connection = await session.scalar(
-                select(Connection).where(Connection.workspace_id == row.workspace_id)
-            )
-            skip = precondition_failure(row, workspace_settings, connection)
-            if skip is not None:
-                self._finish(row, "skipped", skip)
-                return None
-            identifier = identifier_of(row, settings.phone_default_region)
-            if identifier is None:
-                self._finish(row, "skipped", NO_IDENTIFIER)
-                return None
-            assert workspace_settings is not None
-            bulk = await self._is_bulk_import(session, row)
-            row.bulk_import = bulk
-            if bulk and not workspace_settings.auto_create_include_bulk_imports:
-                self._finish(row, "skipped", BULK_IMPORT)
-                return None
-            credential = await session.get(RespondioCredential, row.workspace_id)
-            if credential is None:
-                self._finish(row, "failed", "respondio_not_configured")
-                return None
-            tags = [AUTO_CREATED_TAG] if workspace_settings.auto_create_add_tag else []
-            if bulk and settings.autocreate_bulk_marker_tag.strip():
-                tags.append(settings.autocreate_bulk_marker_tag.strip())
-            previously_sent = row.create_sent_at is not None
-            # Recorded before the call: after a crash or timeout the retry knows that an
-            # existing contact with this identifier may be its own.
-            row.create_sent_at = row.create_sent_at or now
-            row.respondio_identifier = identifier
-            return WorkItem(
-                row_id=row.id,
-                workspace_id=row.workspace_id,
-                api_token=self._cipher.decrypt(credential.api_token_encrypted),
-                identifier=identifier,
-                body=respondio_body(row, identifier, settings.phone_default_region),
-                tags=tags,
-                previously_sent=previously_sent,
-                attempts=row.attempts,
-            )
+            self._log_settled(row_id, claimed.workspace_id, status, reason)
+            return None
 
-    async def _not_claimable(self, session: Any, row_id: int, now: datetime) -> None:
-        current = await session.get(AutocreateContact, row_id)
-        if current is None or current.status != "pending":
-            raise Finished
-        # Another worker holds the lease (or held it and died): look again when it ends.
-        assert current.lease_until is not None
-        wait = max((current.lease_until - now).total_seconds(), 0.0) + random.uniform(0, 0.5)
-        raise RetryRequested(delay=timedelta(seconds=wait), reason="leased")
-
-    async def _is_bulk_import(self, session: Any, row: AutocreateContact) -> bool:
+    def _bulk(self, claimed: Any) -> bool:
         """The documented rule: at least AUTOCREATE_BULK_MIN_BATCH Contacts of the workspace
         created by the same user within the same second (CreatedDate is stored truncated)."""
-        if row.sf_created_at is None or row.sf_created_by_id is None:
-            return False
-        same_batch = await session.scalar(
-            select(func.count())
-            .select_from(AutocreateContact)
-            .where(
-                AutocreateContact.workspace_id == row.workspace_id,
-                AutocreateContact.sf_created_by_id == row.sf_created_by_id,
-                AutocreateContact.sf_created_at == row.sf_created_at,
-            )
-        )
-        return int(same_batch or 0) >= self._settings.autocreate_bulk_min_batch
+        return int(claimed.batch_size or 0) >= self._settings.autocreate_bulk_min_batch
 
-    def _finish(self, row: AutocreateContact, status: str, reason: str | None) -> None:
-        now = datetime.now(UTC)
-        row.status = status
-        row.reason = reason
-        row.lease_until = None
-        row.completed_at = now
+    def _decide(self, claimed: Any) -> WorkItem | tuple[str, str]:
+        settings = self._settings
+        skip = precondition_failure(
+            auto_create_enabled=claimed.auto_create_enabled,
+            enabled_at=whole_second_or_none(
+                claimed.auto_create_enabled_at or claimed.settings_updated_at
+            ),
+            connection_status=claimed.connection_status,
+            connection_organization_id=claimed.connection_organization_id,
+            organization_id=claimed.organization_id,
+            sf_created_at=claimed.sf_created_at,
+        )
+        if skip is not None:
+            return "skipped", skip
+        identifier = identifier_of(claimed, settings.phone_default_region)
+        if identifier is None:
+            return "skipped", NO_IDENTIFIER
+        bulk = self._bulk(claimed)
+        if bulk and not claimed.auto_create_include_bulk_imports:
+            return "skipped", BULK_IMPORT
+        if claimed.api_token_encrypted is None:
+            return "failed", RESPONDIO_NOT_CONFIGURED
+        tags = [AUTO_CREATED_TAG] if claimed.auto_create_add_tag else []
+        if bulk and settings.autocreate_bulk_marker_tag.strip():
+            tags.append(settings.autocreate_bulk_marker_tag.strip())
+        return WorkItem(
+            row_id=claimed.id,
+            workspace_id=claimed.workspace_id,
+            api_token=self._cipher.decrypt(claimed.api_token_encrypted),
+            identifier=identifier,
+            body=respondio_body(claimed, identifier, settings.phone_default_region),
+            tags=tags,
+            bulk_import=bulk,
+            previously_sent=claimed.sent_before is not None,
+            attempts=claimed.attempts,
+        )
+
+    async def _not_claimable(self, conn: Any, row_id: int) -> None:
+        current = (
+            await conn.execute(
+                select(AutocreateContact.status, AutocreateContact.lease_until).where(
+                    AutocreateContact.id == row_id
+                )
+            )
+        ).one_or_none()
+        if current is None or current.status != "pending" or current.lease_until is None:
+            return  # settled (or gone): this job has nothing left to do
+        # Another worker holds the lease (or held it and died): look again when it ends.
+        wait = (current.lease_until - datetime.now(UTC)).total_seconds()
+        raise RetryRequested(
+            delay=timedelta(seconds=max(wait, 0.0) + random.uniform(0, 0.5)), reason="leased"
+        )
+
+    def _settle_statement(
+        self,
+        row_id: int,
+        status: str,
+        reason: str | None,
+        *,
+        create_sent_at: datetime | None = None,
+        keep_marker: bool = False,
+    ) -> Any:
+        values: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "lease_until": None,
+            "completed_at": func.now(),
+            "updated_at": func.now(),
+        }
+        if not keep_marker:
+            values["create_sent_at"] = create_sent_at
         if status != "failed":
-            for name in _PII_COLUMNS:
-                setattr(row, name, None)
+            values.update({name: None for name in _PII_COLUMNS})
+        return (
+            update(AutocreateContact)
+            .where(AutocreateContact.id == row_id, AutocreateContact.status == "pending")
+            .values(**values)
+        )
+
+    def _log_settled(self, row_id: int, workspace_id: str, status: str, reason: str | None) -> None:
         logger.info(
             "autocreate.job.settled",
             extra={
-                "row_id": row.id,
-                "workspace_id": row.workspace_id,
+                "row_id": row_id,
+                "workspace_id": workspace_id,
                 "status": status,
                 "reason": reason,
             },
@@ -238,10 +295,7 @@ class AutocreateJobs:
                 raise
             if not item.previously_sent:
                 await self._settle(
-                    item.row_id,
-                    "skipped",
-                    "already_exists",
-                    respondio_contact_id=existing.get("id"),
+                    item, "skipped", ALREADY_EXISTS, respondio_contact_id=existing.get("id")
                 )
                 return
         try:
@@ -250,28 +304,29 @@ class AutocreateJobs:
         except RespondioNotFound as exc:
             # Just created but not found: treat as transient (eventual consistency).
             raise RuntimeError("respond.io did not find the contact it just created") from exc
-        await self._settle(item.row_id, "created", None)
+        await self._settle(item, "created", None)
 
     # -- recording -------------------------------------------------------------------------
 
     async def _settle(
         self,
-        row_id: int,
+        item: WorkItem,
         status: str,
         reason: str | None,
         *,
         error: str | None = None,
         respondio_contact_id: Any = None,
     ) -> None:
-        async with self._db.transaction() as session:
-            row = await session.get(AutocreateContact, row_id, with_for_update=True)
-            if row is None or row.status != "pending":
-                return
-            self._finish(row, status, reason)
-            if error is not None:
-                row.last_error = error[:1000]
-            if respondio_contact_id is not None:
-                row.respondio_contact_id = str(respondio_contact_id)
+        statement = self._settle_statement(item.row_id, status, reason, keep_marker=True).values(
+            respondio_identifier=item.identifier, bulk_import=item.bulk_import
+        )
+        if error is not None:
+            statement = statement.values(last_error=error[:1000])
+        if respondio_contact_id is not None:
+            statement = statement.values(respondio_contact_id=str(respondio_contact_id))
+        async with self._db.engine.begin() as conn:
+            await conn.execute(statement)
+        self._log_settled(item.row_id, item.workspace_id, status, reason)
 
     async def _clear_create_marker(self, row_id: int) -> None:
         async with self._db.transaction() as session:
@@ -304,7 +359,7 @@ class AutocreateJobs:
                     .where(AutocreateContact.id == item.row_id)
                     .values(attempts=attempts)
                 )
-            await self._settle(item.row_id, "failed", "respondio_unavailable", error=error)
+            await self._settle(item, "failed", RESPONDIO_UNAVAILABLE, error=error)
             logger.warning(
                 "autocreate.job.parked",
                 extra={"row_id": item.row_id, "attempts": attempts, "error": error},

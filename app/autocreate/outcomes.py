@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.autocreate.ingest import whole_second
-from app.models import AutocreateContact, Connection, WorkspaceSettings
+from app.models import WorkspaceSettings
 
 AUTO_CREATED_TAG = "Auto-created: Salesforce"
 
@@ -32,25 +32,31 @@ def same_org(a: str | None, b: str | None) -> bool:
 
 
 def precondition_failure(
-    row: AutocreateContact,
-    settings: WorkspaceSettings | None,
-    connection: Connection | None,
+    *,
+    auto_create_enabled: bool | None,
+    enabled_at: datetime | None,
+    connection_status: str | None,
+    connection_organization_id: str | None,
+    organization_id: str,
+    sf_created_at: datetime | None,
 ) -> str | None:
     """Why this contact must not be created now, or None. Such a job is parked with the
     reason instead of being retried: the state it met is a decision, not a glitch."""
-    if settings is None or not settings.auto_create_enabled:
+    if not auto_create_enabled:
         return AUTO_CREATE_DISABLED
-    if connection is None or not same_org(connection.organization_id, row.organization_id):
+    if connection_status is None or not same_org(connection_organization_id, organization_id):
         return SALESFORCE_DISCONNECTED
-    if connection.status != "connected":
+    if connection_status != "connected":
         return REAUTHORIZATION_REQUIRED
-    enabled_at = enabled_since(settings)
-    if row.sf_created_at is not None and enabled_at is not None and row.sf_created_at < enabled_at:
+    if sf_created_at is not None and enabled_at is not None and sf_created_at < enabled_at:
         return CREATED_BEFORE_ENABLED
     return None
 
 
 def enabled_since(settings: WorkspaceSettings) -> datetime | None:
     """When auto-create was switched on, to the second (Salesforce's CreatedDate precision)."""
-    moment = settings.auto_create_enabled_at or settings.updated_at
+    return whole_second_or_none(settings.auto_create_enabled_at or settings.updated_at)
+
+
+def whole_second_or_none(moment: datetime | None) -> datetime | None:
     return whole_second(moment) if moment is not None else None

@@ -1,0 +1,283 @@
+"""Auto-create benchmark: prints figures, asserts nothing.
+
+A bulk import of N Contacts (default 10,000, one CreatedDate second, one CreatedById) with
+`include_bulk_imports` on, delivered as Salesforce Outbound Messages (100 notifications
+each) to the service, then turned into respond.io contacts by one `python -m app.worker`
+process against the respond.io emulator capped at --rate requests/second, with
+RESPONDIO_MAX_REQUESTS_PER_SECOND set to the same rate.
+
+Each contact costs two respond.io calls (create, then one tag call carrying both the
+"Auto-created: Salesforce" tag and the bulk marker), so the best possible time at the rate
+is calls_needed / rate. Printed: the elapsed time from the first message to the last
+contact created, the respond.io phase alone (first call to last), both as a fraction of the
+best possible time, the calls made and 429s seen, and the worker's peak RSS.
+
+The emulators run in this process on loopback; the database is DATABASE_URL's server, else
+127.0.0.1:5432, in a database of its own that is dropped at the end. Bounded: gives up
+after 3 x the best possible time + 60 s.
+
+`python bench/autocreate.py [--contacts 10000] [--rate 200] [--concurrency 20]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.config import Settings  # noqa: E402
+from app.health import alembic_config  # noqa: E402
+from emulator.respondio import RespondioEmulator  # noqa: E402
+from emulator.respondio import create_app as create_respondio_app  # noqa: E402
+from emulator.salesforce import SalesforceEmulator  # noqa: E402
+from emulator.salesforce import create_app as create_salesforce_app  # noqa: E402
+from emulator.salesforce.outbound import build_deliveries, is_ack  # noqa: E402
+from emulator.server import start_in_thread  # noqa: E402
+from tests.factories import (  # noqa: E402
+    grant_from_emulator,
+    insert_connection,
+    set_auto_create,
+    set_respondio_token,
+    set_webhook_key,
+)
+
+WORKSPACE = "ws-bench"
+ACME = "00D5g000003GIV7EAO"
+TOKEN = "bench-respondio-token"
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+CALLS_PER_CONTACT = 2  # create + one tag call (both tags at once)
+
+
+class IndexedRespondioEmulator(RespondioEmulator):
+    """The respond.io emulator with O(1) identifier lookups.
+
+    The emulator finds a contact by scanning all of the workspace's contacts; at 10,000
+    contacts that scan, not the service, would dominate the run (20,000 calls x 5,000
+    comparisons on average). Same answers, indexed by identifier; the state's lock is held
+    by the callers of _find/_insert as in the emulator."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._index: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def _find(self, token: str, ident: Any) -> dict[str, Any] | None:
+        if ident.kind == "id":
+            return super()._find(token, ident)
+        value = ident.value.lower() if ident.kind == "email" else ident.value
+        return self._index.get((token, ident.kind, value))
+
+    def _insert(self, token: str, ident: Any, body: dict[str, Any]) -> dict[str, Any]:
+        contact = super()._insert(token, ident, body)
+        for kind in ("email", "phone"):
+            value = contact.get(kind)
+            if value:
+                key = value.lower() if kind == "email" else value
+                self._index.setdefault((token, kind, key), contact)
+        return contact
+
+
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def with_database(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+
+    config = alembic_config(url)
+    config.attributes["configure_logger"] = False
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            command.upgrade(config, "head")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+async def count_created(conn: asyncpg.Connection) -> tuple[int, int]:
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'created') AS created, "
+        "count(*) FILTER (WHERE status IN ('skipped', 'failed')) AS other "
+        "FROM autocreate_contacts"
+    )
+    assert row is not None
+    return int(row["created"]), int(row["other"])
+
+
+async def wait_for_first_reconciliation(url: str, timeout: float = 60.0) -> None:
+    """The worker reconciles once at start-up; import after that so the run measures the
+    webhook path alone (reconciliation would find the same Contacts, deduplicated)."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = await conn.fetchval(
+                "SELECT last_reconciled_at IS NOT NULL FROM autocreate_workspaces "
+                "WHERE workspace_id = $1",
+                WORKSPACE,
+            )
+            if done:
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the worker did not start reconciling")
+    finally:
+        await conn.close()
+
+
+async def bench(contacts: int, rate: float, concurrency: int) -> None:
+    from app.main import create_app
+
+    server = server_url()
+    database = f"sfint_bench_autocreate_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    await admin.close()
+    plain_url = with_database(server, database)
+    async_url = plain_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    sf_state = SalesforceEmulator()
+    sf = start_in_thread(create_salesforce_app(sf_state))
+    sf_state.base_url = sf.url
+    rio_state = IndexedRespondioEmulator(rate_limit_per_second=rate)
+    rio = start_in_thread(create_respondio_app(rio_state))
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        await asyncio.to_thread(migrate, async_url)
+        env = {
+            **os.environ,
+            "ENVIRONMENT": "development",
+            "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": async_url,
+            "PUBLIC_BASE_URL": "http://bench",
+            "SALESFORCE_LOGIN_URL": sf.url,
+            "SALESFORCE_EXTRA_ALLOWED_HOSTS": sf.url.split("://", 1)[1],
+            "RESPONDIO_API_BASE_URL": rio.url + "/v2",
+            "RESPONDIO_MAX_REQUESTS_PER_SECOND": str(rate),
+            "AUTOCREATE_WORKER_CONCURRENCY": str(concurrency),
+            # The bench measures the job path; reconciliation runs once at start-up only.
+            "AUTOCREATE_RECONCILE_INTERVAL_SECONDS": "3600",
+        }
+        os.environ.update(env)
+        # The service's own request logs would only compete with the emulators for CPU.
+        settings = Settings(_env_file=None, log_level="WARNING")  # type: ignore[call-arg]
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            db, cipher = app.state.db, app.state.cipher
+            grant = await grant_from_emulator(sf.url, "admin@acme.example")
+            await insert_connection(db, cipher, WORKSPACE, grant, login_url=sf.url)
+            key = await set_webhook_key(db, cipher, WORKSPACE)
+            await set_auto_create(db, WORKSPACE, include_bulk_imports=True)
+            await set_respondio_token(db, cipher, WORKSPACE, TOKEN)
+
+            worker = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on in a thread
+                [sys.executable, "-m", "app.worker"], cwd=ROOT, env=env
+            )
+            await wait_for_first_reconciliation(plain_url)
+            imported = sf_state.bulk_create_contacts(ACME, contacts)
+            path = "/v1/webhooks/salesforce/outbound-messages/" + key
+            deliveries = build_deliveries(
+                sf_state, ACME, "http://bench" + path, [r["Id"] for r in imported]
+            )
+            best = contacts * CALLS_PER_CONTACT / rate
+            deadline = time.monotonic() + 3 * best + 60
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                started = time.monotonic()
+                for delivery in deliveries:
+                    response = await http.post(
+                        path, content=delivery.body, headers={"Content-Type": "text/xml"}
+                    )
+                    if not is_ack(response.content):
+                        raise RuntimeError(f"message not acknowledged: {response.status_code}")
+                stored = time.monotonic() - started
+            conn = await asyncpg.connect(plain_url)
+            try:
+                created = other = 0
+                while created + other < contacts and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                    created, other = await count_created(conn)
+            finally:
+                await conn.close()
+            elapsed = time.monotonic() - started
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 30)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        this = resource.getrusage(resource.RUSAGE_SELF)
+        worker_peak_kib = children.ru_maxrss
+
+        calls = rio_state.requests(TOKEN)
+        ok_calls = [r for r in calls if r.status < 400]
+        phase = (calls[-1].at - calls[0].at) if len(calls) > 1 else float("nan")
+        counters = rio_state.counter_snapshot()
+        needed = contacts * CALLS_PER_CONTACT
+        print(f"contacts imported (one bulk import):  {contacts}")
+        print(f"outbound messages stored and acked:   {len(deliveries)} in {stored:.2f} s")
+        print(f"contacts created / skipped+failed:    {created} / {other}")
+        print(f"respond.io rate cap (emulator, ours): {rate:g}/s")
+        print(
+            f"respond.io calls needed / made:       {needed} / {len(calls)}"
+            f" ({len(ok_calls)} ok, {counters.get('429', 0)} x 429)"
+        )
+        print(f"best possible time (calls / rate):    {best:.2f} s")
+        print(
+            f"elapsed, first message to last create:{elapsed:8.2f} s"
+            f"  -> {best / elapsed:.3f} of best (includes the"
+            f" {settings.autocreate_bulk_settle_seconds:g} s bulk settle delay)"
+        )
+        print(
+            f"elapsed, first to last respond.io call:{phase:7.2f} s  -> {best / phase:.3f} of best"
+        )
+        print(f"worker peak RSS:                      {worker_peak_kib / 1024:.1f} MiB")
+        print(
+            f"CPU seconds, worker / this process:   "
+            f"{children.ru_utime + children.ru_stime:.1f} / {this.ru_utime + this.ru_stime:.1f}"
+            f" ({os.cpu_count()} CPUs)"
+        )
+        if created + other < contacts:
+            print(f"GAVE UP after {elapsed:.0f} s with {contacts - created - other} pending")
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+        sf.stop()
+        rio.stop()
+        admin = await asyncpg.connect(server)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--concurrency", type=int, default=20)
+    args = parser.parse_args()
+    asyncio.run(bench(args.contacts, args.rate, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
