@@ -20,6 +20,19 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """PgQueuer's tables are created by migration 0002 from its own DDL, not from our models:
+    autogenerate must not propose dropping them."""
+    return not (
+        type_ == "table"
+        and reflected
+        and compare_to is None
+        and (name or "").startswith("pgqueuer")
+    )
+
+
 def database_url() -> str:
     url = config.attributes.get("database_url") or get_settings().async_database_url
     if not url:
@@ -34,7 +47,12 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
