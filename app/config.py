@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     fields_cache_ttl_seconds: float = 600.0
     phone_default_region: str = "US"
     cache_url: str | None = None
+    # Several deployments (or test runs) may share one Redis: each uses its own prefix.
+    cache_key_prefix: str = "sfint:"
+    cache_socket_timeout_seconds: float = 0.25
+    cache_max_connections: int = 64
+    # How long a replica's lock on one lookup's Salesforce call lasts if it dies mid-call.
+    cache_lock_seconds: float = 20.0
 
     respondio_api_base_url: str = "https://api.respond.io/v2"
     respondio_max_requests_per_second: float = 5.0

@@ -8,16 +8,19 @@ from contextlib import asynccontextmanager
 
 import httpx
 import jinja2
+import redis.asyncio
 from fastapi import FastAPI
 
 from app import health
 from app.auth import TokenVerifier
 from app.autocreate.router import router as autocreate_router
 from app.autocreate.router import webhook_router as salesforce_webhook_router
+from app.cache_bus import CacheBus
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
-from app.contacts.cache import MemoryLookupCache
+from app.contacts.cache import LookupCache, MemoryLookupCache
 from app.contacts.edit_router import router as contact_edits_router
+from app.contacts.redis_cache import RedisLookupCache, connect_redis
 from app.contacts.router import router as contacts_router
 from app.contacts.service import ContactLookupService
 from app.crypto import TokenCipher
@@ -60,10 +63,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.tokens = TokenStore(app.state.db, app.state.cipher, app.state.http, settings)
         app.state.salesforce = SalesforceClient(app.state.http, settings, app.state.tokens)
-        _build_contact_features(app, settings)
+        bus = _build_contact_features(app, settings)
+        if bus is not None:
+            await bus.start()
         try:
             yield
         finally:
+            if bus is not None:
+                await bus.stop()
+            if isinstance(app.state.lookup_cache, RedisLookupCache):
+                await app.state.lookup_cache.close()
             await app.state.http.aclose()
             await app.state.db.dispose()
 
@@ -84,12 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Features that cache Salesforce data append a purge here; disconnect awaits them all.
     on_disconnect: list[Callable[[str], Awaitable[None]]] = []
+    # Caches that hold the connection's state (status, instance URL, answers under the old
+    # grant) also drop it when the workspace connects or reconnects.
+    on_connect: list[Callable[[str], Awaitable[None]]] = []
 
-    async def purge_workspace(workspace_id: str) -> None:
-        for hook in on_disconnect:
+    async def purge_workspace(workspace_id: str, *, reason: str = "disconnect") -> None:
+        for hook in on_connect if reason == "connect" else on_disconnect:
             await hook(workspace_id)
 
     app.state.on_disconnect = on_disconnect
+    app.state.on_connect = on_connect
     app.state.purge_workspace = purge_workspace
     install_error_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
@@ -103,8 +116,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _build_contact_features(app: FastAPI, settings: Settings) -> None:
-    """Caches and services of the fields, settings and lookup features."""
+def _build_contact_features(app: FastAPI, settings: Settings) -> CacheBus | None:
+    """Caches and services of the fields, settings and lookup features; with CACHE_URL, the
+    lookup cache is shared in Redis and purges reach the other replicas over a bus."""
     # Tests may set `app.state.monotonic_clock` before start-up to drive cache expiry.
     clock = getattr(app.state, "monotonic_clock", time.monotonic)
     contexts = WorkspaceContexts(app.state.db, clock=clock)
@@ -114,11 +128,42 @@ def _build_contact_features(app: FastAPI, settings: Settings) -> None:
         ttl_seconds=settings.fields_cache_ttl_seconds,
         clock=clock,
     )
-    lookups = MemoryLookupCache(
-        ttl_seconds=settings.lookup_cache_ttl_seconds,
-        max_entries=settings.lookup_cache_max_entries,
-        clock=clock,
-    )
+    lookups: LookupCache
+    bus: CacheBus | None = None
+    if settings.cache_url:
+        shared = RedisLookupCache(
+            connect_redis(
+                settings.cache_url,
+                socket_timeout=settings.cache_socket_timeout_seconds,
+                max_connections=settings.cache_max_connections,
+            ),
+            ttl_seconds=settings.lookup_cache_ttl_seconds,
+            lock_seconds=settings.cache_lock_seconds,
+            prefix=settings.cache_key_prefix,
+        )
+
+        def purged_elsewhere(workspace_id: str, generation: int) -> None:
+            contexts.invalidate(workspace_id)
+            describes.purge_workspace(workspace_id)
+            shared.forget_local(workspace_id, generation)
+
+        bus = CacheBus(
+            redis.asyncio.Redis.from_url(
+                settings.cache_url,
+                socket_connect_timeout=settings.cache_socket_timeout_seconds,
+                health_check_interval=30,
+            ),
+            channel=settings.cache_key_prefix + "purge",
+            on_purge=purged_elsewhere,
+        )
+        shared.on_purged = bus.publish
+        lookups = shared
+    else:
+        lookups = MemoryLookupCache(
+            ttl_seconds=settings.lookup_cache_ttl_seconds,
+            max_entries=settings.lookup_cache_max_entries,
+            clock=clock,
+        )
     caches = WorkspaceCaches(contexts, describes, lookups)
     app.state.workspace_caches = caches
     app.state.lookup_cache = lookups
@@ -132,6 +177,8 @@ def _build_contact_features(app: FastAPI, settings: Settings) -> None:
         settings=settings,
     )
     app.state.on_disconnect.append(caches.purge)
+    app.state.on_connect.append(caches.purge)
+    return bus
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,7 +47,12 @@ STATE_RETENTION = timedelta(days=1)
 ORGANIZATION_NAME_SOQL = "SELECT Id, Name FROM Organization LIMIT 1"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
-PurgeWorkspace = Callable[[str], Awaitable[None]]
+
+class PurgeWorkspace(Protocol):
+    """Drop what every replica caches for the workspace; `reason` is "connect" or
+    "disconnect"."""
+
+    def __call__(self, workspace_id: str, *, reason: str = ...) -> Awaitable[None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +233,9 @@ class ConnectionService:
                 else errors.SalesforceUnavailable()
             )
             raise ConnectFailed(error, pending.return_url) from exc
+        # Every replica drops its snapshot of the workspace (status, instance URL) and its
+        # cached answers, so a reconnect is usable everywhere at once.
+        await self._purge_quietly(pending.workspace_id, "connect")
         return connected
 
     async def _organization_name(self, tokens: oauth.TokenAnswer) -> str | None:
@@ -352,6 +361,17 @@ class ConnectionService:
             )
             return view_of(row)
 
+    async def _purge_quietly(self, workspace_id: str, event: str) -> None:
+        if self._purge_workspace is None:
+            return
+        try:
+            await self._purge_workspace(workspace_id, reason=event)
+        except Exception as exc:  # noqa: BLE001 - the connect or disconnect itself has happened
+            logger.exception(
+                f"salesforce.{event}.purge_failed",
+                extra={"workspace_id": workspace_id, "error": type(exc).__name__},
+            )
+
     # -- disconnect ------------------------------------------------------------------------
 
     async def disconnect(self, workspace_id: str, user_id: str) -> None:
@@ -369,14 +389,7 @@ class ConnectionService:
             revoked = await self._revoke_token_quietly(
                 row.login_url, self._cipher.decrypt(secret), workspace_id
             )
-        if self._purge_workspace is not None:
-            try:
-                await self._purge_workspace(workspace_id)
-            except Exception as exc:  # noqa: BLE001 - the disconnect itself has happened
-                logger.exception(
-                    "salesforce.disconnect.purge_failed",
-                    extra={"workspace_id": workspace_id, "error": type(exc).__name__},
-                )
+        await self._purge_quietly(workspace_id, "disconnect")
         logger.info(
             "salesforce.disconnect",
             extra={

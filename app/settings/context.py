@@ -5,9 +5,10 @@ cache generation), the instance URL and the settings. They are kept here for a f
 per workspace, loaded once for concurrent callers, and dropped at once in this process by
 disconnect/reconnect (the `on_disconnect` hook) and by a settings change.
 
-Another replica learns of a disconnect or a settings change only when its snapshot expires:
-the window is `CONTEXT_TTL_SECONDS`. Answers from Salesforce keep the workspace's own data
-inside the workspace either way: the keys carry the workspace id.
+With a shared cache (`CACHE_URL`), other replicas drop their snapshot at once too (see
+app.cache_bus); without one, another replica learns of a disconnect or a settings change
+only when its snapshot expires: the window is `CONTEXT_TTL_SECONDS`. Answers from Salesforce
+keep the workspace's own data inside the workspace either way: the keys carry the workspace id.
 """
 
 from __future__ import annotations

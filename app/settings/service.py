@@ -147,7 +147,8 @@ class SettingsService:
             await session.flush()
             saved = SettingsSnapshot.from_row(row)
         # What a lookup selects and how it matches may have changed: forget this workspace's
-        # answers and snapshot at once (other replicas follow within the snapshot TTL).
+        # answers and snapshot at once (other replicas: at once with CACHE_URL, else within
+        # the snapshot TTL).
         self._contexts.invalidate(workspace_id)
         await self._lookups.purge_workspace(workspace_id)
         logger.info(

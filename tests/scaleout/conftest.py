@@ -1,0 +1,160 @@
+"""Two replicas of the service in one process: two app instances sharing the database, the
+Salesforce emulator and a Redis (`CACHE_URL`), each with its own in-process caches.
+
+Redis is the one at `TEST_CACHE_URL` (default `redis://127.0.0.1:6379/0`); every test uses a
+key prefix of its own and deletes its keys afterwards. Without a reachable Redis these tests
+are skipped (CI starts one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import _truncate_all
+from tests.factories import grant_from_emulator, insert_connection
+
+REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/0")
+ACME = "00D5g000003GIV7EAO"
+GLOBEX = "00D8c000003VlcBEAS"
+
+
+async def _redis_answers(url: str) -> bool:
+    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(await client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    if not await _redis_answers(REDIS_URL):
+        pytest.skip(f"no Redis answering at {REDIS_URL} (set TEST_CACHE_URL)")
+    return REDIS_URL
+
+
+@pytest.fixture
+async def key_prefix(redis_url: str) -> AsyncIterator[str]:
+    prefix = f"sfint-test-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        names = [name async for name in client.scan_iter(match=prefix + "*", count=1000)]
+        if names:
+            await client.unlink(*names)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def shared_settings(sf_settings: Settings, redis_url: str, key_prefix: str) -> Settings:
+    return sf_settings.model_copy(update={"cache_url": redis_url, "cache_key_prefix": key_prefix})
+
+
+@dataclass
+class Replica:
+    app: Any
+    client: httpx.AsyncClient
+
+
+StartReplica = Callable[..., Awaitable[Replica]]
+
+
+@pytest.fixture
+async def start_replica(shared_settings: Settings) -> AsyncIterator[StartReplica]:
+    """`await start_replica()` (or with Settings overrides): a running app and its client."""
+    started: list[tuple[Any, Any, httpx.AsyncClient]] = []
+
+    async def start(**overrides: Any) -> Replica:
+        settings = shared_settings.model_copy(update=overrides) if overrides else shared_settings
+        app = create_app(settings)
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        )
+        started.append((app, lifespan, client))
+        return Replica(app, client)
+
+    yield start
+    for _, lifespan, client in reversed(started):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+    await _truncate_all(shared_settings.async_database_url)
+
+
+@pytest.fixture
+async def replicas(start_replica: StartReplica) -> tuple[Replica, Replica]:
+    return await start_replica(), await start_replica()
+
+
+@pytest.fixture
+def connect(sf_emulator: Any) -> Callable[..., Awaitable[None]]:
+    """`await connect(replica, "ws-1", ACME)`: store a grant as the connect flow would, then
+    purge through that replica (what the OAuth callback does)."""
+
+    async def run(replica: Replica, workspace_id: str, org_id: str = ACME) -> None:
+        org = sf_emulator.org(org_id)
+        grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
+        app = replica.app
+        await insert_connection(
+            app.state.db, app.state.cipher, workspace_id, grant, login_url=sf_emulator.base_url
+        )
+        await app.state.purge_workspace(workspace_id)
+
+    return run
+
+
+class TcpProxy:
+    """A loopback TCP proxy in front of Redis that the test can cut: Redis going away."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        """Close the listening socket and every open connection."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()

@@ -1,0 +1,60 @@
+"""Redis unavailable: lookups keep answering from Salesforce, never fail because of the cache."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from tests.scaleout.conftest import StartReplica, TcpProxy
+from tests.scaleout.test_replicas import ANA_EMAIL, lookup
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_lookups_answer_from_salesforce_when_redis_never_answered(
+    start_replica: StartReplica, connect: Any, auth: Any, sf_emulator: Any, capfd: Any
+) -> None:
+    replica = await start_replica(cache_url=f"redis://127.0.0.1:{closed_port()}/0")
+    await connect(replica, "ws-1")
+    sf_emulator.reset_counters()
+
+    answers = [await lookup(replica, auth, email=ANA_EMAIL) for _ in range(5)]
+
+    assert {r.status_code for r in answers} == {200}
+    assert {r.json()["contact"]["id"] for r in answers} == {answers[0].json()["contact"]["id"]}
+    assert {r.json()["cached"] for r in answers} == {False}
+    assert sf_emulator.counters["query"] == 5
+    # Logged, but not once per request.
+    logged = [
+        line for line in capfd.readouterr().err.splitlines() if "cache.redis.unavailable" in line
+    ]
+    assert 1 <= len([line for line in logged if '"app.contacts.cache"' in line]) <= 2
+
+
+async def test_lookups_keep_answering_when_redis_goes_away(
+    start_replica: StartReplica, connect: Any, auth: Any, sf_emulator: Any, redis_url: str
+) -> None:
+    target = urlsplit(redis_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    await proxy.start()
+    replica = await start_replica(cache_url=f"redis://127.0.0.1:{proxy.port}{target.path}")
+    await connect(replica, "ws-1")
+    assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is False
+    assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is True
+
+    await proxy.cut()
+    started = time.monotonic()
+    answers = await asyncio.gather(*(lookup(replica, auth, email=ANA_EMAIL) for _ in range(20)))
+
+    assert {r.status_code for r in answers} == {200}
+    assert {r.json()["matched"] for r in answers} == {True}
+    assert time.monotonic() - started < 5
+    later = await lookup(replica, auth, email="nobody@example.com")
+    assert later.status_code == 200 and later.json()["matched"] is False
