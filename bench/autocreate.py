@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -61,34 +60,6 @@ ACME = "00D5g000003GIV7EAO"
 TOKEN = "bench-respondio-token"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CALLS_PER_CONTACT = 2  # create + one tag call (both tags at once)
-
-
-class IndexedRespondioEmulator(RespondioEmulator):
-    """The respond.io emulator with O(1) identifier lookups.
-
-    The emulator finds a contact by scanning all of the workspace's contacts; at 10,000
-    contacts that scan, not the service, would dominate the run (20,000 calls x 5,000
-    comparisons on average). Same answers, indexed by identifier; the state's lock is held
-    by the callers of _find/_insert as in the emulator."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._index: dict[tuple[str, str, str], dict[str, Any]] = {}
-
-    def _find(self, token: str, ident: Any) -> dict[str, Any] | None:
-        if ident.kind == "id":
-            return super()._find(token, ident)
-        value = ident.value.lower() if ident.kind == "email" else ident.value
-        return self._index.get((token, ident.kind, value))
-
-    def _insert(self, token: str, ident: Any, body: dict[str, Any]) -> dict[str, Any]:
-        contact = super()._insert(token, ident, body)
-        for kind in ("email", "phone"):
-            value = contact.get(kind)
-            if value:
-                key = value.lower() if kind == "email" else value
-                self._index.setdefault((token, kind, key), contact)
-        return contact
 
 
 def server_url() -> str:
@@ -163,7 +134,7 @@ async def bench(contacts: int, rate: float, concurrency: int) -> None:
     sf_state = SalesforceEmulator()
     sf = start_in_thread(create_salesforce_app(sf_state))
     sf_state.base_url = sf.url
-    rio_state = IndexedRespondioEmulator(rate_limit_per_second=rate)
+    rio_state = RespondioEmulator(rate_limit_per_second=rate)
     rio = start_in_thread(create_respondio_app(rio_state))
     worker: subprocess.Popen[bytes] | None = None
     try:

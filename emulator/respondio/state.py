@@ -83,9 +83,46 @@ class RecordedRequest:
     status: int = 0
 
 
+_INDEXED = ("email", "phone")
+
+
+def _index_key(kind: str, value: str) -> tuple[str, str]:
+    return (kind, value.lower() if kind == "email" else value)
+
+
 @dataclass
 class _Workspace:
+    """A token's contacts by id, and the ids of the contacts holding each email (lowercased)
+    and phone, so every identifier lookup is a dictionary lookup however many there are."""
+
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    by_identifier: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+
+    def find(self, ident: Identifier) -> dict[str, Any] | None:
+        if ident.kind == "id":
+            return self.contacts.get(int(ident.value))
+        ids = self.by_identifier.get(_index_key(ident.kind, ident.value))
+        # Several contacts may share an email or phone (one created by phone, say, with
+        # another's email in its body): the oldest one answers, as respond.io's would.
+        return self.contacts[min(ids)] if ids else None
+
+    def index(self, contact: dict[str, Any]) -> None:
+        for kind in _INDEXED:
+            value = contact.get(kind)
+            if value:
+                self.by_identifier.setdefault(_index_key(kind, value), set()).add(contact["id"])
+
+    def unindex(self, contact: dict[str, Any]) -> None:
+        for kind in _INDEXED:
+            value = contact.get(kind)
+            if not value:
+                continue
+            key = _index_key(kind, value)
+            ids = self.by_identifier.get(key)
+            if ids is not None:
+                ids.discard(contact["id"])
+                if not ids:
+                    del self.by_identifier[key]
 
 
 @dataclass
@@ -282,7 +319,10 @@ class RespondioEmulator:
                 _validate_body(body, require_first_name=True)
                 return copy.deepcopy(self._insert(token, ident, body)), True
             _validate_body(body, require_first_name=False)
+            workspace = self._workspaces[token]
+            workspace.unindex(contact)
             _apply(contact, body)
+            workspace.index(contact)
             return copy.deepcopy(contact), False
 
     def add_tags(self, token: str, ident: Identifier, tags: Any) -> dict[str, Any]:
@@ -310,19 +350,7 @@ class RespondioEmulator:
 
     def _find(self, token: str, ident: Identifier) -> dict[str, Any] | None:
         workspace = self._workspaces.get(token)
-        if workspace is None:
-            return None
-        if ident.kind == "id":
-            return workspace.contacts.get(int(ident.value))
-        for contact in workspace.contacts.values():
-            stored = contact.get(ident.kind)
-            if stored is None:
-                continue
-            if ident.kind == "email" and stored.lower() == ident.value.lower():
-                return contact
-            if ident.kind == "phone" and stored == ident.value:
-                return contact
-        return None
+        return workspace.find(ident) if workspace is not None else None
 
     def _insert(self, token: str, ident: Identifier, body: dict[str, Any]) -> dict[str, Any]:
         contact_id = self._next_id
@@ -340,7 +368,9 @@ class RespondioEmulator:
         _apply(contact, body)
         if contact.get(ident.kind) is None:
             contact[ident.kind] = ident.value
-        self._workspaces.setdefault(token, _Workspace()).contacts[contact_id] = contact
+        workspace = self._workspaces.setdefault(token, _Workspace())
+        workspace.contacts[contact_id] = contact
+        workspace.index(contact)
         return contact
 
 

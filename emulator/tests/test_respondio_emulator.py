@@ -151,6 +151,33 @@ def test_create_or_update(api: Callable, state: RespondioEmulator) -> None:
     assert missing.status_code == 404
 
 
+def test_lookups_follow_identifier_changes_and_answer_the_oldest(
+    api: Callable, state: RespondioEmulator
+) -> None:
+    client = api()
+    upsert = "/contact/create_or_update/"
+    first = client.post(upsert + quote("email:old@example.com", safe=""), json={"firstName": "A"})
+    first_id = first.json()["contactId"]
+    # An update that changes the email: the contact is found by the new one only.
+    client.post(upsert + f"id:{first_id}", json={"email": "New@Example.com", "phone": PHONE})
+    assert client.get(path("email:old@example.com")).status_code == 404
+    assert client.get(path("email:new@example.COM")).json()["id"] == first_id
+    assert client.get(path(f"phone:{PHONE}")).json()["id"] == first_id
+    # A second contact created by phone with the same email: the oldest one answers.
+    second = client.post(
+        upsert + quote("phone:+60111111111", safe=""),
+        json={"firstName": "B", "email": "new@example.com"},
+    )
+    second_id = second.json()["contactId"]
+    assert second_id != first_id
+    assert client.get(path("email:new@example.com")).json()["id"] == first_id
+    client.post(upsert + f"id:{first_id}", json={"email": "moved@example.com"})
+    assert client.get(path("email:new@example.com")).json()["id"] == second_id
+    assert client.post(path("email:moved@example.com"), json={"firstName": "C"}).status_code == 409
+    state.reset()
+    assert client.get(path("email:moved@example.com")).status_code == 404
+
+
 def test_concurrent_create_or_update_makes_one_contact(
     api: Callable, state: RespondioEmulator
 ) -> None:
