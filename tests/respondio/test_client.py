@@ -219,7 +219,8 @@ async def test_limiter_keeps_under_the_server_limit(
     )
     assert results == [None] * 15
     assert state.counters["429"] == 0
-    # The client spaces requests 1/10 s apart; one more may share a window through jitter.
+    # The client sends at most 10 in any second (at least 1/20 s apart); one more may share
+    # a window through jitter.
     assert state.max_requests_in_window(TOKEN, 1.0) <= 11
 
 
