@@ -44,8 +44,17 @@ def remember_missing_sniffio() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+SUMMARY_INTERVAL_SECONDS = 30.0
+
+
 def asyncpg_dsn(settings: Settings) -> str:
     return settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool reset for the jobs' connections. Their statements change no session state (no
+    SET, LISTEN, advisory lock or cursor), and asyncpg still rolls back a transaction left
+    open, so the default reset (one more round trip per release) is skipped."""
 
 
 class Worker:
@@ -86,19 +95,30 @@ class Worker:
             timeout=settings.respondio_timeout_seconds,
         )
         pool = await asyncpg.create_pool(asyncpg_dsn(settings), min_size=2, max_size=4)
+        # The jobs' own statements (claim, outcome) run on plain asyncpg connections: each
+        # is held for one statement or one short transaction, so a few serve every job.
+        jobs_pool = await asyncpg.create_pool(
+            asyncpg_dsn(settings),
+            min_size=1,
+            max_size=max(2, min(settings.db_pool_size, concurrency)),
+            reset=_keep_session,
+        )
         logger.info(
             "worker.started",
             extra={"jobs": self._run_jobs, "reconcile": self._run_reconcile},
         )
+        jobs = AutocreateJobs(jobs_pool, cipher, respondio, settings)
         try:
             async with asyncio.TaskGroup() as group:
                 if self._run_jobs:
-                    jobs = AutocreateJobs(db, cipher, respondio, settings)
                     group.create_task(self._process_jobs(jobs, pool, concurrency))
+                    group.create_task(self._summarize(jobs))
                 if self._run_reconcile:
                     group.create_task(self._schedule(Reconciler(db, salesforce, settings)))
         finally:
+            _log_summary(jobs)  # what finished after the last periodic line
             await pool.close()
+            await jobs_pool.close()
             await http.aclose()
             await db.dispose()
             logger.info("worker.stopped")
@@ -121,6 +141,14 @@ class Worker:
             heartbeat_timeout=heartbeat,
         )
 
+    async def _summarize(self, jobs: AutocreateJobs) -> None:
+        """One INFO line of outcomes every SUMMARY_INTERVAL_SECONDS (and at the end) instead
+        of one per contact, which a bulk import would turn into thousands."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), SUMMARY_INTERVAL_SECONDS)
+            _log_summary(jobs)
+
     async def _schedule(self, reconciler: Reconciler) -> None:
         interval = self.settings.autocreate_reconcile_interval_seconds
         tick = max(0.05, min(interval / 4, 5.0))
@@ -133,6 +161,12 @@ class Worker:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), tick)
+
+
+def _log_summary(jobs: AutocreateJobs) -> None:
+    summary = jobs.take_summary()
+    if summary:
+        logger.info("autocreate.jobs.summary", extra={"outcomes": summary})
 
 
 async def _main() -> None:

@@ -9,19 +9,24 @@ Duplicates at respond.io are impossible by construction: the contact is created 
 identifier (email, else E.164 phone), and a create refused because the identifier exists is
 followed by a lookup. `create_sent_at` is set before the create is sent, so a retry after a
 crash or a timeout knows an existing contact is probably its own and finishes tagging it.
+
+This is the hot path of a bulk import (tens of thousands of jobs), so its statements are
+plain SQL on an asyncpg pool: one round trip to claim and decide (plus BEGIN/COMMIT), one
+to record the outcome, no ORM and no statement building per job.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from pgqueuer import RetryRequested
 from pgqueuer.models import Job
-from sqlalchemy import func, select, text, update
 
 from app.autocreate.contact_data import identifier_of, respondio_body
 from app.autocreate.outcomes import (
@@ -38,8 +43,6 @@ from app.autocreate.outcomes import (
 )
 from app.config import Settings
 from app.crypto import TokenCipher
-from app.db import Database
-from app.models import AutocreateContact
 from app.respondio.client import RespondioClient
 from app.respondio.errors import (
     RespondioAuthError,
@@ -49,8 +52,6 @@ from app.respondio.errors import (
 )
 
 logger = logging.getLogger("app.autocreate.jobs")
-
-_PII_COLUMNS = ("first_name", "last_name", "email", "phone", "mobile_phone", "language")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +71,15 @@ class WorkItem:
 
 # Lease the row, set the create marker (keeping whether it was set before), and read the
 # workspace's settings, connection and respond.io credential and the row's batch size.
-CLAIM = text(
-    """
+CLAIM = """
 WITH target AS (
     SELECT id, create_sent_at AS sent_before
     FROM autocreate_contacts
-    WHERE id = :id AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+    WHERE id = $1 AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE autocreate_contacts AS a
-    SET lease_until = now() + make_interval(secs => :lease),
+    SET lease_until = now() + make_interval(secs => $2),
         create_sent_at = COALESCE(a.create_sent_at, now()),
         updated_at = now()
     FROM target
@@ -96,34 +96,88 @@ SELECT claimed.*,
             WHERE b.workspace_id = claimed.workspace_id
               AND b.sf_created_by_id = claimed.sf_created_by_id
               AND b.sf_created_at = claimed.sf_created_at
-            LIMIT :threshold) AS same_batch
+            LIMIT $3) AS same_batch
        ) AS batch_size
 FROM claimed
 LEFT JOIN workspace_settings AS s ON s.workspace_id = claimed.workspace_id
 LEFT JOIN salesforce_connections AS c ON c.workspace_id = claimed.workspace_id
 LEFT JOIN respondio_credentials AS r ON r.workspace_id = claimed.workspace_id
 """
-)
+
+# Record an outcome. $4..$7 and $10 change their column only when not null; the create
+# marker is kept ($8) or set to $9; the contact's personal data is cleared unless the row failed
+# (a failed row keeps it so that it can be retried by hand).
+SETTLE = """
+UPDATE autocreate_contacts
+SET status = $2::text,
+    reason = $3,
+    lease_until = NULL,
+    completed_at = now(),
+    updated_at = now(),
+    respondio_identifier = COALESCE($4, respondio_identifier),
+    bulk_import = COALESCE($5, bulk_import),
+    last_error = COALESCE($6, last_error),
+    respondio_contact_id = COALESCE($7, respondio_contact_id),
+    create_sent_at = CASE WHEN $8 THEN create_sent_at ELSE $9 END,
+    attempts = COALESCE($10, attempts),
+    first_name = CASE WHEN $2::text = 'failed' THEN first_name END,
+    last_name = CASE WHEN $2::text = 'failed' THEN last_name END,
+    email = CASE WHEN $2::text = 'failed' THEN email END,
+    phone = CASE WHEN $2::text = 'failed' THEN phone END,
+    mobile_phone = CASE WHEN $2::text = 'failed' THEN mobile_phone END,
+    language = CASE WHEN $2::text = 'failed' THEN language END
+WHERE id = $1 AND status = 'pending'
+"""
+
+# Back to pending with no lease, due at $2; $3 is the note, $4 (when not null) the attempts.
+RESCHEDULE = """
+UPDATE autocreate_contacts
+SET lease_until = NULL, next_attempt_at = $2, last_error = $3,
+    attempts = COALESCE($4, attempts), updated_at = now()
+WHERE id = $1 AND status = 'pending'
+"""
+
+
+class _Claimed:
+    """Attribute access to the claim's result row (what `_decide` and contact_data read)."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: asyncpg.Record) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class AutocreateJobs:
     def __init__(
         self,
-        db: Database,
+        pool: asyncpg.Pool,
         cipher: TokenCipher,
         respondio: RespondioClient,
         settings: Settings,
     ) -> None:
-        self._db = db
+        self._pool = pool
         self._cipher = cipher
         self._respondio = respondio
         self._settings = settings
+        self._lease = float(settings.autocreate_lease_seconds)
+        self._outcomes: Counter[str] = Counter()
+
+    def take_summary(self) -> dict[str, int]:
+        """Outcomes since the last call, e.g. {"created": 812, "skipped:bulk_import": 3}."""
+        summary, self._outcomes = dict(self._outcomes), Counter()
+        return summary
 
     async def handle(self, job: Job) -> None:
         """PgQueuer entrypoint. Raises RetryRequested to reschedule; returns when settled."""
         if job.payload is None:
             return
-        await self.run(int(job.payload.decode()))
+        await self.run(int(job.payload))
 
     async def run(self, row_id: int) -> None:
         item = await self._claim(row_id)
@@ -134,7 +188,7 @@ class AutocreateJobs:
         except RespondioRateLimited as exc:
             # respond.io asked us to wait: not the contact's fault, so no attempt is used.
             delay = exc.retry_after + random.uniform(0, 0.25)
-            await self._release(row_id, delay, "respond.io rate limit (429)")
+            await self._reschedule(row_id, delay, "respond.io rate limit (429)")
             logger.info(
                 "autocreate.job.rate_limited",
                 extra={"row_id": row_id, "workspace_id": item.workspace_id, "retry_in": delay},
@@ -153,34 +207,35 @@ class AutocreateJobs:
         """The work to do, or None when the row was settled here (skip, no credentials).
 
         One statement takes the lease, sets the create marker and reads everything the
-        decision needs (settings, connection, credential, the size of the row's batch)."""
-        settings = self._settings
-        # Core on a plain connection: this is the hot path, no ORM session needed.
-        async with self._db.engine.begin() as conn:
-            claimed = (
-                await conn.execute(
-                    CLAIM,
-                    {
-                        "id": row_id,
-                        "lease": settings.autocreate_lease_seconds,
-                        "threshold": settings.autocreate_bulk_min_batch,
-                    },
-                )
-            ).one_or_none()
-            if claimed is None:
+        decision needs (settings, connection, credential, the size of the row's batch);
+        a skip is recorded in the same transaction, with the marker put back."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            record = await conn.fetchrow(
+                CLAIM, row_id, self._lease, self._settings.autocreate_bulk_min_batch
+            )
+            if record is None:
                 await self._not_claimable(conn, row_id)
                 return None
+            claimed = _Claimed(record)
             outcome = self._decide(claimed)
             if isinstance(outcome, WorkItem):
                 return outcome
             status, reason = outcome
             await conn.execute(
-                self._settle_statement(
-                    row_id, status, reason, create_sent_at=claimed.sent_before
-                ).values(bulk_import=self._bulk(claimed))
+                SETTLE,
+                row_id,
+                status,
+                reason,
+                None,
+                self._bulk(claimed),
+                None,
+                None,
+                False,
+                claimed.sent_before,
+                None,
             )
-            self._log_settled(row_id, claimed.workspace_id, status, reason)
-            return None
+        self._record_outcome(row_id, claimed.workspace_id, status, reason)
+        return None
 
     def _bulk(self, claimed: Any) -> bool:
         """The documented rule: at least AUTOCREATE_BULK_MIN_BATCH Contacts of the workspace
@@ -224,58 +279,36 @@ class AutocreateJobs:
             attempts=claimed.attempts,
         )
 
-    async def _not_claimable(self, conn: Any, row_id: int) -> None:
-        current = (
-            await conn.execute(
-                select(AutocreateContact.status, AutocreateContact.lease_until).where(
-                    AutocreateContact.id == row_id
-                )
-            )
-        ).one_or_none()
-        if current is None or current.status != "pending" or current.lease_until is None:
+    async def _not_claimable(self, conn: asyncpg.Connection, row_id: int) -> None:
+        current = await conn.fetchrow(
+            "SELECT status, lease_until FROM autocreate_contacts WHERE id = $1", row_id
+        )
+        if current is None or current["status"] != "pending" or current["lease_until"] is None:
             return  # settled (or gone): this job has nothing left to do
         # Another worker holds the lease (or held it and died): look again when it ends.
-        wait = (current.lease_until - datetime.now(UTC)).total_seconds()
+        wait = (current["lease_until"] - datetime.now(UTC)).total_seconds()
         raise RetryRequested(
             delay=timedelta(seconds=max(wait, 0.0) + random.uniform(0, 0.5)), reason="leased"
         )
 
-    def _settle_statement(
-        self,
-        row_id: int,
-        status: str,
-        reason: str | None,
-        *,
-        create_sent_at: datetime | None = None,
-        keep_marker: bool = False,
-    ) -> Any:
-        values: dict[str, Any] = {
-            "status": status,
-            "reason": reason,
-            "lease_until": None,
-            "completed_at": func.now(),
-            "updated_at": func.now(),
-        }
-        if not keep_marker:
-            values["create_sent_at"] = create_sent_at
-        if status != "failed":
-            values.update({name: None for name in _PII_COLUMNS})
-        return (
-            update(AutocreateContact)
-            .where(AutocreateContact.id == row_id, AutocreateContact.status == "pending")
-            .values(**values)
-        )
-
-    def _log_settled(self, row_id: int, workspace_id: str, status: str, reason: str | None) -> None:
-        logger.info(
-            "autocreate.job.settled",
-            extra={
-                "row_id": row_id,
-                "workspace_id": workspace_id,
-                "status": status,
-                "reason": reason,
-            },
-        )
+    def _record_outcome(
+        self, row_id: int, workspace_id: str, status: str, reason: str | None
+    ) -> None:
+        """Count the outcome for the worker's periodic summary; log it one line per contact
+        at DEBUG (INFO for a failure, which someone has to look at)."""
+        self._outcomes[f"{status}:{reason}" if reason else status] += 1
+        level = logging.INFO if status == "failed" else logging.DEBUG
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "autocreate.job.settled",
+                extra={
+                    "row_id": row_id,
+                    "workspace_id": workspace_id,
+                    "status": status,
+                    "reason": reason,
+                },
+            )
 
     # -- respond.io ------------------------------------------------------------------------
 
@@ -316,50 +349,45 @@ class AutocreateJobs:
         *,
         error: str | None = None,
         respondio_contact_id: Any = None,
+        attempts: int | None = None,
     ) -> None:
-        statement = self._settle_statement(item.row_id, status, reason, keep_marker=True).values(
-            respondio_identifier=item.identifier, bulk_import=item.bulk_import
+        await self._pool.execute(
+            SETTLE,
+            item.row_id,
+            status,
+            reason,
+            item.identifier,
+            item.bulk_import,
+            error[:1000] if error is not None else None,
+            str(respondio_contact_id) if respondio_contact_id is not None else None,
+            True,
+            None,
+            attempts,
         )
-        if error is not None:
-            statement = statement.values(last_error=error[:1000])
-        if respondio_contact_id is not None:
-            statement = statement.values(respondio_contact_id=str(respondio_contact_id))
-        async with self._db.engine.begin() as conn:
-            await conn.execute(statement)
-        self._log_settled(item.row_id, item.workspace_id, status, reason)
+        self._record_outcome(item.row_id, item.workspace_id, status, reason)
 
     async def _clear_create_marker(self, row_id: int) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AutocreateContact)
-                .where(AutocreateContact.id == row_id)
-                .values(create_sent_at=None)
-            )
+        await self._pool.execute(
+            "UPDATE autocreate_contacts SET create_sent_at = NULL, updated_at = now() "
+            "WHERE id = $1",
+            row_id,
+        )
 
-    async def _release(self, row_id: int, delay: float, note: str) -> None:
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AutocreateContact)
-                .where(AutocreateContact.id == row_id, AutocreateContact.status == "pending")
-                .values(
-                    lease_until=None,
-                    next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay),
-                    last_error=note,
-                )
-            )
+    async def _reschedule(
+        self, row_id: int, delay: float, note: str, *, attempts: int | None = None
+    ) -> None:
+        await self._pool.execute(
+            RESCHEDULE, row_id, datetime.now(UTC) + timedelta(seconds=delay), note, attempts
+        )
 
     async def _failed_attempt(self, item: WorkItem, exc: Exception) -> None:
         settings = self._settings
         attempts = item.attempts + 1
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if attempts >= settings.autocreate_max_attempts:
-            async with self._db.transaction() as session:
-                await session.execute(
-                    update(AutocreateContact)
-                    .where(AutocreateContact.id == item.row_id)
-                    .values(attempts=attempts)
-                )
-            await self._settle(item, "failed", RESPONDIO_UNAVAILABLE, error=error)
+            await self._settle(
+                item, "failed", RESPONDIO_UNAVAILABLE, error=error, attempts=attempts
+            )
             logger.warning(
                 "autocreate.job.parked",
                 extra={"row_id": item.row_id, "attempts": attempts, "error": error},
@@ -368,17 +396,7 @@ class AutocreateJobs:
         delay = backoff_seconds(
             attempts, settings.autocreate_retry_base_seconds, settings.autocreate_retry_max_seconds
         )
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AutocreateContact)
-                .where(AutocreateContact.id == item.row_id, AutocreateContact.status == "pending")
-                .values(
-                    attempts=attempts,
-                    lease_until=None,
-                    last_error=error,
-                    next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay),
-                )
-            )
+        await self._reschedule(item.row_id, delay, error, attempts=attempts)
         logger.info(
             "autocreate.job.retry",
             extra={
