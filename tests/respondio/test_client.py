@@ -218,10 +218,11 @@ async def test_limiter_keeps_under_the_server_limit(
         return_exceptions=True,
     )
     assert results == [None] * 15
+    # The server's bucket holds 10 and refills 10/s; 15 requests paced by the client never
+    # empty it, however the machine's load bunches their arrival (counting arrivals per
+    # window would be a timing assertion).
     assert state.counters["429"] == 0
-    # The client sends at most 10 in any second (at least 1/20 s apart); one more may share
-    # a window through jitter.
-    assert state.max_requests_in_window(TOKEN, 1.0) <= 11
+    assert state.counters["contact.get"] == 15
 
 
 async def test_without_the_limiter_the_server_limit_bites(
