@@ -8,15 +8,25 @@ RESPONDIO_MAX_REQUESTS_PER_SECOND set to the same rate.
 
 Each contact costs two respond.io calls (create, then one tag call carrying both the
 "Auto-created: Salesforce" tag and the bulk marker), so the best possible time at the rate
-is calls_needed / rate. Printed: the elapsed time from the first message to the last
-contact created, the respond.io phase alone (first call to last), both as a fraction of the
-best possible time, the calls made and 429s seen, and the worker's peak RSS.
+is calls_needed / rate. Printed, each as a fraction of that best time:
+- the elapsed time from the first message posted to the last contact settled (created or
+  not) in the database, polled every 50 ms: the figure that matters to a user. It includes
+  the bulk settle delay (--settle, AUTOCREATE_BULK_SETTLE_SECONDS), during which no job may
+  run so that the import is seen whole; it is printed with that delay and without it;
+- the respond.io phase alone, first call to last (N calls span N-1 intervals, so its best
+  is (calls_needed - 1) / rate).
+Also: the calls made, the 429s, the most calls the emulator saw arrive in any one second
+(its token bucket would let a client burst to twice the rate at first and beat calls/rate;
+the worker sends at most the rate in any second, and this shows it did not burst, plus a
+few per cent of delivery jitter on a loaded machine), the worker's CPU per contact and its
+peak RSS.
 
 The emulators run in this process on loopback; the database is DATABASE_URL's server, else
 127.0.0.1:5432, in a database of its own that is dropped at the end. Bounded: gives up
-after 3 x the best possible time + 60 s.
+3 x the best possible time + the settle delay + 60 s after the first message, or as soon
+as the worker exits.
 
-`python bench/autocreate.py [--contacts 10000] [--rate 200] [--concurrency 20]`
+`python bench/autocreate.py [--contacts 10000] [--rate 200] [--concurrency 20] [--settle 5]`
 """
 
 from __future__ import annotations
@@ -121,7 +131,7 @@ async def wait_for_first_reconciliation(url: str, timeout: float = 60.0) -> None
         await conn.close()
 
 
-async def bench(contacts: int, rate: float, concurrency: int) -> None:
+async def bench(contacts: int, rate: float, concurrency: int, settle: float) -> None:
     from app.main import create_app
 
     server = server_url()
@@ -150,6 +160,7 @@ async def bench(contacts: int, rate: float, concurrency: int) -> None:
             "RESPONDIO_API_BASE_URL": rio.url + "/v2",
             "RESPONDIO_MAX_REQUESTS_PER_SECOND": str(rate),
             "AUTOCREATE_WORKER_CONCURRENCY": str(concurrency),
+            "AUTOCREATE_BULK_SETTLE_SECONDS": str(settle),
             # The bench measures the job path; reconciliation runs once at start-up only.
             "AUTOCREATE_RECONCILE_INTERVAL_SECONDS": "3600",
         }
@@ -166,7 +177,9 @@ async def bench(contacts: int, rate: float, concurrency: int) -> None:
             await set_respondio_token(db, cipher, WORKSPACE, TOKEN)
 
             worker = subprocess.Popen(  # noqa: ASYNC220 - started once, waited on in a thread
-                [sys.executable, "-m", "app.worker"], cwd=ROOT, env=env
+                [sys.executable, *os.environ.get("XPROF", "").split(), "-m", "app.worker"],
+                cwd=ROOT,
+                env=env,
             )
             await wait_for_first_reconciliation(plain_url)
             imported = sf_state.bulk_create_contacts(ACME, contacts)
@@ -175,7 +188,7 @@ async def bench(contacts: int, rate: float, concurrency: int) -> None:
                 sf_state, ACME, "http://bench" + path, [r["Id"] for r in imported]
             )
             best = contacts * CALLS_PER_CONTACT / rate
-            deadline = time.monotonic() + 3 * best + 60
+            deadline = time.monotonic() + 3 * best + settle + 60
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
                 started = time.monotonic()
@@ -190,7 +203,10 @@ async def bench(contacts: int, rate: float, concurrency: int) -> None:
             try:
                 created = other = 0
                 while created + other < contacts and time.monotonic() < deadline:
-                    await asyncio.sleep(0.2)
+                    if worker.poll() is not None:
+                        print(f"the worker exited with {worker.returncode}")
+                        break
+                    await asyncio.sleep(0.05)
                     created, other = await count_created(conn)
             finally:
                 await conn.close()
@@ -203,31 +219,42 @@ async def bench(contacts: int, rate: float, concurrency: int) -> None:
 
         calls = rio_state.requests(TOKEN)
         ok_calls = [r for r in calls if r.status < 400]
-        phase = (calls[-1].at - calls[0].at) if len(calls) > 1 else float("nan")
-        counters = rio_state.counter_snapshot()
         needed = contacts * CALLS_PER_CONTACT
-        print(f"contacts imported (one bulk import):  {contacts}")
-        print(f"outbound messages stored and acked:   {len(deliveries)} in {stored:.2f} s")
-        print(f"contacts created / skipped+failed:    {created} / {other}")
-        print(f"respond.io rate cap (emulator, ours): {rate:g}/s")
+        phase = (calls[-1].at - calls[0].at) if len(calls) > 1 else float("nan")
+        best_phase = (needed - 1) / rate
+        counters = rio_state.counter_snapshot()
+        worker_cpu = children.ru_utime + children.ru_stime
+        print(f"contacts imported (one bulk import):    {contacts}")
+        print(f"outbound messages stored and acked:     {len(deliveries)} in {stored:.2f} s")
+        print(f"contacts created / skipped+failed:      {created} / {other}")
+        print(f"respond.io rate cap (emulator, ours):   {rate:g}/s")
         print(
-            f"respond.io calls needed / made:       {needed} / {len(calls)}"
+            f"respond.io calls needed / made:         {needed} / {len(calls)}"
             f" ({len(ok_calls)} ok, {counters.get('429', 0)} x 429)"
         )
-        print(f"best possible time (calls / rate):    {best:.2f} s")
         print(
-            f"elapsed, first message to last create:{elapsed:8.2f} s"
-            f"  -> {best / elapsed:.3f} of best (includes the"
-            f" {settings.autocreate_bulk_settle_seconds:g} s bulk settle delay)"
+            f"most calls arriving in any 1 s:         "
+            f"{rio_state.max_requests_in_window(TOKEN, 1.0)} (the emulator's clock: delivery"
+            f" jitter shows)"
+        )
+        print(f"best possible time (calls / rate):      {best:8.2f} s")
+        print(
+            f"first message to last contact settled: {elapsed:8.2f} s"
+            f"  -> {best / elapsed:.3f} of best (with the {settle:g} s bulk settle delay)"
         )
         print(
-            f"elapsed, first to last respond.io call:{phase:7.2f} s  -> {best / phase:.3f} of best"
+            f"  the same without the settle delay:    {elapsed - settle:8.2f} s"
+            f"  -> {best / (elapsed - settle):.3f} of best"
         )
-        print(f"worker peak RSS:                      {worker_peak_kib / 1024:.1f} MiB")
         print(
-            f"CPU seconds, worker / this process:   "
-            f"{children.ru_utime + children.ru_stime:.1f} / {this.ru_utime + this.ru_stime:.1f}"
-            f" ({os.cpu_count()} CPUs)"
+            f"first to last respond.io call:          {phase:8.2f} s"
+            f"  -> {best_phase / phase:.3f} of best ({best_phase:.2f} s)"
+        )
+        print(f"worker peak RSS:                        {worker_peak_kib / 1024:.1f} MiB")
+        print(
+            f"worker CPU:                             {worker_cpu:.1f} s"
+            f" ({worker_cpu / max(created + other, 1) * 1000:.2f} ms a contact);"
+            f" this process {this.ru_utime + this.ru_stime:.1f} s; {os.cpu_count()} CPUs"
         )
         if created + other < contacts:
             print(f"GAVE UP after {elapsed:.0f} s with {contacts - created - other} pending")
@@ -246,8 +273,9 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--settle", type=float, default=5.0, help="bulk settle delay, seconds")
     args = parser.parse_args()
-    asyncio.run(bench(args.contacts, args.rate, args.concurrency))
+    asyncio.run(bench(args.contacts, args.rate, args.concurrency, args.settle))
 
 
 if __name__ == "__main__":
