@@ -18,6 +18,7 @@ import math
 import re
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -96,19 +97,27 @@ class RequestWindow:
     count by one at most as before. Waiters go in arrival order; a cancelled one takes no
     slot."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         if not rate > 0 or math.isinf(rate):
             raise ValueError("rate must be a positive number")
+        self._clock = clock
+        self._sleep = sleep
         self.limit = max(1, math.floor(rate))
         self.period = max(1.0, self.limit / rate)
         self.interval = self.period / self.limit
-        self._next = -math.inf  # scheduled time of the next request (time.monotonic())
+        self._next = -math.inf  # scheduled time of the next request (on the clock)
         self._sent: deque[float] = deque(maxlen=self.limit)
         self._turn = asyncio.Lock()
 
     def has_capacity(self) -> bool:
         """Whether a request could go right now."""
-        return self._wait(time.monotonic()) <= 0
+        return self._wait(self._clock()) <= 0
 
     def _wait(self, now: float) -> float:
         wait = self._next - now
@@ -117,15 +126,14 @@ class RequestWindow:
         return wait
 
     async def acquire(self) -> None:
-        arrived = time.monotonic()
+        arrived = self._clock()
         async with self._turn:
             # Nobody else sends while this waiter holds the turn: one sleep is enough.
-            now = time.monotonic()
             scheduled = max(arrived, self._next)
-            wait = self._wait(now)
+            wait = self._wait(self._clock())
             if wait > 0:
-                await asyncio.sleep(wait)
-            self._sent.append(time.monotonic())  # the oldest drops out (maxlen)
+                await self._sleep(wait)
+            self._sent.append(self._clock())  # the oldest drops out (maxlen)
             self._next = scheduled + self.interval
 
     async def __aenter__(self) -> None:
