@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -66,6 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = _build_contact_features(app, settings)
         if bus is not None:
             await bus.start()
+        if settings.environment != "test":
+            # Everything built so far lives as long as the process: keep it out of the cyclic
+            # GC's full collections, which otherwise stall every request for ~100 ms at a time
+            # under load (seen as the p99 of cached lookups).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
