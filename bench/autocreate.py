@@ -38,23 +38,24 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import Settings  # noqa: E402
-from app.health import alembic_config  # noqa: E402
+from bench._common import (  # noqa: E402
+    ROOT,
+    ScratchDatabase,
+    scratch_database,
+    service_env,
+    start_salesforce_emulator,
+)
 from emulator.respondio import RespondioEmulator  # noqa: E402
 from emulator.respondio import create_app as create_respondio_app  # noqa: E402
-from emulator.salesforce import SalesforceEmulator  # noqa: E402
-from emulator.salesforce import create_app as create_salesforce_app  # noqa: E402
 from emulator.salesforce.outbound import build_deliveries, is_ack  # noqa: E402
 from emulator.server import start_in_thread  # noqa: E402
 from tests.factories import (  # noqa: E402
@@ -68,37 +69,7 @@ from tests.factories import (  # noqa: E402
 WORKSPACE = "ws-bench"
 ACME = "00D5g000003GIV7EAO"
 TOKEN = "bench-respondio-token"
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CALLS_PER_CONTACT = 2  # create + one tag call (both tags at once)
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-def with_database(url: str, name: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
-def migrate(url: str) -> None:
-    from alembic import command
-
-    config = alembic_config(url)
-    config.attributes["configure_logger"] = False
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            command.upgrade(config, "head")
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
 
 
 async def count_created(conn: asyncpg.Connection) -> tuple[int, int]:
@@ -131,39 +102,29 @@ async def wait_for_first_reconciliation(url: str, timeout: float = 60.0) -> None
         await conn.close()
 
 
-async def bench(contacts: int, rate: float, concurrency: int, settle: float) -> None:
+async def bench(
+    database: ScratchDatabase, contacts: int, rate: float, concurrency: int, settle: float
+) -> None:
     from app.main import create_app
 
-    server = server_url()
-    database = f"sfint_bench_autocreate_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(server)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    plain_url = with_database(server, database)
-    async_url = plain_url.replace("postgresql://", "postgresql+asyncpg://", 1)
-    sf_state = SalesforceEmulator()
-    sf = start_in_thread(create_salesforce_app(sf_state))
-    sf_state.base_url = sf.url
+    plain_url, async_url = database.dsn, database.url
+    sf_state, sf = start_salesforce_emulator()
     rio_state = RespondioEmulator(rate_limit_per_second=rate)
     rio = start_in_thread(create_respondio_app(rio_state))
     worker: subprocess.Popen[bytes] | None = None
     try:
-        await asyncio.to_thread(migrate, async_url)
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "development",
-            "LOG_LEVEL": "WARNING",
-            "DATABASE_URL": async_url,
-            "PUBLIC_BASE_URL": "http://bench",
-            "SALESFORCE_LOGIN_URL": sf.url,
-            "SALESFORCE_EXTRA_ALLOWED_HOSTS": sf.url.split("://", 1)[1],
-            "RESPONDIO_API_BASE_URL": rio.url + "/v2",
-            "RESPONDIO_MAX_REQUESTS_PER_SECOND": str(rate),
-            "AUTOCREATE_WORKER_CONCURRENCY": str(concurrency),
-            "AUTOCREATE_BULK_SETTLE_SECONDS": str(settle),
+        env = service_env(
+            async_url,
+            sf.url,
+            LOG_LEVEL="WARNING",
+            PUBLIC_BASE_URL="http://bench",
+            RESPONDIO_API_BASE_URL=rio.url + "/v2",
+            RESPONDIO_MAX_REQUESTS_PER_SECOND=str(rate),
+            AUTOCREATE_WORKER_CONCURRENCY=str(concurrency),
+            AUTOCREATE_BULK_SETTLE_SECONDS=str(settle),
             # The bench measures the job path; reconciliation runs once at start-up only.
-            "AUTOCREATE_RECONCILE_INTERVAL_SECONDS": "3600",
-        }
+            AUTOCREATE_RECONCILE_INTERVAL_SECONDS="3600",
+        )
         os.environ.update(env)
         # The service's own request logs would only compete with the emulators for CPU.
         settings = Settings(_env_file=None, log_level="WARNING")  # type: ignore[call-arg]
@@ -263,9 +224,6 @@ async def bench(contacts: int, rate: float, concurrency: int, settle: float) -> 
             worker.kill()
         sf.stop()
         rio.stop()
-        admin = await asyncpg.connect(server)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:
@@ -275,7 +233,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--settle", type=float, default=5.0, help="bulk settle delay, seconds")
     args = parser.parse_args()
-    asyncio.run(bench(args.contacts, args.rate, args.concurrency, args.settle))
+    with scratch_database("sfint_bench_autocreate") as database:
+        asyncio.run(bench(database, args.contacts, args.rate, args.concurrency, args.settle))
 
 
 if __name__ == "__main__":

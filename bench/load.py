@@ -26,60 +26,47 @@ import argparse
 import asyncio
 import itertools
 import json
-import multiprocessing
 import os
 import random
-import socket
-import statistics
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import redis
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.auth import AnyMember, mint_token  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.crypto import TokenCipher  # noqa: E402
-from app.db import Database  # noqa: E402
-from app.health import alembic_config  # noqa: E402
+from bench._common import (  # noqa: E402
+    LOAD_GRACE_SECONDS,
+    bench_token,
+    connect_workspaces,
+    constant_path,
+    median_ms,
+    median_round,
+    percentile_ms,
+    read_response_head,
+    run_in_process,
+    running_replicas,
+    salesforce_emulator,
+    scratch_database,
+    service_env,
+)
 from emulator.salesforce import SalesforceEmulator  # noqa: E402
-from emulator.salesforce import create_app as create_emulator_app  # noqa: E402
-from emulator.server import start_in_thread  # noqa: E402
-from tests.factories import grant_from_emulator, insert_connection  # noqa: E402
 
 ORGS = {"ws-load-a": "00D5g000003GIV7EAO", "ws-load-b": "00D8c000003VlcBEAS"}  # Acme, Globex
 IDENTIFIERS = 5_000
 ZIPF_S = 1.1
 HOT_SET = 100
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+UVICORN_FAST = ("--loop", "uvloop", "--http", "httptools")
 SETTINGS_DOCUMENT = {
     "visible_fields": ["Name", "Email", "Phone", "Title", "LeadSource"],
     "editing_enabled": True,
     "phone_matching": "exact",
     "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
 }
-
-
-def bench_app() -> Any:
-    """The service plus a constant endpoint behind the same auth (this bench only)."""
-    from app.main import create_app
-
-    app = create_app()
-
-    @app.get("/v1/workspaces/{workspace_id}/bench/constant")
-    async def constant(caller: AnyMember) -> dict[str, Any]:
-        return {"ok": True, "workspace_id": caller.workspace_id}
-
-    return app
 
 
 def email(index: int) -> str:
@@ -111,18 +98,13 @@ class Connection:
             assert self.reader is not None and self.writer is not None
             try:
                 self.writer.write(raw_request)
-                raw = await self.reader.readuntil(b"\r\n\r\n")
+                status, length = await read_response_head(self.reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 # The server closed an idle keep-alive connection: nothing was processed.
                 self.close()
                 if reused and attempt == 1:
                     continue
                 raise
-            status = int(raw[9:12])
-            length = 0
-            for line in raw.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
             return status, await self.reader.readexactly(length) if length else b""
         raise AssertionError("unreachable")
 
@@ -130,11 +112,6 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] * 1000
 
 
 async def _drive(plan: dict[str, Any]) -> dict[str, Any]:
@@ -185,9 +162,7 @@ async def _drive(plan: dict[str, Any]) -> dict[str, Any]:
                 elif kind == "settings":
                     status, body = await connection.request("GET", f"{base}/settings", headers)
                 elif kind == "constant":
-                    status, body = await connection.request(
-                        "GET", f"/v1/workspaces/{ws}/bench/constant", headers
-                    )
+                    status, body = await connection.request("GET", constant_path(ws), headers)
                 else:
                     seq = next(edit_seq)
                     record = [seq, start, None]
@@ -230,61 +205,20 @@ async def _drive(plan: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _drive_process(plan: dict[str, Any], queue: Any) -> None:
-    queue.put(asyncio.run(_drive(plan)))
-
-
 def drive(plan: dict[str, Any]) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_drive_process, args=(plan, queue))
-    process.start()
-    result: dict[str, Any] = queue.get(timeout=plan["seconds"] + 120)
-    process.join(10)
+    result: dict[str, Any] = run_in_process(
+        _drive, (plan,), timeout=plan["seconds"] + LOAD_GRACE_SECONDS
+    )
     latencies = result.pop("latencies")
     result["requests"] = len(latencies)
     result["rps"] = len(latencies) / result["elapsed"]
-    result["p50_ms"] = statistics.median(latencies) * 1000
-    result["p99_ms"] = _percentile(latencies, 0.99)
+    result["p50_ms"] = median_ms(latencies)
+    result["p99_ms"] = percentile_ms(latencies, 0.99)
     result["5xx"] = sum(n for status, n in result["statuses"].items() if status >= 500)
     return result
 
 
 # -- set-up -----------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _migrate(url: str) -> None:
-    from alembic import command
-
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            config = alembic_config(url)
-            config.attributes["configure_logger"] = False
-            command.upgrade(config, "head")
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
 
 
 def seed(emulator: SalesforceEmulator) -> dict[str, list[str]]:
@@ -304,62 +238,6 @@ def seed(emulator: SalesforceEmulator) -> dict[str, list[str]]:
             for i in range(IDENTIFIERS)
         ]
     return ids
-
-
-async def _connect_workspaces(database_url: str, emulator: SalesforceEmulator) -> None:
-    settings = Settings(_env_file=None, environment="development", database_url=database_url)  # type: ignore[call-arg]
-    db = Database(settings.async_database_url, pool_size=2)
-    try:
-        for ws, org_id in ORGS.items():
-            grant = await grant_from_emulator(
-                emulator.base_url, emulator.org(org_id).default_user.username
-            )
-            await insert_connection(
-                db, TokenCipher(settings.encryption_keys), ws, grant, login_url=emulator.base_url
-            )
-    finally:
-        await db.dispose()
-
-
-def _start_replica(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.load:bench_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("a replica exited during start-up")
-        try:
-            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("a replica did not start within 60 s")
 
 
 def mixed_ops(count: int, rng: random.Random) -> list[tuple[str, str, int]]:
@@ -389,185 +267,163 @@ def main() -> None:
     parser.add_argument("--round-seconds", type=float, default=3.0)
     options = parser.parse_args()
 
-    server_url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
-    server_url = server_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    name = f"sfint_load_{uuid.uuid4().hex[:10]}"
-    asyncpg_url = (
-        server_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        + f"/{name}"
-    )
     cache_url = os.environ.get("CACHE_URL") or "redis://127.0.0.1:6379/0"
     prefix = f"sfint-load-{uuid.uuid4().hex[:8]}:"
     store = redis.Redis.from_url(cache_url, socket_timeout=2)
     redis_version = store.info("server")["redis_version"]
 
-    emulator = SalesforceEmulator()
-    running = start_in_thread(create_emulator_app(emulator))
-    emulator.base_url = running.url
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    replicas: list[subprocess.Popen[bytes]] = []
-    try:
-        _migrate(asyncpg_url)
+    with (
+        scratch_database("sfint_load") as database,
+        salesforce_emulator() as (emulator, running),
+    ):
         contact_ids = seed(emulator)
-        asyncio.run(_connect_workspaces(asyncpg_url, emulator))
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "development",
-            "DATABASE_URL": asyncpg_url,
-            "SALESFORCE_LOGIN_URL": running.url,
-            "SALESFORCE_SANDBOX_LOGIN_URL": running.url,
-            "SALESFORCE_EXTRA_ALLOWED_HOSTS": running.url.split("://", 1)[1],
-            "LOOKUP_CACHE_TTL_SECONDS": "600",  # one TTL window spans each run
-            "CACHE_URL": cache_url,
-            "CACHE_KEY_PREFIX": prefix,
-        }
-        ports = [_free_port(), _free_port()]
-        replicas = [_start_replica(env, port) for port in ports]
-        urls = [f"http://127.0.0.1:{port}" for port in ports]
-        for url, process in zip(urls, replicas, strict=True):
-            _wait_ready(url, process)
-        settings = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
-        tokens = {
-            ws: mint_token(settings, workspace_id=ws, role="owner", user_id="bench") for ws in ORGS
-        }
+        usernames = {ws: emulator.org(org_id).default_user.username for ws, org_id in ORGS.items()}
+        asyncio.run(connect_workspaces(database.url, running.url, usernames))
+        env = service_env(
+            database.url,
+            running.url,
+            LOOKUP_CACHE_TTL_SECONDS="600",  # one TTL window spans each run
+            CACHE_URL=cache_url,
+            CACHE_KEY_PREFIX=prefix,
+        )
+        try:
+            with running_replicas(env, 2, UVICORN_FAST) as urls:
+                tokens = {ws: bench_token(ws, "owner") for ws in ORGS}
 
-        def purge_all() -> None:
-            # PUT settings is the service's own purge: every replica forgets the workspace.
-            for ws, token in tokens.items():
-                answer = httpx.put(
-                    f"{urls[0]}/v1/workspaces/{ws}/salesforce/settings",
-                    json=SETTINGS_DOCUMENT,
-                    headers={"Authorization": f"Bearer {token}"},
+                def purge_all() -> None:
+                    # PUT settings is the service's own purge: every replica forgets the workspace.
+                    for ws, token in tokens.items():
+                        answer = httpx.put(
+                            f"{urls[0]}/v1/workspaces/{ws}/salesforce/settings",
+                            json=SETTINGS_DOCUMENT,
+                            headers={"Authorization": f"Bearer {token}"},
+                            timeout=30,
+                        )
+                        assert answer.status_code == 200, answer.text  # set-up, not a measurement
+
+                purge_all()
+                plan_base = {"tokens": tokens, "contact_ids": contact_ids}
+
+                # 1. cached lookup vs bare endpoint, on one replica with the Redis cache
+                hot = [("lookup", "ws-load-a", i) for i in range(HOT_SET)]
+                drive(
+                    {**plan_base, "replicas": urls[:1], "ops": hot, "seconds": 30, "concurrency": 8}
+                )
+                rounds = max(1, options.rounds)
+
+                def timed(kind: str) -> dict[str, Any]:
+                    return drive(
+                        {
+                            **plan_base,
+                            "replicas": urls[:1],
+                            "ops": [(kind, "ws-load-a", i % HOT_SET) for i in range(200_000)],
+                            "seconds": options.round_seconds,
+                            "concurrency": options.concurrency,
+                        }
+                    )
+
+                timed("constant")  # warm-up
+                bare_rounds, cached_rounds = [], []
+                for _ in range(rounds):
+                    bare_rounds.append(timed("constant"))
+                    cached_rounds.append(timed("lookup"))
+                bare = median_round(bare_rounds)
+                cached = median_round(cached_rounds)
+
+                # 2. the mix: the same sequence against one replica, then both
+                ops = mixed_ops(options.requests, random.Random(7))
+                mixed = []
+                for replica_urls in (urls[:1], urls):
+                    purge_all()
+                    emulator.reset_counters()
+                    run = drive(
+                        {
+                            **plan_base,
+                            "replicas": replica_urls,
+                            "ops": ops,
+                            "seconds": options.seconds,
+                            "concurrency": options.concurrency,
+                        }
+                    )
+                    run["queries"] = emulator.counters["query"] + emulator.counters["search"]
+                    mixed.append(run)
+
+                # 3. an edit through one replica, then a lookup on each
+                title = f"Checked {uuid.uuid4().hex[:6]}"
+                headers = {"Authorization": f"Bearer {tokens['ws-load-a']}"}
+                edit = httpx.patch(
+                    f"{urls[0]}/v1/workspaces/ws-load-a/salesforce/contacts/{contact_ids['ws-load-a'][0]}",
+                    json={"fields": {"Title": title}},
+                    headers=headers,
                     timeout=30,
                 )
-                assert answer.status_code == 200, answer.text  # set-up, not a measurement
+                seen = []
+                for url in urls:
+                    answer = httpx.get(
+                        f"{url}/v1/workspaces/ws-load-a/salesforce/contacts/lookup",
+                        params={"email": email(0)},
+                        headers=headers,
+                        timeout=30,
+                    ).json()
+                    fields = {f["name"]: f["value"] for f in answer["contact"]["fields"]}
+                    seen.append((fields.get("Title") == title, answer["cached"]))
 
-        purge_all()
-        plan_base = {"tokens": tokens, "contact_ids": contact_ids}
+                def row(label: str, r: dict[str, Any]) -> str:
+                    return f"  {label:<26} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
 
-        # 1. cached lookup vs bare endpoint, on one replica with the Redis cache
-        hot = [("lookup", "ws-load-a", i) for i in range(HOT_SET)]
-        drive({**plan_base, "replicas": urls[:1], "ops": hot, "seconds": 30, "concurrency": 8})
-        rounds = max(1, options.rounds)
-
-        def timed(kind: str) -> dict[str, Any]:
-            return drive(
-                {
-                    **plan_base,
-                    "replicas": urls[:1],
-                    "ops": [(kind, "ws-load-a", i % HOT_SET) for i in range(200_000)],
-                    "seconds": options.round_seconds,
-                    "concurrency": options.concurrency,
-                }
-            )
-
-        timed("constant")  # warm-up
-        bare_rounds, cached_rounds = [], []
-        for _ in range(rounds):
-            bare_rounds.append(timed("constant"))
-            cached_rounds.append(timed("lookup"))
-        bare = sorted(bare_rounds, key=lambda r: r["rps"])[rounds // 2]
-        cached = sorted(cached_rounds, key=lambda r: r["rps"])[rounds // 2]
-
-        # 2. the mix: the same sequence against one replica, then both
-        ops = mixed_ops(options.requests, random.Random(7))
-        mixed = []
-        for replica_urls in (urls[:1], urls):
-            purge_all()
-            emulator.reset_counters()
-            run = drive(
-                {
-                    **plan_base,
-                    "replicas": replica_urls,
-                    "ops": ops,
-                    "seconds": options.seconds,
-                    "concurrency": options.concurrency,
-                }
-            )
-            run["queries"] = emulator.counters["query"] + emulator.counters["search"]
-            mixed.append(run)
-
-        # 3. an edit through one replica, then a lookup on each
-        title = f"Checked {uuid.uuid4().hex[:6]}"
-        headers = {"Authorization": f"Bearer {tokens['ws-load-a']}"}
-        edit = httpx.patch(
-            f"{urls[0]}/v1/workspaces/ws-load-a/salesforce/contacts/{contact_ids['ws-load-a'][0]}",
-            json={"fields": {"Title": title}},
-            headers=headers,
-            timeout=30,
-        )
-        seen = []
-        for url in urls:
-            answer = httpx.get(
-                f"{url}/v1/workspaces/ws-load-a/salesforce/contacts/lookup",
-                params={"email": email(0)},
-                headers=headers,
-                timeout=30,
-            ).json()
-            fields = {f["name"]: f["value"] for f in answer["contact"]["fields"]}
-            seen.append((fields.get("Title") == title, answer["cached"]))
-
-        def row(label: str, r: dict[str, Any]) -> str:
-            return f"  {label:<26} {r['rps']:>8.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}"
-
-        print(
-            f"machine: {os.cpu_count()} CPUs; replicas: uvicorn, 1 worker each, uvloop + "
-            f"httptools; Redis {redis_version}; load: 1 process, keep-alive HTTP/1.1"
-        )
-        print(
-            f"cached lookup vs bare endpoint (same auth, same replica, Redis cache, "
-            f"{HOT_SET} hot emails), concurrency {options.concurrency}, median of {rounds} "
-            f"alternating {options.round_seconds:.0f} s rounds:"
-        )
-        print(f"  {'':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-        print(row("bare endpoint", bare))
-        print(row("cached lookup", cached))
-        print(f"  cached / bare requests/s: {cached['rps'] / bare['rps']:.2f}")
-        print(
-            f"mix: 90% lookups over {IDENTIFIERS:,} emails (Zipf s={ZIPF_S}) x 2 workspaces "
-            f"on 2 orgs, 5% settings reads, 5% edits; the same {len(ops):,} requests, "
-            f"concurrency {options.concurrency}, at most {options.seconds:.0f} s per run:"
-        )
-        print(
-            f"  {'':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lookups':>8} "
-            f"{'distinct':>8} {'SF calls':>8} {'per 1k':>7} {'5xx':>4} {'foreign':>7} "
-            f"{'stale-after-edit':>16}"
-        )
-        for label, run in zip(("1 replica", "2 replicas, shared Redis"), mixed, strict=True):
-            per_thousand = run["queries"] * 1000 / max(1, run["lookups"])
-            print(
-                row(label, run)
-                + f" {run['lookups']:>8} {run['distinct']:>8} {run['queries']:>8}"
-                + f" {per_thousand:>7.1f} {run['5xx']:>4} {run['foreign']:>7}"
-                + f" {run['missed_edit']:>6} of {run['checked_after_edit']:<6}"
-            )
-            if run["requests"] < len(ops):
-                print(f"    (stopped at the time bound after {run['requests']:,} requests)")
-            other = {s: n for s, n in run["statuses"].items() if s != 200}
-            if other:
-                print(f"    non-200 answers by status: {other}")
-        print(
-            f"edit through replica 1 (HTTP {edit.status_code}), then one lookup per replica: "
-            + ", ".join(
-                f"replica {i + 1} {'shows it' if ok else 'does NOT show it'}"
-                f"{' (cached)' if was_cached else ''}"
-                for i, (ok, was_cached) in enumerate(seen)
-            )
-        )
-    finally:
-        for process in replicas:
-            process.terminate()
-        for process in replicas:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        running.stop()
-        names = list(store.scan_iter(match=prefix + "*", count=1000))
-        if names:
-            store.unlink(*names)
-        store.close()
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                print(
+                    f"machine: {os.cpu_count()} CPUs; replicas: uvicorn, 1 worker each, uvloop + "
+                    f"httptools; Redis {redis_version}; load: 1 process, keep-alive HTTP/1.1"
+                )
+                print(
+                    f"cached lookup vs bare endpoint (same auth, same replica, Redis cache, "
+                    f"{HOT_SET} hot emails), concurrency {options.concurrency}, median of {rounds} "
+                    f"alternating {options.round_seconds:.0f} s rounds:"
+                )
+                print(f"  {'':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+                print(row("bare endpoint", bare))
+                print(row("cached lookup", cached))
+                print(f"  cached / bare requests/s: {cached['rps'] / bare['rps']:.2f}")
+                print(
+                    f"mix: 90% lookups over {IDENTIFIERS:,} emails (Zipf s={ZIPF_S}) x 2 "
+                    f"workspaces on 2 orgs, 5% settings reads, 5% edits; the same {len(ops):,} "
+                    f"requests, concurrency {options.concurrency}, "
+                    f"at most {options.seconds:.0f} s per run:"
+                )
+                print(
+                    f"  {'':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'lookups':>8} "
+                    f"{'distinct':>8} {'SF calls':>8} {'per 1k':>7} {'5xx':>4} {'foreign':>7} "
+                    f"{'stale-after-edit':>16}"
+                )
+                for label, run in zip(
+                    ("1 replica", "2 replicas, shared Redis"), mixed, strict=True
+                ):
+                    per_thousand = run["queries"] * 1000 / max(1, run["lookups"])
+                    print(
+                        row(label, run)
+                        + f" {run['lookups']:>8} {run['distinct']:>8} {run['queries']:>8}"
+                        + f" {per_thousand:>7.1f} {run['5xx']:>4} {run['foreign']:>7}"
+                        + f" {run['missed_edit']:>6} of {run['checked_after_edit']:<6}"
+                    )
+                    if run["requests"] < len(ops):
+                        print(f"    (stopped at the time bound after {run['requests']:,} requests)")
+                    other = {s: n for s, n in run["statuses"].items() if s != 200}
+                    if other:
+                        print(f"    non-200 answers by status: {other}")
+                print(
+                    f"edit through replica 1 (HTTP {edit.status_code}), "
+                    "then one lookup per replica: "
+                    + ", ".join(
+                        f"replica {i + 1} {'shows it' if ok else 'does NOT show it'}"
+                        f"{' (cached)' if was_cached else ''}"
+                        for i, (ok, was_cached) in enumerate(seen)
+                    )
+                )
+        finally:
+            names = list(store.scan_iter(match=prefix + "*", count=1000))
+            if names:
+                store.unlink(*names)
+            store.close()
 
 
 if __name__ == "__main__":
