@@ -67,6 +67,22 @@ class CacheResult:
 Loader = Callable[[], Awaitable[LookupEntry]]
 
 
+def refreshed_entry(
+    entry: LookupEntry,
+    record: dict[str, Any],
+    fetched_at: datetime,
+    revertible: frozenset[str] | None,
+) -> LookupEntry:
+    """`entry` with the selected fields that `record` (fresh from Salesforce) carries."""
+    assert entry.record is not None
+    merged = {
+        name: record[name] if name in record and name != "attributes" else value
+        for name, value in entry.record.items()
+    }
+    updated = replace(entry, record=merged, fetched_at=fetched_at)
+    return updated if revertible is None else replace(updated, revertible=revertible)
+
+
 class LookupCache(Protocol):
     async def get(self, key: LookupKey) -> LookupEntry | None:
         """A fresh entry, or None."""
@@ -184,14 +200,7 @@ class MemoryLookupCache:
             entry = self._stale.get(key)
             if entry is None or entry.record is None:
                 continue
-            merged = {
-                name: record[name] if name in record and name != "attributes" else value
-                for name, value in entry.record.items()
-            }
-            updated = replace(entry, record=merged, fetched_at=self._now())
-            if revertible is not None:
-                updated = replace(updated, revertible=revertible)
-            self._store(key, updated)
+            self._store(key, refreshed_entry(entry, record, self._now(), revertible))
 
     async def purge_workspace(self, workspace_id: str) -> None:
         self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1

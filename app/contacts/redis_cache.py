@@ -38,7 +38,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -55,6 +54,7 @@ from app.contacts.cache import (
     Loader,
     LookupEntry,
     LookupKey,
+    refreshed_entry,
 )
 from app.settings.context import ContextChanged
 
@@ -302,13 +302,7 @@ class RedisLookupCache:
                     entry = decode_entry(raw if isinstance(raw, bytes) else raw.encode())
                     if entry.record is None:
                         continue
-                    merged = {
-                        name: record[name] if name in record and name != "attributes" else value
-                        for name, value in entry.record.items()
-                    }
-                    fresh = replace(entry, record=merged, fetched_at=self._timestamp())
-                    if revertible is not None:
-                        fresh = replace(fresh, revertible=revertible)
+                    fresh = refreshed_entry(entry, record, self._timestamp(), revertible)
                     pipe.set(f"{base}:e:{digest}", encode_entry(fresh), px=self._stale_ms)
                 await pipe.execute()
         except REDIS_FAILURES as exc:
