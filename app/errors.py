@@ -47,84 +47,158 @@ class AppError(Exception):
         return body
 
 
-def _error(status: int, code: str, title: str, detail: str | None = None) -> type[AppError]:
-    name = "".join(part.title() for part in code.split("_")) + "Error"
-    return type(
-        name, (AppError,), {"status": status, "code": code, "title": title, "detail": detail}
+class Unauthenticated(AppError):
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "validation_error"
+    title = "The request is invalid"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class RequestTooLarge(AppError):
+    status = 413
+    code = "request_too_large"
+    title = "The request body is too large"
+
+
+class SalesforceNotConnected(AppError):
+    status = 409
+    code = "salesforce_not_connected"
+    title = "Salesforce is not connected"
+    detail = "Connect a Salesforce account in Workspace Settings > Integrations."
+
+
+class SalesforceReauthorizationRequired(AppError):
+    status = 409
+    code = "salesforce_reauthorization_required"
+    title = "Salesforce needs to be reconnected"
+    detail = (
+        "The Salesforce grant was revoked or expired. An owner or manager must reconnect "
+        "Salesforce in Workspace Settings > Integrations."
     )
 
 
-Unauthenticated = _error(401, "unauthenticated", "Authentication required")
-Forbidden = _error(403, "forbidden", "Forbidden")
-ValidationFailed = _error(422, "validation_error", "The request is invalid")
-NotFound = _error(404, "not_found", "Not found")
-SalesforceNotConnected = _error(
-    409,
-    "salesforce_not_connected",
-    "Salesforce is not connected",
-    "Connect a Salesforce account in Workspace Settings > Integrations.",
-)
-SalesforceReauthorizationRequired = _error(
-    409,
-    "salesforce_reauthorization_required",
-    "Salesforce needs to be reconnected",
-    "The Salesforce grant was revoked or expired. An owner or manager must reconnect "
-    "Salesforce in Workspace Settings > Integrations.",
-)
-SalesforceAlreadyConnected = _error(
-    409,
-    "salesforce_already_connected",
-    "Another Salesforce organization is connected",
-    "This workspace is connected to a different Salesforce organization. Disconnect it first.",
-)
-SalesforceApiDisabled = _error(
-    403,
-    "salesforce_api_disabled",
-    "Salesforce API access is not enabled",
-    "Your Salesforce account must have API access; ask your Salesforce administrator to "
-    "enable API permissions.",
-)
-SalesforceInsufficientAccess = _error(
-    403, "salesforce_insufficient_access", "Salesforce refused access for this user"
-)
-SalesforceContactNotFound = _error(
-    404,
-    "salesforce_contact_not_found",
-    "Salesforce contact not found",
-    "The Contact does not exist in Salesforce or was deleted.",
-)
-SalesforceValidationFailed = _error(
-    422, "salesforce_validation_failed", "Salesforce rejected the change"
-)
-SalesforceRateLimited = _error(
-    503,
-    "salesforce_rate_limited",
-    "Salesforce API limit reached",
-    "The Salesforce organization has used up its API requests. Try again later.",
-)
-SalesforceUnavailable = _error(
-    502,
-    "salesforce_unavailable",
-    "Salesforce is unavailable",
-    "Salesforce did not answer in time or answered with an error. Try again shortly.",
-)
-EditingDisabled = _error(
-    403, "editing_disabled", "Editing is disabled", "Editing Salesforce fields is turned off."
-)
-FieldNotEditable = _error(422, "field_not_editable", "Field cannot be edited")
-EditConflict = _error(
-    409,
-    "edit_conflict",
-    "The field changed in Salesforce",
-    "The field no longer holds the value respond.io wrote. Use force=true to revert anyway.",
-)
-NothingToRevert = _error(404, "nothing_to_revert", "Nothing to revert")
-OAuthStateInvalid = _error(
-    400,
-    "oauth_state_invalid",
-    "The authorization link is invalid",
-    "The authorization request is missing, expired or was already used. Start connecting again.",
-)
+class SalesforceAlreadyConnected(AppError):
+    status = 409
+    code = "salesforce_already_connected"
+    title = "Another Salesforce organization is connected"
+    detail = (
+        "This workspace is connected to a different Salesforce organization. Disconnect it first."
+    )
+
+
+class SalesforceApiDisabled(AppError):
+    status = 403
+    code = "salesforce_api_disabled"
+    title = "Salesforce API access is not enabled"
+    detail = (
+        "Your Salesforce account must have API access; ask your Salesforce administrator to "
+        "enable API permissions."
+    )
+
+
+class SalesforceInsufficientAccess(AppError):
+    status = 403
+    code = "salesforce_insufficient_access"
+    title = "Salesforce refused access for this user"
+
+
+class SalesforceContactNotFound(AppError):
+    status = 404
+    code = "salesforce_contact_not_found"
+    title = "Salesforce contact not found"
+    detail = "The Contact does not exist in Salesforce or was deleted."
+
+
+class SalesforceValidationFailed(AppError):
+    status = 422
+    code = "salesforce_validation_failed"
+    title = "Salesforce rejected the change"
+
+
+class SalesforceRateLimited(AppError):
+    status = 503
+    code = "salesforce_rate_limited"
+    title = "Salesforce API limit reached"
+    detail = "The Salesforce organization has used up its API requests. Try again later."
+
+
+class SalesforceUnavailable(AppError):
+    status = 502
+    code = "salesforce_unavailable"
+    title = "Salesforce is unavailable"
+    detail = "Salesforce did not answer in time or answered with an error. Try again shortly."
+
+
+class SalesforceAccessDenied(AppError):
+    """The user chose Deny on Salesforce's consent page."""
+
+    status = 400
+    code = "salesforce_access_denied"
+    title = "Salesforce access was not allowed"
+    detail = (
+        "The Salesforce user did not allow respond.io to access the account. Nothing was "
+        "connected. Start connecting again and choose Allow."
+    )
+
+
+class SalesforceAuthorizationFailed(AppError):
+    status = 400
+    code = "salesforce_authorization_failed"
+    title = "Salesforce did not authorize the connection"
+
+
+class EditingDisabled(AppError):
+    status = 403
+    code = "editing_disabled"
+    title = "Editing is disabled"
+    detail = "Editing Salesforce fields is turned off."
+
+
+class FieldNotEditable(AppError):
+    status = 422
+    code = "field_not_editable"
+    title = "Field cannot be edited"
+
+
+class EditConflict(AppError):
+    status = 409
+    code = "edit_conflict"
+    title = "The field changed in Salesforce"
+    detail = (
+        "The field no longer holds the value respond.io wrote. Use force=true to revert anyway."
+    )
+
+
+class NothingToRevert(AppError):
+    status = 404
+    code = "nothing_to_revert"
+    title = "Nothing to revert"
+
+
+class OAuthStateInvalid(AppError):
+    status = 400
+    code = "oauth_state_invalid"
+    title = "The authorization link is invalid"
+    detail = (
+        "The authorization request is missing, expired or was already used. Start connecting again."
+    )
 
 
 def route_template(scope: Any) -> str:

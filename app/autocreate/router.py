@@ -3,8 +3,6 @@ status, and the workspace's respond.io API token."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 
 from app.auth import AnyMember, Manager
@@ -16,23 +14,12 @@ from app.autocreate.schemas import (
     WebhookSetup,
 )
 from app.autocreate.service import AutocreateService, Delivery
-from app.errors import AppError, Forbidden, SalesforceNotConnected, Unauthenticated
+from app.errors import SalesforceNotConnected
+from app.kit.body import BodyTooLarge, read_bounded
+from app.openapi import AUTH_ERRORS, problem_responses
 
 router = APIRouter(tags=["auto-create"])
 webhook_router = APIRouter(tags=["salesforce webhooks"])
-
-
-def _problems(*kinds: type[AppError]) -> dict[int | str, dict[str, Any]]:
-    responses: dict[int | str, dict[str, Any]] = {}
-    for kind in kinds:
-        entry = responses.setdefault(
-            kind.status,
-            {"description": "", "content": {"application/problem+json": {}}},
-        )
-        entry["description"] = " / ".join(
-            part for part in (entry["description"], f"`{kind.code}`") if part
-        )
-    return responses
 
 
 def get_service(request: Request) -> AutocreateService:
@@ -46,24 +33,6 @@ def get_service(request: Request) -> AutocreateService:
 
 
 # -- Salesforce Outbound Messages -------------------------------------------------------
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _soap(body: bytes, status: int) -> Response:
@@ -91,7 +60,7 @@ _SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
 async def outbound_message(key: str, request: Request) -> Response:
     limit = request.app.state.settings.webhook_max_body_bytes
     try:
-        body = await _read_bounded(request, limit)
+        body = await read_bounded(request, limit)
     except BodyTooLarge:
         return _soap(soap.fault("soapenv:Client", f"message larger than {limit} bytes"), 400)
     result = await get_service(request).receive_outbound_message(key, body)
@@ -114,7 +83,7 @@ async def outbound_message(key: str, request: Request) -> Response:
     "/v1/workspaces/{workspace_id}/salesforce/webhook",
     response_model=WebhookSetup,
     summary="How to point a Salesforce Outbound Message at this workspace",
-    responses=_problems(Unauthenticated, Forbidden, SalesforceNotConnected),
+    responses=problem_responses(*AUTH_ERRORS, SalesforceNotConnected),
 )
 async def webhook_setup(workspace_id: str, caller: Manager, request: Request) -> WebhookSetup:
     return await get_service(request).webhook_setup(workspace_id)
@@ -124,7 +93,7 @@ async def webhook_setup(workspace_id: str, caller: Manager, request: Request) ->
     "/v1/workspaces/{workspace_id}/salesforce/auto-create/status",
     response_model=AutoCreateStatus,
     summary="Outcomes of automatic contact creation",
-    responses=_problems(Unauthenticated, Forbidden),
+    responses=problem_responses(*AUTH_ERRORS),
 )
 async def auto_create_status(
     workspace_id: str, caller: Manager, request: Request
@@ -136,7 +105,7 @@ async def auto_create_status(
     "/v1/workspaces/{workspace_id}/respondio-credentials",
     response_model=RespondioCredentialsStatus,
     summary="Store the workspace's respond.io API token (encrypted, never returned)",
-    responses=_problems(Unauthenticated, Forbidden),
+    responses=problem_responses(*AUTH_ERRORS),
 )
 async def put_respondio_credentials(
     workspace_id: str, body: RespondioCredentialsIn, caller: Manager, request: Request
@@ -150,7 +119,7 @@ async def put_respondio_credentials(
     "/v1/workspaces/{workspace_id}/respondio-credentials",
     response_model=RespondioCredentialsStatus,
     summary="Whether a respond.io API token is stored",
-    responses=_problems(Unauthenticated, Forbidden),
+    responses=problem_responses(*AUTH_ERRORS),
 )
 async def get_respondio_credentials(
     workspace_id: str, caller: AnyMember, request: Request

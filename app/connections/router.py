@@ -12,7 +12,7 @@ from app import errors
 from app.auth import AnyMember, Manager
 from app.openapi import AUTH_ERRORS, problem_responses
 
-from .errors import ConnectFailed, SalesforceAccessDenied, SalesforceAuthorizationFailed
+from .errors import ConnectFailed
 from .schemas import ConnectionView, ConnectRequest, ConnectStarted
 from .service import ConnectionService
 
@@ -83,8 +83,8 @@ def _page(request: Request, template: str, status: int, **context: Any) -> HTMLR
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
         **problem_responses(
             errors.OAuthStateInvalid,
-            SalesforceAccessDenied,
-            SalesforceAuthorizationFailed,
+            errors.SalesforceAccessDenied,
+            errors.SalesforceAuthorizationFailed,
             errors.SalesforceApiDisabled,
             errors.SalesforceAlreadyConnected,
             errors.SalesforceUnavailable,

@@ -36,7 +36,7 @@ from app.salesforce.errors import (
 )
 from app.salesforce.tokens import CONNECTED
 
-from .errors import ConnectFailed, SalesforceAccessDenied, SalesforceAuthorizationFailed, invalid
+from .errors import ConnectFailed, invalid
 from .schemas import ConnectionView, ConnectRequest, ConnectStarted
 
 logger = logging.getLogger("app.connections")
@@ -170,9 +170,9 @@ class ConnectionService:
             )
             return_url = pending.return_url if pending else None
             if error == "access_denied":
-                raise ConnectFailed(SalesforceAccessDenied(), return_url)
+                raise ConnectFailed(errors.SalesforceAccessDenied(), return_url)
             raise ConnectFailed(
-                SalesforceAuthorizationFailed(
+                errors.SalesforceAuthorizationFailed(
                     f"Salesforce answered: {error_description or error}. Nothing was connected."
                 ),
                 return_url,
@@ -183,7 +183,7 @@ class ConnectionService:
         if not code:
             self._log_failed(pending, "no_code")
             raise ConnectFailed(
-                SalesforceAuthorizationFailed("Salesforce sent no authorization code."),
+                errors.SalesforceAuthorizationFailed("Salesforce sent no authorization code."),
                 pending.return_url,
             )
         return await self._connect(pending, code)

@@ -12,15 +12,10 @@ from app.auth import AnyMember
 from app.contacts.edit_schemas import MAX_BODY_BYTES, EditRequest, HistoryEntry
 from app.contacts.edits import ContactEditService
 from app.contacts.schemas import ContactView
+from app.kit.body import BodyTooLarge, read_bounded
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", tags=["contacts"])
-
-
-class RequestTooLarge(errors.AppError):
-    status = 413
-    code = "request_too_large"
-    title = "The request body is too large"
 
 
 ContactId = Annotated[
@@ -67,16 +62,12 @@ def _service(request: Request) -> ContactEditService:
 
 async def _edit_request(request: Request) -> EditRequest:
     """The body, read with a size cap before any parsing."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise RequestTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.")
     try:
-        return EditRequest.model_validate_json(bytes(body))
+        body = await read_bounded(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise errors.RequestTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.") from None
+    try:
+        return EditRequest.model_validate_json(body)
     except ValidationError as exc:
         problems = [
             {
@@ -108,7 +99,7 @@ async def _edit_request(request: Request) -> EditRequest:
             "content": {"application/json": {"schema": EditRequest.model_json_schema()}},
         }
     },
-    responses=problem_responses(*WRITE_ERRORS, RequestTooLarge),
+    responses=problem_responses(*WRITE_ERRORS, errors.RequestTooLarge),
 )
 async def edit_contact(caller: AnyMember, request: Request, contact_id: ContactId) -> ContactView:
     body = await _edit_request(request)

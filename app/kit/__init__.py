@@ -1,0 +1,1 @@
+"""Small generic helpers with no knowledge of Salesforce, respond.io or our HTTP errors."""

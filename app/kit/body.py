@@ -1,0 +1,25 @@
+"""Reading a request body with a size cap, before any parsing."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+
+class BodyTooLarge(Exception):
+    """The body (declared or streamed) is larger than the limit."""
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The whole body; BodyTooLarge as soon as the declared length or the bytes read pass
+    `limit`, so an oversized body is never held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
