@@ -1,14 +1,14 @@
-"""Caller authentication: JWTs minted by the respond.io gateway (contract section 1)."""
+"""Caller authentication: JWTs minted by the respond.io gateway (docs/api.md,
+"Authentication"). The dependencies routers use (`AnyMember`, `Manager`) are in app.deps."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from app.config import Settings
 from app.errors import Forbidden, Unauthenticated
@@ -93,34 +93,15 @@ def mint_token(
     return jwt.encode(claims, settings.service_jwt_secret, algorithm=settings.service_jwt_algorithm)
 
 
-async def current_caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Caller:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated(
-            "Send a respond.io token as `Authorization: Bearer <JWT>`.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
-
-
-async def workspace_caller(
-    workspace_id: str, caller: Annotated[Caller, Depends(current_caller)]
-) -> Caller:
+def member_of(workspace_id: str, caller: Caller) -> Caller:
     """Any role of the workspace named in the path."""
     if caller.workspace_id != workspace_id:
         raise Forbidden("The token does not belong to this workspace.")
     return caller
 
 
-async def workspace_manager(caller: Annotated[Caller, Depends(workspace_caller)]) -> Caller:
+def manager_of(caller: Caller) -> Caller:
     """Owner or manager of the workspace named in the path."""
     if not caller.can_manage:
         raise Forbidden("Only workspace owners and managers may do this.")
     return caller
-
-
-AnyMember = Annotated[Caller, Depends(workspace_caller)]
-Manager = Annotated[Caller, Depends(workspace_manager)]

@@ -1,18 +1,19 @@
-"""Liveness, readiness and metrics (contract section 7)."""
+"""Liveness, readiness and metrics (docs/api.md, "Operations")."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from app.db import Database
+from app.deps import DatabaseDep
 
 logger = logging.getLogger("app.health")
 router = APIRouter(tags=["operations"])
@@ -28,7 +29,9 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The migration the code expects (read once per process)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
@@ -42,9 +45,8 @@ async def healthz() -> dict[str, str]:
     summary="The database is reachable and migrated to the head revision",
     responses={503: {"description": "Not ready"}},
 )
-async def readyz(request: Request) -> JSONResponse:
-    database: Database = request.app.state.db
-    expected: str | None = request.app.state.head_revision
+async def readyz(database: DatabaseDep) -> JSONResponse:
+    expected = head_revision()
     try:
         async with database.engine.connect() as conn:
             current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 
@@ -29,6 +30,23 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 DEFAULT_VISIBLE_FIELDS = ["Name", "Email", "Phone", "MobilePhone", "Title", "LeadSource"]
 
 
+class ConnectionStatus(enum.StrEnum):
+    """A workspace's Salesforce connection. Rows hold the first two; a workspace without a
+    row is `disconnected`."""
+
+    CONNECTED = "connected"
+    REAUTHORIZATION_REQUIRED = "reauthorization_required"
+    DISCONNECTED = "disconnected"
+
+
+class EditStatus(enum.StrEnum):
+    """A field edit made through respond.io (see app.edits.repository)."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+
+
 class Connection(Base):
     """A workspace's Salesforce grant. One row per workspace; deleted on disconnect.
 
@@ -40,7 +58,7 @@ class Connection(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     workspace_id: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(32), default="connected")
+    status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.CONNECTED.value)
     environment: Mapped[str] = mapped_column(String(16))
     login_url: Mapped[str] = mapped_column(String(255))
     instance_url: Mapped[str] = mapped_column(String(255))

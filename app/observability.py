@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import route_template
@@ -23,14 +23,6 @@ HTTP_LATENCY = Histogram(
     "HTTP request latency by route template",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-SALESFORCE_CALLS = Counter(
-    "salesforce_api_calls_total", "Calls made to Salesforce", ["operation", "outcome"]
-)
-SALESFORCE_API_USAGE = Gauge(
-    "salesforce_api_usage",
-    "Last Sforce-Limit-Info api-usage seen, per org",
-    ["organization_id", "kind"],
 )
 CACHE_EVENTS = Counter("lookup_cache_events_total", "Lookup cache hits and misses", ["event"])
 

@@ -10,7 +10,7 @@ from app import errors
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem document with the contract's stable `code`."""
+    """An RFC 9457 problem document with a stable `code` (docs/api.md, "Errors")."""
 
     model_config = ConfigDict(extra="allow")
 

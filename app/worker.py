@@ -30,7 +30,7 @@ from app.db import Database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
-from app.salesforce.tokens import TokenStore
+from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.worker")
 

@@ -32,15 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.auth import AnyMember, mint_token  # noqa: E402
+from app.auth import mint_token  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.crypto import TokenCipher  # noqa: E402
 from app.db import Database  # noqa: E402
+from app.deps import AnyMember  # noqa: E402
 from app.health import alembic_config  # noqa: E402
 from emulator.salesforce import SalesforceEmulator  # noqa: E402
 from emulator.salesforce import create_app as create_salesforce_app  # noqa: E402
 from emulator.server import RunningServer, start_in_thread  # noqa: E402
-from tests.factories import grant_from_emulator, insert_connection  # noqa: E402
+from tests.helpers.factories import grant_from_emulator, insert_connection  # noqa: E402
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOOPBACK = "127.0.0.1"

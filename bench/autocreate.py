@@ -58,7 +58,7 @@ from emulator.respondio import RespondioEmulator  # noqa: E402
 from emulator.respondio import create_app as create_respondio_app  # noqa: E402
 from emulator.salesforce.outbound import build_deliveries, is_ack  # noqa: E402
 from emulator.server import start_in_thread  # noqa: E402
-from tests.factories import (  # noqa: E402
+from tests.helpers.factories import (  # noqa: E402
     grant_from_emulator,
     insert_connection,
     set_auto_create,
@@ -130,7 +130,7 @@ async def bench(
         settings = Settings(_env_file=None, log_level="WARNING")  # type: ignore[call-arg]
         app = create_app(settings)
         async with app.router.lifespan_context(app):
-            db, cipher = app.state.db, app.state.cipher
+            db, cipher = app.state.services.db, app.state.services.cipher
             grant = await grant_from_emulator(sf.url, "admin@acme.example")
             await insert_connection(db, cipher, WORKSPACE, grant, login_url=sf.url)
             key = await set_webhook_key(db, cipher, WORKSPACE)

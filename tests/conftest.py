@@ -9,74 +9,29 @@ so runs never see each other's data.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from alembic import command
-from sqlalchemy import text
 
 from app.auth import mint_token
 from app.config import Settings
-from app.db import Base
-from app.health import alembic_config
 from app.main import create_app
-
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _with_database(url: str, database: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + database
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(SERVER_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def migrate(url: str, revision: str = "head", *, down: bool = False) -> None:
-    """Run Alembic in a thread: its env.py runs its own event loop."""
-    config = alembic_config(url)
-    config.attributes["configure_logger"] = False
-    action = command.downgrade if down else command.upgrade
-
-    def run() -> None:
-        action(config, revision)
-
-    import threading
-
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            run()
-        except BaseException as exc:  # re-raised in the caller
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+from tests.helpers.database import SERVER_URL, admin, migrate, truncate_all, with_database
 
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
     name = f"sfint_test_{uuid.uuid4().hex[:10]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    url = _with_database(SERVER_URL, name).replace("postgresql://", "postgresql+asyncpg://", 1)
+    await admin(f'CREATE DATABASE "{name}"')
+    url = with_database(SERVER_URL, name).replace("postgresql://", "postgresql+asyncpg://", 1)
     try:
         await asyncio.to_thread(migrate, url)
         yield url
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -104,18 +59,7 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
-    await _truncate_all(settings.async_database_url)
-
-
-async def _truncate_all(url: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    async with engine.begin() as conn:
-        if tables:
-            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
-    await engine.dispose()
+    await truncate_all(settings.async_database_url)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Caller token verification (contract section 1)."""
+"""Caller token verification (docs/api.md, "Authentication")."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import jwt
 import pytest
 from fastapi import APIRouter
 
-from app.auth import AnyMember, Manager, mint_token
+from app.auth import mint_token
 from app.config import Settings
+from app.deps import AnyMember, Manager
 
 PROBE = APIRouter()
 

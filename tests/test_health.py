@@ -10,9 +10,10 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
+from app import health
 from app.db import Base
 from app.main import create_app
-from tests.conftest import SERVER_URL, _admin, _with_database, migrate
+from tests.helpers.database import SERVER_URL, admin, migrate, with_database
 
 
 async def test_healthz(client: httpx.AsyncClient) -> None:
@@ -24,7 +25,7 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_when_migrated(client: httpx.AsyncClient, app: Any) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json()["revision"] == app.state.head_revision
+    assert response.json()["revision"] == health.head_revision()
 
 
 async def test_readyz_fails_when_database_is_down(make_settings: Any) -> None:
@@ -41,20 +42,20 @@ async def test_readyz_fails_when_database_is_down(make_settings: Any) -> None:
 
 async def test_readyz_fails_when_not_migrated(make_settings: Any) -> None:
     name = f"sfint_empty_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
+    await admin(f'CREATE DATABASE "{name}"')
     try:
-        url = _with_database(SERVER_URL, name).replace("postgresql://", "postgresql+asyncpg://")
+        url = with_database(SERVER_URL, name).replace("postgresql://", "postgresql+asyncpg://")
         await _admin_exec(url, "CREATE TABLE alembic_version (version_num varchar(32))")
         application = create_app(make_settings(database_url=url))
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
                 response = await http.get("/readyz")
-            await application.state.db.dispose()
+            await application.state.services.db.dispose()
         assert response.status_code == 503
         assert response.json()["database"] == "not_migrated"
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _admin_exec(url: str, sql: str) -> None:
@@ -75,8 +76,8 @@ async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:
 
 async def test_migrations_go_down_and_up_cleanly() -> None:
     name = f"sfint_mig_{uuid.uuid4().hex[:8]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    url = _with_database(SERVER_URL, name)
+    await admin(f'CREATE DATABASE "{name}"')
+    url = with_database(SERVER_URL, name)
     try:
         async_url = url.replace("postgresql://", "postgresql+asyncpg://")
         import asyncio
@@ -89,7 +90,7 @@ async def test_migrations_go_down_and_up_cleanly() -> None:
         await asyncio.to_thread(migrate, async_url)
         assert {t.name for t in Base.metadata.sorted_tables} <= await _tables(url)
     finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _tables(url: str) -> set[str]:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AutocreateContact
+from app.salesforce.values import parse_datetime
 
 ENTRYPOINT = "autocreate.contact"
 # The Contact fields auto-create reads, from the REST API and in Outbound Messages alike.
@@ -62,27 +63,9 @@ class ContactSeen:
             phone=_clean(fields.get("Phone"), 64),
             mobile_phone=_clean(fields.get("MobilePhone"), 64),
             language=_clean(fields.get(language_field), 64) if language_field else None,
-            created_at=parse_salesforce_datetime(fields.get("CreatedDate")),
+            created_at=parse_datetime(fields.get("CreatedDate")),
             created_by_id=_clean(fields.get("CreatedById"), 18),
         )
-
-
-def parse_salesforce_datetime(value: Any) -> datetime | None:
-    """`2026-11-24T10:00:00.000Z` (SOAP) or `...000+0000` (REST), as an aware datetime."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def whole_second(moment: datetime) -> datetime:

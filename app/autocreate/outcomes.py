@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.autocreate.ingest import whole_second
-from app.models import WorkspaceSettings
+from app.models import ConnectionStatus, WorkspaceSettings
+from app.salesforce.values import same_id
 
 AUTO_CREATED_TAG = "Auto-created: Salesforce"
 
@@ -28,7 +29,7 @@ RESPONDIO_UNAVAILABLE = "respondio_unavailable"
 
 def same_org(a: str | None, b: str | None) -> bool:
     """Salesforce ids compare on their 15 case-sensitive characters (15 and 18 forms)."""
-    return bool(a) and bool(b) and a[:15] == b[:15]  # type: ignore[index]
+    return bool(a) and bool(b) and same_id(a, b)  # type: ignore[arg-type]
 
 
 def precondition_failure(
@@ -46,7 +47,7 @@ def precondition_failure(
         return AUTO_CREATE_DISABLED
     if connection_status is None or not same_org(connection_organization_id, organization_id):
         return SALESFORCE_DISCONNECTED
-    if connection_status != "connected":
+    if connection_status != ConnectionStatus.CONNECTED:
         return REAUTHORIZATION_REQUIRED
     if sf_created_at is not None and enabled_at is not None and sf_created_at < enabled_at:
         return CREATED_BEFORE_ENABLED

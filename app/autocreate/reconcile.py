@@ -32,6 +32,7 @@ from app.models import (
     AutocreateNotification,
     AutocreateWorkspace,
     Connection,
+    ConnectionStatus,
     WorkspaceSettings,
 )
 from app.salesforce.client import SalesforceClient
@@ -98,15 +99,19 @@ class Reconciler:
                     "INSERT INTO autocreate_workspaces (workspace_id) "
                     "SELECT s.workspace_id FROM workspace_settings s "
                     "JOIN salesforce_connections c ON c.workspace_id = s.workspace_id "
-                    "WHERE s.auto_create_enabled AND c.status = 'connected' "
+                    "WHERE s.auto_create_enabled AND c.status = :connected "
                     "ON CONFLICT (workspace_id) DO NOTHING"
-                )
+                ),
+                {"connected": ConnectionStatus.CONNECTED.value},
             )
         async with self._db.transaction() as session:
             enabled = (
                 select(WorkspaceSettings.workspace_id)
                 .join(Connection, Connection.workspace_id == WorkspaceSettings.workspace_id)
-                .where(WorkspaceSettings.auto_create_enabled, Connection.status == "connected")
+                .where(
+                    WorkspaceSettings.auto_create_enabled,
+                    Connection.status == ConnectionStatus.CONNECTED.value,
+                )
             )
             claimed = await session.scalars(
                 update(AutocreateWorkspace)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.auth import AnyMember, Manager
 from app.autocreate import soap
 from app.autocreate.schemas import (
     AutoCreateStatus,
@@ -13,23 +12,14 @@ from app.autocreate.schemas import (
     RespondioCredentialsStatus,
     WebhookSetup,
 )
-from app.autocreate.service import AutocreateService, Delivery
+from app.autocreate.service import Delivery
+from app.deps import AnyMember, AutocreateServiceDep, Manager, SettingsDep
 from app.errors import SalesforceNotConnected
 from app.kit.body import BodyTooLarge, read_bounded
 from app.openapi import AUTH_ERRORS, problem_responses
 
 router = APIRouter(tags=["auto-create"])
 webhook_router = APIRouter(tags=["salesforce webhooks"])
-
-
-def get_service(request: Request) -> AutocreateService:
-    service: AutocreateService | None = getattr(request.app.state, "autocreate", None)
-    if service is None:
-        service = AutocreateService(
-            request.app.state.db, request.app.state.cipher, request.app.state.settings
-        )
-        request.app.state.autocreate = service
-    return service
 
 
 # -- Salesforce Outbound Messages -------------------------------------------------------
@@ -57,13 +47,15 @@ _SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
     },
     response_class=Response,
 )
-async def outbound_message(key: str, request: Request) -> Response:
-    limit = request.app.state.settings.webhook_max_body_bytes
+async def outbound_message(
+    key: str, request: Request, service: AutocreateServiceDep, settings: SettingsDep
+) -> Response:
+    limit = settings.webhook_max_body_bytes
     try:
         body = await read_bounded(request, limit)
     except BodyTooLarge:
         return _soap(soap.fault("soapenv:Client", f"message larger than {limit} bytes"), 400)
-    result = await get_service(request).receive_outbound_message(key, body)
+    result = await service.receive_outbound_message(key, body)
     if result.acknowledged:
         return _soap(soap.ACK, 200)
     if result.outcome is Delivery.UNKNOWN_KEY:
@@ -85,8 +77,10 @@ async def outbound_message(key: str, request: Request) -> Response:
     summary="How to point a Salesforce Outbound Message at this workspace",
     responses=problem_responses(*AUTH_ERRORS, SalesforceNotConnected),
 )
-async def webhook_setup(workspace_id: str, caller: Manager, request: Request) -> WebhookSetup:
-    return await get_service(request).webhook_setup(workspace_id)
+async def webhook_setup(
+    workspace_id: str, caller: Manager, service: AutocreateServiceDep
+) -> WebhookSetup:
+    return await service.webhook_setup(workspace_id)
 
 
 @router.get(
@@ -96,9 +90,9 @@ async def webhook_setup(workspace_id: str, caller: Manager, request: Request) ->
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def auto_create_status(
-    workspace_id: str, caller: Manager, request: Request
+    workspace_id: str, caller: Manager, service: AutocreateServiceDep
 ) -> AutoCreateStatus:
-    return await get_service(request).status(workspace_id)
+    return await service.status(workspace_id)
 
 
 @router.put(
@@ -108,9 +102,9 @@ async def auto_create_status(
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def put_respondio_credentials(
-    workspace_id: str, body: RespondioCredentialsIn, caller: Manager, request: Request
+    workspace_id: str, body: RespondioCredentialsIn, caller: Manager, service: AutocreateServiceDep
 ) -> RespondioCredentialsStatus:
-    return await get_service(request).set_respondio_token(
+    return await service.set_respondio_token(
         workspace_id, body.api_token.get_secret_value(), caller.user_id
     )
 
@@ -122,6 +116,6 @@ async def put_respondio_credentials(
     responses=problem_responses(*AUTH_ERRORS),
 )
 async def get_respondio_credentials(
-    workspace_id: str, caller: AnyMember, request: Request
+    workspace_id: str, caller: AnyMember, service: AutocreateServiceDep
 ) -> RespondioCredentialsStatus:
-    return await get_service(request).respondio_token_status(workspace_id)
+    return await service.respondio_token_status(workspace_id)

@@ -35,6 +35,7 @@ from app.models import (
     AutocreateWebhookKey,
     AutocreateWorkspace,
     Connection,
+    ConnectionStatus,
     RespondioCredential,
     WorkspaceSettings,
 )
@@ -105,7 +106,11 @@ class AutocreateService:
                 return DeliveryResult(Delivery.WRONG_ORG)
             await self._remember_key(session, key_hash, workspace_id)
             ws = await session.get(WorkspaceSettings, workspace_id)
-            if ws is None or not ws.auto_create_enabled or connection.status != "connected":
+            if (
+                ws is None
+                or not ws.auto_create_enabled
+                or connection.status != ConnectionStatus.CONNECTED
+            ):
                 reason = (
                     "auto_create_disabled"
                     if ws is None or not ws.auto_create_enabled

@@ -1,1 +1,1 @@
-"""Connect, reauthorize and disconnect a workspace's Salesforce account (contract section 3)."""
+"""Connect, reauthorize and disconnect a workspace's Salesforce account."""

@@ -1,20 +1,18 @@
-"""HTTP of contract section 3: parse, authorize, call the service, render."""
+"""HTTP of the connection endpoints (docs/api.md, "Connection"): parse, authorize, call the
+service, render."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app import errors
-from app.auth import AnyMember, Manager
+from app.connections.errors import ConnectFailed
+from app.connections.schemas import ConnectionView, ConnectRequest, ConnectStarted
+from app.deps import AnyMember, ConnectionServiceDep, Manager, TemplatesDep
 from app.openapi import AUTH_ERRORS, problem_responses
-
-from .errors import ConnectFailed
-from .schemas import ConnectionView, ConnectRequest, ConnectStarted
-from .service import ConnectionService
 
 router = APIRouter(tags=["connection"])
 
@@ -26,18 +24,6 @@ PAGE_HEADERS = {
     "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def get_service(request: Request) -> ConnectionService:
-    state = request.app.state
-    return ConnectionService(
-        db=state.db,
-        cipher=state.cipher,
-        http=state.http,
-        settings=state.settings,
-        salesforce=state.salesforce,
-        purge_workspace=getattr(state, "purge_workspace", None),
-    )
 
 
 @router.post(
@@ -53,10 +39,10 @@ def get_service(request: Request) -> ConnectionService:
 async def connect(
     workspace_id: str,
     caller: Manager,
-    request: Request,
+    service: ConnectionServiceDep,
     body: Annotated[ConnectRequest | None, Body()] = None,
 ) -> ConnectStarted:
-    return await get_service(request).start(workspace_id, caller.user_id, body or ConnectRequest())
+    return await service.start(workspace_id, caller.user_id, body or ConnectRequest())
 
 
 def _wants_json(request: Request) -> bool:
@@ -64,10 +50,9 @@ def _wants_json(request: Request) -> bool:
     return "json" in accept and "text/html" not in accept
 
 
-def _page(request: Request, template: str, status: int, **context: Any) -> HTMLResponse:
-    environment: jinja2.Environment = request.app.state.templates
+def _page(templates: TemplatesDep, template: str, status: int, **context: Any) -> HTMLResponse:
     return HTMLResponse(
-        environment.get_template(template).render(**context),
+        templates.get_template(template).render(**context),
         status_code=status,
         headers=PAGE_HEADERS,
     )
@@ -94,20 +79,22 @@ def _page(request: Request, template: str, status: int, **context: Any) -> HTMLR
 )
 async def oauth_callback(
     request: Request,
+    service: ConnectionServiceDep,
+    templates: TemplatesDep,
     code: Annotated[str | None, Query(max_length=2048)] = None,
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
     error_description: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Response:
     try:
-        connected = await get_service(request).complete(
+        connected = await service.complete(
             code=code, state=state, error=error, error_description=error_description
         )
     except ConnectFailed as failure:
         if _wants_json(request):
             return errors.problem_response(failure.error)
         return _page(
-            request,
+            templates,
             "error.html",
             failure.error.status,
             problem=failure.error.to_problem(),
@@ -116,7 +103,7 @@ async def oauth_callback(
     if _wants_json(request):
         return JSONResponse(connected.connection.model_dump(mode="json"), headers=PAGE_HEADERS)
     return _page(
-        request,
+        templates,
         "connected.html",
         200,
         connection=connected.connection,
@@ -133,8 +120,10 @@ async def oauth_callback(
     response_model=ConnectionView,
     responses=problem_responses(*AUTH_ERRORS),
 )
-async def get_connection(workspace_id: str, caller: AnyMember, request: Request) -> ConnectionView:
-    return await get_service(request).status(workspace_id)
+async def get_connection(
+    workspace_id: str, caller: AnyMember, service: ConnectionServiceDep
+) -> ConnectionView:
+    return await service.status(workspace_id)
 
 
 @router.delete(
@@ -146,6 +135,6 @@ async def get_connection(workspace_id: str, caller: AnyMember, request: Request)
     response_class=Response,
     responses=problem_responses(*AUTH_ERRORS),
 )
-async def disconnect(workspace_id: str, caller: Manager, request: Request) -> Response:
-    await get_service(request).disconnect(workspace_id, caller.user_id)
+async def disconnect(workspace_id: str, caller: Manager, service: ConnectionServiceDep) -> Response:
+    await service.disconnect(workspace_id, caller.user_id)
     return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Request and response bodies of the connection endpoints (contract section 3)."""
+"""Request and response bodies of the connection endpoints (docs/api.md, "Connection")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ConnectionStatus = Literal["connected", "reauthorization_required", "disconnected"]
+from app.models import ConnectionStatus
 
 
 class ConnectRequest(BaseModel):
@@ -58,4 +58,4 @@ class ConnectionView(BaseModel):
 
     @classmethod
     def disconnected(cls) -> ConnectionView:
-        return cls(status="disconnected")
+        return cls(status=ConnectionStatus.DISCONNECTED)

@@ -18,14 +18,15 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from app import errors
 from app.config import Settings
+from app.connections import repository
+from app.connections.errors import ConnectFailed, invalid
+from app.connections.schemas import ConnectionView, ConnectRequest, ConnectStarted
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
-from app.models import Connection, OAuthState
+from app.models import Connection, ConnectionStatus, OAuthState
 from app.salesforce import oauth
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
@@ -34,10 +35,6 @@ from app.salesforce.errors import (
     OAuthError,
     SalesforceError,
 )
-from app.salesforce.tokens import CONNECTED
-
-from .errors import ConnectFailed, invalid
-from .schemas import ConnectionView, ConnectRequest, ConnectStarted
 
 logger = logging.getLogger("app.connections")
 
@@ -66,7 +63,7 @@ def view_of(row: Connection | None) -> ConnectionView:
     if row is None:
         return ConnectionView.disconnected()
     return ConnectionView(
-        status=row.status,  # type: ignore[arg-type]
+        status=ConnectionStatus(row.status),
         organization_id=row.organization_id,
         organization_name=row.organization_name,
         instance_url=row.instance_url,
@@ -110,22 +107,17 @@ class ConnectionService:
         authorization = oauth.authorization_request(self._settings, login_url)
         now = datetime.now(UTC)
         expires_at = now + STATE_TTL
-        async with self._db.transaction() as session:
-            await session.execute(
-                delete(OAuthState).where(OAuthState.expires_at < now - STATE_RETENTION)
-            )
-            session.add(
-                OAuthState(
-                    state_hash=sha256_hex(authorization.state),
-                    workspace_id=workspace_id,
-                    user_id=user_id,
-                    environment=request.environment,
-                    login_url=login_url,
-                    code_verifier_encrypted=self._cipher.encrypt(authorization.code_verifier),
-                    return_url=return_url,
-                    expires_at=expires_at,
-                )
-            )
+        state = OAuthState(
+            state_hash=sha256_hex(authorization.state),
+            workspace_id=workspace_id,
+            user_id=user_id,
+            environment=request.environment,
+            login_url=login_url,
+            code_verifier_encrypted=self._cipher.encrypt(authorization.code_verifier),
+            return_url=return_url,
+            expires_at=expires_at,
+        )
+        await repository.add_state(self._db, state, sweep_before=now - STATE_RETENTION)
         logger.info(
             "salesforce.connect.started",
             extra={
@@ -190,18 +182,7 @@ class ConnectionService:
 
     async def _consume_state(self, state: str) -> OAuthState | None:
         """Mark the state used, atomically; None when unknown, expired or already used."""
-        async with self._db.transaction() as session:
-            row: OAuthState | None = await session.scalar(
-                update(OAuthState)
-                .where(
-                    OAuthState.state_hash == sha256_hex(state),
-                    OAuthState.used_at.is_(None),
-                    OAuthState.expires_at > datetime.now(UTC),
-                )
-                .values(used_at=datetime.now(UTC))
-                .returning(OAuthState)
-            )
-        return row
+        return await repository.consume_state(self._db, sha256_hex(state), datetime.now(UTC))
 
     async def _connect(self, pending: OAuthState, code: str) -> Connected:
         try:
@@ -254,7 +235,7 @@ class ConnectionService:
     ) -> Connected:
         webhook_key = secrets.token_urlsafe(32)
         values = {
-            "status": CONNECTED,
+            "status": ConnectionStatus.CONNECTED.value,
             "environment": pending.environment,
             "login_url": pending.login_url,
             "instance_url": tokens.instance_url,
@@ -275,44 +256,21 @@ class ConnectionService:
             "connected_by": pending.user_id,
             "tokens_refreshed_at": None,
         }
-        replaced_refresh: str | None = None
-        for attempt in range(2):
-            try:
-                async with self._db.transaction() as session:
-                    row = await session.scalar(
-                        select(Connection)
-                        .where(Connection.workspace_id == pending.workspace_id)
-                        .with_for_update()
-                    )
-                    reauthorized = row is not None
-                    if row is None:
-                        row = Connection(
-                            workspace_id=pending.workspace_id,
-                            organization_id=identity.organization_id,
-                            **values,
-                        )
-                        session.add(row)
-                    elif not oauth.same_id(row.organization_id, identity.organization_id):
-                        self._log_failed(pending, "other_organization")
-                        raise ConnectFailed(
-                            errors.SalesforceAlreadyConnected(
-                                "This workspace is connected to the Salesforce organization "
-                                f"{row.organization_name or row.organization_id}. Disconnect "
-                                "it first to connect another organization."
-                            ),
-                            pending.return_url,
-                        )
-                    else:
-                        replaced_refresh = row.refresh_token_encrypted
-                        for name, value in values.items():
-                            setattr(row, name, value)
-                    await session.flush()
-                    view = view_of(row)
-                break
-            except IntegrityError:
-                # Two callbacks of one workspace inserted at once: the retry updates the row.
-                if attempt:
-                    raise
+        try:
+            row, replaced_refresh, reauthorized = await repository.save_connection(
+                self._db, pending.workspace_id, identity.organization_id, values
+            )
+        except repository.OtherOrganization as other:
+            self._log_failed(pending, "other_organization")
+            raise ConnectFailed(
+                errors.SalesforceAlreadyConnected(
+                    "This workspace is connected to the Salesforce organization "
+                    f"{other.organization}. Disconnect it first to connect another "
+                    "organization."
+                ),
+                pending.return_url,
+            ) from None
+        view = view_of(row)
         if replaced_refresh:
             old = self._cipher.decrypt(replaced_refresh)
             if old != tokens.refresh_token:
@@ -355,11 +313,7 @@ class ConnectionService:
     # -- read ------------------------------------------------------------------------------
 
     async def status(self, workspace_id: str) -> ConnectionView:
-        async with self._db.transaction() as session:
-            row = await session.scalar(
-                select(Connection).where(Connection.workspace_id == workspace_id)
-            )
-            return view_of(row)
+        return view_of(await repository.connection_of(self._db, workspace_id))
 
     async def _purge_quietly(self, workspace_id: str, event: str) -> None:
         if self._purge_workspace is None:
@@ -377,12 +331,7 @@ class ConnectionService:
     async def disconnect(self, workspace_id: str, user_id: str) -> None:
         """Delete the row (tokens gone), revoke the grant (best effort), purge caches.
         Settings stay. Idempotent."""
-        async with self._db.transaction() as session:
-            row: Connection | None = await session.scalar(
-                delete(Connection)
-                .where(Connection.workspace_id == workspace_id)
-                .returning(Connection)
-            )
+        row = await repository.delete_connection(self._db, workspace_id)
         revoked = False
         if row is not None:
             secret = row.refresh_token_encrypted or row.access_token_encrypted

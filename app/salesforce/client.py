@@ -1,21 +1,23 @@
 """Explicit, typed Salesforce REST calls over the one shared httpx.AsyncClient.
 
-On 401 INVALID_SESSION_ID the client refreshes once (single-flight, see tokens.py) and retries
-once; it never refreshes on a 403. Every answer's `Sforce-Limit-Info` is recorded in metrics.
+On 401 INVALID_SESSION_ID the client asks its token source for fresh credentials once (a
+single-flight refresh, see app.workspace.tokens) and retries once; it never refreshes on a
+403. Every answer's `Sforce-Limit-Info` is recorded in metrics.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from app.config import Settings
-from app.observability import SALESFORCE_API_USAGE, SALESFORCE_CALLS
 from app.salesforce.errors import (
     SalesforceError,
     SalesforceUnavailable,
@@ -23,7 +25,7 @@ from app.salesforce.errors import (
     error_from_response,
 )
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.tokens import Credentials, TokenStore
+from app.salesforce.metrics import SALESFORCE_API_USAGE, SALESFORCE_CALLS
 
 logger = logging.getLogger("app.salesforce.client")
 
@@ -31,8 +33,28 @@ _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 MAX_QUERY_PAGES = 10
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    connection_id: uuid.UUID
+    workspace_id: str
+    organization_id: str
+    instance_url: str
+    access_token: str
+
+    def __repr__(self) -> str:  # never print the token
+        return f"Credentials(workspace_id={self.workspace_id!r}, org={self.organization_id!r})"
+
+
+class TokenSource(Protocol):
+    """Where the client gets a workspace's credentials, and fresh ones after a 401."""
+
+    async def credentials(self, workspace_id: str) -> Credentials: ...
+
+    async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials: ...
+
+
 class SalesforceClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, tokens: TokenStore) -> None:
+    def __init__(self, http: httpx.AsyncClient, settings: Settings, tokens: TokenSource) -> None:
         self._http = http
         self._settings = settings
         self.tokens = tokens
@@ -263,4 +285,4 @@ class SalesforceClient:
             SALESFORCE_API_USAGE.labels(organization_id, "max").set(int(match.group(2)))
 
 
-__all__ = ["SalesforceClient", "SalesforceError"]
+__all__ = ["Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]

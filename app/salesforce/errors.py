@@ -1,12 +1,11 @@
-"""Typed Salesforce errors (by HTTP status and `errorCode`) and their contract mapping."""
+"""Typed Salesforce errors, by HTTP status and `errorCode`. What they become in our HTTP
+answers is decided by app.workspace.errors."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
-
-from app import errors as app_errors
 
 
 class SalesforceError(Exception):
@@ -148,33 +147,3 @@ def error_from_response(response: httpx.Response) -> SalesforceError:
     else:
         kind = SalesforceUnavailable
     return kind(message, status=status, error_code=code, fields=fields, errors=errors)
-
-
-def to_app_error(exc: Exception) -> app_errors.AppError:
-    """Translate a Salesforce-side failure into the contract's error."""
-    if isinstance(exc, NotConnected):
-        return app_errors.SalesforceNotConnected()
-    if isinstance(exc, ReauthorizationRequired | InvalidGrant):
-        return app_errors.SalesforceReauthorizationRequired()
-    if isinstance(exc, ApiDisabled):
-        return app_errors.SalesforceApiDisabled()
-    if isinstance(exc, RequestLimitExceeded):
-        return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
-    if isinstance(exc, InsufficientAccess):
-        return app_errors.SalesforceInsufficientAccess(exc.message or None)
-    if isinstance(exc, RecordNotFound):
-        return app_errors.SalesforceContactNotFound()
-    if isinstance(exc, WriteRejected):
-        return app_errors.SalesforceValidationFailed(
-            exc.message,
-            errors=[
-                {
-                    "errorCode": e.get("errorCode"),
-                    "message": e.get("message"),
-                    "fields": e.get("fields") or [],
-                }
-                for e in exc.errors
-            ]
-            or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}],
-        )
-    return app_errors.SalesforceUnavailable()

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -31,13 +32,14 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from app.config import Settings
 from app.salesforce.errors import (
     ApiDisabled,
+    InvalidGrant,
     OAuthError,
     SalesforceError,
     SalesforceUnavailable,
     error_from_response,
 )
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.tokens import post_token_request
+from app.salesforce.values import same_id
 
 SCOPES = ("api", "refresh_token", "id")
 # RFC 7636 wants 43..128 characters of [A-Za-z0-9-._~]; generate_token uses letters and digits.
@@ -68,6 +70,52 @@ class Identity:
     username: str
     display_name: str | None
     email: str | None
+
+
+async def post_token_request(
+    http: httpx.AsyncClient, token_url: str, form: dict[str, str], timeout: float
+) -> dict[str, Any]:
+    """POST to Salesforce's token endpoint; typed errors for every failure."""
+    try:
+        response = await http.post(
+            token_url, data=form, headers={"Accept": "application/json"}, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        raise SalesforceUnavailable(f"token endpoint unreachable: {type(exc).__name__}") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code >= 500:
+        raise SalesforceUnavailable(f"token endpoint answered {response.status_code}")
+    if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        error = (
+            str(body.get("error") or f"http_{response.status_code}")
+            if isinstance(body, dict)
+            else ""
+        )
+        description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
+        kind = InvalidGrant if error == "invalid_grant" else OAuthError
+        raise kind(error or "invalid_response", description, status=response.status_code)
+    return body
+
+
+async def refresh_access_token(
+    http: httpx.AsyncClient, settings: Settings, login_url: str, refresh_token: str
+) -> dict[str, Any]:
+    """The refresh-token grant: Salesforce's token answer (a new access token, maybe a
+    rotated refresh token and another `instance_url`). InvalidGrant when the grant is dead."""
+    return await post_token_request(
+        http,
+        f"{ensure_allowed(login_url, settings)}/services/oauth2/token",
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": settings.salesforce_client_id,
+            "client_secret": settings.salesforce_client_secret,
+        },
+        settings.salesforce_timeout_seconds,
+    )
 
 
 def login_url_for(settings: Settings, environment: str, my_domain: str | None) -> str:
@@ -212,11 +260,6 @@ def _check_identity_matches_url(identity: Identity, identity_url: str) -> None:
             raise SalesforceUnavailable("the identity answer is for another user")
 
 
-def same_id(a: str, b: str) -> bool:
-    """Salesforce ids come as 15 (case-sensitive) or 18 characters; compare the first 15."""
-    return a[:15] == b[:15]
-
-
 async def revoke(http: httpx.AsyncClient, settings: Settings, login_url: str, token: str) -> None:
     """Revoke a refresh token (the whole grant) or an access token. Raises SalesforceError."""
     url = ensure_allowed(login_url, settings) + "/services/oauth2/revoke"
@@ -252,6 +295,7 @@ __all__ = [
     "exchange_code",
     "fetch_identity",
     "login_url_for",
+    "post_token_request",
+    "refresh_access_token",
     "revoke",
-    "same_id",
 ]

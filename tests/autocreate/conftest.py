@@ -24,7 +24,7 @@ from emulator.respondio import RespondioEmulator
 from emulator.respondio import create_app as create_respondio_app
 from emulator.salesforce.outbound import build_deliveries, is_ack
 from emulator.server import start_in_thread
-from tests.factories import (
+from tests.helpers.factories import (
     grant_from_emulator,
     insert_connection,
     set_auto_create,
@@ -138,7 +138,7 @@ async def connect_workspace(
     enabled_at: datetime | None = None,
 ) -> Workspace:
     grant = await grant_from_emulator(sf_emulator.base_url, ACME_ADMIN)
-    db, cipher = app.state.db, app.state.cipher
+    db, cipher = app.state.services.db, app.state.services.cipher
     await insert_connection(db, cipher, workspace_id, grant, login_url=sf_emulator.base_url)
     key = await set_webhook_key(db, cipher, workspace_id)
     await set_auto_create(
@@ -212,7 +212,7 @@ async def wait_until(
 
 
 async def rows(app: Any, workspace_id: str | None = None) -> list[AutocreateContact]:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         query = select(AutocreateContact).order_by(AutocreateContact.id)
         if workspace_id is not None:
             query = query.where(AutocreateContact.workspace_id == workspace_id)

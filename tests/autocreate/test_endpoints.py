@@ -29,10 +29,10 @@ async def test_respondio_token_is_stored_encrypted_and_never_returned(
     assert "secret-rio-token" not in response.text
     shown = (await client.get(path, headers=auth("ws-9"))).json()
     assert shown["configured"] is True and shown["updated_at"]
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         row = await session.get(RespondioCredential, "ws-9")
     assert row is not None and "secret-rio-token" not in row.api_token_encrypted
-    assert app.state.cipher.decrypt(row.api_token_encrypted) == "secret-rio-token"
+    assert app.state.services.cipher.decrypt(row.api_token_encrypted) == "secret-rio-token"
 
 
 async def test_respondio_token_needs_a_manager_and_a_real_value(
@@ -80,13 +80,13 @@ async def test_webhook_setup_without_a_connection_is_409(
 async def test_a_connection_without_a_key_gets_one(
     client: httpx.AsyncClient, app: Any, workspace: Workspace, auth: Any
 ) -> None:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         row = await session.scalar(select(Connection).where(Connection.workspace_id == "ws-1"))
         assert row is not None
         row.webhook_key_hash = row.webhook_key_encrypted = None
     body = (await client.get("/v1/workspaces/ws-1/salesforce/webhook", headers=auth("ws-1"))).json()
     key = body["outbound_message_url"].rsplit("/", 1)[1]
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         row = await session.scalar(select(Connection).where(Connection.workspace_id == "ws-1"))
     assert row is not None and row.webhook_key_hash == sha256_hex(key)
 

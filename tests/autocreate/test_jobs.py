@@ -27,7 +27,7 @@ from tests.autocreate.conftest import (
     settled,
     wait_until,
 )
-from tests.factories import set_auto_create
+from tests.helpers.factories import set_auto_create
 
 WEBHOOK_ONLY = {"reconcile": False}
 
@@ -239,7 +239,7 @@ async def test_contact_created_before_a_crash_is_finished_not_skipped(
             json={"firstName": "P0", "email": "person0@example.com"},
             headers={"Authorization": f"Bearer {workspace.token}"},
         )
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(update(AutocreateContact).values(create_sent_at=ago(5)))
     async with running_worker(settings, **WEBHOOK_ONLY):
         await wait_until(lambda: settled(app, 1))
@@ -353,8 +353,8 @@ async def test_jobs_found_disabled_or_disconnected_are_parked_not_retried(
     await deliver(
         client, sf_emulator, reauth.webhook_path, add_contacts(sf_emulator, 1, prefix="b")
     )
-    await set_auto_create(app.state.db, off.id, enabled=False)
-    async with app.state.db.transaction() as session:
+    await set_auto_create(app.state.services.db, off.id, enabled=False)
+    async with app.state.services.db.transaction() as session:
         await session.execute(
             update(Connection)
             .where(Connection.workspace_id == reauth.id)
@@ -407,7 +407,7 @@ async def test_a_pending_row_whose_job_vanished_is_requeued(
         await conn.execute("DELETE FROM pgqueuer")
     finally:
         await conn.close()
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(update(AutocreateContact).values(next_attempt_at=ago(60)))
     async with running_worker(settings):
         await wait_until(lambda: settled(app, 1))

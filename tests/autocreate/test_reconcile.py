@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 
-from app.autocreate.ingest import ContactSeen, parse_salesforce_datetime
+from app.autocreate.ingest import ContactSeen
 from app.autocreate.outcomes import AUTO_CREATED_TAG
 from app.autocreate.reconcile import Reconciler, contacts_created_since_soql
 from app.config import Settings
 from app.models import AutocreateWorkspace
+from app.salesforce.values import parse_datetime
 from emulator.respondio import RespondioEmulator
 from tests.autocreate.conftest import (
     ACME,
@@ -48,10 +49,10 @@ def test_soql_has_unquoted_datetimes_and_keyset_paging() -> None:
 
 def test_salesforce_datetimes_in_both_wire_forms() -> None:
     expected = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
-    assert parse_salesforce_datetime("2026-11-24T10:00:00.000Z") == expected
-    assert parse_salesforce_datetime("2026-11-24T10:00:00.000+0000") == expected
-    assert parse_salesforce_datetime("2026-11-24T18:00:00.000+0800") == expected
-    assert parse_salesforce_datetime("yesterday") is None
+    assert parse_datetime("2026-11-24T10:00:00.000Z") == expected
+    assert parse_datetime("2026-11-24T10:00:00.000+0000") == expected
+    assert parse_datetime("2026-11-24T18:00:00.000+0800") == expected
+    assert parse_datetime("yesterday") is None
     assert ContactSeen.from_fields({"Id": "003x", "Email": "  "}).email is None
 
 
@@ -102,7 +103,7 @@ async def test_reconciliation_creates_contacts_created_since_enabling(
     ).json()
     assert status["created"] == 4 and status["pending"] == 0
     assert status["last_reconciled_at"] is not None
-    newest = parse_salesforce_datetime(sf_emulator.get_contact(ACME, speaker["Id"])["CreatedDate"])
+    newest = parse_datetime(sf_emulator.get_contact(ACME, speaker["Id"])["CreatedDate"])
     assert datetime.fromisoformat(status["watermark"]) == newest
 
 
@@ -141,7 +142,9 @@ async def test_one_replica_reconciles_a_workspace_per_interval(
     app: Any, sf_emulator: Any, settings: Settings, workspace: Workspace
 ) -> None:
     slow = settings.model_copy(update={"autocreate_reconcile_interval_seconds": 3600})
-    replicas = [Reconciler(app.state.db, app.state.salesforce, slow) for _ in range(4)]
+    replicas = [
+        Reconciler(app.state.services.db, app.state.services.salesforce, slow) for _ in range(4)
+    ]
     claims = await asyncio.gather(*(r.claim_due_workspaces() for r in replicas))
     assert sorted(ws for claim in claims for ws in claim) == [workspace.id]
     assert await replicas[0].claim_due_workspaces() == []
@@ -156,14 +159,14 @@ async def test_salesforce_failure_is_recorded_and_the_watermark_kept(
     auth: Any,
 ) -> None:
     add_contacts(sf_emulator, 1)
-    reconciler = Reconciler(app.state.db, app.state.salesforce, settings)
+    reconciler = Reconciler(app.state.services.db, app.state.services.salesforce, settings)
     assert await reconciler.claim_due_workspaces() == [workspace.id]
     sf_emulator.set_fault(ACME, "server_unavailable")
     try:
         assert await reconciler.reconcile(workspace.id) == 0
     finally:
         sf_emulator.set_fault(ACME, None)
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         state = await session.get(AutocreateWorkspace, workspace.id)
     assert state is not None and state.watermark is None and state.last_error
     status = (

@@ -20,11 +20,11 @@ from tests.autocreate.conftest import (
     post_soap,
     rows,
 )
-from tests.factories import set_auto_create
+from tests.helpers.factories import set_auto_create
 
 
 async def notification_count(app: Any) -> int:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(AutocreateNotification)))
 
 
@@ -150,7 +150,7 @@ async def test_dtd_inside_a_valid_message_is_refused(
 async def test_oversize_body_is_400(
     client: httpx.AsyncClient, app: Any, sf_emulator: Any, workspace: Workspace
 ) -> None:
-    limit = app.state.settings.webhook_max_body_bytes
+    limit = app.state.services.settings.webhook_max_body_bytes
     response = await post_soap(client, workspace.webhook_path, b"<a>" + b"x" * limit + b"</a>")
     assert response.status_code == 400
     assert b"larger than" in response.content
@@ -177,7 +177,7 @@ async def test_batch_of_100_notifications_in_one_message(
 async def test_auto_create_off_acknowledges_and_drops(
     client: httpx.AsyncClient, app: Any, sf_emulator: Any, workspace: Workspace
 ) -> None:
-    await set_auto_create(app.state.db, workspace.id, enabled=False)
+    await set_auto_create(app.state.services.db, workspace.id, enabled=False)
     [response] = await deliver(
         client, sf_emulator, workspace.webhook_path, add_contacts(sf_emulator, 1)
     )
@@ -189,7 +189,7 @@ async def test_auto_create_off_acknowledges_and_drops(
 async def test_reauthorization_required_acknowledges_and_drops(
     client: httpx.AsyncClient, app: Any, sf_emulator: Any, workspace: Workspace
 ) -> None:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(
             update(Connection)
             .where(Connection.workspace_id == workspace.id)
@@ -207,7 +207,7 @@ async def test_disconnected_workspace_acknowledges_and_drops(
 ) -> None:
     ids = add_contacts(sf_emulator, 2)
     await deliver(client, sf_emulator, workspace.webhook_path, ids[:1])  # key now known
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(delete(Connection).where(Connection.workspace_id == workspace.id))
     [response] = await deliver(client, sf_emulator, workspace.webhook_path, ids[1:])
     assert acked(response)
@@ -228,7 +228,7 @@ async def test_contacts_created_before_enabling_are_not_stored(
 async def test_settings_row_missing_means_off(
     client: httpx.AsyncClient, app: Any, sf_emulator: Any, workspace: Workspace
 ) -> None:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(
             delete(WorkspaceSettings).where(WorkspaceSettings.workspace_id == workspace.id)
         )

@@ -23,12 +23,12 @@ GLOBEX = "00D8c000003VlcBEAS"
 
 
 async def rows(app: Any) -> list[Connection]:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         return list((await session.scalars(select(Connection))).all())
 
 
 async def state_rows(app: Any) -> list[OAuthState]:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         return list((await session.scalars(select(OAuthState))).all())
 
 
@@ -71,11 +71,14 @@ async def test_connect_end_to_end(browser: Browser, app: Any, sf_emulator: Any) 
     assert row.workspace_id == "ws-1"
     assert row.user_email and row.user_id.startswith("005")
     assert row.webhook_key_hash and row.webhook_key_encrypted
-    assert sha256_hex(app.state.cipher.decrypt(row.webhook_key_encrypted)) == row.webhook_key_hash
+    assert (
+        sha256_hex(app.state.services.cipher.decrypt(row.webhook_key_encrypted))
+        == row.webhook_key_hash
+    )
     # The stored tokens work: a lookup-style call through the token store and client.
-    credentials = await app.state.tokens.credentials("ws-1")
+    credentials = await app.state.services.tokens.credentials("ws-1")
     assert credentials.organization_id == ACME
-    records = await app.state.salesforce.query("ws-1", "SELECT Name FROM Organization")
+    records = await app.state.services.salesforce.query("ws-1", "SELECT Name FROM Organization")
     assert records[0]["Name"] == "Acme Corporation"
     assert sf_emulator.counters["token.authorization_code"] == 1
 
@@ -99,10 +102,10 @@ async def test_authorize_url_carries_state_and_s256_challenge(
     # Only the hash of the state and the encrypted verifier are stored.
     assert pending.state_hash == sha256_hex(params["state"])
     assert pending.workspace_id == "ws-1" and pending.user_id == "user-1"
-    verifier = app.state.cipher.decrypt(pending.code_verifier_encrypted)
+    verifier = app.state.services.cipher.decrypt(pending.code_verifier_encrypted)
     assert 43 <= len(verifier) <= 128
     assert verifier not in pending.code_verifier_encrypted
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         ttl = await session.scalar(
             select(func.extract("epoch", OAuthState.expires_at - func.now()))
         )
@@ -114,7 +117,7 @@ async def test_reauthorize_same_org_updates_in_place(
 ) -> None:
     await browser.connect(username=ACME_ADMIN)
     [before] = await rows(app)
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(update(Connection).values(status="reauthorization_required"))
     assert (await browser.status())["status"] == "reauthorization_required"
     sf_emulator.reset_counters()
@@ -128,7 +131,7 @@ async def test_reauthorize_same_org_updates_in_place(
     assert after.status == "connected"
     assert after.username == ACME_SALES and after.user_id != before.user_id
     assert after.connected_by == "user-2"
-    cipher = app.state.cipher
+    cipher = app.state.services.cipher
     assert cipher.decrypt(after.access_token_encrypted) != cipher.decrypt(
         before.access_token_encrypted
     )
@@ -160,7 +163,7 @@ async def test_a_different_org_is_refused_and_the_old_connection_stays(
         before.access_token_encrypted,
     )
     assert after.webhook_key_hash == before.webhook_key_hash
-    assert (await app.state.tokens.credentials("ws-1")).organization_id == ACME
+    assert (await app.state.services.tokens.credentials("ws-1")).organization_id == ACME
     json_answer = await browser.connect(username=GLOBEX_ADMIN, accept="application/json")
     assert json_answer.status_code == 409
     assert json_answer.json()["code"] == "salesforce_already_connected"
@@ -193,7 +196,7 @@ async def test_a_reused_state_is_refused(browser: Browser, app: Any) -> None:
 
 async def test_an_expired_state_is_refused(browser: Browser, app: Any) -> None:
     redirect = await browser.authorize(await browser.start())
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(text("UPDATE oauth_states SET expires_at = now() - interval '1s'"))
 
     response = await browser.callback(redirect)
@@ -249,9 +252,11 @@ async def test_a_failed_token_exchange_is_a_502_page(
 
 async def test_the_pkce_verifier_is_required(browser: Browser, app: Any) -> None:
     redirect = await browser.authorize(await browser.start())
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         await session.execute(
-            update(OAuthState).values(code_verifier_encrypted=app.state.cipher.encrypt("x" * 64))
+            update(OAuthState).values(
+                code_verifier_encrypted=app.state.services.cipher.encrypt("x" * 64)
+            )
         )
 
     response = await browser.callback(redirect)

@@ -13,7 +13,7 @@ from tests.connections.conftest import Browser
 
 
 async def connection_row(app: Any, workspace: str = "ws-1") -> Connection | None:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         row: Connection | None = await session.scalar(
             select(Connection).where(Connection.workspace_id == workspace)
         )
@@ -21,7 +21,7 @@ async def connection_row(app: Any, workspace: str = "ws-1") -> Connection | None
 
 
 async def add_settings(app: Any, workspace: str = "ws-1") -> None:
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         session.add(
             WorkspaceSettings(workspace_id=workspace, editing_enabled=True, updated_by="user-1")
         )
@@ -35,12 +35,12 @@ async def test_disconnect_revokes_deletes_and_purges(
     async def purge(workspace_id: str) -> None:
         purged.append(workspace_id)
 
-    app.state.on_disconnect.append(purge)
+    app.state.services.invalidation.on_disconnect.append(purge)
     await browser.connect()
     await add_settings(app)
     row = await connection_row(app)
     assert row is not None
-    refresh_token = app.state.cipher.decrypt(row.refresh_token_encrypted)
+    refresh_token = app.state.services.cipher.decrypt(row.refresh_token_encrypted)
     sf_emulator.reset_counters()
 
     response = await browser.disconnect()
@@ -65,8 +65,8 @@ async def test_disconnect_revokes_deletes_and_purges(
     }
     assert await connection_row(app) is None
     with pytest.raises(NotConnected):
-        await app.state.tokens.credentials("ws-1")
-    async with app.state.db.transaction() as session:
+        await app.state.services.tokens.credentials("ws-1")
+    async with app.state.services.db.transaction() as session:
         kept = await session.get(WorkspaceSettings, "ws-1")
     assert kept is not None and kept.editing_enabled
 
@@ -96,7 +96,7 @@ async def test_disconnect_when_salesforce_is_unreachable(
     await browser.connect()
     row = await connection_row(app)
     assert row is not None
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         stored = await session.get(Connection, row.id)
         assert stored is not None
         stored.login_url = "http://127.0.0.1:1"  # nothing listens there
@@ -113,7 +113,7 @@ async def test_a_failing_purge_hook_does_not_block_the_disconnect(
     async def broken(workspace_id: str) -> None:
         raise RuntimeError("cache down")
 
-    app.state.on_disconnect.append(broken)
+    app.state.services.invalidation.on_disconnect.append(broken)
     await browser.connect()
 
     assert (await browser.disconnect()).status_code == 204
@@ -136,7 +136,7 @@ async def test_reconnect_after_disconnect_is_a_new_connection(browser: Browser, 
     assert second.id != first.id  # the cache generation moves on
     assert second.webhook_key_hash != first.webhook_key_hash
     assert (await browser.status())["status"] == "connected"
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         kept = await session.get(WorkspaceSettings, "ws-1")
     assert kept is not None and kept.editing_enabled
 
@@ -150,5 +150,5 @@ async def test_disconnect_leaves_other_workspaces_alone(
     assert (await browser.disconnect("ws-1")).status_code == 204
 
     assert (await browser.status("ws-2"))["status"] == "connected"
-    records = await app.state.salesforce.query("ws-2", "SELECT Name FROM Organization")
+    records = await app.state.services.salesforce.query("ws-2", "SELECT Name FROM Organization")
     assert records[0]["Name"] == "Acme Corporation"

@@ -33,16 +33,16 @@ def formatted(record: logging.LogRecord) -> str:
 
 
 async def raw_rows(app: Any, table: str) -> list[str]:
-    async with app.state.db.engine.connect() as conn:
+    async with app.state.services.db.engine.connect() as conn:
         result = await conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
         return [json.dumps(list(row), default=str) for row in result]
 
 
 async def stored_secrets(app: Any) -> set[str]:
     """The plaintext of every secret stored right now."""
-    cipher = app.state.cipher
+    cipher = app.state.services.cipher
     found: set[str] = set()
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         for row in (await session.scalars(select(Connection))).all():
             found.add(cipher.decrypt(row.access_token_encrypted))
             found.add(cipher.decrypt(row.refresh_token_encrypted))
@@ -64,8 +64,8 @@ async def test_no_secret_in_the_database_or_the_logs(
     raw = await raw_rows(app, "salesforce_connections") + await raw_rows(app, "oauth_states")
 
     sf_emulator.expire_access_tokens()
-    credentials = await app.state.tokens.credentials("ws-1")
-    refreshed = await app.state.tokens.refresh("ws-1", credentials.access_token)
+    credentials = await app.state.services.tokens.credentials("ws-1")
+    refreshed = await app.state.services.tokens.refresh("ws-1", credentials.access_token)
     assert refreshed.access_token != credentials.access_token
     secrets |= await stored_secrets(app)
     raw += await raw_rows(app, "salesforce_connections")
@@ -114,7 +114,7 @@ async def test_rotate_keys_reencrypts_every_encrypted_column(
     await browser.connect("ws-1")
     await browser.connect("ws-2")
     await browser.start("ws-3")  # a pending state with an encrypted verifier
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         before = {r.workspace_id: r for r in (await session.scalars(select(Connection))).all()}
         before_state = (await session.scalars(select(OAuthState))).all()
     old = TokenCipher([old_key])
@@ -125,7 +125,7 @@ async def test_rotate_keys_reencrypts_every_encrypted_column(
     new_key = Fernet.generate_key().decode()
     cipher = TokenCipher([new_key, old_key])
 
-    report = await cli.rotate_encryption_keys(app.state.db, cipher, batch_size=1)
+    report = await cli.rotate_encryption_keys(app.state.services.db, cipher, batch_size=1)
 
     # Other tables with `*_encrypted` columns are covered too (empty here).
     assert set(report.rows) == set(cli.encrypted_columns())
@@ -135,7 +135,7 @@ async def test_rotate_keys_reencrypts_every_encrypted_column(
     assert report.rotated["oauth_states"] == 3
     assert not any(report.undecryptable.values())
     only_new = TokenCipher([new_key])
-    async with app.state.db.transaction() as session:
+    async with app.state.services.db.transaction() as session:
         after = {r.workspace_id: r for r in (await session.scalars(select(Connection))).all()}
         after_state = (await session.scalars(select(OAuthState))).all()
     for ws, row in after.items():
@@ -178,7 +178,7 @@ async def test_rotate_keys_reports_undecryptable_values(app: Any, browser: Brows
     await browser.start()
     stranger = TokenCipher([Fernet.generate_key().decode()])
 
-    report = await cli.rotate_encryption_keys(app.state.db, stranger)
+    report = await cli.rotate_encryption_keys(app.state.services.db, stranger)
 
     assert report.undecryptable["oauth_states"] == 1
     assert report.rotated["oauth_states"] == 0

@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from app.config import Settings
-from app.contacts import matching
+from app.lookup import matching
 from app.salesforce.soql import (
     UnsafeSOQL,
     escape_sosl,
@@ -21,11 +21,12 @@ from app.salesforce.soql import (
     identifier,
     quote,
 )
+from app.workspace.contacts import selected_fields
 from emulator.salesforce.soql import parse_soql, tokenize
 from emulator.salesforce.sosl import parse_sosl
-from tests.factories import grant_from_emulator, insert_connection
+from tests.helpers.factories import grant_from_emulator, insert_connection
 
-SELECTED = matching.selected_fields(["Name", "Title", "LeadSource"])
+SELECTED = selected_fields(["Name", "Title", "LeadSource"])
 
 
 @pytest.fixture
@@ -38,7 +39,11 @@ async def lookup_ready(app: Any, sf_emulator: Any) -> str:
     org = next(org for org in sf_emulator.orgs.values() if org.api_enabled)
     grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
     await insert_connection(
-        app.state.db, app.state.cipher, "ws-1", grant, login_url=sf_emulator.base_url
+        app.state.services.db,
+        app.state.services.cipher,
+        "ws-1",
+        grant,
+        login_url=sf_emulator.base_url,
     )
     return "ws-1"
 

@@ -8,11 +8,9 @@ are skipped (CI starts one).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -21,12 +19,11 @@ import redis.asyncio
 
 from app.config import Settings
 from app.main import create_app
-from tests.conftest import _truncate_all
-from tests.factories import grant_from_emulator, insert_connection
+from tests.helpers.database import truncate_all
+from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.replicas import ACME, Replica, StartReplica
 
 REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/0")
-ACME = "00D5g000003GIV7EAO"
-GLOBEX = "00D8c000003VlcBEAS"
 
 
 async def _redis_answers(url: str) -> bool:
@@ -64,15 +61,6 @@ def shared_settings(sf_settings: Settings, redis_url: str, key_prefix: str) -> S
     return sf_settings.model_copy(update={"cache_url": redis_url, "cache_key_prefix": key_prefix})
 
 
-@dataclass
-class Replica:
-    app: Any
-    client: httpx.AsyncClient
-
-
-StartReplica = Callable[..., Awaitable[Replica]]
-
-
 @pytest.fixture
 async def start_replica(shared_settings: Settings) -> AsyncIterator[StartReplica]:
     """`await start_replica()` (or with Settings overrides): a running app and its client."""
@@ -93,7 +81,7 @@ async def start_replica(shared_settings: Settings) -> AsyncIterator[StartReplica
     for _, lifespan, client in reversed(started):
         await client.aclose()
         await lifespan.__aexit__(None, None, None)
-    await _truncate_all(shared_settings.async_database_url)
+    await truncate_all(shared_settings.async_database_url)
 
 
 @pytest.fixture
@@ -111,50 +99,12 @@ def connect(sf_emulator: Any) -> Callable[..., Awaitable[None]]:
         grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
         app = replica.app
         await insert_connection(
-            app.state.db, app.state.cipher, workspace_id, grant, login_url=sf_emulator.base_url
+            app.state.services.db,
+            app.state.services.cipher,
+            workspace_id,
+            grant,
+            login_url=sf_emulator.base_url,
         )
-        await app.state.purge_workspace(workspace_id)
+        await app.state.services.invalidation.purge_workspace(workspace_id)
 
     return run
-
-
-class TcpProxy:
-    """A loopback TCP proxy in front of Redis that the test can cut: Redis going away."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self._target = (target_host, target_port)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.port = 0
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
-        except OSError:
-            writer.close()
-            return
-        self._writers.update((writer, up_writer))
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                sink.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    async def cut(self) -> None:
-        """Close the listening socket and every open connection."""
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()

@@ -7,8 +7,7 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.scaleout.conftest import StartReplica, TcpProxy
-from tests.scaleout.test_replicas import ANA_EMAIL, lookup
+from tests.helpers.replicas import ANA_EMAIL, StartReplica, TcpProxy, lookup
 
 
 def closed_port() -> int:

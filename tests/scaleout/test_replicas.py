@@ -5,35 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.scaleout.conftest import ACME, GLOBEX, Replica, StartReplica
-
-LOOKUP = "/v1/workspaces/{ws}/salesforce/contacts/lookup"
-ANA = "0035g0000006SevAAE"
-ANA_EMAIL = "ana.souza@example.com"
-PRIYA_EMAIL = "priya.raman@example.com"
-VISIBLE = ["Name", "Email", "Title", "LeadSource"]
-
-
-async def lookup(replica: Replica, auth: Any, ws: str = "ws-1", **params: str) -> Any:
-    return await replica.client.get(LOOKUP.format(ws=ws), params=params, headers=auth(ws, "agent"))
-
-
-async def put_settings(replica: Replica, auth: Any, ws: str = "ws-1", **changes: Any) -> None:
-    document = {
-        "visible_fields": VISIBLE,
-        "editing_enabled": True,
-        "phone_matching": "exact",
-        "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
-        **changes,
-    }
-    response = await replica.client.put(
-        f"/v1/workspaces/{ws}/salesforce/settings", json=document, headers=auth(ws, "owner")
-    )
-    assert response.status_code == 200, response.text
-
-
-def field(answer: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(f for f in answer["contact"]["fields"] if f["name"] == name)
+from tests.helpers.replicas import (
+    ACME,
+    ANA,
+    ANA_EMAIL,
+    GLOBEX,
+    PRIYA_EMAIL,
+    Replica,
+    StartReplica,
+    field,
+    lookup,
+    put_settings,
+)
 
 
 async def test_edit_through_one_replica_is_seen_by_the_other_without_a_query(

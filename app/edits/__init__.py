@@ -1,0 +1,1 @@
+"""Editing Salesforce Contact fields from respond.io, reverting edits, their history."""

@@ -1,0 +1,1 @@
+"""Finding the Salesforce Contact of a respond.io contact by email, then by phone."""

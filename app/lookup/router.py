@@ -1,0 +1,57 @@
+"""HTTP for the Contact lookup (docs/api.md, "Contact lookup")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app import errors
+from app.deps import AnyMember, LookupServiceDep
+from app.lookup.schemas import (
+    MAX_EMAIL_LENGTH,
+    MAX_PHONE_LENGTH,
+    LookupResponse,
+    checked_identifiers,
+)
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+
+router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", tags=["contacts"])
+
+
+@router.get(
+    "/lookup",
+    response_model=LookupResponse,
+    summary="Find the Salesforce Contact with this email or phone",
+    description="Contacts only, never Leads. The email is matched first, then the phone. "
+    "Answers (matches and misses) are cached per workspace for `LOOKUP_CACHE_TTL_SECONDS`; "
+    "when Salesforce is rate-limited or down, an older answer may be served with "
+    "`stale: true`.",
+    responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
+)
+async def lookup_contact(
+    caller: AnyMember,
+    service: LookupServiceDep,
+    email: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_EMAIL_LENGTH,
+            description="Matched first, against Contact.Email (case-insensitive, as in "
+            "Salesforce).",
+            examples=["ana.souza@example.com"],
+        ),
+    ] = None,
+    phone: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_PHONE_LENGTH,
+            description="Matched against Contact.Phone and Contact.MobilePhone when the email "
+            "finds nothing: exactly as stored, or as E.164 with `phone_matching=normalized`.",
+            examples=["+60 12-345 6789"],
+        ),
+    ] = None,
+) -> Response:
+    email, phone = checked_identifiers(email, phone)
+    answer = await service.lookup(caller.workspace_id, email, phone)
+    # The model is already validated: serialize it once, straight to JSON bytes.
+    return Response(answer.model_dump_json(), media_type="application/json")

@@ -1,0 +1,177 @@
+"""Every service and shared client of the app, built once at start-up (`start_services`)
+and closed at shutdown (`Services.close`). Routers reach them through app.deps.
+
+What is built here, in order:
+
+- the shared clients: the database, the one httpx client for every outbound call, the token
+  cipher, the caller-token verifier and the HTML templates;
+- the workspace core: stored credentials (`tokens`), the Salesforce client, the caches of
+  Salesforce data (`caches`) and their `invalidation` on connect and disconnect, and, with
+  CACHE_URL, the lookup cache in Redis and the purge bus between replicas;
+- one service per feature: connections, workspace settings, lookup, edits, auto-create.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+import jinja2
+import redis.asyncio
+
+from app.auth import TokenVerifier
+from app.autocreate.service import AutocreateService
+from app.config import Settings
+from app.connections.service import ConnectionService
+from app.crypto import TokenCipher
+from app.db import Database
+from app.edits.service import EditService
+from app.kit.clocks import Clock
+from app.lookup.service import LookupService
+from app.salesforce.client import SalesforceClient
+from app.workspace.bus import CacheBus
+from app.workspace.caches import Invalidation, WorkspaceCaches
+from app.workspace.context import WorkspaceContexts
+from app.workspace.describes import DescribeCache
+from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
+from app.workspace.redis_cache import RedisLookupCache
+from app.workspace.redis_wire import connect_redis
+from app.workspace.tokens import TokenStore
+from app.workspace_settings.service import WorkspaceSettingsService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    http: httpx.AsyncClient
+    cipher: TokenCipher
+    verifier: TokenVerifier
+    templates: jinja2.Environment
+    tokens: TokenStore
+    salesforce: SalesforceClient
+    caches: WorkspaceCaches
+    invalidation: Invalidation
+    bus: CacheBus | None
+    connections: ConnectionService
+    workspace_settings: WorkspaceSettingsService
+    lookup: LookupService
+    edits: EditService
+    autocreate: AutocreateService
+
+    async def close(self) -> None:
+        if self.bus is not None:
+            await self.bus.stop()
+        if isinstance(self.caches.lookups, RedisLookupCache):
+            await self.caches.lookups.close()
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def outbound_http(settings: Settings) -> httpx.AsyncClient:
+    """The one client every call to Salesforce and respond.io goes through."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.salesforce_timeout_seconds, connect=5.0),
+        limits=httpx.Limits(
+            max_connections=settings.salesforce_max_connections,
+            max_keepalive_connections=settings.salesforce_max_connections,
+        ),
+        follow_redirects=False,
+    )
+
+
+async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -> Services:
+    """Build everything; `clock` drives the expiry of the in-process caches."""
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
+    db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+    http = outbound_http(settings)
+    cipher = TokenCipher(settings.encryption_keys)
+    tokens = TokenStore(db, cipher, http, settings)
+    salesforce = SalesforceClient(http, settings, tokens)
+    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
+    invalidation = Invalidation()
+    invalidation.purge_on_both(caches.purge)
+    if bus is not None:
+        await bus.start()
+    return Services(
+        settings=settings,
+        db=db,
+        http=http,
+        cipher=cipher,
+        verifier=TokenVerifier(settings),
+        templates=jinja2.Environment(
+            loader=jinja2.PackageLoader("app", "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+        ),
+        tokens=tokens,
+        salesforce=salesforce,
+        caches=caches,
+        invalidation=invalidation,
+        bus=bus,
+        connections=ConnectionService(
+            db=db,
+            cipher=cipher,
+            http=http,
+            settings=settings,
+            salesforce=salesforce,
+            purge_workspace=invalidation.purge_workspace,
+        ),
+        workspace_settings=WorkspaceSettingsService(db, caches),
+        lookup=LookupService(
+            caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
+        ),
+        edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
+        autocreate=AutocreateService(db, cipher, settings),
+    )
+
+
+def _workspace_caches(
+    settings: Settings,
+    db: Database,
+    salesforce: SalesforceClient,
+    tokens: TokenStore,
+    clock: Clock,
+) -> tuple[WorkspaceCaches, CacheBus | None]:
+    """The caches of the workspace core; with CACHE_URL, the lookup cache is shared in Redis
+    and purges reach the other replicas over a bus."""
+    contexts = WorkspaceContexts(db, clock=clock)
+    describes = DescribeCache(
+        salesforce, tokens, ttl_seconds=settings.fields_cache_ttl_seconds, clock=clock
+    )
+    if not settings.cache_url:
+        lookups: LookupCache = MemoryLookupCache(
+            ttl_seconds=settings.lookup_cache_ttl_seconds,
+            max_entries=settings.lookup_cache_max_entries,
+            clock=clock,
+        )
+        return WorkspaceCaches(contexts, describes, lookups), None
+    shared = RedisLookupCache(
+        connect_redis(
+            settings.cache_url,
+            socket_timeout=settings.cache_socket_timeout_seconds,
+            max_connections=settings.cache_max_connections,
+        ),
+        ttl_seconds=settings.lookup_cache_ttl_seconds,
+        lock_seconds=settings.cache_lock_seconds,
+        prefix=settings.cache_key_prefix,
+    )
+
+    def purged_elsewhere(workspace_id: str, generation: int) -> None:
+        contexts.invalidate(workspace_id)
+        describes.purge_workspace(workspace_id)
+        shared.forget_local(workspace_id, generation)
+
+    bus = CacheBus(
+        redis.asyncio.Redis.from_url(
+            settings.cache_url,
+            socket_connect_timeout=settings.cache_socket_timeout_seconds,
+            health_check_interval=30,
+        ),
+        channel=settings.cache_key_prefix + "purge",
+        on_purge=purged_elsewhere,
+    )
+    shared.on_purged = bus.publish
+    return WorkspaceCaches(contexts, describes, shared), bus

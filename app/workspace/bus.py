@@ -1,0 +1,117 @@
+"""Cache invalidation across replicas over Redis pub/sub.
+
+The lookup answers live in Redis, so deleting them there is seen by every replica. What each
+replica still keeps in process (the workspace's connection+settings snapshot, the Contact
+describe, loads in flight) is dropped when any replica purges the workspace: the purging
+replica publishes `{workspace, generation}` on one channel and every replica, subscribed for
+its whole lifespan, drops its own copies.
+
+Pub/sub is at-most-once: a replica cut off from Redis misses messages. It then still answers
+lookups correctly, because every lookup reads the workspace's generation from Redis and
+reloads its snapshot when the generation moved (see app.workspace.redis_cache); the other
+in-process copies expire within their TTLs (`CONTEXT_TTL_SECONDS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from prometheus_client import Counter
+from redis.asyncio import Redis
+
+from app.workspace.redis_wire import LOG_INTERVAL_SECONDS, REDIS_ERRORS, REDIS_FAILURES
+
+logger = logging.getLogger("app.cache_bus")
+
+BUS_MESSAGES = Counter(
+    "cache_bus_messages_total", "Invalidation messages on the cache bus", ["direction"]
+)
+RESUBSCRIBE_SECONDS = 1.0
+
+OnPurge = Callable[[str, int], None]
+
+
+class CacheBus:
+    def __init__(self, redis: Redis, channel: str, on_purge: OnPurge) -> None:
+        # `redis` should be a client without a short socket timeout: the subscription idles.
+        self._redis = redis
+        self._channel = channel
+        self._on_purge = on_purge
+        self._origin = uuid.uuid4().hex
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._logged_at = -LOG_INTERVAL_SECONDS
+
+    async def start(self, *, wait_seconds: float = 1.0) -> None:
+        """Subscribe in the background; wait briefly so that a replica which has just started
+        does not miss a purge (it starts serving regardless if Redis is away)."""
+        self._task = asyncio.create_task(self._listen(), name="cache-bus")
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), wait_seconds)
+        except TimeoutError:
+            pass
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self._redis.aclose()
+
+    async def publish(self, workspace_id: str, generation: int) -> None:
+        message = json.dumps({"w": workspace_id, "g": generation, "o": self._origin})
+        try:
+            await self._redis.publish(self._channel, message)
+            BUS_MESSAGES.labels("sent").inc()
+        except REDIS_FAILURES as exc:
+            self._unavailable("publish", exc)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                while True:
+                    message = await pubsub.get_message(timeout=30.0)
+                    if message is not None:
+                        self._received(message.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except REDIS_FAILURES as exc:
+                self._unavailable("subscribe", exc)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except REDIS_FAILURES:
+                    pass
+            await asyncio.sleep(RESUBSCRIBE_SECONDS)
+
+    def _received(self, data: object) -> None:
+        try:
+            message = json.loads(data)  # type: ignore[arg-type]
+            workspace_id, generation = str(message["w"]), int(message["g"])
+        except (TypeError, ValueError, KeyError):
+            logger.warning("cache.bus.malformed_message")
+            return
+        if message.get("o") == self._origin:
+            return  # this replica purged before publishing
+        BUS_MESSAGES.labels("received").inc()
+        self._on_purge(workspace_id, generation)
+
+    def _unavailable(self, operation: str, exc: BaseException) -> None:
+        REDIS_ERRORS.labels(f"bus_{operation}").inc()
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_INTERVAL_SECONDS:
+            self._logged_at = now
+            logger.warning(
+                "cache.redis.unavailable",
+                extra={"operation": f"bus_{operation}", "error": type(exc).__name__},
+            )

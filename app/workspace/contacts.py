@@ -1,0 +1,138 @@
+"""The Contact as lookups and edits show it: which fields a workspace selects and shows
+(the plan), the `contact` object of an answer (docs/api.md, "Contact lookup"), and the edits
+of a contact that can still be reverted.
+
+Lookups and edits both answer with this object, so it is built here, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, Field, JsonValue
+from sqlalchemy import and_, select
+
+from app.db import Database
+from app.models import ContactFieldEdit, EditStatus
+from app.salesforce.values import parse_datetime
+from app.workspace.context import WorkspaceContext
+from app.workspace.describes import ContactDescribe, ContactField
+
+# Always selected: the winner needs an id and a date, and picking needs the identifiers.
+BASE_FIELDS = ("Id", "LastModifiedDate", "Email", "Phone", "MobilePhone")
+
+
+class ContactFieldValue(BaseModel):
+    name: str = Field(examples=["Title"])
+    label: str = Field(examples=["Title"])
+    type: str = Field(examples=["string"])
+    value: JsonValue = Field(examples=["CTO"])
+    editable: bool = Field(
+        description="True only while editing is enabled and the field is editable."
+    )
+    revertible: bool
+
+
+class ContactView(BaseModel):
+    id: str = Field(examples=["003xx000004TmiQAAS"])
+    url: str = Field(description="The Contact's Lightning record page.")
+    last_modified_at: datetime | None
+    fields: list[ContactFieldValue] = Field(description="In the order of `visible_fields`.")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to select and show for one workspace's settings and describe."""
+
+    fields: tuple[ContactField, ...]
+    selected: tuple[str, ...]
+    variant: str
+
+
+def selected_fields(visible: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for name in (*visible, *BASE_FIELDS):
+        seen.setdefault(name, None)
+    return tuple(seen)
+
+
+@lru_cache(maxsize=4096)
+def variant(selected: tuple[str, ...], phone_matching: str) -> str:
+    """A short fingerprint of what a cached answer was computed with."""
+    raw = phone_matching + ":" + ",".join(selected)
+    return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
+
+
+def plan_for(context: WorkspaceContext, describe: ContactDescribe) -> Plan:
+    # Field names come only from the describe; a visible field since removed in Salesforce is
+    # skipped rather than breaking every lookup.
+    fields = tuple(
+        f for f in (describe.field(n) for n in context.settings.visible_fields) if f is not None
+    )
+    selected = selected_fields(f.name for f in fields)
+    return Plan(fields, selected, variant(selected, context.settings.phone_matching))
+
+
+def render_contact(
+    context: WorkspaceContext,
+    fields: Iterable[ContactField],
+    record: dict[str, Any],
+    revertible: frozenset[str] = frozenset(),
+) -> ContactView:
+    """The `contact` object for a record (values as Salesforce answered them)."""
+    editing = context.settings.editing_enabled
+    contact_id = str(record["Id"])
+    return ContactView(
+        id=contact_id,
+        url=f"{context.instance_url}/lightning/r/Contact/{contact_id}/view",
+        last_modified_at=parse_datetime(record.get("LastModifiedDate")),
+        fields=[
+            ContactFieldValue(
+                name=f.name,
+                label=f.label,
+                type=f.type,
+                value=record.get(f.name),
+                editable=editing and f.editable,
+                revertible=editing and f.editable and f.name in revertible,
+            )
+            for f in fields
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRef:
+    """Whose contact: the workspace, the org it is connected to and the 18-character id."""
+
+    workspace_id: str
+    organization_id: str
+    contact_id: str
+
+
+def of_contact(ref: ContactRef) -> Any:
+    """The SQL condition for the edits of this contact (never another workspace's or org's)."""
+    return and_(
+        ContactFieldEdit.workspace_id == ref.workspace_id,
+        ContactFieldEdit.organization_id == ref.organization_id,
+        ContactFieldEdit.contact_id == ref.contact_id,
+    )
+
+
+async def revertible_fields(db: Database, ref: ContactRef) -> frozenset[str]:
+    """Fields of the contact with an applied edit that no revert has undone."""
+    async with db.transaction() as session:
+        names = await session.scalars(
+            select(ContactFieldEdit.field)
+            .where(
+                of_contact(ref),
+                ContactFieldEdit.status == EditStatus.APPLIED,
+                ContactFieldEdit.reverted_at.is_(None),
+            )
+            .distinct()
+        )
+        return frozenset(names)

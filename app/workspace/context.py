@@ -1,0 +1,127 @@
+"""A short-lived, in-process snapshot of a workspace's connection and settings.
+
+A cached lookup must not pay a database round-trip: it needs only the connection id (the
+cache generation), the instance URL and the settings. They are kept here for a few seconds
+per workspace, loaded once for concurrent callers, and dropped at once in this process by
+disconnect/reconnect (app.workspace.caches) and by a settings change.
+
+With a shared cache (`CACHE_URL`), other replicas drop their snapshot at once too (see
+app.workspace.bus); without one, another replica learns of a disconnect or a settings change
+only when its snapshot expires: the window is `CONTEXT_TTL_SECONDS`. Answers from Salesforce
+keep the workspace's own data inside the workspace either way: the keys carry the workspace id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app import errors as app_errors
+from app.db import Database
+from app.kit.clocks import Clock, monotonic
+from app.kit.singleflight import TTLSingleFlight
+from app.models import DEFAULT_VISIBLE_FIELDS, ConnectionStatus, WorkspaceSettings
+from app.workspace import repository
+
+CONTEXT_TTL_SECONDS = 5.0
+CONTEXT_MAX_WORKSPACES = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class AutoCreate:
+    enabled: bool = False
+    add_tag: bool = True
+    include_bulk_imports: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsSnapshot:
+    visible_fields: tuple[str, ...] = tuple(DEFAULT_VISIBLE_FIELDS)
+    editing_enabled: bool = False
+    phone_matching: str = "exact"
+    auto_create: AutoCreate = field(default_factory=AutoCreate)
+    auto_create_enabled_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
+        if row is None:
+            return cls()
+        return cls(
+            visible_fields=tuple(row.visible_fields or ()),
+            editing_enabled=bool(row.editing_enabled),
+            phone_matching=row.phone_matching or "exact",
+            auto_create=AutoCreate(
+                enabled=bool(row.auto_create_enabled),
+                add_tag=bool(row.auto_create_add_tag),
+                include_bulk_imports=bool(row.auto_create_include_bulk_imports),
+            ),
+            auto_create_enabled_at=row.auto_create_enabled_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceContext:
+    workspace_id: str
+    settings: SettingsSnapshot
+    connection_id: uuid.UUID | None = None
+    connection_status: str | None = None
+    instance_url: str | None = None
+    organization_id: str | None = None
+
+
+class ContextChanged(Exception):
+    """The connection moved on (reconnect elsewhere) while a snapshot was in use."""
+
+
+async def read_context(db: Database, workspace_id: str) -> WorkspaceContext:
+    connection, settings_row = await repository.connection_and_settings(db, workspace_id)
+    snapshot = SettingsSnapshot.from_row(settings_row)
+    if connection is None:
+        return WorkspaceContext(workspace_id=workspace_id, settings=snapshot)
+    return WorkspaceContext(
+        workspace_id=workspace_id,
+        settings=snapshot,
+        connection_id=connection.id,
+        connection_status=connection.status,
+        instance_url=connection.instance_url,
+        organization_id=connection.organization_id,
+    )
+
+
+class WorkspaceContexts:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ttl_seconds: float = CONTEXT_TTL_SECONDS,
+        max_workspaces: int = CONTEXT_MAX_WORKSPACES,
+        clock: Clock = monotonic,
+    ) -> None:
+        self._db = db
+        self._cache: TTLSingleFlight[str, WorkspaceContext] = TTLSingleFlight(
+            ttl_seconds=ttl_seconds, max_entries=max_workspaces, clock=clock
+        )
+
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    async def get(self, workspace_id: str) -> WorkspaceContext:
+        context = self._cache.peek(workspace_id)
+        if context is not None:
+            return context
+        return await self._cache.get(workspace_id, lambda: read_context(self._db, workspace_id))
+
+    def invalidate(self, workspace_id: str) -> None:
+        self._cache.invalidate(workspace_id)
+
+
+def require_connected(context: WorkspaceContext) -> uuid.UUID:
+    """The connection id, or the error (docs/api.md, "Errors") for a workspace that cannot
+    call Salesforce."""
+    if context.connection_id is None:
+        raise app_errors.SalesforceNotConnected()
+    if context.connection_status == ConnectionStatus.REAUTHORIZATION_REQUIRED:
+        raise app_errors.SalesforceReauthorizationRequired()
+    return context.connection_id

@@ -1,0 +1,75 @@
+"""Salesforce failures become our HTTP errors here, and only here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from app import errors as app_errors
+from app.salesforce.errors import (
+    ApiDisabled,
+    InsufficientAccess,
+    InvalidGrant,
+    NotConnected,
+    ReauthorizationRequired,
+    RecordNotFound,
+    RequestLimitExceeded,
+    SalesforceError,
+    WriteRejected,
+)
+from app.workspace.context import ContextChanged, WorkspaceContext, WorkspaceContexts
+
+T = TypeVar("T")
+
+
+def to_app_error(exc: Exception) -> app_errors.AppError:
+    """The AppError (docs/api.md, "Errors") of a Salesforce-side failure."""
+    if isinstance(exc, NotConnected):
+        return app_errors.SalesforceNotConnected()
+    if isinstance(exc, ReauthorizationRequired | InvalidGrant):
+        return app_errors.SalesforceReauthorizationRequired()
+    if isinstance(exc, ApiDisabled):
+        return app_errors.SalesforceApiDisabled()
+    if isinstance(exc, RequestLimitExceeded):
+        return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
+    if isinstance(exc, InsufficientAccess):
+        return app_errors.SalesforceInsufficientAccess(exc.message or None)
+    if isinstance(exc, RecordNotFound):
+        return app_errors.SalesforceContactNotFound()
+    if isinstance(exc, WriteRejected):
+        return app_errors.SalesforceValidationFailed(
+            exc.message,
+            errors=[
+                {
+                    "errorCode": e.get("errorCode"),
+                    "message": e.get("message"),
+                    "fields": e.get("fields") or [],
+                }
+                for e in exc.errors
+            ]
+            or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}],
+        )
+    return app_errors.SalesforceUnavailable()
+
+
+async def with_salesforce_errors(
+    contexts: WorkspaceContexts,
+    workspace_id: str,
+    call: Callable[[WorkspaceContext], Awaitable[T]],
+) -> T:
+    """Run `call` with the workspace's context; Salesforce failures become our errors.
+    A context that went stale under us (reconnect elsewhere) is reloaded and tried once more."""
+    for attempt in (1, 2):
+        context = await contexts.get(workspace_id)
+        try:
+            return await call(context)
+        except ContextChanged:
+            contexts.invalidate(workspace_id)
+            if attempt == 2:
+                raise app_errors.SalesforceUnavailable() from None
+        except (NotConnected, ReauthorizationRequired) as exc:
+            contexts.invalidate(workspace_id)
+            raise to_app_error(exc) from exc
+        except SalesforceError as exc:
+            raise to_app_error(exc) from exc
+    raise AssertionError("unreachable")

@@ -1,0 +1,248 @@
+"""The lookup cache: answers from Salesforce (matches and misses) for a short while.
+
+Why each part is there:
+
+- Keys carry the workspace *and* the connection id. The connection id changes on every fresh
+  connect, so nothing cached for an earlier grant (maybe another org) can ever be served
+  after a reconnect, even if a purge were missed. No key is shared between workspaces, even
+  when two workspaces look up the same email in the same org.
+- Single-flight: concurrent misses for one key share one Salesforce call (one task per key);
+  a sidebar opened by many agents at once costs one API request.
+- Stale on error: expired entries stay in a second, larger-TTL cache; when Salesforce is
+  rate-limited or unavailable and such an entry exists, it is served marked `stale`.
+- An index contact id → keys lets an edit refresh or drop every entry holding that contact.
+
+`LookupCache` is the interface the service depends on; `MemoryLookupCache` is the
+per-process implementation; `RedisLookupCache` (app.workspace.redis_cache) is the one shared
+by several replicas, behind the same Protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
+from typing import Any, Protocol
+
+from cachetools import TTLCache
+
+from app.kit.clocks import Clock, Now, monotonic, utc_now
+from app.kit.singleflight import SingleFlight
+from app.salesforce.values import id15
+
+DEFAULT_STALE_SECONDS = 6 * 60 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class LookupKey:
+    workspace_id: str
+    connection_id: str
+    kind: str  # "email", "phone" or "email+phone"
+    value: str  # the normalized identifier(s)
+    variant: str = ""  # fingerprint of the query's shape (selected fields, phone matching)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupEntry:
+    """What Salesforce answered. `record` holds only the selected fields (JSON values)."""
+
+    matched_on: str | None
+    record: dict[str, Any] | None
+    other_matches: int
+    fetched_at: datetime
+    # Fields with an edit made through respond.io that can still be reverted, read from the
+    # edit history with the record, so a cached answer needs no database round-trip.
+    revertible: frozenset[str] = frozenset()
+
+    @property
+    def contact_id(self) -> str | None:
+        return str(self.record["Id"]) if self.record and self.record.get("Id") else None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheResult:
+    entry: LookupEntry
+    cached: bool
+    stale: bool = False
+
+
+Loader = Callable[[], Awaitable[LookupEntry]]
+
+
+def refreshed_entry(
+    entry: LookupEntry,
+    record: dict[str, Any],
+    fetched_at: datetime,
+    revertible: frozenset[str] | None,
+) -> LookupEntry:
+    """`entry` with the selected fields that `record` (fresh from Salesforce) carries."""
+    assert entry.record is not None
+    merged = {
+        name: record[name] if name in record and name != "attributes" else value
+        for name, value in entry.record.items()
+    }
+    updated = replace(entry, record=merged, fetched_at=fetched_at)
+    return updated if revertible is None else replace(updated, revertible=revertible)
+
+
+class LookupCache(Protocol):
+    async def get(self, key: LookupKey) -> LookupEntry | None:
+        """A fresh entry, or None."""
+
+    async def set(self, key: LookupKey, entry: LookupEntry) -> None: ...
+
+    async def fetch(
+        self,
+        key: LookupKey,
+        load: Loader,
+        *,
+        stale_on: tuple[type[BaseException], ...] = (),
+    ) -> CacheResult:
+        """The fresh entry, or one `load()` shared by every concurrent caller of the key;
+        when that load raises one of `stale_on` and an expired entry is kept, that entry."""
+
+    async def invalidate_contact(self, workspace_id: str, contact_id: str) -> None:
+        """Drop every entry of the workspace holding this contact."""
+
+    async def update_contact(
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+    ) -> None:
+        """Write the given field values (and, when given, the revertible fields) into every
+        entry holding the record's contact."""
+
+    async def purge_workspace(self, workspace_id: str) -> None:
+        """Forget everything cached for the workspace (disconnect, reconnect, settings)."""
+
+
+class MemoryLookupCache:
+    """In-process LookupCache on cachetools TTLCaches. Not thread-safe: one event loop."""
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float,
+        max_entries: int,
+        stale_seconds: float = DEFAULT_STALE_SECONDS,
+        clock: Clock = monotonic,
+        now: Now = utc_now,
+    ) -> None:
+        self._fresh: TTLCache[LookupKey, LookupEntry] = TTLCache(
+            maxsize=max_entries, ttl=ttl_seconds, timer=clock
+        )
+        self._stale: TTLCache[LookupKey, LookupEntry] = TTLCache(
+            maxsize=max_entries, ttl=max(stale_seconds, ttl_seconds), timer=clock
+        )
+        self._max_entries = max_entries
+        self._loads: SingleFlight[LookupKey, LookupEntry] = SingleFlight()
+        self._by_contact: dict[tuple[str, str], set[LookupKey]] = {}
+        # Bumped by every purge: a load that started before it must not store its answer.
+        self._generation: dict[str, int] = {}
+        self._now = now
+
+    # -- the Protocol -----------------------------------------------------------------------
+
+    async def get(self, key: LookupKey) -> LookupEntry | None:
+        return self._fresh.get(key)
+
+    async def set(self, key: LookupKey, entry: LookupEntry) -> None:
+        self._store(key, entry)
+
+    async def fetch(
+        self,
+        key: LookupKey,
+        load: Loader,
+        *,
+        stale_on: tuple[type[BaseException], ...] = (),
+    ) -> CacheResult:
+        entry = self._fresh.get(key)
+        if entry is not None:
+            return CacheResult(entry, cached=True)
+        generation = self._generation.get(key.workspace_id, 0)
+        try:
+            entry = await self._loads.run(key, partial(self._load, key, load, generation))
+        except stale_on:
+            kept = self._stale.get(key)
+            if kept is None:
+                raise
+            return CacheResult(kept, cached=True, stale=True)
+        return CacheResult(entry, cached=False)
+
+    async def invalidate_contact(self, workspace_id: str, contact_id: str) -> None:
+        for key in self._keys_of_contact(workspace_id, contact_id, pop=True):
+            self._fresh.pop(key, None)
+            self._stale.pop(key, None)
+
+    async def update_contact(
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+    ) -> None:
+        contact_id = str(record.get("Id") or "")
+        if not contact_id:
+            return
+        for key in self._keys_of_contact(workspace_id, contact_id, pop=False):
+            entry = self._stale.get(key)
+            if entry is None or entry.record is None:
+                continue
+            self._store(key, refreshed_entry(entry, record, self._now(), revertible))
+
+    async def purge_workspace(self, workspace_id: str) -> None:
+        self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1
+        # Later callers start a new load; the old one stores nothing.
+        self._loads.forget_where(lambda key: key.workspace_id == workspace_id)
+        for cache in (self._fresh, self._stale):
+            for key in [k for k in list(cache.keys()) if k.workspace_id == workspace_id]:
+                cache.pop(key, None)
+        for index_key in [k for k in self._by_contact if k[0] == workspace_id]:
+            del self._by_contact[index_key]
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _load(self, key: LookupKey, load: Loader, generation: int) -> LookupEntry:
+        entry = await load()
+        if self._generation.get(key.workspace_id, 0) == generation:
+            self._store(key, entry)
+        return entry
+
+    def _store(self, key: LookupKey, entry: LookupEntry) -> None:
+        self._fresh[key] = entry
+        self._stale[key] = entry
+        contact_id = entry.contact_id
+        if contact_id:
+            self._by_contact.setdefault((key.workspace_id, id15(contact_id)), set()).add(key)
+            if len(self._by_contact) > 2 * self._max_entries:
+                self._rebuild_index()
+
+    def _keys_of_contact(self, workspace_id: str, contact_id: str, *, pop: bool) -> list[LookupKey]:
+        index_key = (workspace_id, id15(contact_id))
+        keys = (
+            self._by_contact.pop(index_key, set())
+            if pop
+            else self._by_contact.get(index_key, set())
+        )
+        return [k for k in keys if k.workspace_id == workspace_id]
+
+    def _rebuild_index(self) -> None:
+        """Entries leave the TTLCaches silently; drop index rows that point nowhere."""
+        index: dict[tuple[str, str], set[LookupKey]] = {}
+        for key, entry in list(self._stale.items()):
+            if entry.contact_id:
+                index.setdefault((key.workspace_id, id15(entry.contact_id)), set()).add(key)
+        self._by_contact = index
+
+
+__all__ = [
+    "CacheResult",
+    "LookupCache",
+    "LookupEntry",
+    "LookupKey",
+    "MemoryLookupCache",
+    "refreshed_entry",
+]

@@ -1,0 +1,168 @@
+"""What the shared lookup cache (app.workspace.redis_cache) keeps in Redis and how it talks
+to it: the Lua scripts, the encoding of an entry, the key digest, a client with short
+timeouts, and what counts as Redis being away.
+
+Keys. Every key of a workspace carries the hash tag `{workspace}` (one Redis Cluster slot,
+so the Lua scripts below touch one node) and the workspace's *generation*:
+`<prefix>{ws}:<gen>:e:<digest>` (an entry), `...:l:<digest>` (its load lock),
+`...:c:<contact id>` (the contact index: a set of digests). The digest hashes the
+connection id, identifier kind, normalized identifier(s) and query shape, so emails and
+phones never appear in key names.
+
+Purge is O(1): `INCR <prefix>{ws}:gen`. Every replica reads the generation together with
+the entry (one round trip, a Lua script), so what was cached before a disconnect, reconnect
+or settings change is unreachable everywhere at once, and a load that began before the
+purge stores under the old generation where nobody looks. The old generation's keys are
+then deleted in the background by a `SCAN` of the workspace's prefix (purges are rare; the
+keys would expire on their own anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import datetime
+
+from prometheus_client import Counter
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from app.workspace.lookup_cache import LookupEntry, LookupKey
+
+REDIS_ERRORS = Counter(
+    "lookup_cache_redis_errors_total",
+    "Redis calls of the shared lookup cache that failed (answered from Salesforce instead)",
+    ["operation"],
+)
+
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+LOG_INTERVAL_SECONDS = 30.0
+
+# KEYS[1] generation key; ARGV: workspace prefix, digest, fresh threshold (ms), lock ms
+# (0 = read only), lock token. Returns {generation, entry or nil, "1" when fresh, "1" when
+# this caller took the lock}.
+READ_SCRIPT = """
+local g = redis.call('GET', KEYS[1]) or '0'
+local base = ARGV[1] .. g
+local v = redis.call('GET', base .. ':e:' .. ARGV[2])
+local fresh = '0'
+if v and redis.call('PTTL', base .. ':e:' .. ARGV[2]) > tonumber(ARGV[3]) then fresh = '1' end
+local locked = '0'
+if fresh == '0' and tonumber(ARGV[4]) > 0 then
+  if redis.call('SET', base .. ':l:' .. ARGV[2], ARGV[5], 'NX', 'PX', ARGV[4]) then
+    locked = '1'
+  end
+end
+return {g, v, fresh, locked}
+"""
+
+# KEYS[1] generation key; ARGV: workspace prefix, expected generation ('' = current), digest,
+# entry, stale ms, contact id ('' for a miss), lock token ('' = none). Stores nothing when a
+# purge moved the generation on; releases the caller's lock either way.
+STORE_SCRIPT = """
+local g = redis.call('GET', KEYS[1]) or '0'
+local expected = ARGV[2]
+if expected == '' then expected = g end
+local base = ARGV[1] .. expected
+if ARGV[7] ~= '' and redis.call('GET', base .. ':l:' .. ARGV[3]) == ARGV[7] then
+  redis.call('DEL', base .. ':l:' .. ARGV[3])
+end
+if g ~= expected then return 0 end
+redis.call('SET', base .. ':e:' .. ARGV[3], ARGV[4], 'PX', ARGV[5])
+if ARGV[6] ~= '' then
+  local c = base .. ':c:' .. ARGV[6]
+  redis.call('SADD', c, ARGV[3])
+  redis.call('PEXPIRE', c, ARGV[5])
+end
+return 1
+"""
+
+# KEYS[1] the lock; ARGV[1] the caller's token. Deletes the lock only if it is still ours
+# (one that expired and was taken by another replica stays).
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS[1] generation key; ARGV: workspace prefix, contact id. The generation and the digests
+# of the entries holding the contact.
+CONTACT_SCRIPT = """
+local g = redis.call('GET', KEYS[1]) or '0'
+return {g, redis.call('SMEMBERS', ARGV[1] .. g .. ':c:' .. ARGV[2])}
+"""
+
+
+def encode_entry(entry: LookupEntry) -> bytes:
+    return json.dumps(
+        {
+            "m": entry.matched_on,
+            "r": entry.record,
+            "o": entry.other_matches,
+            "f": entry.fetched_at.isoformat(),
+            "v": sorted(entry.revertible),
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def decode_entry(raw: bytes) -> LookupEntry:
+    data = json.loads(raw)
+    return LookupEntry(
+        matched_on=data["m"],
+        record=data["r"],
+        other_matches=int(data["o"]),
+        fetched_at=datetime.fromisoformat(data["f"]),
+        revertible=frozenset(data.get("v") or ()),
+    )
+
+
+def key_digest(key: LookupKey) -> str:
+    material = "\x1f".join((key.connection_id, key.kind, key.value, key.variant))
+    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+class LoadFailed(Exception):
+    """The shared load raised; carries the entry kept for stale-on-error, if any."""
+
+    def __init__(self, error: BaseException, stale: LookupEntry | None) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+        self.stale = stale
+
+
+def connect_redis(url: str, *, socket_timeout: float, max_connections: int) -> Redis:
+    """A client with short timeouts and no retries: a slow cache is a missing cache."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=socket_timeout,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return Redis(connection_pool=pool)
+
+
+async def unlink_prefix(redis: Redis, prefix: str, *, keep: tuple[str, str]) -> None:
+    """Delete every key under `prefix` except those starting with `keep[0]` and the key
+    `keep[1]`: a SCAN of the prefix, UNLINKed in batches."""
+    pattern = _glob_escape(prefix) + "*"
+    batch: list[bytes] = []
+    async for name in redis.scan_iter(match=pattern, count=1000):
+        text = name.decode()
+        if text.startswith(keep[0]) or text == keep[1]:
+            continue
+        batch.append(name)
+        if len(batch) >= 500:
+            await redis.unlink(*batch)
+            batch = []
+    if batch:
+        await redis.unlink(*batch)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,0 +1,1 @@
+"""Fields of the Contact describe and the workspace's settings document."""

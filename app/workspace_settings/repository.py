@@ -1,0 +1,39 @@
+"""The SQL of the settings document: one row per workspace in `workspace_settings`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import WorkspaceSettings
+from app.workspace.context import SettingsSnapshot
+from app.workspace_settings.schemas import SettingsDocument
+
+
+async def save(
+    db: Database, workspace_id: str, new: SettingsDocument, visible: list[str], user_id: str
+) -> SettingsSnapshot:
+    """Replace the workspace's settings (the row locked meanwhile); `auto_create_enabled_at`
+    moves only when auto-create is switched on."""
+    async with db.transaction() as session:
+        row = await session.scalar(
+            select(WorkspaceSettings)
+            .where(WorkspaceSettings.workspace_id == workspace_id)
+            .with_for_update()
+        )
+        if row is None:
+            row = WorkspaceSettings(workspace_id=workspace_id, auto_create_enabled=False)
+            session.add(row)
+        if new.auto_create.enabled and not row.auto_create_enabled:
+            row.auto_create_enabled_at = datetime.now(UTC)
+        row.visible_fields = visible
+        row.editing_enabled = new.editing_enabled
+        row.phone_matching = new.phone_matching
+        row.auto_create_enabled = new.auto_create.enabled
+        row.auto_create_add_tag = new.auto_create.add_tag
+        row.auto_create_include_bulk_imports = new.auto_create.include_bulk_imports
+        row.updated_by = user_id
+        await session.flush()
+        return SettingsSnapshot.from_row(row)

@@ -1,0 +1,72 @@
+"""Pydantic I/O for the fields and settings endpoints (docs/api.md, "Fields and settings")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+
+class PicklistValueOut(BaseModel):
+    value: str
+    label: str
+    active: bool
+
+
+class ContactFieldOut(BaseModel):
+    name: str = Field(examples=["Title"])
+    label: str = Field(examples=["Title"])
+    type: str = Field(examples=["string"])
+    updateable: bool
+    editable: bool = Field(description="`updateable` and not of type `email` or `phone`.")
+    nillable: bool
+    length: int
+    picklist_values: list[PicklistValueOut]
+
+
+class AutoCreateSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool = Field(
+        description="Create a respond.io contact for every Salesforce Contact created from now on."
+    )
+    add_tag: StrictBool = Field(description="Tag created contacts `Auto-created: Salesforce`.")
+    include_bulk_imports: StrictBool = Field(
+        description="Also create contacts for Contacts that arrived through a bulk import."
+    )
+
+
+FieldName = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class SettingsDocument(BaseModel):
+    """The whole settings document; a PUT replaces it (every key is required)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "visible_fields": ["Name", "Email", "Phone", "MobilePhone", "Title"],
+                    "editing_enabled": False,
+                    "phone_matching": "exact",
+                    "auto_create": {
+                        "enabled": False,
+                        "add_tag": True,
+                        "include_bulk_imports": False,
+                    },
+                }
+            ]
+        },
+    )
+
+    visible_fields: list[FieldName] = Field(
+        max_length=100,
+        description="Contact fields shown in the sidebar, in order; each must exist on Contact.",
+    )
+    editing_enabled: StrictBool
+    phone_matching: Literal["exact", "normalized"] = Field(
+        description="`exact`: the stored string must equal the given one. `normalized`: both "
+        "sides are compared as E.164 numbers."
+    )
+    auto_create: AutoCreateSettings

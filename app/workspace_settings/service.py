@@ -1,0 +1,137 @@
+"""Fields (from the Contact describe) and the workspace's settings document."""
+
+from __future__ import annotations
+
+import logging
+
+from app import errors as app_errors
+from app.db import Database
+from app.workspace.caches import WorkspaceCaches
+from app.workspace.context import (
+    SettingsSnapshot,
+    WorkspaceContext,
+    read_context,
+    require_connected,
+)
+from app.workspace.describes import ContactDescribe
+from app.workspace.errors import with_salesforce_errors
+from app.workspace_settings import repository
+from app.workspace_settings.schemas import (
+    AutoCreateSettings,
+    ContactFieldOut,
+    PicklistValueOut,
+    SettingsDocument,
+)
+
+logger = logging.getLogger("app.settings")
+
+
+def document(snapshot: SettingsSnapshot) -> SettingsDocument:
+    return SettingsDocument(
+        visible_fields=list(snapshot.visible_fields),
+        editing_enabled=snapshot.editing_enabled,
+        phone_matching=snapshot.phone_matching,  # type: ignore[arg-type]
+        auto_create=AutoCreateSettings(
+            enabled=snapshot.auto_create.enabled,
+            add_tag=snapshot.auto_create.add_tag,
+            include_bulk_imports=snapshot.auto_create.include_bulk_imports,
+        ),
+    )
+
+
+class WorkspaceSettingsService:
+    def __init__(self, db: Database, caches: WorkspaceCaches) -> None:
+        self._db = db
+        self._contexts = caches.contexts
+        self._describes = caches.describes
+        self._lookups = caches.lookups
+
+    async def describe(self, workspace_id: str) -> ContactDescribe:
+        async def load(context: WorkspaceContext) -> ContactDescribe:
+            require_connected(context)
+            return await self._describes.get(context)
+
+        return await with_salesforce_errors(self._contexts, workspace_id, load)
+
+    async def fields(self, workspace_id: str) -> list[ContactFieldOut]:
+        describe = await self.describe(workspace_id)
+        return [
+            ContactFieldOut(
+                name=f.name,
+                label=f.label,
+                type=f.type,
+                updateable=f.updateable,
+                editable=f.editable,
+                nillable=f.nillable,
+                length=f.length,
+                picklist_values=[
+                    PicklistValueOut(value=p.value, label=p.label, active=p.active)
+                    for p in f.picklist_values
+                ],
+            )
+            for f in describe.fields
+        ]
+
+    async def get(self, workspace_id: str) -> SettingsDocument:
+        context = await read_context(self._db, workspace_id)
+        return document(context.settings)
+
+    async def replace(
+        self, workspace_id: str, new: SettingsDocument, user_id: str
+    ) -> SettingsDocument:
+        current = (await read_context(self._db, workspace_id)).settings
+        visible = list(new.visible_fields)
+        if visible != list(current.visible_fields):
+            visible = await self._checked_fields(workspace_id, visible)
+        saved = await repository.save(self._db, workspace_id, new, visible, user_id)
+        # What a lookup selects and how it matches may have changed: forget this workspace's
+        # answers and snapshot at once (other replicas: at once with CACHE_URL, else within
+        # the snapshot TTL).
+        self._contexts.invalidate(workspace_id)
+        await self._lookups.purge_workspace(workspace_id)
+        logger.info(
+            "settings.replaced",
+            extra={
+                "workspace_id": workspace_id,
+                "user_id": user_id,
+                "editing_enabled": saved.editing_enabled,
+                "phone_matching": saved.phone_matching,
+                "auto_create_enabled": saved.auto_create.enabled,
+            },
+        )
+        return document(saved)
+
+    async def _checked_fields(self, workspace_id: str, names: list[str]) -> list[str]:
+        """The names in the describe's spelling; 422 naming unknown or repeated ones."""
+        describe = await self.describe(workspace_id)
+        unknown: list[str] = []
+        repeated: list[str] = []
+        seen: set[str] = set()
+        canonical: list[str] = []
+        for name in names:
+            field = describe.field(name)
+            if field is None:
+                unknown.append(name)
+                continue
+            if field.name in seen:
+                repeated.append(name)
+                continue
+            seen.add(field.name)
+            canonical.append(field.name)
+        problems = [
+            {"field": "visible_fields", "message": f"{name!r} is not a field of Contact"}
+            for name in unknown
+        ] + [
+            {"field": "visible_fields", "message": f"{name!r} is listed more than once"}
+            for name in repeated
+        ]
+        if problems:
+            detail = []
+            if unknown:
+                detail.append("unknown Contact fields: " + ", ".join(unknown))
+            if repeated:
+                detail.append("listed more than once: " + ", ".join(repeated))
+            raise app_errors.ValidationFailed(
+                "visible_fields: " + "; ".join(detail), errors=problems
+            )
+        return canonical

@@ -1,0 +1,92 @@
+"""Replicas of the service in one process (see tests/scaleout) and their HTTP steps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+ACME = "00D5g000003GIV7EAO"
+GLOBEX = "00D8c000003VlcBEAS"
+
+
+@dataclass
+class Replica:
+    app: Any
+    client: httpx.AsyncClient
+
+
+StartReplica = Callable[..., Awaitable[Replica]]
+
+LOOKUP = "/v1/workspaces/{ws}/salesforce/contacts/lookup"
+ANA = "0035g0000006SevAAE"
+ANA_EMAIL = "ana.souza@example.com"
+PRIYA_EMAIL = "priya.raman@example.com"
+VISIBLE = ["Name", "Email", "Title", "LeadSource"]
+
+
+async def lookup(replica: Replica, auth: Any, ws: str = "ws-1", **params: str) -> Any:
+    return await replica.client.get(LOOKUP.format(ws=ws), params=params, headers=auth(ws, "agent"))
+
+
+async def put_settings(replica: Replica, auth: Any, ws: str = "ws-1", **changes: Any) -> None:
+    document = {
+        "visible_fields": VISIBLE,
+        "editing_enabled": True,
+        "phone_matching": "exact",
+        "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
+        **changes,
+    }
+    response = await replica.client.put(
+        f"/v1/workspaces/{ws}/salesforce/settings", json=document, headers=auth(ws, "owner")
+    )
+    assert response.status_code == 200, response.text
+
+
+def field(answer: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(f for f in answer["contact"]["fields"] if f["name"] == name)
+
+
+class TcpProxy:
+    """A loopback TCP proxy in front of Redis that the test can cut: Redis going away."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        """Close the listening socket and every open connection."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()

@@ -1,0 +1,189 @@
+"""Token refresh: single-flight in one process and across processes; dead grants."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.config import Settings
+from app.models import Connection
+from app.salesforce.errors import (
+    ApiDisabled,
+    HostNotAllowed,
+    ReauthorizationRequired,
+    RequestLimitExceeded,
+    SalesforceUnavailable,
+)
+from tests.helpers.factories import grant_from_emulator, insert_connection
+
+ROOT = Path(__file__).resolve().parents[2]
+SOQL = "SELECT Id, Email FROM Contact LIMIT 1"
+
+
+@pytest.fixture
+def settings(sf_settings: Settings) -> Settings:
+    return sf_settings
+
+
+def api_org(sf_emulator: Any) -> Any:
+    return next(org for org in sf_emulator.orgs.values() if org.api_enabled)
+
+
+@pytest.fixture
+async def connected(app: Any, sf_emulator: Any) -> str:
+    org = api_org(sf_emulator)
+    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
+    await insert_connection(
+        app.state.services.db,
+        app.state.services.cipher,
+        "ws-1",
+        grant,
+        login_url=sf_emulator.base_url,
+    )
+    return "ws-1"
+
+
+async def test_fifty_concurrent_calls_with_expired_token_refresh_once(
+    app: Any, sf_emulator: Any, connected: str
+) -> None:
+    sf_emulator.rotate_refresh_tokens = True
+    sf_emulator.expire_access_tokens()
+    sf_emulator.reset_counters()
+
+    results = await asyncio.gather(
+        *(app.state.services.salesforce.query(connected, SOQL) for _ in range(50))
+    )
+
+    assert len(results) == 50
+    assert all(len(records) == 1 for records in results)
+    assert sf_emulator.counters["token.refresh_token"] == 1
+    # The rotated refresh token was stored: the next expiry refreshes fine again.
+    sf_emulator.expire_access_tokens()
+    assert len(await app.state.services.salesforce.query(connected, SOQL)) == 1
+    assert sf_emulator.counters["token.refresh_token"] == 2
+
+
+async def test_two_processes_sharing_the_database_refresh_once(
+    app: Any, sf_emulator: Any, connected: str, settings: Settings, tmp_path: Path
+) -> None:
+    sf_emulator.rotate_refresh_tokens = True
+    sf_emulator.expire_access_tokens()
+    sf_emulator.reset_counters()
+    go = tmp_path / "go"
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": settings.async_database_url,
+        "SALESFORCE_LOGIN_URL": settings.salesforce_login_url,
+        "SALESFORCE_EXTRA_ALLOWED_HOSTS": settings.salesforce_extra_allowed_hosts,
+        "SERVICE_JWT_SECRET": settings.service_jwt_secret,
+        "TOKEN_ENCRYPTION_KEYS": settings.token_encryption_keys,
+    }
+    script = str(ROOT / "tests" / "workspace" / "refresh_process.py")
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            script,
+            connected,
+            str(go),
+            "25",
+            env=env,
+            cwd=str(ROOT),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0.5)
+    go.touch()
+    outputs = [await asyncio.wait_for(p.communicate(), timeout=60) for p in processes]
+
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()
+        assert json.loads(out.decode().strip().splitlines()[-1]) == {"ok": 25, "failed": 0}
+    assert sf_emulator.counters["token.refresh_token"] == 1
+
+
+async def test_revoked_grant_requires_reauthorization_without_looping(
+    app: Any, sf_emulator: Any, connected: str
+) -> None:
+    sf_emulator.revoke_grants()
+    sf_emulator.reset_counters()
+
+    with pytest.raises(ReauthorizationRequired):
+        await app.state.services.salesforce.query(connected, SOQL)
+
+    assert sf_emulator.counters["token.refresh_token"] == 1
+    async with app.state.services.db.transaction() as session:
+        row = await session.scalar(select(Connection).where(Connection.workspace_id == connected))
+    assert row is not None and row.status == "reauthorization_required"
+
+    # Later calls fail fast: no further requests reach Salesforce.
+    calls_before = sum(sf_emulator.counters.values())
+    with pytest.raises(ReauthorizationRequired):
+        await app.state.services.salesforce.query(connected, SOQL)
+    assert sum(sf_emulator.counters.values()) == calls_before
+
+
+@pytest.mark.parametrize(
+    "fault,error",
+    [
+        ("request_limit_exceeded", RequestLimitExceeded),
+        ("server_unavailable", SalesforceUnavailable),
+        ("api_disabled", ApiDisabled),
+    ],
+)
+async def test_salesforce_errors_are_typed(
+    app: Any, sf_emulator: Any, connected: str, fault: str, error: type[Exception]
+) -> None:
+    sf_emulator.set_fault(api_org(sf_emulator).id, fault)
+    with pytest.raises(error):
+        await app.state.services.salesforce.query(connected, SOQL)
+
+
+async def test_limit_info_reaches_metrics(
+    app: Any, sf_emulator: Any, connected: str, client: Any
+) -> None:
+    await app.state.services.salesforce.query(connected, SOQL)
+    metrics = (await client.get("/metrics")).text
+    org_id = api_org(sf_emulator).id
+    assert f'salesforce_api_usage{{kind="used",organization_id="{org_id}"}}' in metrics
+
+
+async def test_tokens_never_go_to_foreign_hosts(app: Any, sf_emulator: Any, connected: str) -> None:
+    async with app.state.services.db.transaction() as session:
+        row = await session.scalar(select(Connection).where(Connection.workspace_id == connected))
+        assert row is not None
+        row.instance_url = "https://attacker.example.com"
+    sf_emulator.reset_counters()
+    with pytest.raises(HostNotAllowed):
+        await app.state.services.salesforce.query(connected, SOQL)
+    assert sum(sf_emulator.counters.values()) == 0
+
+
+def test_allowed_hosts(make_settings: Any) -> None:
+    from app.salesforce.hosts import ensure_allowed
+
+    settings = make_settings(salesforce_extra_allowed_hosts="127.0.0.1:8555")
+    assert ensure_allowed("https://acme.my.salesforce.com/", settings) == (
+        "https://acme.my.salesforce.com"
+    )
+    assert ensure_allowed("https://acme--dev.sandbox.my.salesforce.com", settings)
+    assert ensure_allowed("http://127.0.0.1:8555", settings)
+    for bad in (
+        "http://acme.my.salesforce.com",
+        "https://salesforce.com.evil.example",
+        "https://evilsalesforce.com",
+        "http://127.0.0.1:9999",
+        "https://acme.my.salesforce.com:8443",
+        "file:///etc/passwd",
+    ):
+        with pytest.raises(HostNotAllowed):
+            ensure_allowed(bad, settings)
