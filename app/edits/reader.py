@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from app import errors as app_errors
@@ -23,13 +24,11 @@ logger = logging.getLogger("app.contacts.edits")
 MALFORMED_ID_CODES = frozenset({"MALFORMED_ID", "INVALID_ID_FIELD"})
 
 
+@dataclass(frozen=True, slots=True)
 class ContactReader:
-    def __init__(
-        self, db: Database, describes: DescribeCache, salesforce: SalesforceClient
-    ) -> None:
-        self._db = db
-        self._describes = describes
-        self._salesforce = salesforce
+    _db: Database
+    _describes: DescribeCache
+    _salesforce: SalesforceClient
 
     async def get(
         self,

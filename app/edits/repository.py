@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select, update
 
@@ -30,15 +29,15 @@ APPLIED = EditStatus.APPLIED.value
 FAILED = EditStatus.FAILED.value
 
 
-@dataclass(frozen=True, slots=True)
-class FieldChange:
+class FieldChange(NamedTuple):
     field: str
     old_value: Any
     new_value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Settlement:
+class Settlement(NamedTuple):
+    """How many unsettled rows a settlement decided, by outcome."""
+
     applied: int = 0
     failed: int = 0
     reverted: int = 0

@@ -302,18 +302,7 @@ class EditService:
                     },
                 )
         rows = await edit_history.applied_edits(self._db, ref, MAX_HISTORY_ROWS)
-        return [
-            HistoryEntry(
-                field=row.field,
-                old_value=row.old_value,
-                new_value=row.new_value,
-                edited_by=row.edited_by,
-                edited_at=row.edited_at,
-                reverted_at=row.reverted_at,
-                reverted_by=row.reverted_by,
-            )
-            for row in rows
-        ]
+        return [HistoryEntry.model_validate(row, from_attributes=True) for row in rows]
 
     # -- shared steps -------------------------------------------------------------------------
 

@@ -121,42 +121,38 @@ class SalesforceClient:
     ) -> httpx.Response:
         """A request with the workspace's stored tokens; refresh once and retry once on 401."""
         creds = credentials or await self.tokens.credentials(workspace_id)
-        try:
-            return await self.call_with_token(
-                creds.instance_url,
-                creds.access_token,
-                method,
-                path,
-                operation=operation,
-                organization_id=creds.organization_id,
-                **kwargs,
-            )
-        except SessionExpired:
-            creds = await self.tokens.refresh(workspace_id, creds.access_token)
-        return await self.call_with_token(
-            creds.instance_url,
-            creds.access_token,
-            method,
-            path,
-            operation=operation,
-            organization_id=creds.organization_id,
-            **kwargs,
-        )
+        for retry in (False, True):
+            try:
+                return await self.call_with_token(
+                    creds.instance_url,
+                    creds.access_token,
+                    method,
+                    path,
+                    operation=operation,
+                    organization_id=creds.organization_id,
+                    **kwargs,
+                )
+            except SessionExpired:
+                if retry:
+                    raise
+                creds = await self.tokens.refresh(workspace_id, creds.access_token)
+        raise AssertionError("unreachable")
 
     # -- typed operations ------------------------------------------------------------------
 
     async def query(
         self, workspace_id: str, soql: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
-        response = await self.call(
-            workspace_id,
-            "GET",
-            "query",
-            params={"q": soql},
-            credentials=credentials,
-            operation="query",
-        )
+        response = await self._get(workspace_id, "query", credentials, params={"q": soql})
         return await self._collect_pages(workspace_id, response.json(), credentials)
+
+    async def _get(
+        self, workspace_id: str, operation: str, credentials: Credentials | None, **kwargs: Any
+    ) -> httpx.Response:
+        """GET `<data path>/<operation>` (the operation names the metric too)."""
+        return await self.call(
+            workspace_id, "GET", operation, credentials=credentials, operation=operation, **kwargs
+        )
 
     async def query_with_token(
         self, instance_url: str, access_token: str, soql: str
@@ -188,14 +184,7 @@ class SalesforceClient:
     async def search(
         self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
-        response = await self.call(
-            workspace_id,
-            "GET",
-            "search",
-            params={"q": sosl},
-            credentials=credentials,
-            operation="search",
-        )
+        response = await self._get(workspace_id, "search", credentials, params={"q": sosl})
         body = response.json()
         records: list[dict[str, Any]] = (
             body.get("searchRecords", []) if isinstance(body, dict) else body

@@ -9,6 +9,7 @@ registers its purge here instead of being known to the connect flow.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from app.workspace.context import WorkspaceContexts
 from app.workspace.describes import DescribeCache
@@ -17,15 +18,13 @@ from app.workspace.lookup_cache import LookupCache
 Purge = Callable[[str], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
 class WorkspaceCaches:
     """The caches of Salesforce data every feature reads through, forgotten together."""
 
-    def __init__(
-        self, contexts: WorkspaceContexts, describes: DescribeCache, lookups: LookupCache
-    ) -> None:
-        self.contexts = contexts
-        self.describes = describes
-        self.lookups = lookups
+    contexts: WorkspaceContexts
+    describes: DescribeCache
+    lookups: LookupCache
 
     async def purge(self, workspace_id: str) -> None:
         self.contexts.invalidate(workspace_id)

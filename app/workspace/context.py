@@ -79,13 +79,9 @@ async def read_context(db: Database, workspace_id: str) -> WorkspaceContext:
     snapshot = SettingsSnapshot.from_row(settings_row)
     if connection is None:
         return WorkspaceContext(workspace_id=workspace_id, settings=snapshot)
+    c = connection
     return WorkspaceContext(
-        workspace_id=workspace_id,
-        settings=snapshot,
-        connection_id=connection.id,
-        connection_status=connection.status,
-        instance_url=connection.instance_url,
-        organization_id=connection.organization_id,
+        workspace_id, snapshot, c.id, c.status, c.instance_url, c.organization_id
     )
 
 

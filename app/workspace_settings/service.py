@@ -19,7 +19,6 @@ from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,
     ContactFieldOut,
-    PicklistValueOut,
     SettingsDocument,
 )
 
@@ -55,22 +54,8 @@ class WorkspaceSettingsService:
 
     async def fields(self, workspace_id: str) -> list[ContactFieldOut]:
         describe = await self.describe(workspace_id)
-        return [
-            ContactFieldOut(
-                name=f.name,
-                label=f.label,
-                type=f.type,
-                updateable=f.updateable,
-                editable=f.editable,
-                nillable=f.nillable,
-                length=f.length,
-                picklist_values=[
-                    PicklistValueOut(value=p.value, label=p.label, active=p.active)
-                    for p in f.picklist_values
-                ],
-            )
-            for f in describe.fields
-        ]
+        # The describe's fields carry the same names as the answer (`editable` included).
+        return [ContactFieldOut.model_validate(f, from_attributes=True) for f in describe.fields]
 
     async def get(self, workspace_id: str) -> SettingsDocument:
         context = await read_context(self._db, workspace_id)

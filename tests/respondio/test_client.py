@@ -12,17 +12,15 @@ import httpx
 import pytest
 import respx
 
-from app.respondio import (
+from app.respondio.client import RespondioClient, identifier_for, parse_retry_after
+from app.respondio.errors import (
     RespondioAuthError,
     RespondioBadRequest,
-    RespondioClient,
     RespondioConflict,
     RespondioError,
     RespondioNotFound,
     RespondioRateLimited,
     RespondioUnavailable,
-    identifier_for,
-    parse_retry_after,
 )
 from tests.respondio.conftest import RespondioServer
 
