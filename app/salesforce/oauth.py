@@ -2,7 +2,7 @@
 
 Why authlib only in pieces: authlib's httpx integration (`AsyncOAuth2Client`) *is* an
 `httpx.AsyncClient`, so using it would open a connection pool per flow. Every outbound call of
-this service goes through the ONE shared client on `app.state.http` instead. authlib still
+this service goes through the ONE shared client (`Services.http`) instead. authlib still
 does the protocol work it is good at, framework-independently:
 
 - `authlib.common.security.generate_token` for `state` and the PKCE `code_verifier`,

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx
 from app.autocreate.outcomes import AUTO_CREATED_TAG
 from app.config import Settings
 from emulator.respondio import RespondioEmulator
-from tests.autocreate.conftest import (
+from tests.helpers.autocreate import (
     Workspace,
     add_contacts,
     deliver,
@@ -57,6 +58,7 @@ async def test_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
     settings: Settings,
     workspace: Workspace,
     tmp_path: Path,
+    rio_idle: Callable[[], Awaitable[bool]],
 ) -> None:
     slow = settings.model_copy(update={"respondio_timeout_seconds": 10.0})
     rio.configure(latency_ms=1500)  # the create is still in flight when the worker dies
@@ -85,7 +87,9 @@ async def test_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
     [row] = await rows(app)
     assert row.status == "pending"  # the killed worker recorded no outcome
 
-    await asyncio.sleep(1.6)  # let the orphaned request reach the emulator, or not
+    # The orphaned create is answered (after its latency) or never arrived: either way the
+    # emulator is idle before the next worker runs.
+    await wait_until(rio_idle)
     rio.configure(latency_ms=0)
     async with running_worker(settings):
         await wait_until(lambda: settled(app, 1))

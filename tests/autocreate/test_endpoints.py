@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.autocreate import soap
 from app.crypto import sha256_hex
 from app.models import Connection, RespondioCredential
-from tests.autocreate.conftest import WEBHOOK_PATH, Workspace
+from tests.helpers.autocreate import WEBHOOK_PATH, Workspace
 
 
 async def test_respondio_token_is_stored_encrypted_and_never_returned(

@@ -12,7 +12,7 @@ from app.autocreate.outcomes import AUTO_CREATED_TAG
 from app.config import Settings
 from app.models import AutocreateContact, Connection
 from emulator.respondio import RespondioEmulator
-from tests.autocreate.conftest import (
+from tests.helpers.autocreate import (
     ACME,
     ACME_SALES_USER,
     Workspace,

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.models import AutocreateWorkspace
 from app.salesforce.values import parse_datetime
 from emulator.respondio import RespondioEmulator
-from tests.autocreate.conftest import (
+from tests.helpers.autocreate import (
     ACME,
     Workspace,
     add_contacts,
@@ -119,7 +119,11 @@ async def test_webhook_and_reconciliation_together_create_once(
     async with running_worker(settings):
         await deliver(client, sf_emulator, workspace.webhook_path, ids[:3])
         await wait_until(lambda: settled(app, 5))
-        await asyncio.sleep(settings.autocreate_reconcile_interval_seconds * 2)
+        # Two more reconciliations of the workspace, run here rather than waited for.
+        reconciler = Reconciler(app.state.services.db, app.state.services.salesforce, settings)
+        for _ in range(2):
+            await reconciler.reconcile(workspace.id)
+        await wait_until(lambda: settled(app, 5))
     assert len(await rows(app)) == 5
     assert len(rio.contacts(workspace.token)) == 5
     assert rio.counters["contact.create"] == 5

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 
 from app.autocreate.soap import ACK
 from app.models import AutocreateNotification, Connection, WorkspaceSettings
-from tests.autocreate.conftest import (
+from tests.helpers.autocreate import (
     ACME,
     WEBHOOK_PATH,
     Workspace,

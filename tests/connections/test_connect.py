@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, update
 
 from app.crypto import sha256_hex
 from app.models import Connection, OAuthState
-from tests.connections.conftest import (
+from tests.helpers.browser import (
     ACME_ADMIN,
     ACME_SALES,
     GLOBEX_ADMIN,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.models import Connection, WorkspaceSettings
 from app.salesforce.errors import NotConnected
-from tests.connections.conftest import Browser
+from tests.helpers.browser import Browser
 
 
 async def connection_row(app: Any, workspace: str = "ws-1") -> Connection | None:

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from app import cli
 from app.crypto import TokenCipher
 from app.models import Connection, OAuthState
-from tests.connections.conftest import Browser
+from tests.helpers.browser import Browser
 
 
 def emulator_secrets(sf_emulator: Any) -> set[str]:

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+
 
 class FakeClock:
-    """A monotonic clock the test moves by hand: cache expiry without sleeping."""
+    """A monotonic clock the test moves by hand; `sleep` (an asyncio.sleep stand-in) returns
+    once the test has advanced the clock past its deadline."""
 
-    def __init__(self) -> None:
-        self.now = 1_000.0
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+        for deadline, waiter in list(self._sleepers):
+            if deadline <= self.now and not waiter.done():
+                waiter.set_result(None)
+
+    @property
+    def sleepers(self) -> int:
+        """How many sleeps are waiting for the clock to move."""
+        return sum(1 for _, waiter in self._sleepers if not waiter.done())
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        entry = (self.now + seconds, asyncio.get_running_loop().create_future())
+        self._sleepers.append(entry)
+        try:
+            await entry[1]
+        finally:
+            self._sleepers.remove(entry)

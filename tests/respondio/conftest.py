@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from emulator.respondio import RespondioEmulator, create_app
 from emulator.server import start_in_thread
-
-
-@dataclass
-class RespondioServer:
-    state: RespondioEmulator
-    url: str
-
-    @property
-    def base_url(self) -> str:
-        return self.url + "/v2"
+from tests.helpers.respondio import RespondioServer
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from app.respondio.errors import (
     RespondioRateLimited,
     RespondioUnavailable,
 )
-from tests.respondio.conftest import RespondioServer
+from tests.helpers.respondio import RespondioServer
 
 TOKEN = "ws-token-3f9c1d0e7a"
 OTHER_TOKEN = "ws-token-other-88b2"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from app.respondio.client import RequestWindow
+from tests.helpers.clock import FakeClock
 
 
 class LateClock:
@@ -88,13 +89,15 @@ async def test_every_wake_up_a_little_late_costs_almost_nothing() -> None:
 
 
 async def test_a_cancelled_waiter_takes_no_slot() -> None:
-    limiter = RequestWindow(1)
+    clock = FakeClock()
+    limiter = RequestWindow(1, clock=clock, sleep=clock.sleep)
     await limiter.acquire()
     waiter = asyncio.create_task(limiter.acquire())
-    await asyncio.sleep(0.05)
+    while not clock.sleepers:  # the waiter is waiting for its slot
+        await asyncio.sleep(0)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
     assert not limiter.has_capacity()
-    await asyncio.sleep(1.0)
+    clock.advance(1.0)
     assert limiter.has_capacity()

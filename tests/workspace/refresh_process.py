@@ -1,7 +1,8 @@
 """A second service process for the cross-process refresh test.
 
-Usage: refresh_process.py WORKSPACE GO_FILE N — waits for GO_FILE, then makes N concurrent
-Salesforce queries with the workspace's stored (expired) token and prints a JSON summary.
+Usage: refresh_process.py WORKSPACE N — prints `ready` once started, waits for a line on
+stdin, then makes N concurrent Salesforce queries with the workspace's stored (expired) token
+and prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -18,12 +18,11 @@ from app.config import get_settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 
 
-async def main(workspace: str, go: Path, n: int) -> None:
+async def main(workspace: str, n: int) -> None:
     app = create_app(get_settings())
     async with app.router.lifespan_context(app):
-        deadline = time.monotonic() + 30
-        while not go.exists() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
         results = await asyncio.gather(
             *(
                 app.state.services.salesforce.query(workspace, "SELECT Id FROM Contact LIMIT 1")
@@ -38,4 +37,4 @@ async def main(workspace: str, go: Path, n: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))

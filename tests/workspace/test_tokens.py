@@ -70,13 +70,16 @@ async def test_fifty_concurrent_calls_with_expired_token_refresh_once(
     assert sf_emulator.counters["token.refresh_token"] == 2
 
 
+async def read_all(stream: asyncio.StreamReader | None) -> str:
+    return (await stream.read()).decode() if stream is not None else ""
+
+
 async def test_two_processes_sharing_the_database_refresh_once(
-    app: Any, sf_emulator: Any, connected: str, settings: Settings, tmp_path: Path
+    app: Any, sf_emulator: Any, connected: str, settings: Settings
 ) -> None:
     sf_emulator.rotate_refresh_tokens = True
     sf_emulator.expire_access_tokens()
     sf_emulator.reset_counters()
-    go = tmp_path / "go"
     env = {
         **os.environ,
         "ENVIRONMENT": "test",
@@ -92,18 +95,22 @@ async def test_two_processes_sharing_the_database_refresh_once(
             sys.executable,
             script,
             connected,
-            str(go),
             "25",
             env=env,
             cwd=str(ROOT),
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(2)
     ]
-    await asyncio.sleep(0.5)
-    go.touch()
-    outputs = [await asyncio.wait_for(p.communicate(), timeout=60) for p in processes]
+    for process in processes:  # both started, each waiting for the word
+        assert process.stdout is not None
+        ready = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+        assert ready.strip() == b"ready", await read_all(process.stderr)
+    outputs = await asyncio.gather(
+        *(asyncio.wait_for(p.communicate(b"go\n"), timeout=60) for p in processes)
+    )
 
     for process, (out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()
