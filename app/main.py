@@ -26,6 +26,7 @@ from app.contacts.router import router as contacts_router
 from app.contacts.service import ContactLookupService
 from app.crypto import TokenCipher
 from app.db import Database
+from app.docs_assets import install_offline_docs
 from app.errors import install_error_handlers
 from app.logs import configure_logging
 from app.observability import ObservabilityMiddleware
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.on_connect = on_connect
     app.state.purge_workspace = purge_workspace
     install_error_handlers(app)
+    install_offline_docs(app)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
     app.include_router(autocreate_router)
