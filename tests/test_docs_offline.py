@@ -17,6 +17,10 @@ async def test_docs_page_references_only_the_service(client: httpx.AsyncClient, 
     response = await client.get(page)
     assert response.status_code == 200
     html = response.text
+    # The browser may load nothing from elsewhere (ReDoc's bundle names a CDN logo).
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy
+    assert ANY_URL.findall(policy) == []
     # No absolute or protocol-relative URL at all (CDN script, style, fonts, favicon).
     assert ANY_URL.findall(html) == []
     assets = ATTRIBUTE_URL.findall(html)
