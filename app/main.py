@@ -30,6 +30,7 @@ from app.docs_assets import install_offline_docs
 from app.errors import install_error_handlers
 from app.logs import configure_logging
 from app.observability import ObservabilityMiddleware
+from app.preview.router import install_sidebar_preview
 from app.salesforce.client import SalesforceClient
 from app.salesforce.tokens import TokenStore
 from app.settings.context import WorkspaceCaches, WorkspaceContexts
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.purge_workspace = purge_workspace
     install_error_handlers(app)
     install_offline_docs(app)
+    install_sidebar_preview(app)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
     app.include_router(autocreate_router)
