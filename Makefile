@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Stamp of the last successful install: newer than pyproject.toml means nothing to do.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck migrate bench clean
+.PHONY: install run test lint typecheck migrate bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ migrate: $(INSTALLED)  ## alembic upgrade head on DATABASE_URL
 
 bench: $(INSTALLED)  ## benchmarks: print measured figures, assert nothing
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+screenshot: $(INSTALLED)  ## docs/sidebar-preview.png from a running `make run` (needs Chromium)
+	$(BIN)/python scripts/sidebar_screenshot.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
