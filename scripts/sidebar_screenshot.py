@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from tests.browser.chromium import CHROMIUM_ARGS, chromium_path  # noqa: E402
 
 WORKSPACE = "demo-workspace"
 EMAIL = "ana.souza@example.com"

@@ -2,15 +2,14 @@
 real HTTP (uvicorn in a thread, on a free loopback port) and the Salesforce emulator.
 
 Chromium is the OS package (`/usr/bin/chromium`, or CHROMIUM_PATH); Playwright never downloads
-a browser. Without Chromium these tests fail, unless SKIP_BROWSER_TESTS=1 is set outside CI
-(on CI, CI=true, the opt-out is ignored). Every request to a host other than 127.0.0.1 or
+a browser. Without Chromium these tests fail. SKIP_BROWSER_TESTS=1 skips them on a laptop; on
+CI (CI=true) that opt-out is ignored. Every request to a host other than 127.0.0.1 or
 localhost is blocked, recorded, and fails the test.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -25,6 +24,7 @@ import uvicorn
 
 from app.config import Settings
 from app.main import create_app
+from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
 from tests.conftest import _truncate_all
 from tests.factories import login_form_fields
 
@@ -32,37 +32,27 @@ PASSWORD = "emulator"
 ACME_ADMIN = "admin@acme.example"
 GLOBEX_ADMIN = "admin@globex.example"
 INITECH_ADMIN = "admin@initech.example"  # the seed org without API access
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def chromium_path() -> str | None:
-    candidates = [os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium"]
-    candidates += [shutil.which(name) for name in ("chromium", "chromium-browser")]
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+def require_chromium() -> str:
+    """Chromium's path; else the tests fail, or skip on SKIP_BROWSER_TESTS=1 outside CI."""
+    ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    if os.environ.get("SKIP_BROWSER_TESTS") == "1" and not ci:
+        pytest.skip("SKIP_BROWSER_TESTS=1: browser tests skipped")
+    path = chromium_path()
+    if path is None:
+        pytest.fail(
+            "Chromium is not installed: the browser tests need the OS package (`apt-get "
+            "install chromium`, or set CHROMIUM_PATH). On a laptop, SKIP_BROWSER_TESTS=1 "
+            "skips them."
+        )
+    return path
 
 
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
-    path = chromium_path()
-    if path is not None:
-        return path
-    ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-    if os.environ.get("SKIP_BROWSER_TESTS") == "1" and not ci:
-        pytest.skip("SKIP_BROWSER_TESTS=1 and no Chromium installed")
-    pytest.fail(
-        "Chromium is not installed: the browser tests need the OS package (`apt-get install "
-        "chromium`, or set CHROMIUM_PATH). On a laptop, SKIP_BROWSER_TESTS=1 skips them."
-    )
+    return require_chromium()
 
 
 @pytest.fixture(scope="session")
