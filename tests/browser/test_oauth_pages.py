@@ -17,11 +17,16 @@ from tests.browser.conftest import (
 pytestmark = __import__("pytest").mark.usefixtures("clean_database")
 
 
-async def log_in(page: Any, authorize_url: str, username: str, button: str) -> None:
+async def log_in(
+    live: LiveService, page: Any, authorize_url: str, username: str, button: str
+) -> None:
+    """The emulator's login page, then back on the service's callback page."""
     await page.goto(authorize_url)
     await page.get_by_label("Username").fill(username)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name=button).click()
+    callback = f"{live.url}/v1/salesforce/oauth/callback?"
+    await page.wait_for_url(lambda url: url.startswith(callback))
     await page.wait_for_load_state()
 
 
@@ -29,7 +34,7 @@ async def test_connect_allow_shows_the_org_and_user(
     live_service: LiveService, browser_page: Page
 ) -> None:
     page = browser_page.page
-    await log_in(page, await start_connect(live_service, "ws-1"), ACME_ADMIN, "Allow")
+    await log_in(live_service, page, await start_connect(live_service, "ws-1"), ACME_ADMIN, "Allow")
 
     assert page.url.startswith(f"{live_service.url}/v1/salesforce/oauth/callback?")
     heading = page.get_by_role("heading", level=1)
@@ -44,7 +49,7 @@ async def test_deny_shows_the_access_denied_page(
     live_service: LiveService, browser_page: Page
 ) -> None:
     page = browser_page.page
-    await log_in(page, await start_connect(live_service, "ws-1"), ACME_ADMIN, "Deny")
+    await log_in(live_service, page, await start_connect(live_service, "ws-1"), ACME_ADMIN, "Deny")
 
     assert page.url.startswith(f"{live_service.url}/v1/salesforce/oauth/callback?")
     text = await page.locator("main").inner_text()
@@ -68,7 +73,9 @@ async def test_org_without_api_access_gets_a_page_that_says_so(
     live_service: LiveService, browser_page: Page
 ) -> None:
     page = browser_page.page
-    await log_in(page, await start_connect(live_service, "ws-1"), INITECH_ADMIN, "Allow")
+    await log_in(
+        live_service, page, await start_connect(live_service, "ws-1"), INITECH_ADMIN, "Allow"
+    )
 
     text = await page.locator("main").inner_text()
     assert "salesforce_api_disabled" in text

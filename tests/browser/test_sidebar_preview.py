@@ -3,10 +3,12 @@ the messages for no match, not connected, reauthorization required and no API ac
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from app.models import DEFAULT_VISIBLE_FIELDS
 from tests.browser.conftest import (
@@ -25,8 +27,9 @@ ANA = "ana.souza@example.com"
 
 async def open_preview(live: LiveService, page: Any, workspace: str) -> None:
     await page.goto(f"{live.url}/dev/sidebar?workspace={workspace}&role=owner")
-    # The page mints its development token, then shows the connection.
-    await page.wait_for_function("document.getElementById('token').value.length > 20")
+    # The page mints its development token, then shows the connection. (No wait_for_function:
+    # the page's Content-Security-Policy forbids the eval it uses.)
+    await expect(page.locator("#token")).to_have_value(re.compile(r"^ey[\w-]+\.[\w-]+\.[\w-]+$"))
     await page.locator("#connection").filter(has_not_text="…").wait_for()
 
 
@@ -73,7 +76,7 @@ async def test_lookup_edit_revert_and_history(
     await result.get_by_role("button", name="Edit Title").wait_for()
 
     contact = (await api_lookup(live_service, "ws-1", ANA))["contact"]
-    names = await result.locator(".field").evaluate_all("rows => rows.map(r => r.dataset.field)")
+    names = [await row.get_attribute("data-field") for row in await result.locator(".field").all()]
     assert names == DEFAULT_VISIBLE_FIELDS
     labels = await result.locator(".field dt").all_inner_texts()
     expected = [f["label"] for f in contact["fields"]]
