@@ -17,8 +17,13 @@ if TYPE_CHECKING:
 
 
 def _dev_token(args: argparse.Namespace) -> int:
+    import os
+
     from app.auth import mint_token
 
+    # A development tool: without ENVIRONMENT it mints with the development secret that
+    # `make run` uses (a configured SERVICE_JWT_SECRET still wins).
+    os.environ.setdefault("ENVIRONMENT", "development")
     settings = get_settings()
     print(
         mint_token(

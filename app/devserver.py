@@ -105,6 +105,7 @@ def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
         ).stdout.strip()
         print(
             f"\n  API docs:        http://{host}:{port}/docs"
+            f"\n  Sidebar preview: http://{host}:{port}/dev/sidebar"
             f"\n  Demo workspace:  {DEMO_WORKSPACE}"
             f"\n  Owner token:     {token}"
             + (

@@ -14,12 +14,14 @@ from app.autocreate.router import router as autocreate_router
 from app.autocreate.router import webhook_router as salesforce_webhook_router
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
+from app.docs_assets import install_offline_docs
 from app.edits.router import router as edits_router
 from app.errors import install_error_handlers
 from app.kit.clocks import Clock
 from app.logs import configure_logging
 from app.lookup.router import router as lookup_router
 from app.observability import ObservabilityMiddleware
+from app.preview.router import install_sidebar_preview
 from app.services import start_services
 from app.workspace_settings.router import router as workspace_settings_router
 
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_offline_docs(app)
+    install_sidebar_preview(app, settings)
     app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
     app.include_router(autocreate_router)

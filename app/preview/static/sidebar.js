@@ -1,0 +1,302 @@
+// The sidebar preview: plain DOM code calling the service's public API with a caller token.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const NUMBER_TYPES = new Set(["double", "currency", "percent", "int", "long"]);
+const MESSAGES = {
+  salesforce_not_connected: ["warn", "Salesforce is not connected",
+    "A workspace owner or manager can connect a Salesforce account (Connect Salesforce)."],
+  salesforce_reauthorization_required: ["warn", "Salesforce needs to be reconnected",
+    "Salesforce no longer accepts this workspace's access. An owner or manager must connect again."],
+  salesforce_api_disabled: ["error", "No API access in this Salesforce org",
+    "The org's edition or the connected user lacks API access (\"API Enabled\"). Ask the Salesforce admin."],
+  salesforce_insufficient_access: ["error", "Not allowed in Salesforce",
+    "The connected Salesforce user may not read or change this."],
+  salesforce_rate_limited: ["warn", "Salesforce is busy", "Its API limit was reached; try again later."],
+  salesforce_unavailable: ["warn", "Salesforce is not answering", "Try again in a moment."],
+  unauthenticated: ["error", "Not signed in", "The token is missing, invalid or expired: mint a new one."],
+  forbidden: ["error", "Not allowed", "This token's role or workspace may not do this."],
+};
+const state = { contact: null, query: null, describe: null };
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+function workspace() { return $("workspace").value.trim(); }
+function base() { return `/v1/workspaces/${encodeURIComponent(workspace())}/salesforce`; }
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json", Authorization: `Bearer ${$("token").value.trim()}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data || {});
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function message(kind, title, detail, code) {
+  return el("div", { class: `message ${kind}`, role: kind === "error" ? "alert" : "status", "data-code": code || "" },
+    el("strong", {}, title), detail ? el("span", {}, detail) : null,
+    code ? el("span", { class: "code" }, `code: ${code}`) : null);
+}
+
+function problemMessage(error) {
+  if (!(error instanceof ApiError)) return message("error", "The service did not answer", String(error));
+  const code = error.problem.code || "";
+  const known = MESSAGES[code];
+  if (known) return message(known[0], known[1], known[2], code);
+  return message("error", error.problem.title || `HTTP ${error.status}`, error.problem.detail || "", code);
+}
+
+function show(...nodes) { $("result").replaceChildren(...nodes.filter((node) => node !== null)); }
+
+function display(value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (value === true) return "Yes";
+  if (value === false) return "No";
+  return String(value);
+}
+
+// -- lookup -------------------------------------------------------------------------------
+
+async function lookup(event) {
+  if (event) event.preventDefault();
+  const params = new URLSearchParams();
+  const email = $("email").value.trim(), phone = $("phone").value.trim();
+  if (email) params.set("email", email);
+  if (phone) params.set("phone", phone);
+  if (!email && !phone) { show(message("info", "Enter an email or a phone.")); return; }
+  state.query = email || phone;
+  $("lookup").disabled = true;
+  show(el("p", { class: "note" }, "Looking up…"));
+  try {
+    const answer = await api("GET", `${base()}/contacts/lookup?${params}`);
+    if (!answer.matched) {
+      state.contact = null;
+      show(message("info", `No Salesforce Contact matches ${state.query}.`, answer.hint || "", "no_match"));
+      return;
+    }
+    state.contact = answer.contact;
+    renderContact(answer);
+  } catch (error) {
+    state.contact = null;
+    show(problemMessage(error));
+  } finally {
+    $("lookup").disabled = false;
+  }
+}
+
+function contactName(contact) {
+  const name = contact.fields.find((f) => f.name === "Name");
+  return name && name.value ? String(name.value) : contact.id;
+}
+
+function renderContact(answer) {
+  const contact = state.contact;
+  const notes = [];
+  if (answer && answer.matched_on) notes.push(`Matched on ${answer.matched_on}`);
+  if (answer && answer.other_matches) notes.push(`${answer.other_matches} other Contact(s) match too`);
+  if (answer && answer.stale) notes.push("Salesforce is unreachable: showing an older answer");
+  const list = el("dl", { class: "fields" });
+  for (const field of contact.fields) list.append(renderField(field));
+  const history = el("details", { class: "history", id: "history", ontoggle: (e) => { if (e.target.open) loadHistory(); } },
+    el("summary", {}, "Edit history"), el("ol", { id: "history-list" }));
+  show(
+    el("p", { class: "contact-name" }, contactName(contact)),
+    el("a", { class: "view-link", href: contact.url, target: "_blank", rel: "noopener noreferrer" }, "View in Salesforce ↗"),
+    notes.length ? el("p", { class: "note" }, notes.join(" · ")) : null,
+    list,
+    history,
+  );
+}
+
+function renderField(field) {
+  const value = el("span", { class: `value${display(field.value) === "—" ? " empty" : ""}` }, display(field.value));
+  const dd = el("dd", {}, value);
+  if (field.editable) {
+    dd.append(el("button", { type: "button", class: "icon", title: "Edit", "aria-label": `Edit ${field.label}`,
+      onclick: () => startEdit(field, dd) }, "✎"));
+  }
+  if (field.revertible) {
+    dd.append(el("button", { type: "button", class: "icon", title: "Revert the last edit made through respond.io",
+      "aria-label": `Revert ${field.label}`, onclick: () => revert(field, dd, false) }, "↺"));
+  }
+  return el("div", { class: "field", "data-field": field.name }, el("dt", {}, field.label), dd);
+}
+
+// -- edit and revert ----------------------------------------------------------------------
+
+async function picklistValues(name) {
+  if (!state.describe) {
+    try { state.describe = await api("GET", `${base()}/fields`); } catch { state.describe = []; }
+  }
+  const field = state.describe.find((f) => f.name === name);
+  return field ? field.picklist_values.filter((p) => p.active) : [];
+}
+
+async function editor(field) {
+  const current = field.value === null || field.value === undefined ? "" : String(field.value);
+  if (field.type === "boolean") {
+    const select = el("select", { "aria-label": field.label }, el("option", { value: "true" }, "Yes"), el("option", { value: "false" }, "No"));
+    select.value = field.value ? "true" : "false";
+    return select;
+  }
+  if (field.type === "picklist") {
+    const options = await picklistValues(field.name);
+    if (options.length) {
+      const select = el("select", { "aria-label": field.label }, el("option", { value: "" }, "—"));
+      for (const option of options) select.append(el("option", { value: option.value }, option.label));
+      select.value = current;
+      return select;
+    }
+  }
+  const type = NUMBER_TYPES.has(field.type) ? "number" : field.type === "date" ? "date" : "text";
+  const input = el("input", { type, "aria-label": field.label, step: "any" });
+  input.value = current;
+  return input;
+}
+
+function parsed(field, raw) {
+  if (field.type === "boolean") return raw === "true";
+  if (raw === "") return null;
+  if (field.type === "int" || field.type === "long") return parseInt(raw, 10);
+  if (NUMBER_TYPES.has(field.type)) return parseFloat(raw);
+  return raw;
+}
+
+async function startEdit(field, dd) {
+  const input = await editor(field);
+  const error = el("p", { class: "inline-error", role: "alert" });
+  const save = el("button", { type: "submit" }, "Save");
+  const cancel = el("button", { type: "button", class: "secondary", onclick: () => renderContact(null) }, "Cancel");
+  const form = el("form", { class: "edit-form" }, input, save, cancel);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    save.disabled = true;
+    try {
+      state.contact = await api("PATCH", `${base()}/contacts/${encodeURIComponent(state.contact.id)}`,
+        { fields: { [field.name]: parsed(field, input.value) } });
+      renderContact(null);
+    } catch (failure) {
+      error.textContent = failure instanceof ApiError ? (failure.problem.detail || failure.problem.title) : String(failure);
+      save.disabled = false;
+    }
+  });
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape") renderContact(null); });
+  dd.replaceChildren(form);
+  dd.after(error);
+  input.focus();
+}
+
+async function revert(field, dd, force) {
+  const path = `${base()}/contacts/${encodeURIComponent(state.contact.id)}/fields/${encodeURIComponent(field.name)}/revert`;
+  try {
+    state.contact = await api("POST", force ? `${path}?force=true` : path);
+    renderContact(null);
+  } catch (failure) {
+    const code = failure instanceof ApiError ? failure.problem.code : "";
+    const note = el("p", { class: "inline-error", role: "alert" },
+      failure instanceof ApiError ? (failure.problem.detail || failure.problem.title) : String(failure));
+    if (code === "edit_conflict") {
+      note.append(" ", el("button", { type: "button", class: "secondary", onclick: () => revert(field, dd, true) }, "Revert anyway"));
+    }
+    dd.after(note);
+  }
+}
+
+async function loadHistory() {
+  const list = $("history-list");
+  list.replaceChildren(el("li", {}, "Loading…"));
+  try {
+    const entries = await api("GET", `${base()}/contacts/${encodeURIComponent(state.contact.id)}/history`);
+    if (!entries.length) { list.replaceChildren(el("li", {}, "No edits made through respond.io yet.")); return; }
+    const labels = Object.fromEntries(state.contact.fields.map((f) => [f.name, f.label]));
+    list.replaceChildren(...entries.map((entry) => el("li", { class: entry.reverted_at ? "reverted" : "" },
+      el("span", { class: "change" }, `${labels[entry.field] || entry.field}: ${display(entry.old_value)} → ${display(entry.new_value)}`),
+      el("span", { class: "when" }, `by ${entry.edited_by}, ${new Date(entry.edited_at).toLocaleString()}` +
+        (entry.reverted_at ? ` · reverted by ${entry.reverted_by}` : "")))));
+  } catch (error) {
+    list.replaceChildren(el("li", {}, problemMessage(error)));
+  }
+}
+
+// -- toolbar: token, connection, editing --------------------------------------------------
+
+function toolbarMessage(text) { $("toolbar-message").textContent = text; }
+
+async function mint() {
+  const params = new URLSearchParams({ workspace: workspace(), role: $("role").value });
+  const response = await fetch(`/dev/sidebar/token?${params}`, { method: "POST" });
+  $("token").value = (await response.json()).token;
+  await refresh();
+}
+
+async function refresh() {
+  toolbarMessage("");
+  try {
+    const connection = await api("GET", `${base()}/connection`);
+    $("connection").textContent = connection.status === "connected"
+      ? `Connected to ${connection.organization_name || connection.organization_id} as ${connection.username}`
+      : `Connection: ${connection.status.replaceAll("_", " ")}`;
+    const settings = await api("GET", `${base()}/settings`);
+    $("editing").checked = settings.editing_enabled;
+  } catch (error) {
+    $("connection").textContent = "Connection: unknown";
+    toolbarMessage(error instanceof ApiError ? (error.problem.detail || error.problem.title) : String(error));
+  }
+}
+
+async function connect() {
+  try {
+    const started = await api("POST", `${base()}/connect`, {});
+    window.open(started.authorize_url, "_blank", "noopener");
+    toolbarMessage("Log in at Salesforce in the new tab, press Allow, then Refresh here.");
+  } catch (error) {
+    toolbarMessage(error instanceof ApiError ? (error.problem.detail || error.problem.title) : String(error));
+  }
+}
+
+async function toggleEditing() {
+  const wanted = $("editing").checked;
+  try {
+    const settings = await api("GET", `${base()}/settings`);
+    await api("PUT", `${base()}/settings`, { ...settings, editing_enabled: wanted });
+    toolbarMessage(wanted ? "Editing enabled." : "Editing disabled.");
+    if (state.contact) await lookup();
+  } catch (error) {
+    $("editing").checked = !wanted;
+    toolbarMessage(error instanceof ApiError ? (error.problem.detail || error.problem.title) : String(error));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const params = new URLSearchParams(window.location.search);
+  if (params.get("workspace")) $("workspace").value = params.get("workspace");
+  if (params.get("role")) $("role").value = params.get("role");
+  $("search").addEventListener("submit", lookup);
+  $("mint").addEventListener("click", mint);
+  $("refresh").addEventListener("click", refresh);
+  $("connect").addEventListener("click", connect);
+  $("editing").addEventListener("change", toggleEditing);
+  $("workspace").addEventListener("change", () => { state.describe = null; mint(); });
+  $("role").addEventListener("change", mint);
+  $("token").addEventListener("change", refresh);
+  mint();
+});
