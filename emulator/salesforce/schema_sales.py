@@ -182,6 +182,8 @@ TASK = SObjectType(
             restricted=True,
         ),
         read_only("CompletedDateTime", "Completed Date/Time", "datetime"),
+        Field("IsReminderSet", "Reminder Set", "boolean", nillable=False, default=False),
+        Field("ReminderDateTime", "Reminder Date/Time", "datetime"),
         *audit_fields(),
         Field(
             "Respondio_External_Id__c",
