@@ -124,7 +124,7 @@ def _method_not_allowed(method: str) -> SFError:
     )
 
 
-def _check_duplicates(request: Request, ctx: Ctx, t: SObjectType, record: dict) -> None:
+def _apply_duplicate_rules(request: Request, ctx: Ctx, t: SObjectType, record: dict) -> None:
     if not ctx.org.duplicate_rules:
         return
     editing = "Id" in record
@@ -200,7 +200,7 @@ async def patch_row(
             rules=ctx.org.validation_rules,
             lookups=Lookups(ctx, t),
         )
-        _check_duplicates(request, ctx, t, {**rec, **values})
+        _apply_duplicate_rules(request, ctx, t, {**rec, **values})
         rec.update(values)
         state.touch(ctx.org, t, rec, ctx.token.user_id, human=False)
     _lose_answer(request, fault)
@@ -227,7 +227,7 @@ async def create_row(request: Request, type_name: str, ctx: Ctx = Depends(rest_c
             rules=ctx.org.validation_rules,
             lookups=Lookups(ctx, t),
         )
-        _check_duplicates(request, ctx, t, values)
+        _apply_duplicate_rules(request, ctx, t, values)
         rec = state._insert(ctx.org, t, values, created_by=ctx.token.user_id)
     _lose_answer(request, fault)
     return JSONResponse({"id": rec["Id"], "success": True, "errors": []}, status_code=201)

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from . import outbound
+from .apps import DEFAULT_REFRESH_IDLE_DAYS, ConnectedApp
 from .clock import Clock
 from .data import DataAPI
 from .errors import FAULTS
 from .models import DEFAULT_API_MAX, Org, User
 from .schema import ORGANIZATION, TASK, TASK_STATUS, USER, SObjectType, sobject, with_computed
-from .tokens import DEFAULT_REFRESH_IDLE_DAYS, ConnectedApp, TokenStore
+from .tokens import TokenStore
 from .util import fmt_datetime, make_id, now, parse_datetime, same_id
 
 SEED_PATH = Path(__file__).with_name("seed.json")
