@@ -65,7 +65,16 @@ def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
             rio = f"http://127.0.0.1:{RESPONDIO_EMULATOR_PORT}"
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "emulator", "--port", str(SALESFORCE_EMULATOR_PORT)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "emulator",
+                        "--port",
+                        str(SALESFORCE_EMULATOR_PORT),
+                        # The emulator, like Salesforce, accepts only registered callbacks.
+                        "--callback-url",
+                        env["PUBLIC_BASE_URL"].rstrip("/") + "/v1/salesforce/oauth/callback",
+                    ],
                     cwd=ROOT,
                 )
             )

@@ -2,12 +2,18 @@
 
 python -m emulator [--host 127.0.0.1] [--port 8555] [--seed PATH]
                    [--latency-ms N] [--rotate-refresh-tokens]
+                   [--callback-url URL ...] [--no-pkce-required]
+
+The connected app accepts only its registered callback URLs: the defaults, each
+--callback-url, and PUBLIC_BASE_URL + /v1/salesforce/oauth/callback when that
+environment variable is set (the service's redirect URI).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import uvicorn
 
@@ -28,6 +34,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--base-url", default=None, help="public URL if not http://HOST:PORT (e.g. behind a proxy)"
     )
+    parser.add_argument(
+        "--callback-url",
+        action="append",
+        default=[],
+        help="register another OAuth callback URL on the connected app (repeatable)",
+    )
+    parser.add_argument(
+        "--no-pkce-required", action="store_true", help="the connected app does not require PKCE"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -39,8 +54,18 @@ def main(argv: list[str] | None = None) -> None:
         client_secret=args.client_secret,
     )
     state.base_url = args.base_url or f"http://{args.host}:{args.port}"
+    app = state.apps[state.client_id]
+    service = os.environ.get("PUBLIC_BASE_URL")
+    extra = list(args.callback_url)
+    if service:
+        extra.append(service.rstrip("/") + "/v1/salesforce/oauth/callback")
+    app.callback_urls += [u for u in extra if u not in app.callback_urls]
+    app.require_pkce = not args.no_pkce_required
     log.info("Salesforce emulator at %s (login host = instance)", state.base_url)
     log.info("Connected App: client_id=%s client_secret=%s", state.client_id, state.client_secret)
+    log.info(
+        "Callback URLs: %s (PKCE required: %s)", ", ".join(app.callback_urls), app.require_pkce
+    )
     for org in state.orgs.values():
         api = "REST API on" if org.api_enabled else "REST API disabled"
         log.info("org %s %r (%s, %s)", org.id, org.name, org.edition, api)

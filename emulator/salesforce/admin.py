@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from .oauth import base_url, sf
 from .state import SalesforceEmulator
+from .util import fmt_datetime, parse_datetime
 
 router = APIRouter()
 admin = APIRouter(prefix="/__emulator")
@@ -48,6 +49,16 @@ async def reset_counters(request: Request) -> dict[str, bool]:
     return {"ok": True}
 
 
+def _user(u: Any) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "username": u.username,
+        "password": u.password,
+        "active": u.active,
+        "api_enabled": u.api_enabled,
+    }
+
+
 @admin.get("/orgs")
 async def orgs(request: Request) -> list[dict[str, Any]]:
     state = sf(request)
@@ -61,10 +72,7 @@ async def orgs(request: Request) -> list[dict[str, Any]]:
                 "api_usage": o.api_usage,
                 "api_max": o.api_max,
                 "fault": o.fault,
-                "users": [
-                    {"id": u.id, "username": u.username, "password": u.password}
-                    for u in o.users.values()
-                ],
+                "users": [_user(u) for u in o.users.values()],
             }
             for o in state.orgs.values()
         ]
@@ -83,6 +91,125 @@ async def set_fault(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+@admin.patch("/orgs/{org_id}")
+async def patch_org(request: Request, org_id: str) -> Response:
+    """{"api_enabled": bool, "api_usage": int, "api_max": int} (any subset)."""
+    body = await _json(request)
+    state = sf(request)
+    org = _org_or_404(state, org_id)
+    if org is None:
+        return _not_found("org")
+    with state._lock:
+        if "api_enabled" in body:
+            org.api_enabled = bool(body["api_enabled"])
+        if "api_usage" in body:
+            org.api_usage = int(body["api_usage"])
+        if "api_max" in body:
+            org.api_max = int(body["api_max"])
+        return JSONResponse(
+            {"api_enabled": org.api_enabled, "api_usage": org.api_usage, "api_max": org.api_max}
+        )
+
+
+@admin.patch("/orgs/{org_id}/users/{user_id}")
+async def patch_user(request: Request, org_id: str, user_id: str) -> Response:
+    """{"api_enabled": bool (the profile's "API Enabled"), "active": bool}."""
+    body = await _json(request)
+    state = sf(request)
+    if _org_or_404(state, org_id) is None:
+        return _not_found("org")
+    user = state.user(org_id, user_id)
+    if user is None:
+        return _not_found("user")
+    with state._lock:
+        if "api_enabled" in body:
+            user.api_enabled = bool(body["api_enabled"])
+        if "active" in body:
+            user.active = bool(body["active"])
+    return JSONResponse(_user(user))
+
+
+@admin.get("/clock")
+async def get_clock(request: Request) -> dict[str, Any]:
+    clock = sf(request).clock
+    return {"now": fmt_datetime(clock.now()), "offset_seconds": clock.offset_seconds}
+
+
+@admin.post("/clock")
+async def move_clock(request: Request) -> Response:
+    """{"advance_seconds": n} | {"advance_days": n} | {"set": "2026-12-01T00:00:00Z"} |
+    {"reset": true}. The clock never goes back except by reset."""
+    body = await _json(request)
+    clock = sf(request).clock
+    try:
+        if body.get("reset"):
+            clock.reset()
+        elif "set" in body:
+            moment = parse_datetime(str(body["set"]))
+            if moment is None:
+                raise ValueError(f"not a datetime: {body['set']!r}")
+            clock.set(moment)
+        else:
+            clock.advance(
+                float(body.get("advance_seconds", 0)) + 86400 * float(body.get("advance_days", 0))
+            )
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"now": fmt_datetime(clock.now()), "offset_seconds": clock.offset_seconds})
+
+
+@admin.get("/connected-app")
+async def get_connected_app(request: Request) -> dict[str, Any]:
+    state = sf(request)
+    return state.apps[state.client_id].as_json()
+
+
+@admin.put("/connected-app")
+async def put_connected_app(request: Request) -> Response:
+    """{"callback_urls": [...]} replaces, {"add_callback_urls": [...]} adds;
+    {"require_pkce": bool}. Applies to the emulator's app (client_id)."""
+    body = await _json(request)
+    state = sf(request)
+    with state._lock:
+        app = state.apps[state.client_id]
+        if "callback_urls" in body:
+            app.callback_urls = [str(u) for u in body["callback_urls"]]
+        for url in body.get("add_callback_urls", []):
+            if url not in app.callback_urls:
+                app.callback_urls.append(str(url))
+        if "require_pkce" in body:
+            app.require_pkce = bool(body["require_pkce"])
+        return JSONResponse(app.as_json())
+
+
+@admin.post("/token-faults")
+async def add_token_fault(request: Request) -> Response:
+    """{"fault": one of TOKEN_FAULTS} or {"error", "error_description", "status"};
+    optional "grant_type" (authorization_code | refresh_token) and "count"."""
+    body = await _json(request)
+    try:
+        tf = sf(request).add_token_fault(
+            body.get("fault"),
+            error=body.get("error"),
+            description=body.get("error_description"),
+            status=body.get("status"),
+            grant_type=body.get("grant_type"),
+            count=body.get("count"),
+        )
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse(
+        {"error": tf.error, "error_description": tf.description, "status": tf.status},
+        status_code=201,
+    )
+
+
+@admin.delete("/token-faults")
+async def clear_token_faults(request: Request) -> Response:
+    sf(request).clear_token_faults()
+    return Response(status_code=204)
+
+
 @admin.post("/expire-tokens")
 async def expire_tokens(request: Request) -> dict[str, int]:
     body = await _json(request)
@@ -95,13 +222,20 @@ async def revoke_grants(request: Request) -> dict[str, int]:
     return {"revoked": sf(request).revoke_grants(body.get("org_id"))}
 
 
+SETTINGS: dict[str, Any] = {
+    # name: how to read a JSON value
+    "latency_ms": int,
+    "rotate_refresh_tokens": bool,
+    "session_seconds": int,
+    "refresh_token_idle_days": lambda v: None if v in (None, 0) else int(v),
+    "query_batch_size": int,
+    "search_index_delay_seconds": int,
+    "strict_soql_datetimes": bool,
+}
+
+
 def _settings(state: SalesforceEmulator) -> dict[str, Any]:
-    return {
-        "latency_ms": state.latency_ms,
-        "rotate_refresh_tokens": state.rotate_refresh_tokens,
-        "session_seconds": state.session_seconds,
-        "query_batch_size": state.query_batch_size,
-    }
+    return {name: getattr(state, name) for name in SETTINGS}
 
 
 @admin.get("/settings")
@@ -110,118 +244,16 @@ async def get_settings(request: Request) -> dict[str, Any]:
 
 
 @admin.put("/settings")
-async def put_settings(request: Request) -> dict[str, Any]:
+async def put_settings(request: Request) -> Response:
     body = await _json(request)
     state = sf(request)
+    unknown = sorted(set(body) - set(SETTINGS))
+    if unknown:
+        return JSONResponse({"error": f"unknown settings: {unknown}"}, status_code=400)
     with state._lock:
-        if "latency_ms" in body:
-            state.latency_ms = int(body["latency_ms"])
-        if "rotate_refresh_tokens" in body:
-            state.rotate_refresh_tokens = bool(body["rotate_refresh_tokens"])
-        if "session_seconds" in body:
-            state.session_seconds = int(body["session_seconds"])
-        if "query_batch_size" in body:
-            state.query_batch_size = int(body["query_batch_size"])
-    return _settings(state)
-
-
-@admin.post("/orgs/{org_id}/contacts")
-async def add_contact(request: Request, org_id: str) -> Response:
-    """Body: the fields, or {"fields": {...}, "created_by": ..., "created_date": ...}."""
-    body = await _json(request)
-    state = sf(request)
-    if _org_or_404(state, org_id) is None:
-        return _not_found("org")
-    if isinstance(body.get("fields"), dict):
-        rec = state.add_contact(
-            org_id, body["fields"], body.get("created_by"), body.get("created_date")
-        )
-    else:
-        rec = state.add_contact(org_id, body)
-    return JSONResponse(rec, status_code=201)
-
-
-@admin.get("/orgs/{org_id}/contacts/{contact_id}")
-async def get_contact(request: Request, org_id: str, contact_id: str) -> Response:
-    state = sf(request)
-    if _org_or_404(state, org_id) is None:
-        return _not_found("org")
-    rec = state.get_contact(org_id, contact_id)
-    return JSONResponse(rec) if rec else _not_found("contact")
-
-
-@admin.patch("/orgs/{org_id}/contacts/{contact_id}")
-async def update_contact(request: Request, org_id: str, contact_id: str) -> Response:
-    body = await _json(request)
-    state = sf(request)
-    if _org_or_404(state, org_id) is None:
-        return _not_found("org")
-    try:
-        return JSONResponse(state.update_contact(org_id, contact_id, body))
-    except KeyError:
-        return _not_found("contact")
-
-
-@admin.delete("/orgs/{org_id}/contacts/{contact_id}")
-async def delete_contact(request: Request, org_id: str, contact_id: str) -> Response:
-    state = sf(request)
-    if _org_or_404(state, org_id) is None:
-        return _not_found("org")
-    try:
-        state.delete_contact(org_id, contact_id)
-    except KeyError:
-        return _not_found("contact")
-    return Response(status_code=204)
-
-
-@admin.post("/orgs/{org_id}/bulk-contacts")
-async def bulk_contacts(request: Request, org_id: str) -> Response:
-    body = await _json(request)
-    state = sf(request)
-    if _org_or_404(state, org_id) is None:
-        return _not_found("org")
-    recs = state.bulk_create_contacts(
-        org_id, int(body.get("n", 1)), body.get("created_by"), body.get("created_date")
-    )
-    return JSONResponse(
-        {
-            "ids": [r["Id"] for r in recs],
-            "created_date": recs[0]["CreatedDate"] if recs else None,
-            "created_by": recs[0]["CreatedById"] if recs else None,
-        },
-        status_code=201,
-    )
-
-
-def _delivery(d: Any) -> dict[str, Any]:
-    return {
-        "message_id": d.message_id,
-        "notification_ids": d.notification_ids,
-        "record_ids": d.record_ids,
-        "status": d.status,
-        "acked": d.acked,
-    }
-
-
-@admin.post("/orgs/{org_id}/outbound-messages")
-async def outbound_messages(request: Request, org_id: str) -> Response:
-    body = await _json(request)
-    state = sf(request)
-    if _org_or_404(state, org_id) is None:
-        return _not_found("org")
-    before = len(state.outbound_log)
-    try:
-        statuses = await state.send_outbound_messages(
-            org_id,
-            body["url"],
-            list(body.get("contact_ids", [])),
-            batch_size=int(body.get("batch_size", 100)),
-            fields=body.get("fields"),
-        )
-    except KeyError as exc:
-        return _not_found(str(exc))
-    sent = state.outbound_log[before:]
-    return JSONResponse({"statuses": statuses, "messages": [_delivery(d) for d in sent]})
+        for name, value in body.items():
+            setattr(state, name, SETTINGS[name](value))
+    return JSONResponse(_settings(state))
 
 
 @admin.post("/outbound-messages/resend")

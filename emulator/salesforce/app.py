@@ -11,14 +11,21 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import router as admin_router
+from .admin_data import router as admin_data_router
 from .errors import SFError
 from .identity import router as identity_router
 from .oauth import router as oauth_router
 from .rest import router as rest_router
+from .rest_rows import router as rows_router
 from .state import SalesforceEmulator
 from .tokens import OAuthError
+from .web import router as web_router
 
 DELAYED_PREFIXES = ("/services/data", "/id/", "/services/oauth2/userinfo")
+
+
+class ConnectionDropped(Exception):
+    """Raised mid-answer so that the server closes the connection (a lost answer)."""
 
 
 class EmulatorMiddleware:
@@ -42,6 +49,19 @@ class EmulatorMiddleware:
         scope.setdefault("state", {})
 
         async def send_with_limit_info(message: Message) -> None:
+            lost = scope["state"].get("sf_lose_answer")
+            if lost and message["type"] == "http.response.start":
+                kind, seconds = lost
+                if kind == "hang":
+                    # The write happened; the answer comes after the client gave up.
+                    await asyncio.sleep(seconds)
+                elif kind == "drop":
+                    # Headers promise a body that never comes: the connection is cut.
+                    message["headers"] = [
+                        (k, v) for k, v in message.get("headers", []) if k != b"content-length"
+                    ] + [(b"content-length", b"4096")]
+                    await send(message)
+                    raise ConnectionDropped("answer lost on purpose (write fault)")
             if message["type"] == "http.response.start":
                 org_id = scope["state"].get("sf_org_id")
                 if org_id:
@@ -81,6 +101,9 @@ def create_app(state: SalesforceEmulator) -> FastAPI:
     app.include_router(oauth_router)
     app.include_router(identity_router)
     app.include_router(rest_router)
+    app.include_router(rows_router)
+    app.include_router(web_router)
     app.include_router(admin_router)
+    app.include_router(admin_data_router)
     app.add_middleware(EmulatorMiddleware, state=state)
     return app

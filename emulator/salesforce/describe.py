@@ -51,7 +51,13 @@ def describe_field(f: Field) -> dict[str, Any]:
         "nillable": f.nillable,
         "permissionable": f.nillable and not f.calculated and f.createable,
         "picklistValues": [
-            {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+            {
+                "active": True,
+                "defaultValue": v == f.default,
+                "label": v,
+                "validFor": None,
+                "value": v,
+            }
             for v in f.picklist
         ],
         "polymorphicForeignKey": len(f.reference_to) > 1,
@@ -68,7 +74,7 @@ def describe_field(f: Field) -> dict[str, Any]:
         "soapType": SOAP_TYPES.get(f.type, "xsd:string"),
         "sortable": f.type != "textarea",
         "type": f.type,
-        "unique": False,
+        "unique": f.unique,
         "updateable": f.updateable,
         "writeRequiresMasterRead": False,
     }

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from .schema_sales import TASK_STATUSES
 
 DEFAULT_API_MAX = 15000
 
@@ -22,6 +25,7 @@ class User:
     language: str = "en_US"
     active: bool = True
     created_date: str = "2024-01-10T08:00:00.000+0000"
+    api_enabled: bool = True  # the profile's "API Enabled" permission
 
     @property
     def name(self) -> str:
@@ -66,9 +70,17 @@ class Org:
     api_usage: int = 0
     users: dict[str, User] = field(default_factory=dict)
     objects: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {"Contact": {}, "Lead": {}}
+        default_factory=lambda: {"Contact": {}, "Lead": {}, "Task": {}}
     )
     validation_rules: list[dict[str, Any]] = field(default_factory=list)
+    # Duplicate rules: {"object", "fields", "action": "block"|"alert", "match_objects"...}
+    duplicate_rules: list[dict[str, Any]] = field(default_factory=list)
+    # Write faults: {"object", "record_id", "operations", "error_code", ..., "remaining"}
+    write_faults: list[dict[str, Any]] = field(default_factory=list)
+    # Task statuses: (label, closed, default), in picklist order.
+    task_statuses: list[tuple[str, bool, bool]] = field(default_factory=lambda: list(TASK_STATUSES))
+    # The search index: record id -> versions (visible from, searchable copy), oldest first.
+    search_index: dict[str, list[tuple[datetime, dict[str, Any]]]] = field(default_factory=dict)
     fault: str | None = None
     fault_remaining: int | None = None
 
@@ -79,6 +91,10 @@ class Org:
     @property
     def leads(self) -> dict[str, dict[str, Any]]:
         return self.objects["Lead"]
+
+    @property
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        return self.objects["Task"]
 
     @property
     def default_user(self) -> User:

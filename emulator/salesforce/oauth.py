@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import html
-import time
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -55,14 +54,29 @@ def identity_url(request: Request, org_id: str, user_id: str) -> str:
 # -- authorize -----------------------------------------------------------------------
 
 
+LOGIN_CSS = (
+    "body{margin:0;background:#f3f6f9;font-family:-apple-system,'Segoe UI',Roboto,Arial,"
+    "sans-serif;color:#181818}"
+    "main{max-width:24rem;margin:4rem auto;background:#fff;border:1px solid #d8dde6;"
+    "border-radius:.5rem;padding:1.5rem 2rem;box-shadow:0 2px 6px rgba(0,0,0,.08)}"
+    "h1{font-size:1.25rem;margin:0 0 .25rem;color:#0176d3}h2{font-size:1rem;font-weight:400;"
+    "margin:0 0 1rem;color:#444}"
+    "label,input,button{display:block;margin:.4rem 0}label{font-size:.85rem;color:#444}"
+    "input{box-sizing:border-box;width:100%;padding:.55rem;border:1px solid #c9c9c9;"
+    "border-radius:.25rem;font-size:1rem}"
+    ".error{color:#c23934}.buttons{display:flex;gap:1rem;margin-top:1rem}"
+    "button{flex:1;padding:.6rem;border-radius:.25rem;border:1px solid #0176d3;font-size:1rem;"
+    "cursor:pointer;background:#fff;color:#0176d3}button[value=allow]{background:#0176d3;"
+    "color:#fff}"
+)
+
+
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     doc = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
-        "max-width:28rem;margin:3rem auto}}label,input,button{{display:block;margin:.4rem 0}}"
-        "input{{width:100%;padding:.4rem}}.error{{color:#c23934}}.buttons{{display:flex;"
-        "gap:1rem}}</style></head><body>"
-        f"{body}</body></html>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{LOGIN_CSS}</style></head><body><main>"
+        f"{body}</main></body></html>"
     )
     return HTMLResponse(doc, status_code=status)
 
@@ -96,27 +110,39 @@ def _redirect(redirect_uri: str, params: dict[str, str]) -> RedirectResponse:
     return RedirectResponse(f"{redirect_uri}{sep}{query}", status_code=302)
 
 
+def _error_page(error: str, description: str) -> HTMLResponse:
+    """Salesforce shows these on its own host: the redirect_uri is not trusted."""
+    return _page(
+        "Error",
+        f"<h1>error={html.escape(error)}</h1><p class='error'>{html.escape(description)}</p>",
+        400,
+    )
+
+
 def _check_authorize(request: Request, params: dict[str, str]) -> Response | None:
     state = sf(request)
-    if params.get("client_id") not in state.clients:
-        return _page(
-            "Error",
-            "<h1>error=invalid_client_id</h1><p class='error'>client identifier invalid</p>",
-            400,
-        )
+    app = state.app(params.get("client_id"))
+    if app is None:
+        return _error_page("invalid_client_id", "client identifier invalid")
     if not params.get("redirect_uri"):
-        return _page(
-            "Error",
-            "<h1>error=redirect_uri_missing</h1><p class='error'>redirect_uri must match "
-            "configuration</p>",
-            400,
-        )
+        return _error_page("redirect_uri_missing", "redirect_uri must match configuration")
+    if params["redirect_uri"] not in app.callback_urls:
+        return _error_page("redirect_uri_mismatch", "redirect_uri must match configuration")
     if params.get("response_type") != "code":
         return _redirect(
             params["redirect_uri"],
             {
                 "error": "unsupported_response_type",
                 "error_description": "response type not supported",
+                "state": params.get("state", ""),
+            },
+        )
+    if app.require_pkce and not params.get("code_challenge"):
+        return _redirect(
+            params["redirect_uri"],
+            {
+                "error": "invalid_request",
+                "error_description": "missing required code challenge",
                 "state": params.get("state", ""),
             },
         )
@@ -181,7 +207,7 @@ def _token_body(request: Request, at: AccessToken, refresh: str | None) -> dict[
     state = sf(request)
     id_url = identity_url(request, at.org_id, at.user_id)
     issued_at = str(int(at.issued_at * 1000))
-    secret = state.clients[at.client_id].encode("utf-8")
+    secret = state.apps[at.client_id].client_secret.encode("utf-8")
     signature = base64.b64encode(
         hmac.new(secret, (id_url + issued_at).encode("utf-8"), hashlib.sha256).digest()
     ).decode("ascii")
@@ -207,8 +233,11 @@ async def token(request: Request) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     client_id, client_secret = _client_credentials(request, form)
     grant_type = form.get("grant_type")
+    state.count("token")
+    if grant_type in ("authorization_code", "refresh_token"):
+        state.count(f"token.{grant_type}")
+        state.take_token_fault(grant_type)
     if grant_type == "authorization_code":
-        state.count("token.authorization_code")
         at, refresh = state.exchange_code(
             code=form.get("code"),
             client_id=client_id,
@@ -217,7 +246,6 @@ async def token(request: Request) -> Response:
             code_verifier=form.get("code_verifier"),
         )
     elif grant_type == "refresh_token":
-        state.count("token.refresh_token")
         at, refresh = state.refresh(
             refresh_token=form.get("refresh_token"),
             client_id=client_id,
@@ -280,7 +308,7 @@ async def introspect(request: Request) -> Response:
                 "username": user.username if user else None,
                 "sub": identity_url(request, grant.org_id, grant.user_id),
                 "token_type": "refresh_token",
-                "iat": int(time.time()),
+                "iat": int(state.clock.time()),
             }
         )
     return JSONResponse({"active": False})

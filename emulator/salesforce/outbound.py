@@ -25,6 +25,7 @@ MAX_NOTIFICATIONS = 100
 API_VERSION = "62.0"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAPENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOBJECT_NS = "urn:sobject.enterprise.soap.sforce.com"
 DEFAULT_FIELDS = [
     "Id",
     "FirstName",
@@ -72,11 +73,14 @@ def _value(ftype: str, value: Any) -> str | None:
 
 
 def notification_xml(notification_id: str, record: dict[str, Any], fields: list[str]) -> str:
-    lines = [
-        "   <Notification>",
-        f"    <Id>{notification_id}</Id>",
-        '    <sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">',
-    ]
+    """One <Notification>; a record deleted before delivery has an empty sObject."""
+    open_tag = (
+        '    <sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"'
+    )
+    head = ["   <Notification>", f"    <Id>{notification_id}</Id>"]
+    if record.get("IsDeleted"):
+        return "\n".join([*head, open_tag + "/>", "   </Notification>"])
+    lines = [*head, open_tag + ">"]
     for name in fields:
         f = CONTACT.field(name)
         if f is None:

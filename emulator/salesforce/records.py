@@ -8,14 +8,30 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import SFError
 from .schema import TEXT_TYPES, Field, SObjectType
 from .util import ID_RE, fmt_datetime, parse_date, parse_datetime
 
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
-REF_PREFIX = {"Account": "001", "User": "005", "Group": "00G", "Contact": "003"}
+REF_PREFIX = {
+    "Account": "001",
+    "User": "005",
+    "Group": "00G",
+    "Contact": "003",
+    "Lead": "00Q",
+    "Opportunity": "006",
+    "Case": "500",
+}
+
+
+class OrgLookups(Protocol):
+    """What validation needs to know about the org's other records."""
+
+    def reference_exists(self, target_prefix: str, record_id: str) -> bool: ...
+
+    def unique_holder(self, field: str, value: Any, exclude_id: str | None) -> str | None: ...
 
 
 def _position(raw: str, key: str) -> tuple[int, int]:
@@ -102,7 +118,8 @@ def coerce(f: Field, key: str, value: Any, raw: str) -> Any:
         dt = parse_datetime(value) if isinstance(value, str) else None
         if dt is None:
             return _raise(_parser_error("datetime", key, value, raw))
-        return fmt_datetime(dt)
+        # Whole seconds: a written .500 is stored (and read back) as .000.
+        return fmt_datetime(dt.replace(microsecond=0))
     return value
 
 
@@ -118,7 +135,7 @@ def validate_write(
     creating: bool,
     current: dict[str, Any] | None,
     rules: list[dict[str, Any]],
-    user_ids: set[str],
+    lookups: OrgLookups,
 ) -> dict[str, Any]:
     """Check a create/update body; return {canonical field name: stored value}."""
     if not isinstance(body, dict):
@@ -174,7 +191,7 @@ def validate_write(
         )
 
     for name, value in values.items():
-        _check_value(fields[name], value, user_ids)
+        _check_value(fields[name], value, lookups)
 
     for rule in rules:
         if rule.get("object", "Contact").lower() != t.name.lower():
@@ -187,10 +204,22 @@ def validate_write(
                 rule["message"],
                 [where] if where else [],
             )
+    current_id = (current or {}).get("Id")
+    for name, value in values.items():
+        f = fields[name]
+        if f.unique and value not in (None, ""):
+            holder = lookups.unique_holder(f.name, value, current_id)
+            if holder:
+                raise SFError(
+                    400,
+                    "DUPLICATE_VALUE",
+                    f"duplicate value found: {f.name} on record with id: {holder}",
+                    [f.name],
+                )
     return values
 
 
-def _check_value(f: Field, value: Any, user_ids: set[str]) -> None:
+def _check_value(f: Field, value: Any, lookups: OrgLookups) -> None:
     if value is None:
         return
     if f.type in TEXT_TYPES and f.length and len(value) > f.length:
@@ -225,15 +254,16 @@ def _check_value(f: Field, value: Any, user_ids: set[str]) -> None:
                 400, "MALFORMED_ID", f"{f.label}: id value of incorrect type: {value}", [f.name]
             )
         prefixes = {REF_PREFIX.get(target, "") for target in f.reference_to}
-        ok = value[:3] in prefixes
-        if ok and value.startswith("005"):
-            ok = any(u[:15] == value[:15] for u in user_ids)
-        if not ok:
+        if value[:3] not in prefixes:
             raise SFError(
                 400,
                 "FIELD_INTEGRITY_EXCEPTION",
                 f"{f.label}: id value of incorrect type: {value}",
                 [f.name],
+            )
+        if not lookups.reference_exists(value[:3], value):
+            raise SFError(
+                400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name]
             )
 
 

@@ -3,7 +3,6 @@ sObject rows, with Salesforce's error arrays and Sforce-Limit-Info."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -15,13 +14,12 @@ from . import errors
 from .describe import basic_info, describe
 from .errors import SFError
 from .oauth import bearer, sf
-from .records import validate_write
-from .schema import ORGANIZATION, SOBJECTS, SObjectType, sobject, with_computed
+from .schema import ORGANIZATION, SOBJECTS, SObjectType
 from .soql import SOQLError, execute, parse_soql, project
 from .sosl import parse_sosl, run_search
 from .state import Org, SalesforceEmulator
 from .tokens import AccessToken
-from .util import ID_RE, http_date, parse_datetime, parse_http_date
+from .util import http_date, parse_http_date
 
 router = APIRouter(prefix="/services/data")
 _VERSION_RE = re.compile(r"^v(\d+)\.0$")
@@ -60,6 +58,9 @@ async def rest_ctx(request: Request, version: str) -> Ctx:
     org = state.org(at.org_id)
     if not org.api_enabled:
         raise errors.api_disabled()
+    user = state.user(org.id, at.user_id)
+    if user is None or not user.api_enabled:
+        raise errors.api_currently_disabled()
     fault = state.take_fault(org)
     if fault:
         raise errors.FAULTS[fault]()
@@ -68,8 +69,8 @@ async def rest_ctx(request: Request, version: str) -> Ctx:
     return Ctx(state, org, at, f"{m.group(1)}.0")
 
 
-def _type(name: str) -> SObjectType:
-    t = sobject(name)
+def org_type(ctx: Ctx, name: str) -> SObjectType:
+    t = ctx.state.org_type(ctx.org, name)
     if t is None:
         raise errors.not_found()
     return t
@@ -136,7 +137,12 @@ def _run_query(request: Request, ctx: Ctx, q: str | None, include_deleted: bool)
     if not q:
         raise SFError(400, "MALFORMED_QUERY", "A query string has to be specified")
     try:
-        query = parse_soql(q)
+        query = parse_soql(
+            q,
+            lookup=lambda name: state.org_type(ctx.org, name),
+            strict_datetimes=state.strict_soql_datetimes,
+            today=state.clock.now().date(),
+        )
     except SOQLError as exc:
         raise SFError(400, exc.code, exc.message) from None
     state.count(f"query.{query.type.name}")
@@ -193,10 +199,14 @@ async def search(q: str | None = None, ctx: Ctx = Depends(rest_ctx)) -> dict:
     if not q:
         raise SFError(400, "MALFORMED_SEARCH", "A search string has to be specified")
     try:
-        parsed = parse_sosl(q)
+        parsed = parse_sosl(
+            q,
+            lookup=lambda name: state.org_type(ctx.org, name),
+            strict_datetimes=state.strict_soql_datetimes,
+        )
     except SOQLError as exc:
         raise SFError(400, exc.code, exc.message) from None
-    rows = {t.type.name: state.snapshot(ctx.org.id, t.type.name) for t in parsed.targets}
+    rows = {t.type.name: state.searchable(ctx.org.id, t.type.name) for t in parsed.targets}
     return {"searchRecords": run_search(parsed, rows, ctx.version)}
 
 
@@ -216,7 +226,7 @@ async def global_describe(ctx: Ctx = Depends(rest_ctx)) -> dict:
 
 @router.get("/{version}/sobjects/{type_name}")
 async def sobject_info(type_name: str, ctx: Ctx = Depends(rest_ctx)) -> dict:
-    t = _type(type_name)
+    t = org_type(ctx, type_name)
     return {"objectDescribe": basic_info(t, ctx.version), "recentItems": []}
 
 
@@ -225,164 +235,10 @@ async def sobject_info(type_name: str, ctx: Ctx = Depends(rest_ctx)) -> dict:
 async def describe_sobject(request: Request, type_name: str, ctx: Ctx = Depends(rest_ctx)) -> Any:
     state = ctx.state
     state.count("describe")
-    t = _type(type_name)
+    t = org_type(ctx, type_name)
     last_modified = state.schema_last_modified
     headers = {"Last-Modified": http_date(last_modified)}
     since = parse_http_date(request.headers.get("if-modified-since", ""))
     if since is not None and last_modified <= since:
         return Response(status_code=304, headers=headers)
     return JSONResponse(describe(t, ctx.version), headers=headers)
-
-
-# -- rows ----------------------------------------------------------------------------
-
-
-def _counter(t: SObjectType, action: str) -> str:
-    return "organization" if t is ORGANIZATION else f"{t.name.lower()}.{action}"
-
-
-def _stored(ctx: Ctx, t: SObjectType, record_id: str) -> dict[str, Any]:
-    """The stored record for a row request (caller holds the lock)."""
-    if not ID_RE.match(record_id):
-        raise SFError(
-            404,
-            "NOT_FOUND",
-            f"Provided external ID field does not exist or is not accessible: {record_id}",
-        )
-    rec = ctx.state.find_record(ctx.org, t, record_id)
-    if rec is None:
-        raise errors.not_found()
-    if rec.get("IsDeleted"):
-        raise SFError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
-    return rec
-
-
-@router.get("/{version}/sobjects/{type_name}/{record_id}")
-async def get_row(
-    request: Request,
-    type_name: str,
-    record_id: str,
-    fields: str | None = None,
-    ctx: Ctx = Depends(rest_ctx),
-) -> Any:
-    t = _type(type_name)
-    ctx.state.count(_counter(t, "get"))
-    with ctx.state._lock:
-        rec = with_computed(t, _stored(ctx, t, record_id))
-    selected = t.fields
-    if fields:
-        selected = []
-        for name in (n.strip() for n in fields.split(",") if n.strip()):
-            f = t.field(name)
-            if f is None:
-                raise SFError(
-                    400,
-                    "INVALID_FIELD",
-                    f"No such column '{name}' on entity '{t.name}'. If you are attempting to "
-                    "use a custom field, be sure to append the '__c' after the custom field "
-                    "name. Please reference your WSDL or the describe call for the appropriate "
-                    "names.",
-                )
-            selected.append(f)
-    since = parse_http_date(request.headers.get("if-modified-since", ""))
-    modified = parse_datetime(rec.get("LastModifiedDate") or "")
-    if since is not None and modified is not None and modified.replace(microsecond=0) <= since:
-        return Response(status_code=304)
-    return project(rec, t, selected, ctx.version)
-
-
-def _json_body(raw: bytes) -> tuple[Any, str]:
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        return json.loads(text), text
-    except json.JSONDecodeError as exc:
-        ch = text[exc.pos] if exc.pos < len(text) else "EOF"
-        raise SFError(
-            400,
-            "JSON_PARSER_ERROR",
-            f"Unexpected character ('{ch}' (code {ord(ch) if len(ch) == 1 else -1})): "
-            f"{exc.msg} at [line:{exc.lineno}, column:{exc.colno}]",
-        ) from None
-
-
-def _method_not_allowed(method: str) -> SFError:
-    return SFError(
-        405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,HEAD"
-    )
-
-
-@router.patch("/{version}/sobjects/{type_name}/{record_id}")
-async def patch_row(
-    request: Request, type_name: str, record_id: str, ctx: Ctx = Depends(rest_ctx)
-) -> Response:
-    state = ctx.state
-    t = _type(type_name)
-    state.count(_counter(t, "patch"))
-    if not t.updateable:
-        raise _method_not_allowed("PATCH")
-    body, raw = _json_body(await request.body())
-    header = request.headers.get("if-unmodified-since")
-    since = parse_http_date(header) if header is not None else None
-    if header is not None and since is None:
-        raise SFError(
-            400, "INVALID_HEADER_TYPE", f"Invalid value for If-Unmodified-Since header: {header}"
-        )
-    with state._lock:
-        rec = _stored(ctx, t, record_id)
-        modified = parse_datetime(rec["LastModifiedDate"])
-        # HTTP dates have whole seconds; compare at second resolution.
-        if since is not None and modified is not None and modified.replace(microsecond=0) > since:
-            raise SFError(
-                412,
-                "PRECONDITION_FAILED",
-                f"The requested resource has been modified since {header}",
-            )
-        values = validate_write(
-            t,
-            body,
-            raw,
-            creating=False,
-            current=rec,
-            rules=ctx.org.validation_rules,
-            user_ids=set(ctx.org.users),
-        )
-        rec.update(values)
-        state.touch(rec, ctx.token.user_id, at_least_one_second=False)
-    return Response(status_code=204)
-
-
-@router.post("/{version}/sobjects/{type_name}")
-@router.post("/{version}/sobjects/{type_name}/")
-async def create_row(request: Request, type_name: str, ctx: Ctx = Depends(rest_ctx)) -> Response:
-    state = ctx.state
-    t = _type(type_name)
-    state.count(_counter(t, "create"))
-    if not t.createable:
-        raise _method_not_allowed("POST")
-    body, raw = _json_body(await request.body())
-    with state._lock:
-        values = validate_write(
-            t,
-            body,
-            raw,
-            creating=True,
-            current=None,
-            rules=ctx.org.validation_rules,
-            user_ids=set(ctx.org.users),
-        )
-        rec = state._insert(ctx.org, t, values, created_by=ctx.token.user_id)
-    return JSONResponse({"id": rec["Id"], "success": True, "errors": []}, status_code=201)
-
-
-@router.delete("/{version}/sobjects/{type_name}/{record_id}")
-async def delete_row(type_name: str, record_id: str, ctx: Ctx = Depends(rest_ctx)) -> Response:
-    state = ctx.state
-    t = _type(type_name)
-    state.count(_counter(t, "delete"))
-    if not t.deletable:
-        raise _method_not_allowed("DELETE")
-    with state._lock:
-        rec = _stored(ctx, t, record_id)
-        rec["IsDeleted"] = True
-        state.touch(rec, ctx.token.user_id, at_least_one_second=False)
-    return Response(status_code=204)

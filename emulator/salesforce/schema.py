@@ -1,4 +1,5 @@
-"""Object schemas (Contact, Lead, Organization, User) and the describe payload.
+"""Object schemas (Contact, Organization, User here; Lead, Task and TaskStatus in
+schema_sales.py) and the registry of queryable objects.
 
 Field metadata follows the keys of Salesforce's DescribeSObjectResult / Field so
 that clients parsing a real describe can parse this one.
@@ -6,76 +7,22 @@ that clients parsing a real describe can parse this one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-SOAP_TYPES = {
-    "id": "tns:ID",
-    "reference": "tns:ID",
-    "string": "xsd:string",
-    "textarea": "xsd:string",
-    "email": "xsd:string",
-    "phone": "xsd:string",
-    "picklist": "xsd:string",
-    "url": "xsd:string",
-    "boolean": "xsd:boolean",
-    "date": "xsd:date",
-    "datetime": "xsd:dateTime",
-    "double": "xsd:double",
-    "int": "xsd:int",
-}
-TEXT_TYPES = {"string", "textarea", "email", "phone", "picklist", "url"}
+from .fields import (
+    SOAP_TYPES,
+    TEXT_TYPES,
+    Field,
+    SObjectType,
+    audit_fields,
+    full_name,
+    phone,
+    read_only,
+)
 
+__all__ = ["LEAD", "SOAP_TYPES", "TASK", "TASK_STATUS", "TEXT_TYPES", "Field", "SObjectType"]
 
-@dataclass(frozen=True)
-class Field:
-    name: str
-    label: str
-    type: str
-    length: int = 0
-    updateable: bool = True
-    createable: bool = True
-    nillable: bool = True
-    calculated: bool = False
-    custom: bool = False
-    picklist: tuple[str, ...] = ()
-    restricted: bool = False
-    default: Any = None
-    reference_to: tuple[str, ...] = ()
-    formula: str | None = None
-    compute: Callable[[dict[str, Any]], Any] | None = None
-    precision: int = 0
-    scale: int = 0
-    name_field: bool = False
-    external_id: bool = False
-
-    @property
-    def required_on_create(self) -> bool:
-        return self.createable and not self.nillable and self.default is None
-
-
-@dataclass
-class SObjectType:
-    name: str
-    label: str
-    label_plural: str
-    key_prefix: str
-    fields: list[Field] = field(default_factory=list)
-    updateable: bool = True
-    createable: bool = True
-    deletable: bool = True
-
-    def __post_init__(self) -> None:
-        self.by_lower = {f.name.lower(): f for f in self.fields}
-
-    def field(self, name: str) -> Field | None:
-        return self.by_lower.get(name.lower())
-
-
-def _name(rec: dict[str, Any]) -> str | None:
-    parts = [p for p in (rec.get("FirstName"), rec.get("LastName")) if p]
-    return " ".join(parts) or None
+from .schema_sales import LEAD, LEAD_SOURCES, TASK, TASK_STATUS
 
 
 def _engagement(rec: dict[str, Any]) -> str:
@@ -85,40 +32,14 @@ def _engagement(rec: dict[str, Any]) -> str:
     return "High" if score >= 80 else "Medium" if score >= 50 else "Low"
 
 
-def _ro(name: str, label: str, type_: str, **kw: Any) -> Field:
-    return Field(name, label, type_, updateable=False, createable=False, **kw)
-
-
-def _audit_fields() -> list[Field]:
-    return [
-        _ro("CreatedDate", "Created Date", "datetime", nillable=False),
-        _ro("CreatedById", "Created By ID", "reference", length=18, reference_to=("User",)),
-        _ro("LastModifiedDate", "Last Modified Date", "datetime", nillable=False),
-        _ro(
-            "LastModifiedById",
-            "Last Modified By ID",
-            "reference",
-            length=18,
-            reference_to=("User",),
-        ),
-        _ro("SystemModstamp", "System Modstamp", "datetime", nillable=False),
-    ]
-
-
-def _phone(name: str, label: str) -> Field:
-    return Field(name, label, "phone", length=40)
-
-
-LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
-
 CONTACT = SObjectType(
     "Contact",
     "Contact",
     "Contacts",
     "003",
     [
-        _ro("Id", "Contact ID", "id", length=18, nillable=False),
-        _ro("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+        read_only("Id", "Contact ID", "id", length=18, nillable=False),
+        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
         Field("AccountId", "Account ID", "reference", length=18, reference_to=("Account",)),
         Field("LastName", "Last Name", "string", length=80, nillable=False),
         Field("FirstName", "First Name", "string", length=40),
@@ -129,15 +50,15 @@ CONTACT = SObjectType(
             length=40,
             picklist=("Mr.", "Ms.", "Mrs.", "Dr.", "Prof."),
         ),
-        _ro("Name", "Full Name", "string", length=121, compute=_name, name_field=True),
+        read_only("Name", "Full Name", "string", length=121, compute=full_name, name_field=True),
         Field("MailingCity", "Mailing City", "string", length=40),
         Field("MailingCountry", "Mailing Country", "string", length=80),
-        _phone("Phone", "Business Phone"),
-        _phone("Fax", "Business Fax"),
-        _phone("MobilePhone", "Mobile Phone"),
-        _phone("HomePhone", "Home Phone"),
-        _phone("OtherPhone", "Other Phone"),
-        _phone("AssistantPhone", "Asst. Phone"),
+        phone("Phone", "Business Phone"),
+        phone("Fax", "Business Fax"),
+        phone("MobilePhone", "Mobile Phone"),
+        phone("HomePhone", "Home Phone"),
+        phone("OtherPhone", "Other Phone"),
+        phone("AssistantPhone", "Asst. Phone"),
         Field("Email", "Email", "email", length=80),
         Field("Title", "Title", "string", length=128),
         Field("Department", "Department", "string", length=80),
@@ -155,8 +76,8 @@ CONTACT = SObjectType(
             default="$user",
             reference_to=("User",),
         ),
-        *_audit_fields(),
-        _ro("LastActivityDate", "Last Activity", "date"),
+        *audit_fields(),
+        read_only("LastActivityDate", "Last Activity", "date"),
         Field(
             "Preferred_Language__c",
             "Preferred Language",
@@ -167,7 +88,7 @@ CONTACT = SObjectType(
             picklist=("English", "Malay", "Mandarin", "Tamil", "Spanish", "Portuguese"),
         ),
         Field("Customer_Score__c", "Customer Score", "double", custom=True, precision=5, scale=2),
-        _ro(
+        read_only(
             "Engagement_Level__c",
             "Engagement Level",
             "string",
@@ -181,70 +102,25 @@ CONTACT = SObjectType(
     ],
 )
 
-LEAD = SObjectType(
-    "Lead",
-    "Lead",
-    "Leads",
-    "00Q",
-    [
-        _ro("Id", "Lead ID", "id", length=18, nillable=False),
-        _ro("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
-        Field("LastName", "Last Name", "string", length=80, nillable=False),
-        Field("FirstName", "First Name", "string", length=40),
-        _ro("Name", "Full Name", "string", length=121, compute=_name, name_field=True),
-        Field("Company", "Company", "string", length=255, nillable=False),
-        Field("Title", "Title", "string", length=128),
-        _phone("Phone", "Phone"),
-        _phone("MobilePhone", "Mobile Phone"),
-        Field("Email", "Email", "email", length=80),
-        Field("LeadSource", "Lead Source", "picklist", length=255, picklist=LEAD_SOURCES),
-        Field(
-            "Status",
-            "Status",
-            "picklist",
-            length=255,
-            nillable=False,
-            default="Open - Not Contacted",
-            picklist=(
-                "Open - Not Contacted",
-                "Working - Contacted",
-                "Closed - Converted",
-                "Closed - Not Converted",
-            ),
-        ),
-        _ro("IsConverted", "Converted", "boolean", nillable=False, default=False),
-        Field(
-            "OwnerId",
-            "Owner ID",
-            "reference",
-            length=18,
-            nillable=False,
-            default="$user",
-            reference_to=("User", "Group"),
-        ),
-        *_audit_fields(),
-    ],
-)
-
 ORGANIZATION = SObjectType(
     "Organization",
     "Organization",
     "Organizations",
     "00D",
     [
-        _ro("Id", "Organization ID", "id", length=18, nillable=False),
-        _ro("Name", "Name", "string", length=80, nillable=False, name_field=True),
-        _ro("Division", "Division", "string", length=80),
-        _ro("OrganizationType", "Edition", "picklist", length=255),
-        _ro("InstanceName", "Instance Name", "string", length=5),
-        _ro("IsSandbox", "Is Sandbox", "boolean", nillable=False),
-        _ro("Country", "Country", "string", length=80),
-        _ro("PrimaryContact", "Primary Contact", "string", length=80),
-        _ro("DefaultLocaleSidKey", "Locale", "picklist", length=255),
-        _ro("LanguageLocaleKey", "Language", "picklist", length=255),
-        _ro("TimeZoneSidKey", "Default Time Zone", "picklist", length=255),
-        _ro("NamespacePrefix", "Namespace Prefix", "string", length=15),
-        *_audit_fields(),
+        read_only("Id", "Organization ID", "id", length=18, nillable=False),
+        read_only("Name", "Name", "string", length=80, nillable=False, name_field=True),
+        read_only("Division", "Division", "string", length=80),
+        read_only("OrganizationType", "Edition", "picklist", length=255),
+        read_only("InstanceName", "Instance Name", "string", length=5),
+        read_only("IsSandbox", "Is Sandbox", "boolean", nillable=False),
+        read_only("Country", "Country", "string", length=80),
+        read_only("PrimaryContact", "Primary Contact", "string", length=80),
+        read_only("DefaultLocaleSidKey", "Locale", "picklist", length=255),
+        read_only("LanguageLocaleKey", "Language", "picklist", length=255),
+        read_only("TimeZoneSidKey", "Default Time Zone", "picklist", length=255),
+        read_only("NamespacePrefix", "Namespace Prefix", "string", length=15),
+        *audit_fields(),
     ],
     updateable=False,
     createable=False,
@@ -257,26 +133,28 @@ USER = SObjectType(
     "Users",
     "005",
     [
-        _ro("Id", "User ID", "id", length=18, nillable=False),
-        _ro("Username", "Username", "string", length=80, nillable=False),
-        _ro("LastName", "Last Name", "string", length=80, nillable=False),
-        _ro("FirstName", "First Name", "string", length=40),
-        _ro("Name", "Full Name", "string", length=121, compute=_name, name_field=True),
-        _ro("Email", "Email", "email", length=128, nillable=False),
-        _ro("Alias", "Alias", "string", length=8, nillable=False),
-        _ro("IsActive", "Active", "boolean", nillable=False),
-        _ro("UserType", "User Type", "picklist", length=255),
-        _ro("TimeZoneSidKey", "Time Zone", "picklist", length=255),
-        _ro("LocaleSidKey", "Locale", "picklist", length=255),
-        _ro("LanguageLocaleKey", "Language", "picklist", length=255),
-        *_audit_fields(),
+        read_only("Id", "User ID", "id", length=18, nillable=False),
+        read_only("Username", "Username", "string", length=80, nillable=False),
+        read_only("LastName", "Last Name", "string", length=80, nillable=False),
+        read_only("FirstName", "First Name", "string", length=40),
+        read_only("Name", "Full Name", "string", length=121, compute=full_name, name_field=True),
+        read_only("Email", "Email", "email", length=128, nillable=False),
+        read_only("Alias", "Alias", "string", length=8, nillable=False),
+        read_only("IsActive", "Active", "boolean", nillable=False),
+        read_only("UserType", "User Type", "picklist", length=255),
+        read_only("TimeZoneSidKey", "Time Zone", "picklist", length=255),
+        read_only("LocaleSidKey", "Locale", "picklist", length=255),
+        read_only("LanguageLocaleKey", "Language", "picklist", length=255),
+        *audit_fields(),
     ],
     updateable=False,
     createable=False,
     deletable=False,
 )
 
-SOBJECTS: dict[str, SObjectType] = {t.name.lower(): t for t in (CONTACT, LEAD, ORGANIZATION, USER)}
+SOBJECTS: dict[str, SObjectType] = {
+    t.name.lower(): t for t in (CONTACT, LEAD, TASK, TASK_STATUS, ORGANIZATION, USER)
+}
 
 
 def sobject(name: str) -> SObjectType | None:

@@ -24,10 +24,13 @@ from typing import Any
 from .schema import TEXT_TYPES, Field, SObjectType, sobject
 from .util import ID_RE, parse_date, parse_datetime
 
+TypeLookup = Callable[[str], SObjectType | None]
+
 MAX_QUERY_LENGTH = 100_000
 _DATETIME_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})"
 )
+_STRICT_DATETIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -115,7 +118,9 @@ def _string(q: str, start: int) -> tuple[Tok, int]:
     return tok, i
 
 
-def tokenize(q: str) -> list[Tok]:
+def tokenize(q: str, *, strict_datetimes: bool = False) -> list[Tok]:
+    """Tokens; strict_datetimes: datetime literals only as YYYY-MM-DDThh:mm:ssZ or with
+    a ±hh:mm offset, like Salesforce (no fractional seconds, no ±hhmm)."""
     toks: list[Tok] = []
     i, n = 0, len(q)
     while i < n:
@@ -129,6 +134,12 @@ def tokenize(q: str) -> list[Tok]:
             continue
         m = _DATETIME_RE.match(q, i)
         if m:
+            if strict_datetimes and not _STRICT_DATETIME_RE.fullmatch(m.group()):
+                bad = i + 19  # the character after the seconds
+                raise SOQLError(
+                    "MALFORMED_QUERY",
+                    located(q, bad, f"line 1:{bad} no viable alternative at character '{q[bad]}'"),
+                )
             toks.append(Tok("datetime", parse_datetime(m.group()), i, m.group()))
             i = m.end()
             continue
@@ -190,9 +201,9 @@ def field_value(f: Field, value: Any) -> Any:
     return value
 
 
-def _date_range(name: str, n: int | None) -> tuple[date, date]:
+def _date_range(name: str, n: int | None, today: date | None = None) -> tuple[date, date]:
     """[start, end) in days (UTC) for a relative date literal."""
-    today = datetime.now(UTC).date()
+    today = today or datetime.now(UTC).date()
     day = timedelta(days=1)
     if name == "TODAY":
         return today, today + day
@@ -249,7 +260,13 @@ class Query:
     offset: int | None = None
 
 
-def parse_soql(q: str) -> Query:
+def parse_soql(
+    q: str,
+    *,
+    lookup: TypeLookup = sobject,
+    strict_datetimes: bool = False,
+    today: date | None = None,
+) -> Query:
     if len(q) > MAX_QUERY_LENGTH:
         raise SOQLError(
             "MALFORMED_QUERY",
@@ -257,7 +274,8 @@ def parse_soql(q: str) -> Query:
         )
     from .soql_parser import Parser
 
-    return Parser(q, tokenize(q)).parse_select()
+    toks = tokenize(q, strict_datetimes=strict_datetimes)
+    return Parser(q, toks, lookup=lookup, today=today).parse_select()
 
 
 def sort_rows(rows: list[dict[str, Any]], order: list[tuple[Field, bool, bool]]) -> None:
@@ -309,8 +327,8 @@ def valid_id(value: str) -> bool:
     return bool(ID_RE.match(value))
 
 
-def resolve_type(q: str, tok: Tok) -> SObjectType:
-    t = sobject(tok.text) if tok.kind == "ident" else None
+def resolve_type(q: str, tok: Tok, lookup: TypeLookup = sobject) -> SObjectType:
+    t = lookup(tok.text) if tok.kind == "ident" else None
     if t is None:
         raise SOQLError(
             "INVALID_TYPE",

@@ -5,16 +5,17 @@ Salesforce's type checks on literals."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from .schema import Field, SObjectType
+from .schema import Field, SObjectType, sobject
 from .soql import (
     DATE_LITERALS,
     Predicate,
     Query,
     SOQLError,
     Tok,
+    TypeLookup,
     _compare,
     _date_range,
     _norm,
@@ -31,11 +32,21 @@ _OPS = {"=", "!=", "<", ">", "<=", ">="}
 
 
 class Parser:
-    def __init__(self, query: str, toks: list[Tok], error_code: str = "MALFORMED_QUERY") -> None:
+    def __init__(
+        self,
+        query: str,
+        toks: list[Tok],
+        error_code: str = "MALFORMED_QUERY",
+        *,
+        lookup: TypeLookup = sobject,
+        today: date | None = None,
+    ) -> None:
         self.q = query
         self.toks = toks
         self.i = 0
         self.error_code = error_code
+        self.lookup = lookup
+        self.today = today
 
     # -- token helpers -----------------------------------------------------------
     def peek(self, k: int = 0) -> Tok:
@@ -92,7 +103,7 @@ class Parser:
         else:
             names = self.field_list()
         self.expect_kw("FROM")
-        t = resolve_type(self.q, self.next())
+        t = resolve_type(self.q, self.next(), self.lookup)
         query = Query(type=t, fields=self.resolve_fields(t, names), count_only=count_only)
         self.tail(query)
         if self.peek().kind != "eof":
@@ -252,7 +263,7 @@ class Parser:
                 n = self.integer()
             if kind not in ("date", "datetime"):
                 self.type_error(f, tok)
-            start, end = _date_range(tok.text.upper(), n)
+            start, end = _date_range(tok.text.upper(), n, self.today)
             if kind == "datetime":
                 return (
                     "range",

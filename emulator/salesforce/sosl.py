@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import CONTACT, LEAD, Field, SObjectType
-from .soql import Query, SOQLError, execute, project, resolve_type, tokenize
+from .schema import CONTACT, LEAD, Field, SObjectType, sobject
+from .soql import Query, SOQLError, TypeLookup, execute, project, resolve_type, tokenize
 from .soql_parser import Parser
 from .util import digits_of
 
@@ -62,7 +62,7 @@ def _read_term(q: str, start: int) -> tuple[str, int]:
     raise _fail(f"line 1:{len(q)} mismatched character '<EOF>' expecting '}}'")
 
 
-def parse_sosl(q: str) -> Search:
+def parse_sosl(q: str, *, lookup: TypeLookup = sobject, strict_datetimes: bool = False) -> Search:
     stripped = q.lstrip()
     offset = len(q) - len(stripped)
     if not stripped[:4].upper() == "FIND":
@@ -77,8 +77,8 @@ def parse_sosl(q: str) -> Search:
     if len(core) < 2:
         raise _fail("No search term found. The search term must be longer than one character.")
     rest = q[i:]
-    toks = tokenize(rest)
-    p = Parser(rest, toks, error_code="MALFORMED_SEARCH")
+    toks = tokenize(rest, strict_datetimes=strict_datetimes)
+    p = Parser(rest, toks, error_code="MALFORMED_SEARCH", lookup=lookup)
     scope = "ALL"
     if p.accept_kw("IN"):
         tok = p.next()
@@ -89,7 +89,7 @@ def parse_sosl(q: str) -> Search:
     targets: list[Query] = []
     if p.accept_kw("RETURNING"):
         while True:
-            t = resolve_type(rest, p.next())
+            t = resolve_type(rest, p.next(), lookup)
             query = Query(type=t, fields=[])
             if p.accept_sym("("):
                 query.fields = p.resolve_fields(t, p.field_list())
@@ -150,10 +150,15 @@ def matches(search: Search, t: SObjectType, rec: dict[str, Any]) -> bool:
     return False
 
 
-def run_search(search: Search, rows_by_type: dict[str, list[dict[str, Any]]], version: str) -> list:
+def run_search(
+    search: Search, rows_by_type: dict[str, list[tuple[dict, dict]]], version: str
+) -> list:
+    """rows_by_type: (indexed copy, current record) pairs; the term is matched against the
+    indexed copy (the search index), WHERE and the answer use the current record."""
     out: list[dict[str, Any]] = []
     for query in search.targets:
-        rows = [r for r in rows_by_type.get(query.type.name, []) if matches(search, query.type, r)]
+        pairs = rows_by_type.get(query.type.name, [])
+        rows = [cur for indexed, cur in pairs if matches(search, query.type, indexed)]
         rows = execute(query, rows)
         fields = query.fields or [query.type.field("Id")]
         out.extend(project(r, query.type, [f for f in fields if f], version) for r in rows)

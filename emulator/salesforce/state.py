@@ -3,6 +3,7 @@ switches and counters. Thread-safe: tests touch it from another thread."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections import Counter
@@ -11,28 +12,33 @@ from pathlib import Path
 from typing import Any
 
 from . import outbound
+from .apps import DEFAULT_REFRESH_IDLE_DAYS, ConnectedApp
+from .clock import Clock
+from .data import DataAPI
 from .errors import FAULTS
 from .models import DEFAULT_API_MAX, Org, User
-from .schema import CONTACT, LEAD, ORGANIZATION, USER, SObjectType, sobject, with_computed
+from .schema import ORGANIZATION, TASK, TASK_STATUS, USER, SObjectType, sobject, with_computed
 from .tokens import TokenStore
 from .util import fmt_datetime, make_id, now, parse_datetime, same_id
 
 SEED_PATH = Path(__file__).with_name("seed.json")
 API_VERSIONS = [f"{n}.0" for n in range(20, 66)]
+SEEDED_TYPES = (("Contact", "contacts"), ("Lead", "leads"), ("Task", "tasks"))
 
 
 def _as_sf_datetime(value: datetime | str | None, default: datetime) -> str:
+    """A stored datetime: Salesforce keeps whole seconds (a written .500 reads .000)."""
     if value is None:
         return fmt_datetime(default)
     if isinstance(value, datetime):
-        return fmt_datetime(value)
+        return fmt_datetime(value.replace(microsecond=0))
     parsed = parse_datetime(value)
     if parsed is None:
         raise ValueError(f"not a datetime: {value!r}")
-    return fmt_datetime(parsed)
+    return fmt_datetime(parsed.replace(microsecond=0))
 
 
-class SalesforceEmulator(TokenStore):
+class SalesforceEmulator(TokenStore, DataAPI):
     """The whole emulated Salesforce: see emulator/README.md."""
 
     def __init__(
@@ -45,20 +51,27 @@ class SalesforceEmulator(TokenStore):
         client_secret: str = "emulator-client-secret",
     ) -> None:
         self._lock = threading.RLock()
+        self.clock = Clock()
         self.base_url: str | None = None
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.latency_ms = latency_ms
         self.session_seconds = 2 * 60 * 60
+        self.refresh_token_idle_days: int | None = DEFAULT_REFRESH_IDLE_DAYS
         self.query_batch_size = 2000
+        # Seconds (emulator clock) before a new or changed record is visible to SOSL.
+        self.search_index_delay_seconds = 0
+        # SOQL datetime literals only as YYYY-MM-DDThh:mm:ssZ or ±hh:mm (no millis).
+        self.strict_soql_datetimes = True
         self.client_id = client_id
         self.client_secret = client_secret
-        self.clients: dict[str, str] = {client_id: client_secret}
+        self.apps: dict[str, ConnectedApp] = {client_id: ConnectedApp(client_id, client_secret)}
         self.counters: Counter[str] = Counter()
         self.orgs: dict[str, Org] = {}
         self.schema_last_modified = now()
         self.cursors: dict[str, dict[str, Any]] = {}
         self.outbound_log: list[outbound.Delivery] = []
         self._next_number = 7_000_000
+        self._task_types: dict[tuple[Any, ...], SObjectType] = {}
         self._init_tokens()
         self.load_seed(seed_path or SEED_PATH)
 
@@ -86,14 +99,17 @@ class SalesforceEmulator(TokenStore):
                     api_max=o.get("api_max", DEFAULT_API_MAX),
                     api_usage=o.get("api_usage", 0),
                     validation_rules=list(o.get("validation_rules", [])),
+                    duplicate_rules=list(o.get("duplicate_rules", [])),
                 )
                 for u in o["users"]:
                     user = User(**u)
                     org.users[user.id] = user
                 self.orgs[org.id] = org
-                for type_name, key in (("Contact", "contacts"), ("Lead", "leads")):
+                for type_name, key in SEEDED_TYPES:
+                    t = sobject(type_name)
+                    assert t is not None
                     for rec in o.get(key, []):
-                        self._insert(org, sobject(type_name) or CONTACT, dict(rec))
+                        self._insert(org, t, dict(rec))
 
     def _insert(
         self,
@@ -103,11 +119,12 @@ class SalesforceEmulator(TokenStore):
         created_by: str | None = None,
         created_date: datetime | str | None = None,
     ) -> dict[str, Any]:
-        ts = now()
+        ts = self.clock.now()
         created = _as_sf_datetime(fields.pop("CreatedDate", None) or created_date, ts)
         user = created_by or fields.pop("CreatedById", None) or org.default_user.id
         rec: dict[str, Any] = {f.name: f.default for f in t.fields if f.compute is None}
-        rec.update({k: v for k, v in fields.items()})
+        # An explicit null on a field with a default (Status, Priority...) keeps the default.
+        rec.update({k: v for k, v in fields.items() if v is not None or rec.get(k) is None})
         rec["Id"] = fields.get("Id") or self._new_id(t.key_prefix)
         rec["IsDeleted"] = bool(fields.get("IsDeleted", False))
         rec["OwnerId"] = fields.get("OwnerId") or user
@@ -119,12 +136,39 @@ class SalesforceEmulator(TokenStore):
         rec["LastModifiedById"] = fields.get("LastModifiedById") or user
         rec["SystemModstamp"] = rec["LastModifiedDate"]
         org.objects[t.name][rec["Id"]] = rec
+        self.after_write(org, t, rec)
         return rec
 
     def _new_id(self, prefix: str) -> str:
         with self._lock:
             self._next_number += 1
             return make_id(prefix, self._next_number)
+
+    def after_write(self, org: Org, t: SObjectType, rec: dict[str, Any]) -> None:
+        """Derived values (Task IsClosed) and the search index, after any write."""
+        if t.name == "Task":
+            closed = {label for label, is_closed, _ in org.task_statuses if is_closed}
+            was_closed = rec.get("IsClosed")
+            rec["IsClosed"] = rec.get("Status") in closed
+            if rec["IsClosed"] and not was_closed:
+                rec["CompletedDateTime"] = fmt_datetime(self.clock.now())
+        visible = self.clock.now() + timedelta(seconds=self.search_index_delay_seconds)
+        versions = org.search_index.setdefault(rec["Id"], [])
+        versions.append((visible, dict(rec)))
+
+    def touch(
+        self, org: Org, t: SObjectType, rec: dict[str, Any], user_id: str, *, human: bool
+    ) -> None:
+        """Bump LastModifiedDate/SystemModstamp (whole seconds, never backwards).
+
+        A simulated human edit moves the date forward by at least one second so
+        that an If-Unmodified-Since carrying the previous value always sees it."""
+        prev = parse_datetime(rec["LastModifiedDate"]) or self.clock.now()
+        ts = self.clock.now()
+        ts = max(ts, prev + timedelta(seconds=1)) if human else max(ts, prev)
+        rec["LastModifiedDate"] = rec["SystemModstamp"] = fmt_datetime(ts)
+        rec["LastModifiedById"] = user_id
+        self.after_write(org, t, rec)
 
     # -- lookups ---------------------------------------------------------------
     def org(self, org_id: str) -> Org:
@@ -150,6 +194,32 @@ class SalesforceEmulator(TokenStore):
                     return user
         return None
 
+    def _user_active(self, org_id: str, user_id: str) -> bool:
+        user = self.user(org_id, user_id)
+        return user is not None and user.active
+
+    def org_type(self, org: Org, name: str) -> SObjectType | None:
+        """The object as this org describes it (Task's Status values are the org's own)."""
+        t = sobject(name)
+        if t is not TASK:
+            return t
+        key = tuple(org.task_statuses)
+        with self._lock:
+            cached = self._task_types.get(key)
+            if cached is None:
+                default = next((s[0] for s in key if s[2]), key[0][0])
+                fields = [
+                    dataclasses.replace(
+                        f, picklist=tuple(s[0] for s in key), default=default, restricted=True
+                    )
+                    if f.name == "Status"
+                    else f
+                    for f in TASK.fields
+                ]
+                cached = dataclasses.replace(TASK, fields=fields)
+                self._task_types[key] = cached
+            return cached
+
     def find_record(self, org: Org, t: SObjectType, record_id: str) -> dict[str, Any] | None:
         """The stored record (deleted or not) by 15- or 18-char id; caller holds the lock."""
         if t is ORGANIZATION:
@@ -159,6 +229,8 @@ class SalesforceEmulator(TokenStore):
                 if same_id(u.id, record_id):
                     return u.record()
             return None
+        if t.name not in org.objects:
+            return None
         table = org.objects[t.name]
         if record_id in table:
             return table[record_id]
@@ -166,6 +238,27 @@ class SalesforceEmulator(TokenStore):
             if same_id(rid, record_id):
                 return rec
         return None
+
+    def task_status_rows(self, org: Org) -> list[dict[str, Any]]:
+        rows = []
+        for i, (label, closed, default) in enumerate(org.task_statuses, start=1):
+            rows.append(
+                {
+                    "Id": make_id("01J", 100 + i),
+                    "MasterLabel": label,
+                    "ApiName": label,
+                    "SortOrder": i,
+                    "IsDefault": default,
+                    "IsClosed": closed,
+                    "CreatedDate": org.created_date,
+                    "CreatedById": org.default_user.id,
+                    "LastModifiedDate": org.created_date,
+                    "LastModifiedById": org.default_user.id,
+                    "SystemModstamp": org.created_date,
+                    "IsDeleted": False,
+                }
+            )
+        return rows
 
     def snapshot(self, org_id: str, type_name: str) -> list[dict[str, Any]]:
         """Copies of all records of a type, with calculated fields, for queries."""
@@ -178,9 +271,30 @@ class SalesforceEmulator(TokenStore):
                 rows = [org.record()]
             elif t is USER:
                 rows = [u.record() for u in org.users.values()]
+            elif t is TASK_STATUS:
+                rows = self.task_status_rows(org)
             else:
                 rows = list(org.objects[t.name].values())
             return [with_computed(t, r) for r in rows]
+
+    def searchable(self, org_id: str, type_name: str) -> list[tuple[dict, dict]]:
+        """(indexed copy to match against, current record) for SOSL; records the index
+        has not caught up with yet are matched on their older version, or not at all."""
+        t = sobject(type_name)
+        if t is None:
+            raise KeyError(type_name)
+        out = []
+        with self._lock:
+            org = self.org(org_id)
+            at = self.clock.now()
+            for rec in org.objects.get(t.name, {}).values():
+                versions = org.search_index.get(rec["Id"], [])
+                seen = [v for v in versions if v[0] <= at]
+                if not seen:
+                    continue
+                org.search_index[rec["Id"]] = versions[versions.index(seen[-1]) :]
+                out.append((with_computed(t, seen[-1][1]), with_computed(t, rec)))
+        return out
 
     # -- counters, switches, usage -----------------------------------------------
     def reset_counters(self) -> None:
@@ -219,116 +333,3 @@ class SalesforceEmulator(TokenStore):
     def limit_info(self, org: Org) -> str:
         with self._lock:
             return f"api-usage={org.api_usage}/{org.api_max}"
-
-    # -- data API for tests ----------------------------------------------------
-    def add_contact(
-        self,
-        org_id: str,
-        fields: dict[str, Any],
-        created_by: str | None = None,
-        created_date: datetime | str | None = None,
-    ) -> dict[str, Any]:
-        with self._lock:
-            org = self.org(org_id)
-            rec = self._insert(org, CONTACT, dict(fields), created_by, created_date)
-            return with_computed(CONTACT, rec)
-
-    def add_lead(self, org_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            org = self.org(org_id)
-            fields = {"Company": "Unknown", "Status": "Open - Not Contacted", **fields}
-            return with_computed(LEAD, self._insert(org, LEAD, fields))
-
-    def touch(self, rec: dict[str, Any], user_id: str, *, at_least_one_second: bool) -> None:
-        """Bump LastModifiedDate/SystemModstamp (whole seconds, never backwards).
-
-        A simulated human edit moves the date forward by at least one second so
-        that an If-Unmodified-Since carrying the previous value always sees it."""
-        prev = parse_datetime(rec["LastModifiedDate"]) or now()
-        ts = now()
-        if at_least_one_second:
-            ts = max(ts, prev + timedelta(seconds=1))
-        else:
-            ts = max(ts, prev)
-        rec["LastModifiedDate"] = rec["SystemModstamp"] = fmt_datetime(ts)
-        rec["LastModifiedById"] = user_id
-
-    def update_contact(
-        self, org_id: str, contact_id: str, fields: dict[str, Any], modified_by: str | None = None
-    ) -> dict[str, Any]:
-        """A change made by a Salesforce user in the UI (no validation)."""
-        with self._lock:
-            org = self.org(org_id)
-            rec = self.find_record(org, CONTACT, contact_id)
-            if rec is None:
-                raise KeyError(contact_id)
-            rec.update(fields)
-            self.touch(rec, modified_by or org.default_user.id, at_least_one_second=True)
-            return with_computed(CONTACT, rec)
-
-    def delete_contact(self, org_id: str, contact_id: str) -> None:
-        with self._lock:
-            org = self.org(org_id)
-            rec = self.find_record(org, CONTACT, contact_id)
-            if rec is None:
-                raise KeyError(contact_id)
-            rec["IsDeleted"] = True
-            self.touch(rec, org.default_user.id, at_least_one_second=False)
-
-    def get_contact(self, org_id: str, contact_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            rec = self.find_record(self.org(org_id), CONTACT, contact_id)
-            return with_computed(CONTACT, rec) if rec else None
-
-    def bulk_create_contacts(
-        self,
-        org_id: str,
-        n: int,
-        created_by: str | None = None,
-        created_date: datetime | str | None = None,
-        email_domain: str = "import.example",
-        last_name_prefix: str = "Imported",
-    ) -> list[dict[str, Any]]:
-        """n contacts sharing one CreatedDate second and CreatedById (an import batch)."""
-        ts = created_date or now()
-        out = []
-        with self._lock:
-            org = self.org(org_id)
-            batch = self._next_number
-            for i in range(n):
-                fields = {
-                    "FirstName": "Row",
-                    "LastName": f"{last_name_prefix} {i + 1}",
-                    "Email": f"row{i + 1}.b{batch}@{email_domain}",
-                    "Phone": f"+1 415 555 {(batch + i) % 10000:04d}",
-                    "LeadSource": "Purchased List",
-                }
-                out.append(
-                    with_computed(CONTACT, self._insert(org, CONTACT, fields, created_by, ts))
-                )
-        return out
-
-    # -- outbound messages -------------------------------------------------------
-    async def send_outbound_messages(
-        self,
-        org_id: str,
-        url: str,
-        contact_ids: list[str],
-        batch_size: int = 100,
-        fields: list[str] | None = None,
-    ) -> list[int]:
-        """POST Outbound Message SOAP to url, <=100 notifications a message; status per message."""
-        deliveries = outbound.build_deliveries(
-            self, org_id, url, contact_ids, batch_size=batch_size, fields=fields
-        )
-        return [await outbound.deliver(self, d) for d in deliveries]
-
-    async def resend_outbound_message(self, message_id: str | None = None) -> int:
-        """POST again, byte for byte, an earlier message (default: the last one sent)."""
-        with self._lock:
-            if not self.outbound_log:
-                raise LookupError("no outbound message was sent yet")
-            delivery = self.outbound_log[-1]
-            if message_id is not None:
-                delivery = next(d for d in self.outbound_log if d.message_id == message_id)
-        return await outbound.deliver(self, delivery, resend=True)

@@ -9,8 +9,13 @@ import base64
 import hashlib
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .apps import EXPIRED, TOKEN_FAULTS, ConnectedApp, TokenFault
+
+if TYPE_CHECKING:
+    from .clock import Clock
 
 CODE_TTL_SECONDS = 15 * 60
 DEFAULT_SCOPE = "refresh_token api id"
@@ -48,6 +53,7 @@ class Grant:
     client_id: str
     scope: str
     refresh_token: str | None
+    last_used: float = 0.0  # clock time of the last refresh (or the grant)
     retired_refresh_tokens: set[str] = field(default_factory=set)
     access_tokens: set[str] = field(default_factory=set)
     revoked: bool = False
@@ -82,24 +88,74 @@ def normalise_scope(scope: str | None) -> str:
 
 class TokenStore:
     _lock: threading.RLock
-    clients: dict[str, str]
+    apps: dict[str, ConnectedApp]
+    clock: Clock
     rotate_refresh_tokens: bool
     session_seconds: int
+    refresh_token_idle_days: int | None
 
     def _init_tokens(self) -> None:
+        self.token_faults: list[TokenFault] = []
         self.codes: dict[str, AuthCode] = {}
         self.grants: dict[str, Grant] = {}
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_index: dict[str, str] = {}  # refresh token (current or retired) -> grant id
 
     # -- clients ---------------------------------------------------------------
+    def app(self, client_id: str | None) -> ConnectedApp | None:
+        with self._lock:
+            return self.apps.get(client_id or "")
+
     def check_client(self, client_id: str | None, client_secret: str | None) -> None:
-        if not client_id or client_id not in self.clients:
+        app = self.app(client_id)
+        if app is None:
             raise OAuthError("invalid_client_id", "client identifier invalid")
         if client_secret is not None and not secrets.compare_digest(
-            self.clients[client_id], client_secret
+            app.client_secret, client_secret
         ):
             raise OAuthError("invalid_client", "invalid client credentials")
+
+    # -- token endpoint faults ---------------------------------------------------
+    def add_token_fault(
+        self,
+        fault: str | None = None,
+        *,
+        error: str | None = None,
+        description: str | None = None,
+        status: int | None = None,
+        grant_type: str | None = None,
+        count: int | None = None,
+    ) -> TokenFault:
+        """The next token requests (of grant_type, or all) answer this error."""
+        if fault is not None and fault not in TOKEN_FAULTS:
+            raise ValueError(f"unknown token fault {fault!r}; one of {sorted(TOKEN_FAULTS)}")
+        base = TOKEN_FAULTS.get(fault or "", ("invalid_grant", EXPIRED, 400))
+        tf = TokenFault(
+            error=error or base[0],
+            description=description or base[1],
+            status=status or base[2],
+            grant_type=grant_type,
+            remaining=count,
+        )
+        with self._lock:
+            self.token_faults.append(tf)
+        return tf
+
+    def clear_token_faults(self) -> None:
+        with self._lock:
+            self.token_faults.clear()
+
+    def take_token_fault(self, grant_type: str | None) -> None:
+        """Raise the first pending token fault that applies to this grant type."""
+        with self._lock:
+            for tf in self.token_faults:
+                if tf.grant_type not in (None, grant_type):
+                    continue
+                if tf.remaining is not None:
+                    tf.remaining -= 1
+                    if tf.remaining <= 0:
+                        self.token_faults.remove(tf)
+                raise OAuthError(tf.error, tf.description, tf.status)
 
     # -- codes -----------------------------------------------------------------
     def create_code(
@@ -124,7 +180,7 @@ class TokenStore:
                 org_id=org_id,
                 user_id=user_id,
                 scope=normalise_scope(scope),
-                expires_at=time.time() + CODE_TTL_SECONDS,
+                expires_at=self.clock.time() + CODE_TTL_SECONDS,
             )
         return code
 
@@ -143,10 +199,13 @@ class TokenStore:
             ac = self.codes.get(code or "")
             if ac is None or ac.used or ac.client_id != client_id:
                 raise OAuthError("invalid_grant", "invalid authorization code")
-            if ac.expires_at < time.time():
+            if ac.expires_at < self.clock.time():
                 raise OAuthError("invalid_grant", "expired authorization code")
             if ac.redirect_uri != redirect_uri:
                 raise OAuthError("redirect_uri_mismatch", "redirect_uri must match configuration")
+            app = self.apps[ac.client_id]
+            if ac.code_challenge is None and app.require_pkce:
+                raise OAuthError("invalid_request", "missing required code challenge")
             if ac.code_challenge is not None:
                 if ac.code_challenge_method.upper() == "PLAIN":
                     ok = code_verifier == ac.code_challenge
@@ -166,6 +225,7 @@ class TokenStore:
                 client_id=ac.client_id,
                 scope=ac.scope,
                 refresh_token=refresh,
+                last_used=self.clock.time(),
             )
             self.grants[grant.id] = grant
             if refresh:
@@ -174,7 +234,7 @@ class TokenStore:
 
     def _issue_access(self, grant: Grant) -> AccessToken:
         token = f"{grant.org_id[:15]}!AR" + secrets.token_urlsafe(72).replace("-", ".")
-        now = time.time()
+        now = self.clock.time()
         at = AccessToken(
             token=token,
             org_id=grant.org_id,
@@ -199,11 +259,20 @@ class TokenStore:
             gid = self.refresh_index.get(refresh_token or "")
             grant = self.grants.get(gid or "")
             if grant is None or grant.revoked or grant.client_id != client_id:
-                raise OAuthError("invalid_grant", "expired access/refresh token")
+                raise OAuthError("invalid_grant", EXPIRED)
             if refresh_token in grant.retired_refresh_tokens:
                 # Reuse of a rotated-out refresh token: treat as theft, end the grant.
                 self._end_grant(grant)
-                raise OAuthError("invalid_grant", "expired access/refresh token")
+                raise OAuthError("invalid_grant", EXPIRED)
+            idle = self.refresh_token_idle_days
+            now = self.clock.time()
+            if idle and now - grant.last_used > idle * 86400:
+                # Unused for longer than the org's idle limit: the grant is dead.
+                self._end_grant(grant)
+                raise OAuthError("invalid_grant", EXPIRED)
+            if not self._user_active(grant.org_id, grant.user_id):
+                raise OAuthError(*TOKEN_FAULTS["inactive_user"][:2])
+            grant.last_used = now
             new_refresh = None
             if self.rotate_refresh_tokens:
                 new_refresh = "5Aep861" + secrets.token_urlsafe(64)
@@ -211,6 +280,9 @@ class TokenStore:
                 grant.refresh_token = new_refresh
                 self.refresh_index[new_refresh] = grant.id
             return self._issue_access(grant), new_refresh
+
+    def _user_active(self, org_id: str, user_id: str) -> bool:
+        return True
 
     def _end_grant(self, grant: Grant) -> None:
         grant.revoked = True
@@ -243,7 +315,7 @@ class TokenStore:
             at = self.access_tokens.get(token)
             if at is None:
                 return None
-            if at.expires_at < time.time():
+            if at.expires_at < self.clock.time():
                 del self.access_tokens[token]
                 return None
             return at

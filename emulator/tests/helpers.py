@@ -27,6 +27,9 @@ LIAM = "0035g0000006T11AAE"
 ZOE = "0035g0000006T3EAAU"
 LEAD_ANA = "00Q5g0000006TMNEA2"
 LEAD_ONLY = "00Q5g0000006TPJEA2"
+LEAD_CARL = "00Q5g0000006TNqEAM"
+LEAD_CONVERTED = "00Q5g0000006TQwEAM"
+PRIYA = "0035g0000006T9rAAE"
 GLOBEX_ANA = "0038c0000006TRWAA2"
 REDIRECT = "https://app.example/oauth/callback"
 V = "/services/data/v62.0"
@@ -48,18 +51,24 @@ def authorize(
     scope: str = "api refresh_token id",
     state: str = "st-123",
     decision: str = "allow",
+    pkce: bool = True,
+    redirect_uri: str = REDIRECT,
 ) -> httpx.Response:
+    """The login form, then its submission; a PKCE challenge unless pkce=False."""
+    if challenge is None and pkce:
+        challenge = pkce_pair()[1]
     params = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": REDIRECT,
+        "redirect_uri": redirect_uri,
         "state": state,
         "scope": scope,
     }
     if challenge:
         params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
     page = client.get("/services/oauth2/authorize", params=params)
-    assert page.status_code == 200, page.text
+    if page.status_code != 200:
+        return page  # refused before the login form (redirect_uri, PKCE...)
     form = {**params, "username": username, "password": password, "decision": decision}
     return client.post("/services/oauth2/authorize", data=form)
 

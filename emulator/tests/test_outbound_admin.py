@@ -176,3 +176,20 @@ def test_index_page_lists_logins(client):
     assert page.status_code == 200
     assert "admin@acme.example" in page.text and "emulator" in page.text
     assert "Initech" in page.text and "API_DISABLED_FOR_ORG" in page.text
+
+
+def test_record_deleted_before_delivery_has_an_empty_sobject(client, emu, rx):
+    r, url = rx
+    sent = client.post(
+        f"/__emulator/orgs/{ACME}/outbound-messages",
+        json={"url": url, "contact_ids": [ANA], "deleted_ids": [CARLA]},
+    ).json()
+    assert sent["statuses"] == [200] and sent["messages"][0]["record_ids"] == [ANA, CARLA]
+    notes, items = notifications(r.posts[-1]["body"])
+    assert notes.findtext("om:OrganizationId", namespaces=NS) == ACME  # the rest stays valid
+    alive, gone = (item.find("om:sObject", NS) for item in items)
+    assert alive.findtext("sf:Id", namespaces=NS) == ANA
+    assert gone.get(f"{{{NS['xsi']}}}type") == "sf:Contact"
+    assert list(gone) == [] and (gone.text or "").strip() == ""
+    assert items[1].findtext("om:Id", namespaces=NS).startswith("04l")
+    assert emu.get_contact(ACME, CARLA)["IsDeleted"] is True

@@ -191,7 +191,13 @@ def test_patch_errors(client, emu, token):
         "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "fields": [],
     }
-    e = _patch_error(client, token, {"OwnerId": "0055g000000ZZZZAAA"})
+    e = _patch_error(client, token, {"OwnerId": "0055g000000ZZZZAAA"})  # no such user
+    assert e == {
+        "message": "invalid cross reference id",
+        "errorCode": "INVALID_CROSS_REFERENCE_KEY",
+        "fields": ["OwnerId"],
+    }
+    e = _patch_error(client, token, {"OwnerId": ANA})  # a Contact id: the wrong type
     assert e["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"
     assert emu.get_contact(ACME, ANA)["Title"] == "Head of Operations"  # nothing was written
 

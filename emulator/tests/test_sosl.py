@@ -27,7 +27,7 @@ def seeded() -> SalesforceEmulator:
 
 def search(emu: SalesforceEmulator, q: str) -> list[dict]:
     parsed = parse_sosl(q)
-    rows = {t.type.name: emu.snapshot(ACME, t.type.name) for t in parsed.targets}
+    rows = {t.type.name: emu.searchable(ACME, t.type.name) for t in parsed.targets}
     return run_search(parsed, rows, "62.0")
 
 

@@ -154,6 +154,11 @@ def live_service(
         salesforce_sandbox_login_url=sf_emulator.base_url,
         salesforce_extra_allowed_hosts=sf_emulator.base_url.split("://", 1)[1],
     )
+    # Like a Connected App's settings: Salesforce only sends the browser back to a registered
+    # callback URL.
+    sf_emulator.apps[sf_emulator.client_id].callback_urls.append(
+        f"{url}/v1/salesforce/oauth/callback"
+    )
     app = create_app(settings)
     app.include_router(preview_router(settings))
     server, thread = _serve(app, sock)
