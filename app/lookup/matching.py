@@ -10,15 +10,12 @@ import phonenumbers
 
 from app.salesforce.soql import format_soql, format_sosl_find
 from app.salesforce.values import parse_datetime
+from app.workspace.identifiers import normalize_email as normalize_email
+from app.workspace.identifiers import to_e164 as to_e164
 
 PHONE_FIELDS = ("Phone", "MobilePhone")
 # Enough to count `other_matches` for any real duplicate set; the count saturates here.
 MATCH_LIMIT = 100
-
-
-def normalize_email(email: str) -> str:
-    """The cache-key form: SOQL `=` on text is case-insensitive, so case never matters."""
-    return email.lower()
 
 
 def exact_query(selected: Sequence[str], email: str | None, phone: str | None) -> str:
@@ -62,19 +59,6 @@ def phone_search(selected: Sequence[str], digits: str) -> str:
         order_by="LastModifiedDate",
         limit=MATCH_LIMIT,
     )
-
-
-def to_e164(raw: str | None, default_region: str) -> str | None:
-    """The number in E.164, or None when it cannot be read as a possible phone number."""
-    if not raw or not isinstance(raw, str):
-        return None
-    try:
-        number = phonenumbers.parse(raw, default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def search_digits(e164: str) -> str:

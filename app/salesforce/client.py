@@ -258,6 +258,30 @@ class SalesforceClient:
             operation="contact.update",
         )
 
+    async def create_record(
+        self,
+        workspace_id: str,
+        sobject: str,
+        values: dict[str, Any],
+        *,
+        credentials: Credentials | None = None,
+    ) -> str:
+        """POST sobjects/<sobject>: the new record's id (one API call). `sobject` is one of
+        the service's own constants, never caller input."""
+        response = await self.call(
+            workspace_id,
+            "POST",
+            f"sobjects/{sobject}",
+            json=values,
+            credentials=credentials,
+            operation=f"{sobject.lower()}.create",
+        )
+        try:
+            body = response.json()
+            return str(body["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SalesforceUnavailable("Salesforce answered a create without an id") from exc
+
     async def limits(self, workspace_id: str) -> dict[str, Any]:
         response = await self.call(workspace_id, "GET", "limits", operation="limits")
         body: dict[str, Any] = response.json()

@@ -59,6 +59,25 @@ class WriteRejected(SalesforceError):
     """400 on a write: validation rule, too long, bad picklist value..."""
 
 
+class DuplicatesDetected(WriteRejected):
+    """400 DUPLICATES_DETECTED: the org's duplicate rules refused a new or changed record."""
+
+    @property
+    def duplicate_ids(self) -> list[str]:
+        """The ids of the matching records Salesforce names (none when it names none)."""
+        ids: list[str] = []
+        for error in self.errors:
+            result = error.get("duplicateResult")
+            if not isinstance(result, dict):
+                continue
+            for match in result.get("matchResults") or []:
+                for candidate in (match or {}).get("matchRecords") or []:
+                    record = (candidate or {}).get("record") or {}
+                    if isinstance(record, dict) and record.get("Id"):
+                        ids.append(str(record["Id"]))
+        return list(dict.fromkeys(ids))
+
+
 class MalformedRequest(SalesforceError):
     """400 MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE: a bug in our request."""
 
@@ -140,6 +159,8 @@ def error_from_response(response: httpx.Response) -> SalesforceError:
         kind = PreconditionFailed
     elif status >= 500 or code == "UNABLE_TO_LOCK_ROW":
         kind = SalesforceUnavailable
+    elif code == "DUPLICATES_DETECTED":
+        kind = DuplicatesDetected
     elif code in WRITE_ERROR_CODES:
         kind = WriteRejected
     elif status == 400:

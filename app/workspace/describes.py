@@ -42,6 +42,10 @@ class ContactField:
     restricted_picklist: bool = False
     precision: int = 0
     scale: int = 0
+    createable: bool = False
+    # Salesforce fills the field on create when it is not given (a default picklist value,
+    # the owner, a checkbox's default).
+    defaulted_on_create: bool = False
 
     @property
     def editable(self) -> bool:
@@ -77,6 +81,8 @@ class ContactDescribe:
                     restricted_picklist=bool(raw.get("restrictedPicklist")),
                     precision=int(raw.get("precision") or 0),
                     scale=int(raw.get("scale") or 0),
+                    createable=bool(raw.get("createable")),
+                    defaulted_on_create=bool(raw.get("defaultedOnCreate")),
                     picklist_values=tuple(
                         PicklistValue(
                             value=str(p.get("value")),

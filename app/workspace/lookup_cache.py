@@ -10,7 +10,9 @@ Why each part is there:
   a sidebar opened by many agents at once costs one API request.
 - Stale on error: expired entries stay in a second, larger-TTL cache; when Salesforce is
   rate-limited or unavailable and such an entry exists, it is served marked `stale`.
-- An index contact id → keys lets an edit refresh or drop every entry holding that contact.
+- An index contact id → keys lets an edit refresh or drop every entry holding that contact,
+  and an index identifier → keys lets a record created through the service drop every answer
+  (a cached miss above all) given for its email or phone.
 
 `LookupCache` is the interface the service depends on; `MemoryLookupCache` is the
 per-process implementation; `RedisLookupCache` (app.workspace.redis_cache) is the one shared
@@ -58,6 +60,18 @@ class LookupEntry:
     @property
     def contact_id(self) -> str | None:
         return str(self.record["Id"]) if self.record and self.record.get("Id") else None
+
+
+def key_identifiers(key: LookupKey) -> tuple[str, ...]:
+    """The normalized email and/or phone a key was looked up with."""
+    return tuple(key.value.split("\x1f"))
+
+
+def looked_up_with(workspace_id: str, identifiers: frozenset[str]) -> Callable[[LookupKey], bool]:
+    """Whether a key is the workspace's and was looked up with one of `identifiers`."""
+    return lambda key: (
+        key.workspace_id == workspace_id and not identifiers.isdisjoint(key_identifiers(key))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,10 @@ class LookupCache(Protocol):
         """Write the given field values (and, when given, the revertible fields) into every
         entry holding the record's contact."""
 
+    async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
+        """Drop every entry of the workspace looked up with one of these normalized emails or
+        phones (app.workspace.identifiers), matches and misses alike: a record was created."""
+
     async def purge_workspace(self, workspace_id: str) -> None:
         """Forget everything cached for the workspace (disconnect, reconnect, settings)."""
 
@@ -140,6 +158,7 @@ class MemoryLookupCache:
         self._max_entries = max_entries
         self._loads: SingleFlight[LookupKey, LookupEntry] = SingleFlight()
         self._by_contact: dict[tuple[str, str], set[LookupKey]] = {}
+        self._by_identifier: dict[tuple[str, str], set[LookupKey]] = {}
         # Bumped by every purge: a load that started before it must not store its answer.
         self._generation: dict[str, int] = {}
         self._now = now
@@ -193,6 +212,14 @@ class MemoryLookupCache:
                 continue
             self._store(key, refreshed_entry(entry, record, self._now(), revertible))
 
+    async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
+        for identifier in identifiers:
+            for key in self._by_identifier.pop((workspace_id, identifier), set()):
+                self._fresh.pop(key, None)
+                self._stale.pop(key, None)
+        # A load in flight for one of them answers its caller but later callers start anew.
+        self._loads.forget_where(looked_up_with(workspace_id, identifiers))
+
     async def purge_workspace(self, workspace_id: str) -> None:
         self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1
         # Later callers start a new load; the old one stores nothing.
@@ -200,8 +227,9 @@ class MemoryLookupCache:
         for cache in (self._fresh, self._stale):
             for key in [k for k in list(cache.keys()) if k.workspace_id == workspace_id]:
                 cache.pop(key, None)
-        for index_key in [k for k in self._by_contact if k[0] == workspace_id]:
-            del self._by_contact[index_key]
+        for index in (self._by_contact, self._by_identifier):
+            for index_key in [k for k in index if k[0] == workspace_id]:
+                del index[index_key]
 
     # -- internals --------------------------------------------------------------------------
 
@@ -217,8 +245,10 @@ class MemoryLookupCache:
         contact_id = entry.contact_id
         if contact_id:
             self._by_contact.setdefault((key.workspace_id, id15(contact_id)), set()).add(key)
-            if len(self._by_contact) > 2 * self._max_entries:
-                self._rebuild_index()
+        for identifier in key_identifiers(key):
+            self._by_identifier.setdefault((key.workspace_id, identifier), set()).add(key)
+        if max(len(self._by_contact), len(self._by_identifier)) > 2 * self._max_entries:
+            self._rebuild_index()
 
     def _keys_of_contact(self, workspace_id: str, contact_id: str, *, pop: bool) -> list[LookupKey]:
         index_key = (workspace_id, id15(contact_id))
@@ -232,10 +262,14 @@ class MemoryLookupCache:
     def _rebuild_index(self) -> None:
         """Entries leave the TTLCaches silently; drop index rows that point nowhere."""
         index: dict[tuple[str, str], set[LookupKey]] = {}
+        by_identifier: dict[tuple[str, str], set[LookupKey]] = {}
         for key, entry in list(self._stale.items()):
             if entry.contact_id:
                 index.setdefault((key.workspace_id, id15(entry.contact_id)), set()).add(key)
+            for identifier in key_identifiers(key):
+                by_identifier.setdefault((key.workspace_id, identifier), set()).add(key)
         self._by_contact = index
+        self._by_identifier = by_identifier
 
 
 __all__ = [
@@ -244,5 +278,7 @@ __all__ = [
     "LookupEntry",
     "LookupKey",
     "MemoryLookupCache",
+    "key_identifiers",
+    "looked_up_with",
     "refreshed_entry",
 ]

@@ -43,19 +43,22 @@ from app.workspace.lookup_cache import (
     Loader,
     LookupEntry,
     LookupKey,
+    key_identifiers,
+    looked_up_with,
     refreshed_entry,
 )
 from app.workspace.redis_wire import (
     CONTACT_SCRIPT,
-    LOG_INTERVAL_SECONDS,
+    FORGET_SCRIPT,
     READ_SCRIPT,
-    REDIS_ERRORS,
     REDIS_FAILURES,
     RELEASE_SCRIPT,
     STORE_SCRIPT,
     LoadFailed,
+    RedisHealth,
     decode_entry,
     encode_entry,
+    identifier_digest,
     key_digest,
     unlink_prefix,
 )
@@ -93,11 +96,11 @@ class RedisLookupCache:
         self._store = redis.register_script(STORE_SCRIPT)
         self._contact = redis.register_script(CONTACT_SCRIPT)
         self._release_lock = redis.register_script(RELEASE_SCRIPT)
+        self._forget = redis.register_script(FORGET_SCRIPT)
         self._loads: SingleFlight[LookupKey, CacheResult] = SingleFlight()
         self._seen: dict[str, str] = {}  # workspace -> generation this process works with
         self._decoded: dict[bytes, LookupEntry] = {}
-        self._skip_until = 0.0
-        self._logged_at = -LOG_INTERVAL_SECONDS
+        self._health = RedisHealth(logger, RETRY_AFTER_SECONDS)
         self._background: set[asyncio.Task[None]] = set()
 
     # -- keys -------------------------------------------------------------------------------
@@ -112,12 +115,12 @@ class RedisLookupCache:
     # -- the Protocol -----------------------------------------------------------------------
 
     async def get(self, key: LookupKey) -> LookupEntry | None:
-        if self._skipping():
+        if self._health.skipping():
             return None
         try:
             generation, raw, fresh, _ = await self._read_entry(key, key_digest(key), lock=None)
         except REDIS_FAILURES as exc:
-            self._unavailable("get", exc)
+            self._health.failed("get", exc)
             return None
         self._check_generation(key.workspace_id, generation, raise_changed=False)
         return self._decode(raw) if raw is not None and fresh else None
@@ -133,13 +136,13 @@ class RedisLookupCache:
         stale_on: tuple[type[BaseException], ...] = (),
     ) -> CacheResult:
         digest = key_digest(key)
-        if not self._skipping():
+        if not self._health.skipping():
             # Each caller reads for itself: a request must see what was written before it
             # started (an edit through another replica), not an older read in flight.
             try:
                 generation, raw, fresh, _ = await self._read_entry(key, digest, lock=None)
             except REDIS_FAILURES as exc:
-                self._unavailable("read", exc)
+                self._health.failed("read", exc)
             else:
                 self._check_generation(key.workspace_id, generation)
                 if raw is not None and fresh:
@@ -160,7 +163,7 @@ class RedisLookupCache:
                     *(f"{base}:e:{d}" for d in digests), f"{base}:c:{id15(contact_id)}"
                 )
         except REDIS_FAILURES as exc:
-            self._unavailable("invalidate_contact", exc)
+            self._health.failed("invalidate_contact", exc)
 
     async def update_contact(
         self,
@@ -189,7 +192,19 @@ class RedisLookupCache:
                     pipe.set(f"{base}:e:{digest}", encode_entry(fresh), px=self._stale_ms)
                 await pipe.execute()
         except REDIS_FAILURES as exc:
-            self._unavailable("update_contact", exc)
+            self._health.failed("update_contact", exc)
+
+    async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
+        self._loads.forget_where(looked_up_with(workspace_id, identifiers))
+        if not identifiers:
+            return
+        try:
+            await self._forget(
+                keys=[self._generation_key(workspace_id)],
+                args=[self._base(workspace_id), *sorted(map(identifier_digest, identifiers))],
+            )
+        except REDIS_FAILURES as exc:
+            self._health.failed("forget_identifiers", exc)
 
     async def purge_workspace(self, workspace_id: str) -> None:
         self.forget_local(workspace_id)
@@ -199,7 +214,7 @@ class RedisLookupCache:
             # The keys carry the connection id and the query shape, so a reconnect or a
             # settings change reads different entries anyway; edits made meanwhile are not
             # reflected until the TTL passes.
-            self._unavailable("purge_workspace", exc)
+            self._health.failed("purge_workspace", exc)
             return
         self._seen[workspace_id] = str(generation)
         self._spawn(self._delete_old_generations(workspace_id, generation))
@@ -245,11 +260,11 @@ class RedisLookupCache:
         deadline = time.monotonic() + self._lock_ms / 1000 + 1.0
         delay = FIRST_POLL_SECONDS
         stale: LookupEntry | None = None
-        while not self._skipping():
+        while not self._health.skipping():
             try:
                 generation, raw, fresh, locked = await self._read_entry(key, digest, lock=lock)
             except REDIS_FAILURES as exc:
-                self._unavailable("lock", exc)
+                self._health.failed("lock", exc)
                 break
             try:
                 self._check_generation(key.workspace_id, generation)
@@ -296,7 +311,7 @@ class RedisLookupCache:
     async def _put(
         self, key: LookupKey, digest: str, entry: LookupEntry, *, generation: str, token: str
     ) -> None:
-        if self._skipping():
+        if self._health.skipping():
             return
         contact_id = entry.contact_id
         try:
@@ -310,10 +325,11 @@ class RedisLookupCache:
                     self._stale_ms,
                     id15(contact_id) if contact_id else "",
                     token,
+                    *map(identifier_digest, key_identifiers(key)),
                 ],
             )
         except REDIS_FAILURES as exc:
-            self._unavailable("store", exc)
+            self._health.failed("store", exc)
 
     async def _release(
         self, key: LookupKey, digest: str, generation: str | None, lock: str
@@ -324,7 +340,7 @@ class RedisLookupCache:
         try:
             await self._release_lock(keys=[lock_key], args=[lock])
         except REDIS_FAILURES as exc:
-            self._unavailable("release", exc)
+            self._health.failed("release", exc)
 
     async def _contact_digests(self, workspace_id: str, contact_id: str) -> tuple[str, list[str]]:
         generation, digests = await self._contact(
@@ -362,20 +378,6 @@ class RedisLookupCache:
     def _timestamp(self) -> datetime:
         return self._now() if self._now is not None else datetime.now(UTC)
 
-    def _skipping(self) -> bool:
-        return self._skip_until > 0 and time.monotonic() < self._skip_until
-
-    def _unavailable(self, operation: str, exc: BaseException) -> None:
-        REDIS_ERRORS.labels(operation).inc()
-        now = time.monotonic()
-        self._skip_until = now + RETRY_AFTER_SECONDS
-        if now - self._logged_at >= LOG_INTERVAL_SECONDS:
-            self._logged_at = now
-            logger.warning(
-                "cache.redis.unavailable",
-                extra={"operation": operation, "error": type(exc).__name__},
-            )
-
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
@@ -389,7 +391,7 @@ class RedisLookupCache:
                 self._redis, base, keep=(f"{base}{current}:", self._generation_key(workspace_id))
             )
         except REDIS_FAILURES as exc:
-            self._unavailable("purge_cleanup", exc)
+            self._health.failed("purge_cleanup", exc)
 
 
 __all__ = ["RedisLookupCache"]

@@ -5,9 +5,10 @@ timeouts, and what counts as Redis being away.
 Keys. Every key of a workspace carries the hash tag `{workspace}` (one Redis Cluster slot,
 so the Lua scripts below touch one node) and the workspace's *generation*:
 `<prefix>{ws}:<gen>:e:<digest>` (an entry), `...:l:<digest>` (its load lock),
-`...:c:<contact id>` (the contact index: a set of digests). The digest hashes the
-connection id, identifier kind, normalized identifier(s) and query shape, so emails and
-phones never appear in key names.
+`...:c:<contact id>` (the contact index: a set of digests), `...:i:<identifier digest>` (the
+identifier index: the digests of the entries looked up with that email or phone). The digest
+hashes the connection id, identifier kind, normalized identifier(s) and query shape, so
+emails and phones never appear in key names.
 
 Purge is O(1): `INCR <prefix>{ws}:gen`. Every replica reads the generation together with
 the entry (one round trip, a Lua script), so what was cached before a disconnect, reconnect
@@ -22,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import time
 from datetime import datetime
 
 from prometheus_client import Counter
@@ -60,8 +63,9 @@ return {g, v, fresh, locked}
 """
 
 # KEYS[1] generation key; ARGV: workspace prefix, expected generation ('' = current), digest,
-# entry, stale ms, contact id ('' for a miss), lock token ('' = none). Stores nothing when a
-# purge moved the generation on; releases the caller's lock either way.
+# entry, stale ms, contact id ('' for a miss), lock token ('' = none), then the digests of the
+# key's identifiers. Stores nothing when a purge moved the generation on; releases the
+# caller's lock either way.
 STORE_SCRIPT = """
 local g = redis.call('GET', KEYS[1]) or '0'
 local expected = ARGV[2]
@@ -76,6 +80,11 @@ if ARGV[6] ~= '' then
   local c = base .. ':c:' .. ARGV[6]
   redis.call('SADD', c, ARGV[3])
   redis.call('PEXPIRE', c, ARGV[5])
+end
+for i = 8, #ARGV do
+  local ix = base .. ':i:' .. ARGV[i]
+  redis.call('SADD', ix, ARGV[3])
+  redis.call('PEXPIRE', ix, ARGV[5])
 end
 return 1
 """
@@ -93,6 +102,28 @@ CONTACT_SCRIPT = """
 local g = redis.call('GET', KEYS[1]) or '0'
 return {g, redis.call('SMEMBERS', ARGV[1] .. g .. ':c:' .. ARGV[2])}
 """
+
+
+# KEYS[1] generation key; ARGV: workspace prefix, then identifier digests. Deletes every entry
+# of the current generation looked up with one of them, and their index sets.
+FORGET_SCRIPT = """
+local g = redis.call('GET', KEYS[1]) or '0'
+local base = ARGV[1] .. g
+local n = 0
+for i = 2, #ARGV do
+  local ix = base .. ':i:' .. ARGV[i]
+  for _, d in ipairs(redis.call('SMEMBERS', ix)) do
+    n = n + redis.call('DEL', base .. ':e:' .. d)
+  end
+  redis.call('DEL', ix)
+end
+return n
+"""
+
+
+def identifier_digest(identifier: str) -> str:
+    """An email or phone as it may appear in a key name: hashed."""
+    return hashlib.blake2b(identifier.encode(), digest_size=16).hexdigest()
 
 
 def encode_entry(entry: LookupEntry) -> bytes:
@@ -123,6 +154,31 @@ def decode_entry(raw: bytes) -> LookupEntry:
 def key_digest(key: LookupKey) -> str:
     material = "\x1f".join((key.connection_id, key.kind, key.value, key.variant))
     return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
+class RedisHealth:
+    """After a failure Redis is skipped for `retry_after` seconds, so requests do not each
+    pay a timeout; the failure is logged at most once per `LOG_INTERVAL_SECONDS`."""
+
+    def __init__(self, logger: logging.Logger, retry_after: float) -> None:
+        self._logger = logger
+        self._retry_after = retry_after
+        self._skip_until = 0.0
+        self._logged_at = -LOG_INTERVAL_SECONDS
+
+    def skipping(self) -> bool:
+        return self._skip_until > 0 and time.monotonic() < self._skip_until
+
+    def failed(self, operation: str, exc: BaseException) -> None:
+        REDIS_ERRORS.labels(operation).inc()
+        now = time.monotonic()
+        self._skip_until = now + self._retry_after
+        if now - self._logged_at >= LOG_INTERVAL_SECONDS:
+            self._logged_at = now
+            self._logger.warning(
+                "cache.redis.unavailable",
+                extra={"operation": operation, "error": type(exc).__name__},
+            )
 
 
 class LoadFailed(Exception):
