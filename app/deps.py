@@ -25,6 +25,8 @@ from app.errors import Unauthenticated
 from app.lookup.service import LookupService
 from app.services import Services
 from app.workspace_settings.service import WorkspaceSettingsService
+from app.writeback.activities import ActivityService
+from app.writeback.service import RecordCreationService
 
 # Every dependency here is `async def`: a plain `def` would run in the thread pool.
 
@@ -75,6 +77,14 @@ async def get_autocreate_service(services: ServicesDep) -> AutocreateService:
     return services.autocreate
 
 
+async def get_record_creation_service(services: ServicesDep) -> RecordCreationService:
+    return services.record_creation
+
+
+async def get_activity_service(services: ServicesDep) -> ActivityService:
+    return services.activities
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
@@ -86,6 +96,8 @@ WorkspaceSettingsServiceDep = Annotated[
 LookupServiceDep = Annotated[LookupService, Depends(get_lookup_service)]
 EditServiceDep = Annotated[EditService, Depends(get_edit_service)]
 AutocreateServiceDep = Annotated[AutocreateService, Depends(get_autocreate_service)]
+RecordCreationServiceDep = Annotated[RecordCreationService, Depends(get_record_creation_service)]
+ActivityServiceDep = Annotated[ActivityService, Depends(get_activity_service)]
 
 
 # -- the caller ---------------------------------------------------------------------------

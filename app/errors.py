@@ -192,6 +192,50 @@ class NothingToRevert(AppError):
     title = "Nothing to revert"
 
 
+class SalesforceLeadNotFound(AppError):
+    status = 404
+    code = "salesforce_lead_not_found"
+    title = "Salesforce lead not found"
+    detail = "The Lead does not exist in Salesforce, was deleted or was converted."
+
+
+class RecordCreationDisabled(AppError):
+    status = 403
+    code = "record_creation_disabled"
+    title = "Record creation is disabled"
+    detail = "Creating Salesforce records from respond.io is turned off in the settings."
+
+
+class ActivityLoggingDisabled(AppError):
+    status = 403
+    code = "activity_logging_disabled"
+    title = "Activity logging is disabled"
+    detail = "Logging conversations to Salesforce is turned off in the settings."
+
+
+class SalesforceDuplicate(AppError):
+    status = 409
+    code = "salesforce_duplicate"
+    title = "Salesforce found a duplicate"
+
+
+class IdempotencyKeyReused(AppError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused with another request"
+    detail = (
+        "This Idempotency-Key was used in the last 24 hours with a different request. Send a "
+        "new key for a new request."
+    )
+
+
+class IdempotencyKeyInProgress(AppError):
+    status = 409
+    code = "idempotency_key_in_progress"
+    title = "The first request with this key is still in progress"
+    detail = "A request with this Idempotency-Key has not finished yet. Retry shortly."
+
+
 class OAuthStateInvalid(AppError):
     status = 400
     code = "oauth_state_invalid"

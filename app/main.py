@@ -24,6 +24,7 @@ from app.observability import ObservabilityMiddleware
 from app.preview.router import install_sidebar_preview
 from app.services import start_services
 from app.workspace_settings.router import router as workspace_settings_router
+from app.writeback.router import router as writeback_router
 
 DESCRIPTION = """
 Connects a respond.io workspace to its Salesforce org: see and edit the Salesforce Contact of
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(workspace_settings_router)
     app.include_router(lookup_router)
     app.include_router(edits_router)
+    app.include_router(writeback_router)
     return app
 
 

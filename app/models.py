@@ -99,6 +99,12 @@ class WorkspaceSettings(Base):
     auto_create_add_tag: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_create_include_bulk_imports: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_create_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    record_creation_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    activity_logging_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -281,3 +287,56 @@ class ContactFieldEdit(Base):
     reverted_by: Mapped[str | None] = mapped_column(String(64))
     revert_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revert_started_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- Records and activities written from respond.io (app/writeback) ---------------------------
+
+
+class WritebackIdempotencyKey(Base):
+    """An `Idempotency-Key` of a create (docs/api.md, "Creating records"): the hash of the
+    request it came with and, once Salesforce answered, the answer. `pending` while the
+    create is in flight or its answer was lost; `done` with `response` after. Kept 24 hours."""
+
+    __tablename__ = "writeback_idempotency_keys"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    sobject: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    record_id: Mapped[str | None] = mapped_column(String(18))
+    response: Mapped[dict[str, object] | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+class LoggedActivity(Base):
+    """A conversation logged as a Salesforce Task, unique per (workspace, external_id).
+
+    Recorded before the Task is created (`pending`, with the `marker` written into the Task's
+    Description), then `created` with `task_id`. A `pending` row left by a lost answer or a
+    crash is settled against Salesforce by its marker before any retry creates a Task."""
+
+    __tablename__ = "logged_activities"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "external_id"),
+        Index("ix_logged_activities_record", "workspace_id", "record_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str] = mapped_column(String(18))
+    external_id: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(18))
+    marker: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    task_id: Mapped[str | None] = mapped_column(String(18))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    attempt_started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

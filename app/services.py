@@ -8,7 +8,8 @@ What is built here, in order:
 - the workspace core: stored credentials (`tokens`), the Salesforce client, the caches of
   Salesforce data (`caches`) and their `invalidation` on connect and disconnect, and, with
   CACHE_URL, the lookup cache in Redis and the purge bus between replicas;
-- one service per feature: connections, workspace settings, lookup, edits, auto-create.
+- one service per feature: connections, workspace settings, lookup, edits, auto-create,
+  write-back (record creation, activities).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.tokens import TokenStore
 from app.workspace_settings.service import WorkspaceSettingsService
+from app.writeback.activities import ActivityService
+from app.writeback.service import RecordCreationService
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class Services:
     lookup: LookupService
     edits: EditService
     autocreate: AutocreateService
+    record_creation: RecordCreationService
+    activities: ActivityService
 
     async def close(self) -> None:
         if self.bus is not None:
@@ -125,6 +130,12 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
         ),
         edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
         autocreate=AutocreateService(db, cipher, settings),
+        record_creation=RecordCreationService(
+            db=db, caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
+        ),
+        activities=ActivityService(
+            db=db, caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
+        ),
     )
 
 

@@ -83,13 +83,16 @@ def render_contact(
     fields: Iterable[ContactField],
     record: dict[str, Any],
     revertible: frozenset[str] = frozenset(),
+    *,
+    sobject: str = "Contact",
 ) -> ContactView:
-    """The `contact` object for a record (values as Salesforce answered them)."""
+    """The `contact` object for a record (values as Salesforce answered them); with
+    `sobject="Lead"` the `lead` object of the same shape."""
     editing = context.settings.editing_enabled
     contact_id = str(record["Id"])
     return ContactView(
         id=contact_id,
-        url=f"{context.instance_url}/lightning/r/Contact/{contact_id}/view",
+        url=f"{context.instance_url}/lightning/r/{sobject}/{contact_id}/view",
         last_modified_at=parse_datetime(record.get("LastModifiedDate")),
         fields=[
             ContactFieldValue(

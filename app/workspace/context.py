@@ -42,6 +42,8 @@ class SettingsSnapshot:
     phone_matching: str = "exact"
     auto_create: AutoCreate = field(default_factory=AutoCreate)
     auto_create_enabled_at: datetime | None = None
+    record_creation_enabled: bool = False
+    activity_logging_enabled: bool = False
 
     @classmethod
     def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
@@ -57,6 +59,8 @@ class SettingsSnapshot:
                 include_bulk_imports=bool(row.auto_create_include_bulk_imports),
             ),
             auto_create_enabled_at=row.auto_create_enabled_at,
+            record_creation_enabled=bool(row.record_creation_enabled),
+            activity_logging_enabled=bool(row.activity_logging_enabled),
         )
 
 

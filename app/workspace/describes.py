@@ -46,6 +46,7 @@ class ContactField:
     # Salesforce fills the field on create when it is not given (a default picklist value,
     # the owner, a checkbox's default).
     defaulted_on_create: bool = False
+    default_value: str | None = None
 
     @property
     def editable(self) -> bool:
@@ -83,6 +84,7 @@ class ContactDescribe:
                     scale=int(raw.get("scale") or 0),
                     createable=bool(raw.get("createable")),
                     defaulted_on_create=bool(raw.get("defaultedOnCreate")),
+                    default_value=_default_value(raw),
                     picklist_values=tuple(
                         PicklistValue(
                             value=str(p.get("value")),
@@ -95,6 +97,16 @@ class ContactDescribe:
                 )
             )
         return cls(tuple(fields))
+
+
+def _default_value(raw: dict[str, Any]) -> str | None:
+    """The field's default, or its default picklist value (where Salesforce keeps it)."""
+    if isinstance(raw.get("defaultValue"), str):
+        return str(raw["defaultValue"])
+    for p in raw.get("picklistValues") or []:
+        if isinstance(p, dict) and p.get("defaultValue") and p.get("value") is not None:
+            return str(p["value"])
+    return None
 
 
 @dataclass(slots=True)

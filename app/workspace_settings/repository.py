@@ -16,7 +16,7 @@ async def save(
     db: Database, workspace_id: str, new: SettingsDocument, visible: list[str], user_id: str
 ) -> SettingsSnapshot:
     """Replace the workspace's settings (the row locked meanwhile); `auto_create_enabled_at`
-    moves only when auto-create is switched on."""
+    moves only when auto-create is switched on; an omitted optional key keeps its value."""
     async with db.transaction() as session:
         row = await session.scalar(
             select(WorkspaceSettings)
@@ -24,7 +24,12 @@ async def save(
             .with_for_update()
         )
         if row is None:
-            row = WorkspaceSettings(workspace_id=workspace_id, auto_create_enabled=False)
+            row = WorkspaceSettings(
+                workspace_id=workspace_id,
+                auto_create_enabled=False,
+                record_creation_enabled=False,
+                activity_logging_enabled=False,
+            )
             session.add(row)
         if new.auto_create.enabled and not row.auto_create_enabled:
             row.auto_create_enabled_at = datetime.now(UTC)
@@ -34,6 +39,10 @@ async def save(
         row.auto_create_enabled = new.auto_create.enabled
         row.auto_create_add_tag = new.auto_create.add_tag
         row.auto_create_include_bulk_imports = new.auto_create.include_bulk_imports
+        if new.record_creation_enabled is not None:
+            row.record_creation_enabled = new.record_creation_enabled
+        if new.activity_logging_enabled is not None:
+            row.activity_logging_enabled = new.activity_logging_enabled
         row.updated_by = user_id
         await session.flush()
         return SettingsSnapshot.from_row(row)

@@ -55,6 +55,8 @@ class SettingsDocument(BaseModel):
                         "add_tag": True,
                         "include_bulk_imports": False,
                     },
+                    "record_creation_enabled": False,
+                    "activity_logging_enabled": False,
                 }
             ]
         },
@@ -70,3 +72,15 @@ class SettingsDocument(BaseModel):
         "sides are compared as E.164 numbers."
     )
     auto_create: AutoCreateSettings
+    # Added in the second round: optional in a PUT, so callers that never send them keep
+    # working; an omitted (or null) key keeps the stored value. A GET always carries them.
+    record_creation_enabled: StrictBool | None = Field(
+        default=None,
+        description="Every user may create Salesforce Contacts (and Leads, when Leads are "
+        "enabled) from respond.io. Default false; omitted in a PUT keeps the stored value.",
+    )
+    activity_logging_enabled: StrictBool | None = Field(
+        default=None,
+        description="Every user may log conversations to Salesforce as completed Tasks. "
+        "Default false; omitted in a PUT keeps the stored value.",
+    )

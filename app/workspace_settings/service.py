@@ -35,6 +35,8 @@ def document(snapshot: SettingsSnapshot) -> SettingsDocument:
             add_tag=snapshot.auto_create.add_tag,
             include_bulk_imports=snapshot.auto_create.include_bulk_imports,
         ),
+        record_creation_enabled=snapshot.record_creation_enabled,
+        activity_logging_enabled=snapshot.activity_logging_enabled,
     )
 
 
@@ -82,6 +84,8 @@ class WorkspaceSettingsService:
                 "editing_enabled": saved.editing_enabled,
                 "phone_matching": saved.phone_matching,
                 "auto_create_enabled": saved.auto_create.enabled,
+                "record_creation_enabled": saved.record_creation_enabled,
+                "activity_logging_enabled": saved.activity_logging_enabled,
             },
         )
         return document(saved)

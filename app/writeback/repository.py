@@ -1,0 +1,191 @@
+"""The SQL of write-back: idempotency keys of creates and the activities logged as Tasks.
+
+Every function opens its own short transaction: none is held across a Salesforce call. The
+unique keys ((workspace, key) and (workspace, external_id)) are what make a retry, a second
+replica or a restart find the first request's outcome instead of writing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from app import errors as app_errors
+from app.db import Database
+from app.models import LoggedActivity, WritebackIdempotencyKey
+
+KEY_LIFETIME = timedelta(hours=24)
+PENDING, DONE, CREATED = "pending", "done", "created"
+# A lease given up at once: the outcome of the attempt is unknown, settle before retrying.
+RELEASED = datetime(2000, 1, 1).astimezone()
+
+
+# -- idempotency keys of creates -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """`new`: this request owns the key; `done`: the first answer; `pending`: in flight."""
+
+    state: str
+    response: dict[str, Any] | None = None
+
+
+async def claim_key(
+    db: Database, workspace_id: str, key: str, request_hash: str, sobject: str
+) -> KeyClaim:
+    async with db.transaction() as session:
+        inserted = await session.scalar(
+            insert(WritebackIdempotencyKey)
+            .values(
+                workspace_id=workspace_id,
+                key=key,
+                request_hash=request_hash,
+                sobject=sobject,
+                status=PENDING,
+            )
+            .on_conflict_do_nothing()
+            .returning(WritebackIdempotencyKey.key)
+        )
+        if inserted is not None:
+            return KeyClaim("new")
+        row = await session.scalar(
+            select(WritebackIdempotencyKey)
+            .where(
+                WritebackIdempotencyKey.workspace_id == workspace_id,
+                WritebackIdempotencyKey.key == key,
+            )
+            .with_for_update()
+        )
+        assert row is not None
+        now: datetime = (await session.execute(select(func.now()))).scalar_one()
+        if row.created_at < now - KEY_LIFETIME:  # expired: the key starts afresh
+            row.request_hash, row.sobject, row.status = request_hash, sobject, PENDING
+            row.response, row.record_id, row.created_at = None, None, now
+            return KeyClaim("new")
+        if row.request_hash != request_hash:
+            raise app_errors.IdempotencyKeyReused()
+        if row.status == DONE:
+            return KeyClaim(DONE, row.response)
+        return KeyClaim(PENDING)
+
+
+async def finish_key(
+    db: Database, workspace_id: str, key: str, record_id: str, response: dict[str, Any]
+) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(WritebackIdempotencyKey)
+            .where(
+                WritebackIdempotencyKey.workspace_id == workspace_id,
+                WritebackIdempotencyKey.key == key,
+            )
+            .values(status=DONE, record_id=record_id, response=response)
+        )
+
+
+async def release_key(db: Database, workspace_id: str, key: str) -> None:
+    """Salesforce surely created nothing: the key may be used again."""
+    async with db.transaction() as session:
+        await session.execute(
+            delete(WritebackIdempotencyKey).where(
+                WritebackIdempotencyKey.workspace_id == workspace_id,
+                WritebackIdempotencyKey.key == key,
+                WritebackIdempotencyKey.status == PENDING,
+            )
+        )
+
+
+# -- activities ----------------------------------------------------------------------------
+
+
+async def claim_activity(db: Database, values: dict[str, Any]) -> tuple[LoggedActivity, bool]:
+    """The row of (workspace, external_id), and whether this call inserted it (and so holds
+    its lease)."""
+    async with db.transaction() as session:
+        inserted = await session.scalar(
+            insert(LoggedActivity)
+            .values(status=PENDING, **values)
+            .on_conflict_do_nothing()
+            .returning(LoggedActivity.id)
+        )
+        row = await session.scalar(
+            select(LoggedActivity).where(
+                LoggedActivity.workspace_id == values["workspace_id"],
+                LoggedActivity.external_id == values["external_id"],
+            )
+        )
+        assert row is not None
+        return row, inserted is not None
+
+
+async def activity(db: Database, row_id: int) -> LoggedActivity | None:
+    async with db.transaction() as session:
+        row: LoggedActivity | None = await session.get(LoggedActivity, row_id)
+        return row
+
+
+async def take_over(db: Database, row_id: int, lease: timedelta) -> bool:
+    """Take the lease of a pending row whose attempt ended or expired (a crash)."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            update(LoggedActivity)
+            .where(
+                LoggedActivity.id == row_id,
+                LoggedActivity.status == PENDING,
+                LoggedActivity.attempt_started_at < func.now() - lease,
+            )
+            .values(attempt_started_at=func.now())
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_created(db: Database, row_id: int, task_id: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(LoggedActivity)
+            .where(LoggedActivity.id == row_id)
+            .values(status=CREATED, task_id=task_id)
+        )
+
+
+async def give_up_lease(db: Database, row_id: int) -> None:
+    """The create's outcome is unknown (lost answer): the next attempt settles it first."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(LoggedActivity)
+            .where(LoggedActivity.id == row_id, LoggedActivity.status == PENDING)
+            .values(attempt_started_at=RELEASED)
+        )
+
+
+async def forget_activity(db: Database, row_id: int) -> None:
+    """Salesforce surely created no Task: the external id may be logged again."""
+    async with db.transaction() as session:
+        await session.execute(
+            delete(LoggedActivity).where(
+                LoggedActivity.id == row_id, LoggedActivity.status == PENDING
+            )
+        )
+
+
+async def activities_of(
+    db: Database, workspace_id: str, organization_id: str, record_id: str, limit: int
+) -> list[LoggedActivity]:
+    async with db.transaction() as session:
+        rows = await session.scalars(
+            select(LoggedActivity)
+            .where(
+                LoggedActivity.workspace_id == workspace_id,
+                LoggedActivity.organization_id == organization_id,
+                LoggedActivity.record_id == record_id,
+                LoggedActivity.status == CREATED,
+            )
+            .order_by(LoggedActivity.occurred_at.desc(), LoggedActivity.id.desc())
+            .limit(limit)
+        )
+        return list(rows)

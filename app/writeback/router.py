@@ -1,0 +1,172 @@
+"""HTTP for creating Contacts and Leads and logging activities (docs/api.md, "Creating
+records" and "Activities")."""
+
+from __future__ import annotations
+
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import ValidationError
+
+from app import errors
+from app.deps import ActivityServiceDep, AnyMember, RecordCreationServiceDep
+from app.kit.body import BodyTooLarge, read_bounded
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.workspace.contacts import ContactView
+from app.writeback.schemas import (
+    MAX_BODY_BYTES,
+    ActivityOut,
+    ActivityRequest,
+    CreateRequest,
+    LoggedActivityOut,
+)
+
+M = TypeVar("M", CreateRequest, ActivityRequest)
+
+router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["write-back"])
+
+CREATE_ERRORS = (
+    *AUTH_ERRORS,
+    errors.RecordCreationDisabled,
+    errors.ValidationFailed,
+    errors.SalesforceValidationFailed,
+    errors.SalesforceDuplicate,
+    errors.IdempotencyKeyReused,
+    errors.IdempotencyKeyInProgress,
+    errors.RequestTooLarge,
+    *SALESFORCE_READ_ERRORS,
+)
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes retries safe: the same key and body within 24 hours answer the "
+        "first result and create nothing; the same key with another body is "
+        "`idempotency_key_reused` (422).",
+    ),
+]
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    try:
+        raw = await read_bounded(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise errors.RequestTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.") from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = [
+            {
+                "field": ".".join(str(part) for part in err.get("loc", ())) or "body",
+                "message": err.get("msg", "invalid"),
+            }
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise errors.ValidationFailed(
+            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
+        ) from None
+
+
+def _create_doc(sobject: str) -> dict[str, object]:
+    return {
+        "status_code": 201,
+        "response_model": ContactView,
+        "summary": f"Create a Salesforce {sobject}",
+        "description": f"Only while `record_creation_enabled`. Every field must be a createable "
+        f"{sobject} field (email and phone included) with a valid value, and the required ones "
+        "given; else 422 naming them and nothing is created. One Salesforce call. Answers with "
+        "the new record as the lookup shows it; cached lookups of its email and phone are "
+        "dropped at once. Salesforce's duplicate rules answer `salesforce_duplicate` with the "
+        "ids of the matching records in `duplicates`. A replayed `Idempotency-Key` answers "
+        "200 with the first answer.",
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CreateRequest.model_json_schema()}},
+            }
+        },
+        "responses": problem_responses(*CREATE_ERRORS),
+    }
+
+
+async def _create(
+    sobject: str,
+    caller: AnyMember,
+    service: RecordCreationServiceDep,
+    request: Request,
+    response: Response,
+    idempotency_key: str | None,
+) -> ContactView:
+    body = await _body(request, CreateRequest)
+    created = await service.create(
+        caller.workspace_id, sobject, dict(body.fields), caller.user_id, idempotency_key
+    )
+    if created.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return created.record
+
+
+@router.post("/contacts", **_create_doc("Contact"))  # type: ignore[arg-type]
+async def create_contact(
+    caller: AnyMember,
+    service: RecordCreationServiceDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ContactView:
+    return await _create("Contact", caller, service, request, response, idempotency_key)
+
+
+@router.post(
+    "/activities",
+    status_code=201,
+    response_model=ActivityOut,
+    summary="Log a conversation as a completed Salesforce Task",
+    description="Only while `activity_logging_enabled`. Creates a completed Task on the "
+    "Contact or Lead (`WhoId`) with the subject, the description (cut with a visible marker "
+    "past 32,000 characters) and the date of `occurred_at`. The same `external_id` again "
+    "answers 200 with the same Task and `created: false`, across retries, replicas and "
+    "restarts; a Task whose answer was lost is found again, never created twice.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ActivityRequest.model_json_schema()}},
+        }
+    },
+    responses=problem_responses(
+        *AUTH_ERRORS,
+        errors.ActivityLoggingDisabled,
+        errors.ValidationFailed,
+        errors.SalesforceContactNotFound,
+        errors.SalesforceLeadNotFound,
+        errors.SalesforceValidationFailed,
+        errors.RequestTooLarge,
+        *SALESFORCE_READ_ERRORS,
+    ),
+)
+async def log_activity(
+    caller: AnyMember, service: ActivityServiceDep, request: Request, response: Response
+) -> ActivityOut:
+    body = await _body(request, ActivityRequest)
+    logged = await service.log(caller.workspace_id, body, caller.user_id)
+    if not logged.created:
+        response.status_code = 200
+    return logged
+
+
+@router.get(
+    "/activities",
+    response_model=list[LoggedActivityOut],
+    summary="The activities logged through respond.io for a record, newest first",
+    responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
+)
+async def list_activities(
+    caller: AnyMember,
+    service: ActivityServiceDep,
+    record_id: Annotated[
+        str, Query(max_length=18, description="The Contact or Lead id (`003...`, `00Q...`).")
+    ],
+) -> list[LoggedActivityOut]:
+    return await service.list(caller.workspace_id, record_id)

@@ -1,0 +1,107 @@
+"""Pydantic I/O for creating records and logging activities (docs/api.md, "Creating
+records" and "Activities")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+
+MAX_VALUE_LENGTH = 131_072
+MAX_FIELDS_PER_CREATE = 100
+MAX_BODY_BYTES = 1_048_576
+# Salesforce's limit for Task.Description; longer transcripts are cut, never refused.
+DESCRIPTION_LIMIT = 32_000
+# Accepted before cutting: a transcript several times Salesforce's limit.
+MAX_DESCRIPTION_LENGTH = 500_000
+MAX_ACTIVITIES_LISTED = 200
+
+FieldValue = (
+    Annotated[StrictStr, Field(max_length=MAX_VALUE_LENGTH)]
+    | StrictBool
+    | StrictInt
+    | StrictFloat
+    | None
+)
+FieldName = Annotated[
+    StrictStr, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class CreateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "fields": {
+                        "FirstName": "Ana",
+                        "LastName": "Lima",
+                        "Email": "ana@example.com",
+                        "Phone": "+60123456789",
+                    }
+                }
+            ]
+        },
+    )
+
+    fields: dict[FieldName, FieldValue] = Field(
+        min_length=1,
+        max_length=MAX_FIELDS_PER_CREATE,
+        description="Createable fields of the object by API name, email and phone included.",
+    )
+
+
+class ActivityRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: StrictStr = Field(
+        min_length=15,
+        max_length=18,
+        description="The Contact (`003...`) or Lead (`00Q...`) the conversation was with.",
+        examples=["0035g0000006SevAAE"],
+    )
+    subject: StrictStr = Field(min_length=1, max_length=255, examples=["WhatsApp conversation"])
+    description: StrictStr = Field(
+        default="",
+        max_length=MAX_DESCRIPTION_LENGTH,
+        description=f"The transcript. Past {DESCRIPTION_LIMIT:,} characters it is cut, with a "
+        "visible marker.",
+    )
+    occurred_at: AwareDatetime = Field(
+        description="When the conversation happened; its date (UTC) is the Task's date."
+    )
+    external_id: StrictStr = Field(
+        min_length=1,
+        max_length=255,
+        description="Your id of this conversation: the same id again answers the same Task.",
+        examples=["conversation-8812/closing-3"],
+    )
+
+
+class ActivityOut(BaseModel):
+    task_id: str = Field(examples=["00T5g000004ZqPXEA0"])
+    url: str = Field(description="The Task's Lightning record page.")
+    created: bool = Field(description="False when the `external_id` was logged before.")
+
+
+class LoggedActivityOut(BaseModel):
+    task_id: str
+    url: str
+    record_id: str
+    subject: str
+    occurred_at: datetime
+    external_id: str
+    logged_by: str
+    logged_at: datetime

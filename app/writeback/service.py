@@ -1,0 +1,209 @@
+"""Create Salesforce Contacts and Leads from respond.io (docs/api.md, "Creating records").
+
+A create, step by step (no database transaction is open during the Salesforce call):
+
+1. Check: creation enabled; every field known to the object's describe and createable; every
+   value valid for its type; every required field given (a field that is not nillable and
+   that Salesforce does not fill on create: LastName, Company on a Lead) — else 422 naming
+   them, nothing written.
+2. With an `Idempotency-Key`: claim it under the hash of the request (object + fields). The
+   same key and request within 24 hours answers the first answer and creates nothing; the
+   same key with another request is `idempotency_key_reused`; a first request still in
+   flight (or whose answer from Salesforce was lost) is `idempotency_key_in_progress`.
+3. One POST to Salesforce (one API call). Duplicate rules → `salesforce_duplicate` with the
+   ids Salesforce names; any definite rejection releases the key.
+4. Every cached lookup answer for the new record's emails and phones is dropped (on every
+   replica with a shared cache), so a miss cached a second earlier cannot hide it.
+5. Answer 201 with the record as the lookup shows it, built from the values written (no
+   second call): fields Salesforce computes itself (formulas) show null until the next
+   lookup reads the record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from app import errors as app_errors
+from app.config import Settings
+from app.db import Database
+from app.salesforce.client import SalesforceClient
+from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, WriteRejected
+from app.workspace.caches import WorkspaceCaches
+from app.workspace.contacts import ContactView, plan_for, render_contact
+from app.workspace.context import WorkspaceContext, require_connected
+from app.workspace.describes import ContactDescribe
+from app.workspace.errors import with_salesforce_errors
+from app.workspace.field_values import InvalidValue, normalize
+from app.workspace.identifiers import cache_identifiers
+from app.workspace.tokens import TokenStore
+from app.writeback import repository
+
+logger = logging.getLogger("app.writeback.create")
+
+EMAIL_TYPES = frozenset({"email"})
+PHONE_TYPES = frozenset({"phone"})
+DUPLICATE_DETAIL = (
+    "Salesforce's duplicate rules found this {sobject} already exists; nothing was created. "
+    "Open the matching record instead."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    record: ContactView
+    replayed: bool
+
+
+def request_hash(sobject: str, fields: dict[str, Any]) -> str:
+    canonical = json.dumps([sobject, fields], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_create(describe: ContactDescribe, sobject: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The values keyed by the describe's names, as Salesforce will hold them; 422
+    `validation_error` naming every unknown, read-only, invalid or missing field."""
+    values: dict[str, Any] = {}
+    problems: list[dict[str, str]] = []
+    for name, value in fields.items():
+        field = describe.field(name)
+        if field is None:
+            problems.append({"field": f"fields.{name}", "message": f"is not a field of {sobject}"})
+        elif not field.createable:
+            problems.append({"field": f"fields.{name}", "message": "cannot be set on create"})
+        elif field.name in values:
+            problems.append({"field": f"fields.{name}", "message": "is given more than once"})
+        else:
+            try:
+                values[field.name] = normalize(field, value)
+            except InvalidValue as exc:
+                problems.append({"field": f"fields.{field.name}", "message": str(exc)})
+    for field in describe.fields:
+        required = field.createable and not field.nillable and not field.defaulted_on_create
+        if required and field.type != "boolean" and values.get(field.name) is None:
+            if not any(p["field"] == f"fields.{field.name}" for p in problems):
+                problems.append({"field": f"fields.{field.name}", "message": "is required"})
+    if problems:
+        raise app_errors.ValidationFailed(
+            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
+        )
+    return values
+
+
+def as_created(describe: ContactDescribe, record_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The new record as far as the values written tell (Name as Salesforce composes it)."""
+    record: dict[str, Any] = {"Id": record_id, **values}
+    if describe.field("Name") is not None and "Name" not in record:
+        parts = [values.get("FirstName"), values.get("LastName")]
+        record["Name"] = " ".join(str(p) for p in parts if p) or None
+    for field in describe.fields:
+        if field.name not in record and field.type == "picklist" and field.defaulted_on_create:
+            record[field.name] = field.default_value
+    return record
+
+
+class RecordCreationService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        caches: WorkspaceCaches,
+        salesforce: SalesforceClient,
+        tokens: TokenStore,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._contexts = caches.contexts
+        self._describes = caches.describes
+        self._lookups = caches.lookups
+        self._salesforce = salesforce
+        self._tokens = tokens
+        self._region = settings.phone_default_region
+
+    async def create(
+        self,
+        workspace_id: str,
+        sobject: str,
+        fields: dict[str, Any],
+        user_id: str,
+        idempotency_key: str | None,
+    ) -> Created:
+        async def attempt(context: WorkspaceContext) -> Created:
+            return await self._create(context, sobject, fields, user_id, idempotency_key)
+
+        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def _describe(self, context: WorkspaceContext, sobject: str) -> ContactDescribe:
+        return await self._describes.get(context)
+
+    async def _create(
+        self,
+        context: WorkspaceContext,
+        sobject: str,
+        fields: dict[str, Any],
+        user_id: str,
+        idempotency_key: str | None,
+    ) -> Created:
+        if not context.settings.record_creation_enabled:
+            raise app_errors.RecordCreationDisabled()
+        require_connected(context)
+        describe = await self._describe(context, sobject)
+        values = check_create(describe, sobject, fields)
+        ws = context.workspace_id
+        if idempotency_key is not None:
+            claim = await repository.claim_key(
+                self._db, ws, idempotency_key, request_hash(sobject, fields), sobject
+            )
+            if claim.state == repository.DONE and claim.response is not None:
+                return Created(ContactView.model_validate(claim.response), replayed=True)
+            if claim.state == repository.PENDING:
+                raise app_errors.IdempotencyKeyInProgress(headers={"Retry-After": "5"})
+        log = {"workspace_id": ws, "sobject": sobject, "user_id": user_id}
+        credentials = await self._tokens.for_context(context)
+        try:
+            record_id = await self._salesforce.create_record(
+                ws, sobject, values, credentials=credentials
+            )
+        except SalesforceUnavailable:
+            logger.warning("writeback.create.outcome_unknown", extra=log)
+            raise  # the key stays pending: Salesforce may have created the record
+        except DuplicatesDetected as exc:
+            await self._release(ws, idempotency_key)
+            logger.info("writeback.create.duplicate", extra=log)
+            raise app_errors.SalesforceDuplicate(
+                DUPLICATE_DETAIL.format(sobject=sobject), duplicates=exc.duplicate_ids
+            ) from None
+        except WriteRejected:
+            await self._release(ws, idempotency_key)
+            raise
+        except Exception:
+            # Refused before any write (access, limits, a bad session): nothing was created.
+            await self._release(ws, idempotency_key)
+            raise
+        logger.info("writeback.create.created", extra={**log, "record_id": record_id})
+        await self._forget_cached(ws, describe, values)
+        plan = plan_for(context, describe)
+        view = render_contact(
+            context, plan.fields, as_created(describe, record_id, values), sobject=sobject
+        )
+        if idempotency_key is not None:
+            await repository.finish_key(
+                self._db, ws, idempotency_key, record_id, view.model_dump(mode="json")
+            )
+        return Created(view, replayed=False)
+
+    async def _release(self, workspace_id: str, idempotency_key: str | None) -> None:
+        if idempotency_key is not None:
+            await repository.release_key(self._db, workspace_id, idempotency_key)
+
+    async def _forget_cached(
+        self, workspace_id: str, describe: ContactDescribe, values: dict[str, Any]
+    ) -> None:
+        kinds = {f.name: f.type for f in describe.fields}
+        emails = [v for n, v in values.items() if kinds.get(n) in EMAIL_TYPES and v]
+        phones = [v for n, v in values.items() if kinds.get(n) in PHONE_TYPES and v]
+        identifiers = cache_identifiers(emails, phones, self._region)
+        await self._lookups.forget_identifiers(workspace_id, identifiers)
