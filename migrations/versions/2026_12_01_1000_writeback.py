@@ -33,7 +33,10 @@ def upgrade() -> None:
         sa.Column("record_id", sa.String(length=18), nullable=True),
         sa.Column("response", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("workspace_id", "key", name=op.f("pk_writeback_idempotency_keys")),
     )
@@ -57,7 +60,10 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(length=18), nullable=True),
         sa.Column("created_by", sa.String(length=64), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column(
             "attempt_started_at",

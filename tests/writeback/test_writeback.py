@@ -126,7 +126,8 @@ async def test_duplicate_rule_is_a_409_with_the_matching_ids(
 
 
 async def test_toggles_off_answer_403(client: httpx.AsyncClient, auth: Any, connect: Any) -> None:
-    await setup(client, auth, connect, record_creation_enabled=False, activity_logging_enabled=False)
+    off = {"record_creation_enabled": False, "activity_logging_enabled": False}
+    await setup(client, auth, connect, **off)
     create = await client.post(
         f"{BASE}/contacts", json={"fields": {"LastName": "X"}}, headers=auth(WS, "agent")
     )
