@@ -16,6 +16,8 @@ DEFAULTS = {
     "editing_enabled": False,
     "phone_matching": "exact",
     "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
+    "record_creation_enabled": False,
+    "activity_logging_enabled": False,
 }
 
 
