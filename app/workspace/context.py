@@ -21,7 +21,12 @@ from app import errors as app_errors
 from app.db import Database
 from app.kit.clocks import Clock, monotonic
 from app.kit.singleflight import TTLSingleFlight
-from app.models import DEFAULT_VISIBLE_FIELDS, ConnectionStatus, WorkspaceSettings
+from app.models import (
+    DEFAULT_LEAD_VISIBLE_FIELDS,
+    DEFAULT_VISIBLE_FIELDS,
+    ConnectionStatus,
+    WorkspaceSettings,
+)
 from app.workspace import repository
 
 CONTEXT_TTL_SECONDS = 5.0
@@ -36,6 +41,12 @@ class AutoCreate:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadSettings:
+    enabled: bool = False
+    visible_fields: tuple[str, ...] = tuple(DEFAULT_LEAD_VISIBLE_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsSnapshot:
     visible_fields: tuple[str, ...] = tuple(DEFAULT_VISIBLE_FIELDS)
     editing_enabled: bool = False
@@ -44,6 +55,7 @@ class SettingsSnapshot:
     auto_create_enabled_at: datetime | None = None
     record_creation_enabled: bool = False
     activity_logging_enabled: bool = False
+    leads: LeadSettings = field(default_factory=LeadSettings)
 
     @classmethod
     def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
@@ -61,6 +73,14 @@ class SettingsSnapshot:
             auto_create_enabled_at=row.auto_create_enabled_at,
             record_creation_enabled=bool(row.record_creation_enabled),
             activity_logging_enabled=bool(row.activity_logging_enabled),
+            leads=LeadSettings(
+                enabled=bool(row.leads_enabled),
+                visible_fields=tuple(
+                    DEFAULT_LEAD_VISIBLE_FIELDS
+                    if row.leads_visible_fields is None
+                    else row.leads_visible_fields
+                ),
+            ),
         )
 
 

@@ -9,14 +9,21 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import WorkspaceSettings
 from app.workspace.context import SettingsSnapshot
-from app.workspace_settings.schemas import SettingsDocument
+from app.workspace_settings.schemas import SettingsUpdate
 
 
 async def save(
-    db: Database, workspace_id: str, new: SettingsDocument, visible: list[str], user_id: str
+    db: Database,
+    workspace_id: str,
+    new: SettingsUpdate,
+    visible: list[str],
+    lead_visible: list[str] | None,
+    user_id: str,
 ) -> SettingsSnapshot:
     """Replace the workspace's settings (the row locked meanwhile); `auto_create_enabled_at`
-    moves only when auto-create is switched on; an omitted optional key keeps its value."""
+    moves only when auto-create is switched on; omitted keys (`new.leads`,
+    `new.record_creation_enabled`, `new.activity_logging_enabled` None) keep their stored
+    values."""
     async with db.transaction() as session:
         row = await session.scalar(
             select(WorkspaceSettings)
@@ -43,6 +50,9 @@ async def save(
             row.record_creation_enabled = new.record_creation_enabled
         if new.activity_logging_enabled is not None:
             row.activity_logging_enabled = new.activity_logging_enabled
+        if new.leads is not None and lead_visible is not None:
+            row.leads_enabled = new.leads.enabled
+            row.leads_visible_fields = lead_visible
         row.updated_by = user_id
         await session.flush()
         return SettingsSnapshot.from_row(row)

@@ -13,6 +13,7 @@ from app.deps import ActivityServiceDep, AnyMember, RecordCreationServiceDep
 from app.kit.body import BodyTooLarge, read_bounded
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 from app.workspace.contacts import ContactView
+from app.workspace.describes import SObject
 from app.writeback.schemas import (
     MAX_BODY_BYTES,
     ActivityOut,
@@ -68,12 +69,23 @@ async def _body(request: Request, model: type[M]) -> M:
         ) from None
 
 
+ENABLED_WHEN = {
+    "Contact": "Only while `record_creation_enabled`. ",
+    "Lead": "Only while `record_creation_enabled` and `leads.enabled`. ",
+}
+
+
 def _create_doc(sobject: str) -> dict[str, object]:
     return {
         "status_code": 201,
         "response_model": ContactView,
         "summary": f"Create a Salesforce {sobject}",
-        "description": f"Only while `record_creation_enabled`. Every field must be a createable "
+        "description": (
+            "Only while `record_creation_enabled` and `leads.enabled`. "
+            if sobject == "Lead"
+            else "Only while `record_creation_enabled`. "
+        )
+        + f"Every field must be a createable "
         f"{sobject} field (email and phone included) with a valid value, and the required ones "
         "given; else 422 naming them and nothing is created. One Salesforce call. Answers with "
         "the new record as the lookup shows it; cached lookups of its email and phone are "
@@ -91,7 +103,7 @@ def _create_doc(sobject: str) -> dict[str, object]:
 
 
 async def _create(
-    sobject: str,
+    sobject: SObject,
     caller: AnyMember,
     service: RecordCreationServiceDep,
     request: Request,
@@ -117,6 +129,17 @@ async def create_contact(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ContactView:
     return await _create("Contact", caller, service, request, response, idempotency_key)
+
+
+@router.post("/leads", **_create_doc("Lead"))  # type: ignore[arg-type]
+async def create_lead(
+    caller: AnyMember,
+    service: RecordCreationServiceDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ContactView:
+    return await _create("Lead", caller, service, request, response, idempotency_key)
 
 
 @router.post(

@@ -1,4 +1,5 @@
-"""Create Salesforce Contacts and Leads from respond.io (docs/api.md, "Creating records").
+"""Create Salesforce Contacts and Leads (when Leads are enabled) from respond.io
+(docs/api.md, "Creating records").
 
 A create, step by step (no database transaction is open during the Salesforce call):
 
@@ -35,7 +36,7 @@ from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, Wri
 from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import ContactView, plan_for, render_contact
 from app.workspace.context import WorkspaceContext, require_connected
-from app.workspace.describes import ContactDescribe
+from app.workspace.describes import ContactDescribe, ContactField, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.field_values import InvalidValue, normalize
 from app.workspace.identifiers import cache_identifiers
@@ -63,7 +64,9 @@ def request_hash(sobject: str, fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def check_create(describe: ContactDescribe, sobject: str, fields: dict[str, Any]) -> dict[str, Any]:
+def check_create(
+    describe: ContactDescribe, sobject: SObject, fields: dict[str, Any]
+) -> dict[str, Any]:
     """The values keyed by the describe's names, as Salesforce will hold them; 422
     `validation_error` naming every unknown, read-only, invalid or missing field."""
     values: dict[str, Any] = {}
@@ -105,6 +108,19 @@ def as_created(describe: ContactDescribe, record_id: str, values: dict[str, Any]
     return record
 
 
+def shown_fields(
+    context: WorkspaceContext, describe: ContactDescribe, sobject: SObject
+) -> tuple[ContactField, ...]:
+    """The fields the lookup shows for the object, in the workspace's order."""
+    if sobject == "Lead":
+        return tuple(
+            f
+            for f in (describe.field(n) for n in context.settings.leads.visible_fields)
+            if f is not None
+        )
+    return plan_for(context, describe).fields
+
+
 class RecordCreationService:
     def __init__(
         self,
@@ -126,7 +142,7 @@ class RecordCreationService:
     async def create(
         self,
         workspace_id: str,
-        sobject: str,
+        sobject: SObject,
         fields: dict[str, Any],
         user_id: str,
         idempotency_key: str | None,
@@ -136,19 +152,23 @@ class RecordCreationService:
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
 
-    async def _describe(self, context: WorkspaceContext, sobject: str) -> ContactDescribe:
-        return await self._describes.get(context)
+    async def _describe(self, context: WorkspaceContext, sobject: SObject) -> ContactDescribe:
+        return await self._describes.get(context, sobject)
 
     async def _create(
         self,
         context: WorkspaceContext,
-        sobject: str,
+        sobject: SObject,
         fields: dict[str, Any],
         user_id: str,
         idempotency_key: str | None,
     ) -> Created:
         if not context.settings.record_creation_enabled:
             raise app_errors.RecordCreationDisabled()
+        if sobject == "Lead" and not context.settings.leads.enabled:
+            raise app_errors.RecordCreationDisabled(
+                "Leads are turned off in the settings (`leads.enabled`), so none is created."
+            )
         require_connected(context)
         describe = await self._describe(context, sobject)
         values = check_create(describe, sobject, fields)
@@ -185,9 +205,11 @@ class RecordCreationService:
             raise
         logger.info("writeback.create.created", extra={**log, "record_id": record_id})
         await self._forget_cached(ws, describe, values)
-        plan = plan_for(context, describe)
         view = render_contact(
-            context, plan.fields, as_created(describe, record_id, values), sobject=sobject
+            context,
+            shown_fields(context, describe, sobject),
+            as_created(describe, record_id, values),
+            sobject=sobject,
         )
         if idempotency_key is not None:
             await repository.finish_key(

@@ -18,6 +18,7 @@ DEFAULTS = {
     "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
     "record_creation_enabled": False,
     "activity_logging_enabled": False,
+    "leads": {"enabled": False, "visible_fields": ["Name", "Company", "Email", "Phone", "Status"]},
 }
 
 

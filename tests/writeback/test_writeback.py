@@ -28,7 +28,7 @@ async def counters(sf: Any) -> dict[str, int]:
     return body
 
 
-async def setup(client: httpx.AsyncClient, auth: Any, connect: Any, **toggles: bool) -> None:
+async def setup(client: httpx.AsyncClient, auth: Any, connect: Any, **toggles: Any) -> None:
     await connect(WS, ACME)
     document = {
         "visible_fields": ["Name", "Email", "Phone", "Title"],
@@ -233,3 +233,25 @@ async def test_a_task_whose_answer_was_lost_is_not_created_twice_on_retry(
     assert retry.status_code == 200, retry.text
     [task] = await control(sf_emulator, "GET", f"/orgs/{ACME}/tasks?WhoId={ANA}")
     assert retry.json() == {"task_id": task["Id"], "url": retry.json()["url"], "created": False}
+
+
+async def test_a_lead_needs_company_and_is_created_when_leads_are_enabled(
+    client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
+) -> None:
+    await setup(client, auth, connect)
+    fields = {"LastName": "Prospect", "Email": "prospect@example.com"}
+    off = await client.post(f"{BASE}/leads", json={"fields": fields}, headers=auth(WS, "agent"))
+    assert off.status_code == 403 and off.json()["code"] == "record_creation_disabled"
+
+    leads = {"enabled": True, "visible_fields": ["Name", "Company", "Email", "Status"]}
+    await setup(client, auth, connect, leads=leads)
+    missing = await client.post(f"{BASE}/leads", json={"fields": fields}, headers=auth(WS))
+    assert missing.status_code == 422
+    assert {"field": "fields.Company", "message": "is required"} in missing.json()["errors"]
+
+    fields["Company"] = "Acme Prospects"
+    created = await client.post(f"{BASE}/leads", json={"fields": fields}, headers=auth(WS))
+    assert created.status_code == 201, created.text
+    assert created.json()["id"].startswith("00Q") and "/lightning/r/Lead/" in created.json()["url"]
+    assert values(created.json())["Status"] == "Open - Not Contacted"
+    assert values(created.json())["Company"] == "Acme Prospects"
