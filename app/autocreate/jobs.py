@@ -29,7 +29,6 @@ from pgqueuer import RetryRequested
 from pgqueuer.models import Job
 
 from app.autocreate.contact_data import identifier_of, respondio_body
-from app.autocreate.waiting import TOKEN_MISSING_MESSAGE
 from app.autocreate.job_statements import CLAIM, RESCHEDULE, SETTLE, WAIT
 from app.autocreate.outcomes import (
     ALREADY_EXISTS,
@@ -44,6 +43,7 @@ from app.autocreate.outcomes import (
     precondition_failure,
     whole_second_or_none,
 )
+from app.autocreate.waiting import TOKEN_MISSING_MESSAGE
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.respondio.client import RespondioClient

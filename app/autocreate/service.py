@@ -12,13 +12,6 @@ from sqlalchemy.dialects.postgresql import insert
 from app.autocreate.ingest import AUDIT_FIELDS, BASE_FIELDS
 from app.autocreate.outcomes import INTAKE_REASONS, WAITING
 from app.autocreate.readback import ContactReader, LanguageFields
-from app.autocreate.waiting import TOKEN_MISSING_MESSAGE, resume_waiting_in
-from app.autocreate.webhook import (
-    Delivery,
-    DeliveryResult,
-    OutboundMessageListener,
-    remember_key,
-)
 from app.autocreate.schemas import (
     AutoCreateStatus,
     FailedCounts,
@@ -26,6 +19,13 @@ from app.autocreate.schemas import (
     RespondioCredentialsStatus,
     SkippedCounts,
     WebhookSetup,
+)
+from app.autocreate.waiting import TOKEN_MISSING_MESSAGE, resume_waiting_in
+from app.autocreate.webhook import (
+    Delivery,
+    DeliveryResult,
+    OutboundMessageListener,
+    remember_key,
 )
 from app.config import Settings
 from app.crypto import TokenCipher, sha256_hex

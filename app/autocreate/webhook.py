@@ -99,7 +99,8 @@ class OutboundMessageListener:
             except (NotConnected, ReauthorizationRequired) as exc:
                 reason = type(exc).__name__
                 logger.info(
-                    "autocreate.webhook.dropped", extra={"workspace_id": workspace_id, "reason": reason}
+                    "autocreate.webhook.dropped",
+                    extra={"workspace_id": workspace_id, "reason": reason},
                 )
                 return DeliveryResult(Delivery.DROPPED, reason)
             except SalesforceError as exc:
@@ -245,7 +246,11 @@ class OutboundMessageListener:
                     continue
                 contact = ContactSeen.from_fields(record, language_field=language_field)
                 floor = accepted.floor
-                if floor is not None and contact.created_at is not None and contact.created_at < floor:
+                if (
+                    floor is not None
+                    and contact.created_at is not None
+                    and contact.created_at < floor
+                ):
                     continue  # created before auto-create was switched on
                 contacts.append(contact)
             await skip_contacts(

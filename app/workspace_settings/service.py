@@ -14,8 +14,8 @@ from app.workspace.context import (
     require_connected,
 )
 from app.workspace.describes import ContactDescribe
-from app.workspace.repository import respondio_token_set
 from app.workspace.errors import with_salesforce_errors
+from app.workspace.repository import respondio_token_set
 from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,

@@ -42,7 +42,9 @@ async def test_a_nul_in_a_name_does_not_block_reconciliation(
         ago(30),
     )
     good = await seed_contact(
-        sf_emulator, {"FirstName": "Good", "LastName": "Later", "Email": "good@example.com"}, ago(20)
+        sf_emulator,
+        {"FirstName": "Good", "LastName": "Later", "Email": "good@example.com"},
+        ago(20),
     )
     reconciler = Reconciler(app.state.services.db, app.state.services.salesforce, settings)
     assert await reconciler.claim_due_workspaces() == [workspace.id]
@@ -85,7 +87,9 @@ async def test_a_nul_never_reaches_the_database_from_the_webhook(
     bad = await seed_contact(
         sf_emulator, {"LastName": "Nul\u0000", "Email": "x\u0000@example.com"}, ago(30)
     )
-    good = await seed_contact(sf_emulator, {"LastName": "Fine", "Email": "fine@example.com"}, ago(20))
+    good = await seed_contact(
+        sf_emulator, {"LastName": "Fine", "Email": "fine@example.com"}, ago(20)
+    )
     # XML cannot carry a NUL, so the message names the Contacts by id; the NUL arrives with
     # the read-back (JSON can carry it).
     [delivery] = build_deliveries(
@@ -95,7 +99,9 @@ async def test_a_nul_never_reaches_the_database_from_the_webhook(
     stored = {r.salesforce_contact_id: r for r in await rows(app)}
     assert (stored[bad].status, stored[bad].reason) == ("skipped", "invalid_characters")
     assert stored[bad].email is None and stored[bad].last_name is None
-    assert "Email" in (stored[bad].last_error or "") and "LastName" in (stored[bad].last_error or "")
+    assert "Email" in (stored[bad].last_error or "") and "LastName" in (
+        stored[bad].last_error or ""
+    )
     assert stored[good].status == "pending"
     async with job_runner(settings) as jobs:
         await run_pending(app, jobs)

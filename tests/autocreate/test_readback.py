@@ -16,7 +16,6 @@ from tests.helpers.autocreate import (
     acked,
     add_contacts,
     ago,
-    deliver,
     job_runner,
     post_soap,
     rows,
@@ -46,8 +45,9 @@ async def test_a_contact_deleted_before_delivery_is_skipped_and_the_rest_stored(
     ids = add_contacts(sf_emulator, 3)
     sf_emulator.delete_contact(ACME, ids[1])
     [delivery] = build_deliveries(sf_emulator, ACME, "http://testserver/x", ids)
-    assert b'<sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"/>' in (
-        delivery.body
+    assert (
+        b'<sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"/>'
+        in (delivery.body)
     )
     response = await post_soap(client, workspace.webhook_path, delivery.body)
     assert acked(response)
