@@ -5,7 +5,7 @@ Jobs that found no respond.io token used to settle their row as `failed`
 token is set; rows parked the old way keep their data (failed rows do), so they wait too.
 
 Revision ID: 0004_autocreate_waiting
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30 07:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0004_autocreate_waiting"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
