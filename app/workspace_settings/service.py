@@ -22,8 +22,8 @@ from app.workspace_settings.schemas import (
     ContactFieldOut,
     LeadSettingsDocument,
     SettingsDocument,
-    SettingsWarning,
     SettingsUpdate,
+    SettingsWarning,
 )
 
 logger = logging.getLogger("app.settings")
