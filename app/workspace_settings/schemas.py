@@ -36,6 +36,11 @@ class AutoCreateSettings(BaseModel):
     )
 
 
+class SettingsWarning(BaseModel):
+    code: str = Field(examples=["respondio_token_missing"])
+    message: str
+
+
 FieldName = Annotated[str, Field(min_length=1, max_length=80)]
 
 
@@ -101,6 +106,13 @@ class SettingsDocument(BaseModel):
         "Default false; omitted in a PUT keeps the stored value.",
     )
     leads: LeadSettingsDocument
+    warnings: list[SettingsWarning] | None = Field(
+        default=None,
+        exclude_if=lambda value: not value,
+        description="Read-only, in answers only when there is something to say (e.g. "
+        "`respondio_token_missing`: auto-create is on but no respond.io API token is stored). "
+        "Ignored in a PUT.",
+    )
 
 
 class SettingsUpdate(SettingsDocument):
