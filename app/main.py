@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A trailing-slash redirect is built from the Host header: a forged Host would send
+        # clients elsewhere. A path with a trailing slash is simply not found.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
     install_offline_docs(app)
