@@ -25,7 +25,7 @@ from app.salesforce.errors import (
     error_from_response,
 )
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.metrics import SALESFORCE_API_USAGE, SALESFORCE_CALLS
+from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO, SALESFORCE_CALLS
 
 logger = logging.getLogger("app.salesforce.client")
 
@@ -269,9 +269,8 @@ class SalesforceClient:
         if not info or not organization_id:
             return
         match = _LIMIT_INFO.search(info)
-        if match:
-            SALESFORCE_API_USAGE.labels(organization_id, "used").set(int(match.group(1)))
-            SALESFORCE_API_USAGE.labels(organization_id, "max").set(int(match.group(2)))
+        if match and int(match.group(2)) > 0:
+            SALESFORCE_API_USAGE_RATIO.observe(int(match.group(1)) / int(match.group(2)))
 
 
 __all__ = ["Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]
