@@ -153,25 +153,22 @@ class ConnectionService:
         error_description: str | None,
     ) -> Connected:
         """The callback: consume the state, exchange the code, read who connected, store."""
+        # The state first: without a valid one, nothing of the request (an attacker's link
+        # may carry any `error_description`) is shown on our domain.
         pending = await self._consume_state(state) if state else None
+        if pending is None:
+            logger.info("salesforce.connect.failed", extra={"reason": "state_invalid"})
+            raise ConnectFailed(errors.OAuthStateInvalid())
         if error:
-            workspace_id = pending.workspace_id if pending else None
-            logger.info(
-                "salesforce.connect.failed",
-                extra={"workspace_id": workspace_id, "reason": f"authorize:{error[:64]}"},
-            )
-            return_url = pending.return_url if pending else None
+            self._log_failed(pending, f"authorize:{error[:64]}")
             if error == "access_denied":
-                raise ConnectFailed(errors.SalesforceAccessDenied(), return_url)
+                raise ConnectFailed(errors.SalesforceAccessDenied(), pending.return_url)
             raise ConnectFailed(
                 errors.SalesforceAuthorizationFailed(
                     f"Salesforce answered: {error_description or error}. Nothing was connected."
                 ),
-                return_url,
+                pending.return_url,
             )
-        if pending is None:
-            logger.info("salesforce.connect.failed", extra={"reason": "state_invalid"})
-            raise ConnectFailed(errors.OAuthStateInvalid())
         if not code:
             self._log_failed(pending, "no_code")
             raise ConnectFailed(
