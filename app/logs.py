@@ -37,7 +37,8 @@ class SafeJsonFormatter(JsonFormatter):
     by the engines too: app.db)."""
 
     def formatException(self, ei: ExcInfo) -> str:  # noqa: N802 - logging's name
-        text = super().formatException(ei)
+        formatted = super().formatException(ei)
+        text = formatted if isinstance(formatted, str) else "\n".join(formatted)
         for message in sorted(database_messages(ei[1]), key=len, reverse=True):
             text = text.replace(message, "<database error text hidden>")
         return text

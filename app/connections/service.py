@@ -34,6 +34,7 @@ from app.salesforce.errors import (
     HostNotAllowed,
     OAuthError,
     SalesforceError,
+    UnusableGrant,
 )
 
 logger = logging.getLogger("app.connections")
@@ -192,6 +193,9 @@ class ConnectionService:
             )
         except SalesforceError as exc:
             self._log_failed(pending, f"token_exchange:{_reason(exc)}")
+            if isinstance(exc, UnusableGrant):
+                # Salesforce issued a grant we refuse to use: hand it back.
+                await self._revoke_token_quietly(pending.login_url, exc.token, pending.workspace_id)
             raise ConnectFailed(_exchange_error(exc), pending.return_url) from exc
         try:
             identity = await oauth.fetch_identity(
@@ -211,6 +215,11 @@ class ConnectionService:
                 else errors.SalesforceUnavailable()
             )
             raise ConnectFailed(error, pending.return_url) from exc
+        except BaseException:
+            # Anything else (the database gone, a bug, a cancelled request): nothing is stored,
+            # so the grant must not outlive this request either.
+            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            raise
         # Every replica drops its snapshot of the workspace (status, instance URL) and its
         # cached answers, so a reconnect is usable everywhere at once.
         await self._purge_quietly(pending.workspace_id, "connect")
@@ -354,6 +363,8 @@ def _reason(exc: SalesforceError) -> str:
 
 
 def _exchange_error(exc: SalesforceError) -> errors.AppError:
+    if isinstance(exc, UnusableGrant) and exc.cause is not None:
+        exc = exc.cause
     if isinstance(exc, HostNotAllowed):
         return errors.SalesforceUnavailable(
             "Salesforce answered with an address outside Salesforce's domains; nothing was "

@@ -144,7 +144,7 @@ class SalesforceClient:
         self, workspace_id: str, soql: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
         response = await self._get(workspace_id, "query", credentials, params={"q": soql})
-        return await self._collect_pages(workspace_id, response.json(), credentials)
+        return await self._collect_pages(workspace_id, json_object(response), credentials)
 
     async def _get(
         self, workspace_id: str, operation: str, credentials: Credentials | None, **kwargs: Any
@@ -160,13 +160,12 @@ class SalesforceClient:
         response = await self.call_with_token(
             instance_url, access_token, "GET", "query", params={"q": soql}, operation="query"
         )
-        records: list[dict[str, Any]] = response.json().get("records", [])
-        return records
+        return records_of(json_object(response))
 
     async def _collect_pages(
         self, workspace_id: str, body: dict[str, Any], credentials: Credentials | None
     ) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = list(body.get("records", []))
+        records = records_of(body)
         pages = 1
         while not body.get("done", True) and body.get("nextRecordsUrl") and pages < MAX_QUERY_PAGES:
             response = await self.call(
@@ -176,8 +175,8 @@ class SalesforceClient:
                 credentials=credentials,
                 operation="query_more",
             )
-            body = response.json()
-            records.extend(body.get("records", []))
+            body = json_object(response)
+            records.extend(records_of(body))
             pages += 1
         return records
 
@@ -185,11 +184,15 @@ class SalesforceClient:
         self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
         response = await self._get(workspace_id, "search", credentials, params={"q": sosl})
-        body = response.json()
-        records: list[dict[str, Any]] = (
-            body.get("searchRecords", []) if isinstance(body, dict) else body
-        )
-        return records
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
+        if isinstance(body, list):
+            return records_of({"records": body})
+        if isinstance(body, dict):
+            return records_of({"records": body.get("searchRecords", [])})
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
 
     async def describe_contact(
         self,
@@ -212,8 +215,7 @@ class SalesforceClient:
         last_modified = response.headers.get("Last-Modified")
         if response.status_code == 304:
             return None, last_modified or if_modified_since
-        describe: dict[str, Any] = response.json()
-        return describe, last_modified
+        return json_object(response), last_modified
 
     async def get_contact(
         self,
@@ -231,8 +233,7 @@ class SalesforceClient:
             credentials=credentials,
             operation="contact.get",
         )
-        record: dict[str, Any] = response.json()
-        return record
+        return json_object(response)
 
     async def update_contact(
         self,
@@ -260,8 +261,7 @@ class SalesforceClient:
 
     async def limits(self, workspace_id: str) -> dict[str, Any]:
         response = await self.call(workspace_id, "GET", "limits", operation="limits")
-        body: dict[str, Any] = response.json()
-        return body
+        return json_object(response)
 
     @staticmethod
     def _record_limits(response: httpx.Response, organization_id: str | None) -> None:
@@ -271,6 +271,25 @@ class SalesforceClient:
         match = _LIMIT_INFO.search(info)
         if match and int(match.group(2)) > 0:
             SALESFORCE_API_USAGE_RATIO.observe(int(match.group(1)) / int(match.group(2)))
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; SalesforceUnavailable when a 2xx answer is not one (a proxy's
+    HTML page, a cut-off body): never a 500 of ours."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
+    if not isinstance(body, dict):
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
+    return body
+
+
+def records_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    records = body.get("records", [])
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
+    return records
 
 
 __all__ = ["Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]
