@@ -53,12 +53,35 @@ class TokenSource(Protocol):
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials: ...
 
 
+class CallGuard(Protocol):
+    """A circuit breaker per org (app.kit.breaker): `allow` is None to go ahead, else the
+    seconds until Salesforce is tried again."""
+
+    def allow(self, key: str) -> float | None: ...
+
+    def succeeded(self, key: str) -> None: ...
+
+    def failed(self, key: str) -> None: ...
+
+
 class SalesforceClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, tokens: TokenSource) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        tokens: TokenSource,
+        *,
+        guard: CallGuard | None = None,
+    ) -> None:
         self._http = http
         self._settings = settings
         self.tokens = tokens
+        self._guard = guard
         self.data_path = f"/services/data/{settings.salesforce_api_version}/"
+
+    def _failed(self, organization_id: str | None) -> None:
+        if self._guard is not None and organization_id:
+            self._guard.failed(organization_id)
 
     # -- raw calls ---------------------------------------------------------------------------
 
@@ -79,11 +102,22 @@ class SalesforceClient:
         url = base + (path if path.startswith("/services/") else self.data_path + path)
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         headers.update(kwargs.pop("headers", None) or {})
+        guard = self._guard if organization_id else None
+        if guard is not None and organization_id:
+            wait = guard.allow(organization_id)
+            if wait is not None:
+                # Recently timing out or failing: answer at once instead of waiting again.
+                SALESFORCE_CALLS.labels(operation, "circuit_open").inc()
+                raise SalesforceUnavailable(
+                    "Salesforce is failing for this org; not calling it for a while",
+                    retry_after=max(1, round(wait)),
+                )
         try:
             response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             SALESFORCE_CALLS.labels(operation, "timeout").inc()
             logger.warning("salesforce.call.timeout", extra={"operation": operation})
+            self._failed(organization_id)
             raise SalesforceUnavailable("Salesforce did not answer in time") from exc
         except httpx.HTTPError as exc:
             SALESFORCE_CALLS.labels(operation, "unreachable").inc()
@@ -91,7 +125,17 @@ class SalesforceClient:
                 "salesforce.call.unreachable",
                 extra={"operation": operation, "error": type(exc).__name__},
             )
+            self._failed(organization_id)
             raise SalesforceUnavailable("Salesforce could not be reached") from exc
+        except BaseException:
+            if guard is not None and organization_id:
+                guard.succeeded(organization_id)  # a cancelled probe must not stay in flight
+            raise
+        if guard is not None and organization_id:
+            if response.status_code >= 500:
+                guard.failed(organization_id)
+            else:
+                guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
         self._record_limits(response, organization_id)
         if response.status_code >= 400:
             error = error_from_response(response)
@@ -292,4 +336,4 @@ def records_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
-__all__ = ["Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]
+__all__ = ["CallGuard", "Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]

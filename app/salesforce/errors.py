@@ -64,7 +64,12 @@ class MalformedRequest(SalesforceError):
 
 
 class SalesforceUnavailable(SalesforceError):
-    """5xx, timeouts, connection failures, unreadable answers."""
+    """5xx, timeouts, connection failures, unreadable answers. `retry_after`: seconds until
+    Salesforce is tried again for this org (its circuit breaker is open)."""
+
+    def __init__(self, message: str = "", *, retry_after: int | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class HostNotAllowed(SalesforceError):
