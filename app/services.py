@@ -131,7 +131,7 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
             caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
         ),
         edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
-        autocreate=AutocreateService(db, cipher, settings),
+        autocreate=AutocreateService(db, cipher, settings, salesforce),
     )
 
 
