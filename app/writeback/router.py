@@ -41,8 +41,11 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
-        description="Makes retries safe: the same key and body within 24 hours answer the "
+        pattern=r"^[\x21-\x7e]+$",
+        description="Up to 255 printable ASCII characters. Makes retries safe: the same key "
+        "and body within 24 hours answer the "
         "first result and create nothing; the same key with another body is "
         "`idempotency_key_reused` (422).",
     ),
@@ -189,7 +192,13 @@ async def list_activities(
     caller: AnyMember,
     service: ActivityServiceDep,
     record_id: Annotated[
-        str, Query(max_length=18, description="The Contact or Lead id (`003...`, `00Q...`).")
+        str,
+        Query(
+            min_length=15,
+            max_length=18,
+            pattern=r"^[A-Za-z0-9]+$",
+            description="The Contact or Lead id (`003...`, `00Q...`).",
+        ),
     ],
 ) -> list[LoggedActivityOut]:
     return await service.list(caller.workspace_id, record_id)

@@ -36,7 +36,8 @@ FieldValue = (
 FieldName = Annotated[
     StrictStr, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
 ]
-IdempotencyKey = Annotated[str, Field(min_length=1, max_length=255)]
+# Neither Salesforce nor PostgreSQL can hold a NUL character.
+NO_NUL = r"^[^\x00]*$"
 
 
 class CreateRequest(BaseModel):
@@ -69,13 +70,17 @@ class ActivityRequest(BaseModel):
     record_id: StrictStr = Field(
         min_length=15,
         max_length=18,
+        pattern=r"^[A-Za-z0-9]+$",
         description="The Contact (`003...`) or Lead (`00Q...`) the conversation was with.",
         examples=["0035g0000006SevAAE"],
     )
-    subject: StrictStr = Field(min_length=1, max_length=255, examples=["WhatsApp conversation"])
+    subject: StrictStr = Field(
+        min_length=1, max_length=255, pattern=NO_NUL, examples=["WhatsApp conversation"]
+    )
     description: StrictStr = Field(
         default="",
         max_length=MAX_DESCRIPTION_LENGTH,
+        pattern=NO_NUL,
         description=f"The transcript. Past {DESCRIPTION_LIMIT:,} characters it is cut, with a "
         "visible marker.",
     )
@@ -85,6 +90,7 @@ class ActivityRequest(BaseModel):
     external_id: StrictStr = Field(
         min_length=1,
         max_length=255,
+        pattern=NO_NUL,
         description="Your id of this conversation: the same id again answers the same Task.",
         examples=["conversation-8812/closing-3"],
     )
