@@ -38,7 +38,7 @@ class PhoneQuery:
 
     `key` is what a stored phone must equal: the string itself (`exact`), or E.164 with
     `;ext=N` when the number has an extension (`normalized`). `search_term` is the digits SOSL
-    looks for (None: no search, e.g. a phone without digits). `condition` is the SOQL filter on
+    looks for (None: no search, for a phone with fewer than two digits). `condition` is the SOQL filter on
     the phone fields used behind the selective recency filter."""
 
     raw: str
@@ -80,7 +80,8 @@ def phone_query(phone: str, *, normalized: bool, default_region: str) -> PhoneQu
     if not normalized:
         digits = "".join(ch for ch in phone if ch.isdigit())
         condition = format_soql("(Phone = {} OR MobilePhone = {})", phone, phone)
-        return PhoneQuery(phone, False, phone, digits or None, condition)
+        # Salesforce refuses search terms shorter than two characters.
+        return PhoneQuery(phone, False, phone, digits if len(digits) >= 2 else None, condition)
     number = _parse(phone, default_region)
     key = phone_key(phone, default_region)
     if number is None or key is None:
