@@ -38,8 +38,8 @@ class PhoneQuery:
 
     `key` is what a stored phone must equal: the string itself (`exact`), or E.164 with
     `;ext=N` when the number has an extension (`normalized`). `search_term` is the digits SOSL
-    looks for (None: no search, for a phone with fewer than two digits). `condition` is the SOQL filter on
-    the phone fields used behind the selective recency filter."""
+    looks for (None: no search, for a phone with fewer than two digits). `condition` is the
+    SOQL filter on the phone fields used behind the selective recency filter."""
 
     raw: str
     normalized: bool
