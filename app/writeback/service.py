@@ -36,7 +36,7 @@ from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, Wri
 from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import ContactView, plan_for, render_contact
 from app.workspace.context import WorkspaceContext, require_connected
-from app.workspace.describes import ContactDescribe, ContactField, SObject
+from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.field_values import InvalidValue, normalize
 from app.workspace.identifiers import cache_identifiers
@@ -106,19 +106,6 @@ def as_created(describe: ContactDescribe, record_id: str, values: dict[str, Any]
         if field.name not in record and field.type == "picklist" and field.defaulted_on_create:
             record[field.name] = field.default_value
     return record
-
-
-def shown_fields(
-    context: WorkspaceContext, describe: ContactDescribe, sobject: SObject
-) -> tuple[ContactField, ...]:
-    """The fields the lookup shows for the object, in the workspace's order."""
-    if sobject == "Lead":
-        return tuple(
-            f
-            for f in (describe.field(n) for n in context.settings.leads.visible_fields)
-            if f is not None
-        )
-    return plan_for(context, describe).fields
 
 
 class RecordCreationService:
@@ -207,7 +194,7 @@ class RecordCreationService:
         await self._forget_cached(ws, describe, values)
         view = render_contact(
             context,
-            shown_fields(context, describe, sobject),
+            plan_for(context, describe, sobject).fields,
             as_created(describe, record_id, values),
             sobject=sobject,
         )
