@@ -35,6 +35,7 @@ from app.salesforce.errors import (
     OAuthError,
     SalesforceError,
 )
+from app.salesforce.hosts import is_host
 
 logger = logging.getLogger("app.connections")
 
@@ -138,6 +139,8 @@ class ConnectionService:
         allowed = self._settings.return_hosts
         if parts.scheme not in {"https", "http"} or not host or parts.username or parts.password:
             raise invalid("return_url", "must be an https URL")
+        if host != "::1" and not is_host(parts.netloc, allow_port=True):
+            raise invalid("return_url", "its host may hold only letters, digits, '-' and '.'")
         if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
             raise invalid("return_url", "must be an https URL")
         if host not in allowed and netloc not in allowed:

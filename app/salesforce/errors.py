@@ -40,7 +40,8 @@ class RequestLimitExceeded(SalesforceError):
 
 
 class ApiDisabled(SalesforceError):
-    """403 API_DISABLED_FOR_ORG: the edition or the user has no API access."""
+    """403 API_DISABLED_FOR_ORG (the edition) or API_CURRENTLY_DISABLED (the user's profile
+    lacks "API Enabled"): no API access."""
 
 
 class InsufficientAccess(SalesforceError):
@@ -56,7 +57,9 @@ class PreconditionFailed(SalesforceError):
 
 
 class WriteRejected(SalesforceError):
-    """400 on a write: validation rule, too long, bad picklist value..."""
+    """A record-level answer to a write (any 4xx but the session, limit, API access and
+    not-found ones): validation rule, approval lock, trigger failure, duplicate, maintenance,
+    an errorCode never seen before... A definite "no" about the record, never an outage."""
 
 
 class MalformedRequest(SalesforceError):
@@ -109,8 +112,23 @@ WRITE_ERROR_CODES = frozenset(
 )
 
 
-def error_from_response(response: httpx.Response) -> SalesforceError:
-    """Turn a non-2xx REST answer (a JSON array of errors) into a typed error."""
+# No API access, in both of Salesforce's forms: the org's edition (API_DISABLED_FOR_ORG) and
+# the user's profile without "API Enabled" (API_CURRENTLY_DISABLED).
+API_DISABLED_CODES = frozenset({"API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"})
+INSUFFICIENT_ACCESS_CODES = frozenset(
+    {
+        "INSUFFICIENT_ACCESS",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+    }
+)
+# Answers to a write that say "not now" rather than "not this record": worth a retry.
+TRANSIENT_WRITE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+
+
+def error_from_response(response: httpx.Response, *, write: bool = False) -> SalesforceError:
+    """Turn a non-2xx REST answer (a JSON array of errors) into a typed error. On a `write`
+    (PATCH, POST, PUT, DELETE of a record) every other 4xx is a WriteRejected."""
     status = response.status_code
     errors: list[dict[str, Any]] = []
     try:
@@ -130,17 +148,17 @@ def error_from_response(response: httpx.Response) -> SalesforceError:
         kind = SessionExpired
     elif code == "REQUEST_LIMIT_EXCEEDED":
         kind = RequestLimitExceeded
-    elif code == "API_DISABLED_FOR_ORG":
+    elif code in API_DISABLED_CODES:
         kind = ApiDisabled
-    elif status == 403:
+    elif code in INSUFFICIENT_ACCESS_CODES or (status == 403 and not write):
         kind = InsufficientAccess
     elif status == 404 or code in {"NOT_FOUND", "ENTITY_IS_DELETED"}:
         kind = RecordNotFound
     elif status == 412:
         kind = PreconditionFailed
-    elif status >= 500 or code == "UNABLE_TO_LOCK_ROW":
+    elif status >= 500 or code in TRANSIENT_WRITE_CODES:
         kind = SalesforceUnavailable
-    elif code in WRITE_ERROR_CODES:
+    elif code in WRITE_ERROR_CODES or (write and 400 <= status < 500):
         kind = WriteRejected
     elif status == 400:
         kind = MalformedRequest

@@ -38,7 +38,7 @@ from app.salesforce.errors import (
     SalesforceUnavailable,
     error_from_response,
 )
-from app.salesforce.hosts import ensure_allowed
+from app.salesforce.hosts import checked_host, ensure_allowed, my_domain_host
 from app.salesforce.values import same_id
 
 SCOPES = ("api", "refresh_token", "id")
@@ -120,8 +120,10 @@ async def refresh_access_token(
 
 def login_url_for(settings: Settings, environment: str, my_domain: str | None) -> str:
     """The login host to authorize against: the org's My Domain when given, else the
-    production or sandbox login host. Raises ValueError when `my_domain` is not a Salesforce
-    host (nor one of SALESFORCE_EXTRA_ALLOWED_HOSTS)."""
+    production or sandbox login host. A Lightning or setup host (`acme.lightning.force.com`,
+    `acme.my.salesforce-setup.com`) stands for its My Domain (`acme.my.salesforce.com`).
+    Raises ValueError when `my_domain` is not a bare host of Salesforce's (nor one of
+    SALESFORCE_EXTRA_ALLOWED_HOSTS): the URL is built from checked hostname characters only."""
     if not my_domain:
         configured = (
             settings.salesforce_sandbox_login_url
@@ -130,22 +132,25 @@ def login_url_for(settings: Settings, environment: str, my_domain: str | None) -
         )
         return configured.rstrip("/")
     value = my_domain.strip()
-    candidate = value if "://" in value else f"https://{value}"
-    parts = urlsplit(candidate)
-    if (
-        not parts.hostname
-        or parts.path not in {"", "/"}
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-    ):
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    elif scheme.lower() not in {"https", "http"}:
         raise ValueError("give the My Domain host only, e.g. acme.my.salesforce.com")
-    if "://" not in value and parts.netloc.lower() in settings.extra_allowed_hosts:
-        # An explicitly allowed non-Salesforce host (an emulator): keep the configured scheme.
-        candidate = f"{urlsplit(settings.salesforce_login_url).scheme}://{parts.netloc}"
+    rest = rest[:-1] if rest.endswith("/") else rest
     try:
-        return ensure_allowed(f"{urlsplit(candidate).scheme}://{parts.netloc}", settings)
+        netloc = checked_host(rest, allow_port=True)
+    except ValueError:
+        raise ValueError("give the My Domain host only, e.g. acme.my.salesforce.com") from None
+    if netloc in settings.extra_allowed_hosts:
+        # An explicitly allowed non-Salesforce host (an emulator): keep the configured scheme.
+        scheme = scheme.lower() or urlsplit(settings.salesforce_login_url).scheme
+        return f"{scheme}://{netloc}"
+    host, _, port = netloc.partition(":")
+    if port not in {"", "443"} or scheme.lower() not in {"", "https"}:
+        raise ValueError("must be a Salesforce domain such as acme.my.salesforce.com")
+    try:
+        return ensure_allowed(f"https://{my_domain_host(host)}", settings)
     except SalesforceError as exc:
         raise ValueError("must be a Salesforce domain such as acme.my.salesforce.com") from exc
 

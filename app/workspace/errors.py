@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app import errors as app_errors
 from app.salesforce.errors import (
@@ -33,23 +33,26 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     if isinstance(exc, RequestLimitExceeded):
         return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
     if isinstance(exc, InsufficientAccess):
-        return app_errors.SalesforceInsufficientAccess(exc.message or None)
+        return app_errors.SalesforceInsufficientAccess(
+            exc.message or None, **({"errors": salesforce_errors(exc)} if exc.errors else {})
+        )
     if isinstance(exc, RecordNotFound):
         return app_errors.SalesforceContactNotFound()
     if isinstance(exc, WriteRejected):
-        return app_errors.SalesforceValidationFailed(
-            exc.message,
-            errors=[
-                {
-                    "errorCode": e.get("errorCode"),
-                    "message": e.get("message"),
-                    "fields": e.get("fields") or [],
-                }
-                for e in exc.errors
-            ]
-            or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}],
-        )
+        return app_errors.SalesforceValidationFailed(exc.message, errors=salesforce_errors(exc))
     return app_errors.SalesforceUnavailable()
+
+
+def salesforce_errors(exc: SalesforceError) -> list[dict[str, Any]]:
+    """Salesforce's own `[{errorCode, message, fields}]` of a rejection (docs/api.md)."""
+    return [
+        {
+            "errorCode": e.get("errorCode"),
+            "message": e.get("message"),
+            "fields": e.get("fields") or [],
+        }
+        for e in exc.errors
+    ] or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}]
 
 
 async def with_salesforce_errors(
