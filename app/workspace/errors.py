@@ -33,9 +33,10 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     if isinstance(exc, RequestLimitExceeded):
         return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
     if isinstance(exc, InsufficientAccess):
-        return app_errors.SalesforceInsufficientAccess(
-            exc.message or None, **({"errors": salesforce_errors(exc)} if exc.errors else {})
-        )
+        error = app_errors.SalesforceInsufficientAccess(exc.message or None)
+        if exc.errors:
+            error.extra["errors"] = salesforce_errors(exc)
+        return error
     if isinstance(exc, RecordNotFound):
         return app_errors.SalesforceContactNotFound()
     if isinstance(exc, WriteRejected):
