@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     salesforce_extra_allowed_hosts: str = ""
     salesforce_timeout_seconds: float = 10.0
     salesforce_max_connections: int = 100
+    # Every connection is refreshed at least this often, so Salesforce's idle refresh-token
+    # expiry ("expire if not used for N days") never ends a quiet workspace's connection.
+    salesforce_keepalive_hours: float = 24.0
 
     public_base_url: str = "http://127.0.0.1:8000"
     allowed_return_hosts: str = "app.respond.io"

@@ -55,6 +55,17 @@ class ConnectionView(BaseModel):
     scopes: list[str] | None = None
     connected_at: datetime | None = None
     connected_by: str | None = None
+    status_reason: str | None = Field(
+        default=None,
+        description="Why the connection needs attention: `grant_expired_or_revoked`, "
+        "`user_inactive`, `org_inactive`, `no_refresh_token` (with "
+        "`reauthorization_required`); `token_rate_limited`, `login_restricted`, "
+        "`client_rejected` (still `connected`, refreshes held back for a while). Null when "
+        "all is well.",
+    )
+    status_detail: str | None = Field(
+        default=None, description="The same, as a sentence for people."
+    )
 
     @classmethod
     def disconnected(cls) -> ConnectionView:

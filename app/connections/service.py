@@ -74,6 +74,8 @@ def view_of(row: Connection | None) -> ConnectionView:
         scopes=list(row.scopes or []),
         connected_at=row.connected_at,
         connected_by=row.connected_by,
+        status_reason=row.status_reason,
+        status_detail=row.status_detail,
     )
 
 
@@ -258,6 +260,10 @@ class ConnectionService:
             "connected_at": datetime.now(UTC),
             "connected_by": pending.user_id,
             "tokens_refreshed_at": None,
+            "status_reason": None,
+            "status_detail": None,
+            "refresh_not_before": None,
+            "keepalive_claimed_at": None,
         }
         try:
             row, replaced_refresh, reauthorized = await repository.save_connection(

@@ -36,7 +36,10 @@ class SessionExpired(SalesforceError):
 
 
 class RequestLimitExceeded(SalesforceError):
-    """403 REQUEST_LIMIT_EXCEEDED: daily or concurrent API limit."""
+    """403 REQUEST_LIMIT_EXCEEDED: daily or concurrent API limit. `retry_after` (seconds)
+    when known."""
+
+    retry_after: float | None = None
 
 
 class ApiDisabled(SalesforceError):
@@ -84,7 +87,22 @@ class OAuthError(SalesforceError):
 
 
 class InvalidGrant(OAuthError):
-    """The refresh token is dead (revoked, rotated out, expired by policy): reconnect."""
+    """The grant is dead until someone reconnects: `invalid_grant` (revoked, rotated out,
+    expired by the org's refresh-token policy), `inactive_user`, `inactive_org`."""
+
+
+class LoginRestricted(OAuthError):
+    """`invalid_grant` "ip restricted or invalid login hours": the user's profile refuses
+    logins from here or at this hour. A configuration problem of the org, not a dead grant."""
+
+
+class ClientRejected(OAuthError):
+    """`invalid_client_id` / `invalid_client`: Salesforce does not accept our app's client id
+    or secret (not installed in the org, or misconfigured). Not a dead grant."""
+
+
+class TokenRateLimited(RequestLimitExceeded):
+    """`rate_limit_exceeded` from the token endpoint: too many token requests; back off."""
 
 
 class NotConnected(Exception):
@@ -92,7 +110,30 @@ class NotConnected(Exception):
 
 
 class ReauthorizationRequired(Exception):
-    """The workspace's grant is dead until an owner or manager reconnects."""
+    """The workspace's grant is dead until an owner or manager reconnects; `reason` is a
+    stable word (`grant_expired_or_revoked`, `user_inactive`, `org_inactive`, ...) and
+    `detail` a sentence for people."""
+
+    def __init__(self, reason: str | None = None, detail: str | None = None) -> None:
+        super().__init__(reason or "reauthorization_required")
+        self.reason = reason
+        self.detail = detail
+
+
+def token_error(error: str, description: str, status: int) -> SalesforceError:
+    """The typed error of a token endpoint's `{"error", "error_description"}` answer."""
+    if error == "invalid_grant":
+        lowered = description.lower()
+        if "ip restricted" in lowered or "login hours" in lowered:
+            return LoginRestricted(error, description, status=status)
+        return InvalidGrant(error, description, status=status)
+    if error in {"inactive_user", "inactive_org"}:
+        return InvalidGrant(error, description, status=status)
+    if error in {"invalid_client_id", "invalid_client"}:
+        return ClientRejected(error, description, status=status)
+    if error == "rate_limit_exceeded":
+        return TokenRateLimited(description or error, status=status, error_code=error)
+    return OAuthError(error, description, status=status)
 
 
 WRITE_ERROR_CODES = frozenset(

@@ -32,11 +32,11 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from app.config import Settings
 from app.salesforce.errors import (
     ApiDisabled,
-    InvalidGrant,
     OAuthError,
     SalesforceError,
     SalesforceUnavailable,
     error_from_response,
+    token_error,
 )
 from app.salesforce.hosts import checked_host, ensure_allowed, my_domain_host
 from app.salesforce.values import same_id
@@ -95,8 +95,7 @@ async def post_token_request(
             else ""
         )
         description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
-        kind = InvalidGrant if error == "invalid_grant" else OAuthError
-        raise kind(error or "invalid_response", description, status=response.status_code)
+        raise token_error(error or "invalid_response", description, response.status_code)
     return body
 
 
@@ -104,7 +103,8 @@ async def refresh_access_token(
     http: httpx.AsyncClient, settings: Settings, login_url: str, refresh_token: str
 ) -> dict[str, Any]:
     """The refresh-token grant: Salesforce's token answer (a new access token, maybe a
-    rotated refresh token and another `instance_url`). InvalidGrant when the grant is dead."""
+    rotated refresh token and another `instance_url`). InvalidGrant when the grant is dead;
+    LoginRestricted, ClientRejected, TokenRateLimited for the other refusals."""
     return await post_token_request(
         http,
         f"{ensure_allowed(login_url, settings)}/services/oauth2/token",

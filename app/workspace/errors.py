@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from app import errors as app_errors
 from app.salesforce.errors import (
     ApiDisabled,
+    ClientRejected,
     InsufficientAccess,
     InvalidGrant,
+    LoginRestricted,
     NotConnected,
     ReauthorizationRequired,
     RecordNotFound,
@@ -26,12 +29,19 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     """The AppError (docs/api.md, "Errors") of a Salesforce-side failure."""
     if isinstance(exc, NotConnected):
         return app_errors.SalesforceNotConnected()
-    if isinstance(exc, ReauthorizationRequired | InvalidGrant):
+    if isinstance(exc, ReauthorizationRequired):
+        return reauthorization_required(exc.reason, exc.detail)
+    if isinstance(exc, InvalidGrant):
         return app_errors.SalesforceReauthorizationRequired()
+    if isinstance(exc, LoginRestricted):
+        return app_errors.SalesforceLoginRestricted()
+    if isinstance(exc, ClientRejected):
+        return app_errors.SalesforceClientRejected()
     if isinstance(exc, ApiDisabled):
         return app_errors.SalesforceApiDisabled()
     if isinstance(exc, RequestLimitExceeded):
-        return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
+        seconds = math.ceil(exc.retry_after) if exc.retry_after else 60
+        return app_errors.SalesforceRateLimited(headers={"Retry-After": str(seconds)})
     if isinstance(exc, InsufficientAccess):
         error = app_errors.SalesforceInsufficientAccess(exc.message or None)
         if exc.errors:
@@ -42,6 +52,16 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     if isinstance(exc, WriteRejected):
         return app_errors.SalesforceValidationFailed(exc.message, errors=salesforce_errors(exc))
     return app_errors.SalesforceUnavailable()
+
+
+def reauthorization_required(
+    reason: str | None, detail: str | None
+) -> app_errors.SalesforceReauthorizationRequired:
+    """The 409 of a dead grant, saying why when the connection knows (docs/api.md)."""
+    error = app_errors.SalesforceReauthorizationRequired(detail or None)
+    if reason:
+        error.extra["reason"] = reason
+    return error
 
 
 def salesforce_errors(exc: SalesforceError) -> list[dict[str, Any]]:
