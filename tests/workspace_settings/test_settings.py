@@ -16,6 +16,7 @@ DEFAULTS = {
     "editing_enabled": False,
     "phone_matching": "exact",
     "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
+    "leads": {"enabled": False, "visible_fields": ["Name", "Company", "Email", "Phone", "Status"]},
 }
 
 
