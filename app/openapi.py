@@ -47,4 +47,6 @@ SALESFORCE_READ_ERRORS: tuple[type[errors.AppError], ...] = (
     errors.SalesforceInsufficientAccess,
     errors.SalesforceRateLimited,
     errors.SalesforceUnavailable,
+    errors.SalesforceLoginRestricted,
+    errors.SalesforceClientRejected,
 )

@@ -27,7 +27,9 @@ class ConnectRequest(BaseModel):
         default=None,
         max_length=255,
         description="The org's My Domain host, e.g. `acme.my.salesforce.com`. Must be a "
-        "Salesforce domain.",
+        "Salesforce domain. A Lightning or setup host (`acme.lightning.force.com`, "
+        "`acme.my.salesforce-setup.com`) is taken as its My Domain; only host-name characters "
+        "(letters, digits, `-`, `.`) are accepted.",
     )
     return_url: str | None = Field(
         default=None,

@@ -31,7 +31,9 @@ from app.salesforce import oauth
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
     ApiDisabled,
+    ClientRejected,
     HostNotAllowed,
+    LoginRestricted,
     OAuthError,
     SalesforceError,
 )
@@ -371,6 +373,10 @@ def _exchange_error(exc: SalesforceError) -> errors.AppError:
             "Salesforce answered with an address outside Salesforce's domains; nothing was "
             "connected."
         )
+    if isinstance(exc, LoginRestricted):
+        return errors.SalesforceLoginRestricted()
+    if isinstance(exc, ClientRejected):
+        return errors.SalesforceClientRejected()
     if isinstance(exc, OAuthError):
         return errors.SalesforceUnavailable(
             "Salesforce refused the authorization code "

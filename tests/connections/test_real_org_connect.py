@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.helpers.browser import ACME_ADMIN, ACME_SALES, Browser
 from tests.helpers.emulator_control import control
 
@@ -69,3 +71,27 @@ async def test_reconnecting_the_same_org_keeps_the_webhook_url(browser: Browser)
     assert (await browser.disconnect()).status_code == 204
     assert (await browser.connect(username=ACME_ADMIN)).status_code == 200
     assert await webhook_url(browser) != first
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("ip_restricted", 403, "salesforce_login_restricted"),
+        ("invalid_client_id", 502, "salesforce_client_rejected"),
+    ],
+)
+async def test_configuration_refusals_at_connect_say_what_to_fix(
+    browser: Browser, sf_emulator: Any, fault: str, status: int, code: str
+) -> None:
+    await control(
+        sf_emulator,
+        "POST",
+        "/token-faults",
+        {"fault": fault, "grant_type": "authorization_code", "count": 1},
+    )
+
+    response = await browser.connect(username=ACME_ADMIN)
+
+    assert response.status_code == status, response.text
+    assert f"Error code: {code}" in response.text
+    assert (await browser.status())["status"] == "disconnected"
