@@ -21,9 +21,7 @@ TABLE = "salesforce_connections"
 def upgrade() -> None:
     op.add_column(TABLE, sa.Column("status_reason", sa.String(length=64), nullable=True))
     op.add_column(TABLE, sa.Column("status_detail", sa.Text(), nullable=True))
-    op.add_column(
-        TABLE, sa.Column("refresh_not_before", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column(TABLE, sa.Column("refresh_not_before", sa.DateTime(timezone=True), nullable=True))
     op.add_column(
         TABLE, sa.Column("keepalive_claimed_at", sa.DateTime(timezone=True), nullable=True)
     )
