@@ -111,6 +111,13 @@ class Settings(BaseSettings):
             raise ValueError("SALESFORCE_API_VERSION looks like v62.0")
         return value
 
+    @field_validator("salesforce_keepalive_hours")
+    @classmethod
+    def _keepalive_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("SALESFORCE_KEEPALIVE_HOURS must be more than 0")
+        return value
+
     @field_validator("salesforce_extra_allowed_hosts")
     @classmethod
     def _extra_hosts_are_hosts(cls, value: str) -> str:
