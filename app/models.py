@@ -162,7 +162,8 @@ class RespondioCredential(Base):
 class AutocreateContact(Base):
     """One Salesforce Contact seen by auto-create: the dedup key and the durable outcome.
 
-    `status` is pending, created, skipped or failed; `reason` says why for the last three.
+    `status` is pending, waiting (for the respond.io token; resumed when it is set), created,
+    skipped or failed; `reason` says why for the last four.
     The queue job only carries `id`. Contact data is kept while the outcome is open and
     cleared once the contact is created or skipped.
     """

@@ -18,6 +18,7 @@ from app.salesforce.errors import (
     RecordNotFound,
     RequestLimitExceeded,
     SalesforceError,
+    SalesforceUnavailable,
     WriteRejected,
 )
 from app.workspace.context import ContextChanged, WorkspaceContext, WorkspaceContexts
@@ -49,6 +50,8 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
         return error
     if isinstance(exc, RecordNotFound):
         return app_errors.SalesforceContactNotFound()
+    if isinstance(exc, SalesforceUnavailable) and exc.retry_after:
+        return app_errors.SalesforceUnavailable(headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, WriteRejected):
         return app_errors.SalesforceValidationFailed(exc.message, errors=salesforce_errors(exc))
     return app_errors.SalesforceUnavailable()

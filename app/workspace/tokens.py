@@ -37,14 +37,16 @@ from app.salesforce import oauth
 from app.salesforce.client import Credentials
 from app.salesforce.errors import (
     ClientRejected,
+    HostNotAllowed,
     InvalidGrant,
     LoginRestricted,
     NotConnected,
     ReauthorizationRequired,
     SalesforceError,
+    SalesforceUnavailable,
     TokenRateLimited,
 )
-from app.salesforce.hosts import ensure_allowed
+from app.salesforce.hosts import instance_origin
 from app.workspace import repository
 from app.workspace.context import ContextChanged, WorkspaceContext
 
@@ -157,9 +159,18 @@ class TokenStore:
                 extra={"workspace_id": workspace_id, "reason": reason, "seconds": wait.seconds},
             )
             raise held_back(reason, detail, wait) from exc
-        instance_url = ensure_allowed(
-            str(answer.get("instance_url") or row.instance_url), self._settings
-        )
+        try:
+            instance_url = instance_origin(
+                str(answer.get("instance_url") or row.instance_url), self._settings
+            )
+        except HostNotAllowed as exc:
+            # Nothing of this answer is stored: the connection keeps its instance URL and
+            # the next call refreshes again.
+            logger.warning(
+                "salesforce.token.refused",
+                extra={"workspace_id": workspace_id, "reason": "instance_url"},
+            )
+            raise SalesforceUnavailable("the token answer's instance URL is refused") from exc
         values: dict[str, Any] = {
             "access_token_encrypted": self._cipher.encrypt(str(answer["access_token"])),
             "instance_url": instance_url,

@@ -36,7 +36,12 @@ class AutoCreateSettings(BaseModel):
     )
 
 
-FieldName = Annotated[str, Field(min_length=1, max_length=80)]
+class SettingsWarning(BaseModel):
+    code: str = Field(examples=["respondio_token_missing"])
+    message: str
+
+
+FieldName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
 
 class LeadSettingsDocument(BaseModel):
@@ -87,6 +92,13 @@ class SettingsDocument(BaseModel):
     )
     auto_create: AutoCreateSettings
     leads: LeadSettingsDocument
+    warnings: list[SettingsWarning] | None = Field(
+        default=None,
+        exclude_if=lambda value: not value,
+        description="Read-only, in answers only when there is something to say (e.g. "
+        "`respondio_token_missing`: auto-create is on but no respond.io API token is stored). "
+        "Ignored in a PUT.",
+    )
 
 
 class SettingsUpdate(SettingsDocument):

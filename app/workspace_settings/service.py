@@ -15,6 +15,7 @@ from app.workspace.context import (
 )
 from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
+from app.workspace.repository import respondio_token_set
 from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,
@@ -22,12 +23,22 @@ from app.workspace_settings.schemas import (
     LeadSettingsDocument,
     SettingsDocument,
     SettingsUpdate,
+    SettingsWarning,
 )
 
 logger = logging.getLogger("app.settings")
 
 
-def document(snapshot: SettingsSnapshot) -> SettingsDocument:
+RESPONDIO_TOKEN_MISSING = SettingsWarning(
+    code="respondio_token_missing",
+    message="Auto-create is on but no respond.io API token is stored: new Contacts wait and "
+    "are created once one is set (PUT /v1/workspaces/{workspace_id}/respondio-credentials).",
+)
+
+
+def document(
+    snapshot: SettingsSnapshot, warnings: list[SettingsWarning] | None = None
+) -> SettingsDocument:
     return SettingsDocument(
         visible_fields=list(snapshot.visible_fields),
         editing_enabled=snapshot.editing_enabled,
@@ -37,6 +48,7 @@ def document(snapshot: SettingsSnapshot) -> SettingsDocument:
             add_tag=snapshot.auto_create.add_tag,
             include_bulk_imports=snapshot.auto_create.include_bulk_imports,
         ),
+        warnings=warnings or None,
         leads=LeadSettingsDocument(
             enabled=snapshot.leads.enabled, visible_fields=list(snapshot.leads.visible_fields)
         ),
@@ -66,7 +78,7 @@ class WorkspaceSettingsService:
 
     async def get(self, workspace_id: str) -> SettingsDocument:
         context = await read_context(self._db, workspace_id)
-        return document(context.settings)
+        return document(context.settings, await self._warnings(workspace_id, context.settings))
 
     async def replace(
         self, workspace_id: str, new: SettingsUpdate, user_id: str
@@ -97,7 +109,14 @@ class WorkspaceSettingsService:
                 "leads_enabled": saved.leads.enabled,
             },
         )
-        return document(saved)
+        return document(saved, await self._warnings(workspace_id, saved))
+
+    async def _warnings(
+        self, workspace_id: str, snapshot: SettingsSnapshot
+    ) -> list[SettingsWarning]:
+        if snapshot.auto_create.enabled and not await respondio_token_set(self._db, workspace_id):
+            return [RESPONDIO_TOKEN_MISSING]
+        return []
 
     async def _checked_fields(
         self, workspace_id: str, names: list[str], sobject: SObject
