@@ -1,7 +1,7 @@
 """connection health: why a connection needs attention, refresh back-off, keep-alive claim
 
 Revision ID: 0004_connection_health
-Revises: 0004
+Revises: 0004_autocreate_waiting
 Create Date: 2026-11-30 07:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_connection_health"
-down_revision: str | None = "0004"
+down_revision: str | None = "0004_autocreate_waiting"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
