@@ -1,7 +1,7 @@
 """write-back: the creation and activity toggles, idempotency keys of creates, logged activities
 
 Revision ID: 0005
-Revises: 0004_autocreate_waiting
+Revises: 0004_connection_health
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0004_autocreate_waiting"
+down_revision: str | None = "0004_connection_health"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
