@@ -33,6 +33,11 @@ SALESFORCE_API_USAGE = Gauge(
     ["organization_id", "kind"],
 )
 CACHE_EVENTS = Counter("lookup_cache_events_total", "Lookup cache hits and misses", ["event"])
+TOKEN_CACHE_EVENTS = Counter(
+    "auth_token_cache_events_total",
+    "Caller tokens: hit (verified before), miss (decoded now), expired (refused from the cache)",
+    ["event"],
+)
 
 
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
