@@ -46,6 +46,9 @@ QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The metric children per (method, route, status): `labels()` takes a lock and
+        # rebuilds its key on every call. Routes are templates, so this stays small.
+        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,8 +69,15 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = route_template(scope)
             method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            metrics = self._metrics.get((method, route, status))
+            if metrics is None:
+                metrics = (
+                    HTTP_REQUESTS.labels(method, route, str(status)),
+                    HTTP_LATENCY.labels(method, route),
+                )
+                self._metrics[(method, route, status)] = metrics
+            metrics[0].inc()
+            metrics[1].observe(elapsed)
             if route not in QUIET_ROUTES or status >= 500:
                 fields: dict[str, Any] = {
                     "method": method,
