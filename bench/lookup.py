@@ -1,17 +1,27 @@
 """Contact lookup benchmark: prints figures, asserts nothing.
 
-Starts the Salesforce emulator (in this process) and the service (uvicorn, one worker, a
-separate process, on loopback) against a real PostgreSQL: DATABASE_URL's server, else
-127.0.0.1:5432. It creates its own database and drops it at the end. The load comes from a
-separate process (a minimal keep-alive HTTP/1.1 client, fixed concurrency and duration).
+Starts the Salesforce emulator (in this process) and, as separate processes on loopback
+with the same uvicorn options (one worker, uvloop, httptools): the service with the
+in-process cache, the service with the lookup cache in Redis (CACHE_URL, else
+redis://127.0.0.1:6379/0, under a key prefix of its own; skipped when unreachable), and a
+minimal FastAPI app returning a pydantic model, the yardstick. PostgreSQL: DATABASE_URL's
+server, else 127.0.0.1:5432; the bench creates its own database and drops it at the end.
+
+The load comes from wrk when it is installed (`apt-get install wrk`): one thread, a Lua
+script that sets the Authorization header, cycles through the paths and prints exact
+p50/p99. Without wrk (or with --python-load) it comes from a small keep-alive HTTP/1.1
+client in a separate Python process, which saturates near 2,500 requests/s on two cores
+and so hides the service's own cost; the output names the generator used.
 
 Measured:
-1. cached lookups vs a bare endpoint of the same app that returns a constant behind the
-   same auth (added only to the bench's app instance): requests/s, p50, p99, and the ratio;
+1. the minimal app, /healthz, a bare endpoint behind the same auth (added only to the
+   bench's app instance), cached lookups in-process and with Redis: requests/s, p50, p99;
+   cached lookup / minimal app, and Redis / in-process;
 2. uncached lookups over the emulator's injected latency (each request a new email);
 3. Salesforce calls per 1,000 lookups spread over 100 identifiers, issued concurrently.
 
-`python bench/lookup.py [--seconds 3] [--rounds 3] [--concurrency 32] [--latency-ms 50]`
+`python bench/lookup.py [--seconds 5] [--rounds 3] [--concurrency 32] [--latency-ms 50]
+[--python-load]`
 """
 
 from __future__ import annotations
@@ -243,6 +253,9 @@ def main() -> None:
             concurrency=uncached_concurrency,
             authorization=authorization,
         )
+        # wrk stops at its time bound without waiting for the requests in flight: let the
+        # service finish them before counting, or they land in the next run's count.
+        time.sleep(1 + options.latency_ms / 1000)
         uncached_calls = emulator.counters["api"]
 
         emulator.latency_ms = 0
