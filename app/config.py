@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     service_jwt_audience: str = "salesforce-integration"
     service_jwt_issuer: str | None = None
     service_jwt_algorithm: Literal["HS256"] = "HS256"
+    # Verified caller tokens kept per process (until each one's exp); 0 verifies every time.
+    service_jwt_cache_max_entries: int = 10_000
 
     salesforce_client_id: str = ""
     salesforce_client_secret: str = ""

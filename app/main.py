@@ -34,15 +34,23 @@ Errors are `application/problem+json` with a stable `code`.
 """
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    wall_clock: Clock | None = None,
+) -> FastAPI:
     """The app; its services (app.services) are built when it starts. `clock` drives the
-    expiry of the in-process caches (tests pass a fake one)."""
+    expiry of the in-process caches, `wall_clock` (Unix seconds) the expiry of caller tokens
+    kept verified (tests pass fake ones)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await start_services(settings, clock=clock or time.monotonic)
+        services = await start_services(
+            settings, clock=clock or time.monotonic, wall_clock=wall_clock or time.time
+        )
         app.state.services = services
         if settings.environment != "test":
             # Everything built so far lives as long as the process: keep it out of the cyclic

@@ -81,8 +81,11 @@ def outbound_http(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -> Services:
-    """Build everything; `clock` drives the expiry of the in-process caches."""
+async def start_services(
+    settings: Settings, *, clock: Clock = time.monotonic, wall_clock: Clock = time.time
+) -> Services:
+    """Build everything; `clock` drives the expiry of the in-process caches, `wall_clock`
+    (Unix seconds, as a token's `exp`) that of verified caller tokens."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
@@ -100,7 +103,7 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
         db=db,
         http=http,
         cipher=cipher,
-        verifier=TokenVerifier(settings),
+        verifier=TokenVerifier(settings, clock=wall_clock),
         templates=jinja2.Environment(
             loader=jinja2.PackageLoader("app", "templates"),
             autoescape=True,

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
     LOAD_GRACE_SECONDS,
+    UVICORN_FAST,
     bench_token,
     connect_workspaces,
     constant_path,
@@ -60,7 +61,6 @@ ORGS = {"ws-load-a": "00D5g000003GIV7EAO", "ws-load-b": "00D8c000003VlcBEAS"}  #
 IDENTIFIERS = 5_000
 ZIPF_S = 1.1
 HOT_SET = 100
-UVICORN_FAST = ("--loop", "uvloop", "--http", "httptools")
 SETTINGS_DOCUMENT = {
     "visible_fields": ["Name", "Email", "Phone", "Title", "LeadSource"],
     "editing_enabled": True,
