@@ -91,11 +91,12 @@ async def start_services(
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
     http = outbound_http(settings)
     cipher = TokenCipher(settings.encryption_keys)
-    tokens = TokenStore(db, cipher, http, settings)
+    tokens = TokenStore(db, cipher, http, settings, clock=clock)
     salesforce = SalesforceClient(http, settings, tokens)
     caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
+    invalidation.purge_on_both(tokens.forget_async)
     if bus is not None:
         await bus.start()
     return Services(
@@ -165,6 +166,7 @@ def _workspace_caches(
     def purged_elsewhere(workspace_id: str, generation: int) -> None:
         contexts.invalidate(workspace_id)
         describes.purge_workspace(workspace_id)
+        tokens.forget(workspace_id)
         shared.forget_local(workspace_id, generation)
 
     bus = CacheBus(

@@ -11,6 +11,16 @@ the whole grant. So refreshes for one workspace collapse into one, in two layers
 
 The new access token, the (rotated) refresh token and `instance_url` are stored together.
 `invalid_grant` marks the connection `reauthorization_required`.
+
+Credentials in memory. An uncached lookup used to read (and decrypt) the connection row in
+a transaction of its own: three PostgreSQL round trips per Salesforce call. `for_context`
+now serves the decrypted credentials kept per workspace, checked against the snapshot's
+connection id (a reconnect is a new id, so another grant's token is never used), for at most
+`CREDENTIALS_TTL_SECONDS`. They are replaced by a refresh in this process and dropped by
+`forget` (connect, disconnect, a purge from another replica, a grant marked dead). A refresh
+by another process makes the kept token stale: Salesforce answers 401 and `refresh` finds
+the newer token in the row and reuses it (one extra call, no new refresh), as it always did
+for an expired token.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import httpx
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import Database
+from app.kit.clocks import Clock, monotonic
 from app.kit.singleflight import SingleFlight
 from app.models import Connection, ConnectionStatus
 from app.salesforce import oauth
@@ -36,29 +47,78 @@ from app.workspace.context import ContextChanged, WorkspaceContext
 
 logger = logging.getLogger("app.salesforce.tokens")
 
+CREDENTIALS_TTL_SECONDS = 300.0
+CREDENTIALS_MAX_WORKSPACES = 50_000
+
 
 class TokenStore:
     """The `TokenSource` of the Salesforce client: credentials from the connection row."""
 
     def __init__(
-        self, db: Database, cipher: TokenCipher, http: httpx.AsyncClient, settings: Settings
+        self,
+        db: Database,
+        cipher: TokenCipher,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        *,
+        ttl_seconds: float = CREDENTIALS_TTL_SECONDS,
+        clock: Clock = monotonic,
     ) -> None:
         self._db = db
         self._cipher = cipher
         self._http = http
         self._settings = settings
         self._refreshes: SingleFlight[str, Credentials] = SingleFlight()
+        self._ttl = ttl_seconds
+        self._clock = clock
+        # workspace -> (credentials, read at): insertion order is the eviction order.
+        self._held: dict[str, tuple[Credentials, float]] = {}
+        # Bumped by `forget`: a read that began before it must not be kept.
+        self._generation: dict[str, int] = {}
 
     async def credentials(self, workspace_id: str) -> Credentials:
+        """Read from the connection row (no memory): for callers without a snapshot."""
         return self._usable(await repository.connection_of(self._db, workspace_id))
 
     async def for_context(self, context: WorkspaceContext) -> Credentials:
-        """The credentials of the connection the snapshot describes; ContextChanged when the
-        workspace has connected again since the snapshot was taken."""
-        credentials = await self.credentials(context.workspace_id)
+        """The credentials of the connection the snapshot describes, from memory when held;
+        ContextChanged when the workspace has connected again since the snapshot was taken."""
+        workspace_id = context.workspace_id
+        held = self._held.get(workspace_id)
+        if (
+            held is not None
+            and held[0].connection_id == context.connection_id
+            and self._clock() - held[1] < self._ttl
+        ):
+            return held[0]
+        generation = self._generation.get(workspace_id, 0)
+        credentials = await self.credentials(workspace_id)
         if credentials.connection_id != context.connection_id:
             raise ContextChanged()
+        if self._generation.get(workspace_id, 0) == generation:
+            self._keep(credentials)
         return credentials
+
+    def forget(self, workspace_id: str) -> None:
+        """Drop the workspace's credentials kept in memory (connect, disconnect, purge)."""
+        self._held.pop(workspace_id, None)
+        self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1
+        if len(self._generation) > 2 * CREDENTIALS_MAX_WORKSPACES:
+            self._generation.clear()  # reads in flight may then keep what they read: harmless
+
+    async def forget_async(self, workspace_id: str) -> None:
+        """`forget`, as an `Invalidation` purge."""
+        self.forget(workspace_id)
+
+    @property
+    def held_workspaces(self) -> int:
+        return len(self._held)
+
+    def _keep(self, credentials: Credentials) -> None:
+        self._held.pop(credentials.workspace_id, None)
+        while len(self._held) >= CREDENTIALS_MAX_WORKSPACES:
+            self._held.pop(next(iter(self._held)))
+        self._held[credentials.workspace_id] = (credentials, self._clock())
 
     def _usable(self, row: Connection | None) -> Credentials:
         if row is None:
@@ -75,9 +135,14 @@ class TokenStore:
 
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials:
         """New credentials after `stale_access_token` was refused; one refresh at a time."""
-        return await self._refreshes.run(
+        self._held.pop(workspace_id, None)
+        generation = self._generation.get(workspace_id, 0)
+        credentials = await self._refreshes.run(
             workspace_id, lambda: self._refresh_across_processes(workspace_id, stale_access_token)
         )
+        if self._generation.get(workspace_id, 0) == generation:
+            self._keep(credentials)
+        return credentials
 
     async def _refresh_across_processes(self, workspace_id: str, stale: str) -> Credentials:
         async with repository.refresh_lock(self._db, workspace_id):
@@ -134,6 +199,7 @@ class TokenStore:
     async def _mark_reauthorization_required(
         self, connection_id: uuid.UUID, workspace_id: str, reason: str
     ) -> None:
+        self.forget(workspace_id)
         await repository.mark_reauthorization_required(self._db, connection_id)
         logger.warning(
             "salesforce.connection.reauthorization_required",
