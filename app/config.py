@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     cache_max_connections: int = 64
     # How long a replica's lock on one lookup's Salesforce call lasts if it dies mid-call.
     cache_lock_seconds: float = 20.0
+    # With CACHE_URL: how long a replica serves a lookup answer from its own memory without
+    # asking Redis (0 = always ask). Also the bound on a stale answer after a lost
+    # invalidation message (app.workspace.near_cache).
+    lookup_near_cache_ttl_seconds: float = 1.0
+    lookup_near_cache_max_entries: int = 10_000
 
     respondio_api_base_url: str = "https://api.respond.io/v2"
     respondio_max_requests_per_second: float = 5.0

@@ -35,6 +35,7 @@ from app.workspace.caches import Invalidation, WorkspaceCaches
 from app.workspace.context import WorkspaceContexts
 from app.workspace.describes import DescribeCache
 from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
+from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.tokens import TokenStore
@@ -63,8 +64,11 @@ class Services:
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.stop()
-        if isinstance(self.caches.lookups, RedisLookupCache):
-            await self.caches.lookups.close()
+        lookups = self.caches.lookups
+        if isinstance(lookups, NearLookupCache):
+            lookups = lookups.shared
+        if isinstance(lookups, RedisLookupCache):
+            await lookups.close()
         await self.http.aclose()
         await self.db.dispose()
 
@@ -163,11 +167,25 @@ def _workspace_caches(
         prefix=settings.cache_key_prefix,
     )
 
+    near = NearLookupCache(
+        shared,
+        ttl_seconds=settings.lookup_near_cache_ttl_seconds,
+        max_entries=settings.lookup_near_cache_max_entries,
+        clock=clock,
+    )
+
     def purged_elsewhere(workspace_id: str, generation: int) -> None:
         contexts.invalidate(workspace_id)
         describes.purge_workspace(workspace_id)
         tokens.forget(workspace_id)
+        near.forget_workspace(workspace_id)
         shared.forget_local(workspace_id, generation)
+
+    def changed_elsewhere(workspace_id: str, contact_id: str | None) -> None:
+        if contact_id:
+            near.forget_contact(workspace_id, contact_id)
+        else:
+            near.forget_workspace(workspace_id)
 
     bus = CacheBus(
         redis.asyncio.Redis.from_url(
@@ -177,6 +195,10 @@ def _workspace_caches(
         ),
         channel=settings.cache_key_prefix + "purge",
         on_purge=purged_elsewhere,
+        on_change=changed_elsewhere,
+        on_subscribed=near.clear,
     )
     shared.on_purged = bus.publish
-    return WorkspaceCaches(contexts, describes, shared), bus
+    near.announce = bus.publish_change
+    near.listening = lambda: bus.listening
+    return WorkspaceCaches(contexts, describes, near), bus
