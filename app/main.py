@@ -70,6 +70,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Routes are matched in the order they were added, one included router after another:
+    # the lookup, the hot path, goes first (no other path overlaps it).
+    app.include_router(lookup_router)
     install_offline_docs(app)
     install_sidebar_preview(app, settings)
     app.add_middleware(ObservabilityMiddleware)
@@ -78,7 +81,6 @@ def create_app(
     app.include_router(salesforce_webhook_router)
     app.include_router(connections_router)
     app.include_router(workspace_settings_router)
-    app.include_router(lookup_router)
     app.include_router(edits_router)
     return app
 
