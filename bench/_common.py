@@ -311,11 +311,17 @@ def stop_processes(processes: Iterable[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+class Service(NamedTuple):
+    url: str
+    pid: int
+
+
 @contextmanager
-def running_replicas(
+def running_services(
     env: Mapping[str, str], count: int, uvicorn_options: Sequence[str] = ()
-) -> Iterator[list[str]]:
-    """`count` replicas (start_replica), each ready; their base URLs. Stopped on the way out."""
+) -> Iterator[list[Service]]:
+    """`count` replicas (start_replica), each ready; their base URLs and process ids.
+    Stopped on the way out."""
     ports: list[int] = []
     while len(ports) < count:  # distinct, however unlikely a repeat
         if (port := free_port()) not in ports:
@@ -327,9 +333,92 @@ def running_replicas(
         urls = [local_url(port) for port in ports]
         for url, process in zip(urls, processes, strict=True):
             wait_ready(url, process)
-        yield urls
+        yield [Service(url, p.pid) for url, p in zip(urls, processes, strict=True)]
     finally:
         stop_processes(processes)
+
+
+@contextmanager
+def running_replicas(
+    env: Mapping[str, str], count: int, uvicorn_options: Sequence[str] = ()
+) -> Iterator[list[str]]:
+    """`count` replicas (start_replica), each ready; their base URLs. Stopped on the way out."""
+    with running_services(env, count, uvicorn_options) as services:
+        yield [service.url for service in services]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the Salesforce emulator in a process of its own ------------------------------------------
+
+EMULATOR_CALLBACK = "http://testserver/v1/salesforce/oauth/callback"
+
+
+class EmulatorProcess:
+    """`python -m emulator` on a loopback port, driven through its control API, so that its
+    CPU is neither counted as the bench's nor shared with it."""
+
+    def __init__(self, url: str, process: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.process = process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.url}/__emulator{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._control("GET", "/counters"))
+
+    def reset_counters(self) -> None:
+        self._control("POST", "/counters/reset")
+
+    def set(self, **settings: Any) -> None:
+        """PUT /__emulator/settings, e.g. `set(latency_ms=50)`."""
+        self._control("PUT", "/settings", json=settings)
+
+    def default_username(self, org_id: str) -> str:
+        org = next(o for o in self._control("GET", "/orgs") if o["id"] == org_id)
+        return str(org["users"][0]["username"])
+
+
+@contextmanager
+def salesforce_emulator_process() -> Iterator[EmulatorProcess]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--callback-url",
+            EMULATOR_CALLBACK,
+        ],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "PUBLIC_BASE_URL"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = local_url(port)
+        wait_ready(url, process, "/__emulator/settings")
+        yield EmulatorProcess(url, process)
+    finally:
+        stop_processes([process])
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Contact lookup benchmark: prints figures, asserts nothing.
 
-Starts the Salesforce emulator (in this process) and, as separate processes on loopback
+Starts the Salesforce emulator (`python -m emulator`, a process of its own, so that its CPU
+is measured apart from the service's) and, as separate processes on loopback
 with the same uvicorn options (one worker, uvloop, httptools): the service with the
 in-process cache, the service with the lookup cache in Redis (CACHE_URL, else
 redis://127.0.0.1:6379/0, under a key prefix of its own; skipped when unreachable), and a
@@ -17,7 +18,8 @@ Measured:
 1. the minimal app, /healthz, a bare endpoint behind the same auth (added only to the
    bench's app instance), cached lookups in-process and with Redis: requests/s, p50, p99;
    cached lookup / minimal app, and Redis / in-process;
-2. uncached lookups over the emulator's injected latency (each request a new email);
+2. uncached lookups over the emulator's injected latency (each request a new email), at
+   concurrency 1 and 8, with the service's and the emulator's CPU per lookup;
 3. Salesforce calls per 1,000 lookups spread over 100 identifiers, issued concurrently.
 
 `python bench/lookup.py [--seconds 5] [--rounds 3] [--concurrency 32] [--latency-ms 50]
@@ -47,6 +49,7 @@ from bench._common import (  # noqa: E402
     bench_token,
     connect_workspaces,
     constant_path,
+    cpu_seconds,
     median_ms,
     median_round,
     minimal_path,
@@ -55,8 +58,8 @@ from bench._common import (  # noqa: E402
     run_in_process,
     run_wrk,
     running_minimal_app,
-    running_replicas,
-    salesforce_emulator,
+    running_services,
+    salesforce_emulator_process,
     scratch_database,
     service_env,
     wrk_path,
@@ -65,6 +68,8 @@ from bench._common import (  # noqa: E402
 WORKSPACE = "ws-bench"
 ACME = "00D5g000003GIV7EAO"
 HOT_EMAIL = "ana.souza@example.com"
+UNCACHED_CONCURRENCY = (1, 8)
+UNCACHED_SECONDS = 5.0
 
 
 # -- load generation (in a separate process) -------------------------------------------------
@@ -192,18 +197,20 @@ def main() -> None:
 
     with (
         scratch_database("sfint_bench") as database,
-        salesforce_emulator() as (emulator, running),
+        salesforce_emulator_process() as emulator,
         ExitStack() as stack,
     ):
-        env = service_env(database.url, running.url, LOOKUP_CACHE_TTL_SECONDS="600")
-        username = emulator.org(ACME).default_user.username
-        asyncio.run(connect_workspaces(database.url, running.url, {WORKSPACE: username}))
-        (base_url,) = stack.enter_context(running_replicas(env, 1, UVICORN_FAST))
+        env = service_env(database.url, emulator.url, LOOKUP_CACHE_TTL_SECONDS="600")
+        username = emulator.default_username(ACME)
+        asyncio.run(connect_workspaces(database.url, emulator.url, {WORKSPACE: username}))
+        (service,) = stack.enter_context(running_services(env, 1, UVICORN_FAST))
+        base_url = service.url
         redis_url: str | None = None
         if store is not None:
             stack.callback(_forget_keys, store, prefix)
             redis_env = {**env, "CACHE_URL": cache_url, "CACHE_KEY_PREFIX": prefix}
-            (redis_url,) = stack.enter_context(running_replicas(redis_env, 1, UVICORN_FAST))
+            (redis_service,) = stack.enter_context(running_services(redis_env, 1, UVICORN_FAST))
+            redis_url = redis_service.url
         minimal_url = stack.enter_context(running_minimal_app(UVICORN_FAST))
 
         authorization = f"Bearer {bench_token(WORKSPACE, 'agent')}"
@@ -234,31 +241,41 @@ def main() -> None:
                     load(url, [path], seconds=seconds, concurrency=concurrency, authorization=auth)
                 )
         results = {label: median_round(r) for label, r in rounds.items()}
-        cached_calls = emulator.counters["api"]
+        cached_calls = emulator.counters().get("api", 0)
 
-        emulator.latency_ms = options.latency_ms
-        emulator.reset_counters()
-        uncached_seconds, uncached_concurrency = 5.0, 8
-        # Each request takes at least the injected latency: more distinct emails than can be
-        # asked in the time, so none is asked twice.
-        most = uncached_concurrency * uncached_seconds * 1000 / max(1, options.latency_ms)
-        cold_paths = [
-            f"{lookup}?email=cold{i}.{database.name}@example.com"
-            for i in range(int(most) + uncached_concurrency)
-        ]
-        uncached = load(
-            base_url,
-            cold_paths,
-            seconds=uncached_seconds,
-            concurrency=uncached_concurrency,
-            authorization=authorization,
-        )
-        # wrk stops at its time bound without waiting for the requests in flight: let the
-        # service finish them before counting, or they land in the next run's count.
-        time.sleep(1 + options.latency_ms / 1000)
-        uncached_calls = emulator.counters["api"]
+        emulator.set(latency_ms=options.latency_ms)
+        uncached: dict[int, dict[str, float]] = {}
+        batch = 0
+        for uncached_concurrency in UNCACHED_CONCURRENCY:
+            batch += 1
+            emulator.reset_counters()
+            # Each request takes at least the injected latency: more distinct emails than
+            # can be asked in the time, so none is asked twice.
+            most = uncached_concurrency * UNCACHED_SECONDS * 1000 / max(1, options.latency_ms)
+            cold_paths = [
+                f"{lookup}?email=cold{batch}.{i}.{database.name}@example.com"
+                for i in range(int(most) + uncached_concurrency)
+            ]
+            cpu_before = cpu_seconds(service.pid), cpu_seconds(emulator.pid)
+            figures = load(
+                base_url,
+                cold_paths,
+                seconds=UNCACHED_SECONDS,
+                concurrency=uncached_concurrency,
+                authorization=authorization,
+            )
+            # wrk stops at its time bound without waiting for the requests in flight: let
+            # the service finish them before counting, or they land in the next run's count.
+            time.sleep(1 + options.latency_ms / 1000)
+            calls = emulator.counters().get("api", 0)
+            cpu_after = cpu_seconds(service.pid), cpu_seconds(emulator.pid)
+            served = max(1, calls)
+            figures["calls"] = calls
+            figures["service_cpu_ms"] = (cpu_after[0] - cpu_before[0]) * 1000 / served
+            figures["emulator_cpu_ms"] = (cpu_after[1] - cpu_before[1]) * 1000 / served
+            uncached[uncached_concurrency] = figures
 
-        emulator.latency_ms = 0
+        emulator.set(latency_ms=0)
         emulator.reset_counters()
         mixed_paths = [
             f"{lookup}?email=mix{i % 100}.{database.name}@example.com" for i in range(1000)
@@ -271,7 +288,7 @@ def main() -> None:
             concurrency=50,
             max_requests=1000,
         )
-        mixed_calls = emulator.counters["api"]
+        mixed_calls = emulator.counters().get("api", 0)
 
     generator = (
         "wrk (1 thread, keep-alive)"
@@ -308,16 +325,23 @@ def main() -> None:
         print(f"  cached lookup, Redis / cached lookup, in-process: {shared / cached:.2f}")
     print(f"  Salesforce calls during the cached runs: {cached_calls}")
     print(
-        f"uncached lookup, emulator latency {options.latency_ms} ms, concurrency "
-        f"{uncached_concurrency}, {uncached_seconds:.0f} s, each request a new email:"
+        f"uncached lookup, emulator latency {options.latency_ms} ms (the emulator in a process"
+        f" of its own), {UNCACHED_SECONDS:.0f} s per concurrency, each request a new email:"
     )
-    print(
-        f"  p50 {uncached['p50_ms']:.1f} ms"
-        f" (+{uncached['p50_ms'] - options.latency_ms:.1f} ms over the injected latency),"
-        f" p99 {uncached['p99_ms']:.1f} ms (+{uncached['p99_ms'] - options.latency_ms:.1f} ms),"
-        f" {uncached['rps']:.0f} req/s, Salesforce calls {uncached_calls},"
-        f" errors {int(uncached['errors'])}"
-    )
+    for level, figures in uncached.items():
+        print(
+            f"  concurrency {level}: p50 {figures['p50_ms']:.1f} ms"
+            f" (+{figures['p50_ms'] - options.latency_ms:.1f} ms over the injected latency),"
+            f" p99 {figures['p99_ms']:.1f} ms (+{figures['p99_ms'] - options.latency_ms:.1f} ms),"
+            f" {figures['rps']:.0f} req/s, Salesforce calls {figures['calls']},"
+            f" errors {int(figures['errors'])}"
+        )
+        print(
+            f"    where the time went, per lookup: service CPU {figures['service_cpu_ms']:.2f} ms,"
+            f" emulator CPU {figures['emulator_cpu_ms']:.2f} ms; the rest of the"
+            f" +{figures['p50_ms'] - options.latency_ms:.1f} ms is waiting for one of the"
+            f" {os.cpu_count()} CPUs (shared with the load generator, PostgreSQL and Redis)"
+        )
     per_thousand = mixed_calls * 1000 / max(1, mixed["requests"])
     print(
         f"1,000 concurrent lookups over 100 emails (Python load generator): {mixed_calls} "
