@@ -23,6 +23,10 @@ Consistency (stated in README.md, "Caching"; tested in tests/scaleout/test_near_
   most `LOOKUP_NEAR_CACHE_TTL_SECONDS` after the change: entries are never served past it.
 - An entry is served for at most that TTL beyond the moment Redis stopped calling it fresh.
 - Stale-on-error answers are never kept here; they come from Redis every time.
+
+A new way of changing cached answers is a new `LookupCache` method; here it wraps the shared
+cache's call in `_changing(workspace_id, contact_id or None, call)` (None: every answer of the
+workspace), which gives it the three guarantees above.
 """
 
 from __future__ import annotations
