@@ -16,13 +16,37 @@ import json
 import logging
 import sys
 import time
+from types import TracebackType
 from typing import Any
 
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 # Attributes every LogRecord has: anything else on a record came from `extra`.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _OPTIONS = orjson.OPT_NON_STR_KEYS
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+
+
+def database_messages(exc: BaseException | None) -> list[str]:
+    """The texts of the database errors in `exc`'s chain. PostgreSQL and asyncpg quote the
+    offending value in them ('invalid input syntax for type uuid: "..."', 'invalid input for
+    query argument $1: ...'), and values are customer data."""
+    found: list[str] = []
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        candidates = [exc]
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            candidates.append(exc.orig)
+        for candidate in candidates:
+            if type(candidate).__module__.startswith("asyncpg") or candidate is not exc:
+                text = str(candidate)
+                if text:
+                    found.append(text)
+        exc = exc.__cause__ or exc.__context__
+    return found
 
 
 def _json_default(value: Any) -> Any:
@@ -45,7 +69,8 @@ def _json_default(value: Any) -> Any:
 
 class JsonLineFormatter(logging.Formatter):
     """One JSON object per record; the timestamp reads like `2025-01-31 12:00:00,123`, local
-    time, as logging's default `asctime`."""
+    time, as logging's default `asctime`. Tracebacks carry no database error text (SQL
+    parameters are hidden by the engines too: app.db)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -61,6 +86,12 @@ class JsonLineFormatter(logging.Formatter):
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
             self._second = second
         return f"{self._second_text},{int(record.msecs):03d}"
+
+    def formatException(self, ei: ExcInfo) -> str:  # type: ignore[override]  # noqa: N802
+        text = super().formatException(ei)
+        for message in sorted(database_messages(ei[1]), key=len, reverse=True):
+            text = text.replace(message, "<database error text hidden>")
+        return text
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -85,9 +116,13 @@ class JsonLineFormatter(logging.Formatter):
             return json.dumps(line, default=_json_default)
 
 
+def json_formatter() -> logging.Formatter:
+    return JsonLineFormatter()
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLineFormatter())
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -27,6 +27,7 @@ from app.connections.service import ConnectionService
 from app.crypto import TokenCipher
 from app.db import Database
 from app.edits.service import EditService
+from app.kit.breaker import CircuitBreaker
 from app.kit.clocks import Clock
 from app.lookup.service import LookupService
 from app.salesforce.client import SalesforceClient
@@ -96,7 +97,13 @@ async def start_services(
     http = outbound_http(settings)
     cipher = TokenCipher(settings.encryption_keys)
     tokens = TokenStore(db, cipher, http, settings, clock=clock)
-    salesforce = SalesforceClient(http, settings, tokens)
+    breaker = CircuitBreaker(
+        failures=settings.salesforce_breaker_failures,
+        window=settings.salesforce_breaker_window_seconds,
+        open_seconds=settings.salesforce_breaker_open_seconds,
+        clock=clock,
+    )
+    salesforce = SalesforceClient(http, settings, tokens, guard=breaker)
     caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
@@ -132,7 +139,7 @@ async def start_services(
             caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
         ),
         edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
-        autocreate=AutocreateService(db, cipher, settings),
+        autocreate=AutocreateService(db, cipher, settings, salesforce),
     )
 
 

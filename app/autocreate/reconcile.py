@@ -26,6 +26,7 @@ from app.autocreate.ingest import (
     whole_second,
 )
 from app.autocreate.outcomes import enabled_since
+from app.autocreate.readback import LanguageFields
 from app.config import Settings
 from app.db import Database
 from app.models import (
@@ -79,7 +80,7 @@ class Reconciler:
         self._db = db
         self._salesforce = salesforce
         self._settings = settings
-        self._language_fields: dict[str, tuple[float, str | None]] = {}
+        self._languages = LanguageFields(salesforce, settings)
 
     async def tick(self) -> int:
         """Reconcile every due workspace; re-queue orphaned rows; purge old notification
@@ -178,6 +179,13 @@ class Reconciler:
                 extra={"workspace_id": workspace_id, "error_code": exc.error_code},
             )
             return queued
+        except Exception as exc:  # noqa: BLE001 - say so in the status, keep other workspaces going
+            await self._record_error(workspace_id, f"unexpected error: {type(exc).__name__}")
+            logger.exception(
+                "autocreate.reconcile.failed",
+                extra={"workspace_id": workspace_id, "error": type(exc).__name__},
+            )
+            return queued
         async with self._db.transaction() as session:
             await session.execute(
                 update(AutocreateWorkspace)
@@ -223,19 +231,7 @@ class Reconciler:
 
     async def _language_field(self, workspace_id: str) -> str | None:
         """The configured language field when the org's Contact has it (describe, cached)."""
-        configured = self._settings.autocreate_language_field.strip()
-        if not configured:
-            return None
-        cached = self._language_fields.get(workspace_id)
-        now = time.monotonic()
-        if cached is None or cached[0] < now:
-            describe, _ = await self._salesforce.describe_contact(workspace_id)
-            names = {str(f.get("name")) for f in (describe or {}).get("fields", [])}
-            present = configured if configured in names else None
-            ttl = self._settings.fields_cache_ttl_seconds
-            self._language_fields[workspace_id] = (now + ttl, present)
-            cached = self._language_fields[workspace_id]
-        return cached[1]
+        return await self._languages.field(workspace_id)
 
     async def _record_error(self, workspace_id: str, error: str) -> None:
         async with self._db.transaction() as session:

@@ -31,7 +31,12 @@ def _clean(value: str | None, name: str) -> str | None:
     return value or None
 
 
-EMAIL_DESCRIPTION = "Matched first, against Contact.Email (case-insensitive, as in Salesforce)."
+EMAIL_DESCRIPTION = (
+    "Matched first, against Contact.Email (case-insensitive, as in Salesforce). "
+    "Give `email`, `phone` or both: neither is a 422."
+)
+# Documented only: blank identifiers are trimmed and refused by `checked_identifiers`.
+NOT_BLANK = r"\S"
 PHONE_DESCRIPTION = (
     "Matched against Contact.Phone and Contact.MobilePhone when the email finds nothing: "
     "exactly as stored, or as E.164 with `phone_matching=normalized`."
@@ -49,6 +54,7 @@ def _query_parameter(name: str, max_length: int, description: str, example: str)
             "title": name.capitalize(),
             "description": description,
             "examples": [example],
+            "pattern": NOT_BLANK,
         },
     }
 

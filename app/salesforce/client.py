@@ -25,7 +25,7 @@ from app.salesforce.errors import (
     error_from_response,
 )
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.metrics import SALESFORCE_API_USAGE, SALESFORCE_CALLS
+from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO, SALESFORCE_CALLS
 
 logger = logging.getLogger("app.salesforce.client")
 
@@ -53,12 +53,35 @@ class TokenSource(Protocol):
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials: ...
 
 
+class CallGuard(Protocol):
+    """A circuit breaker per org (app.kit.breaker): `allow` is None to go ahead, else the
+    seconds until Salesforce is tried again."""
+
+    def allow(self, key: str) -> float | None: ...
+
+    def succeeded(self, key: str) -> None: ...
+
+    def failed(self, key: str) -> None: ...
+
+
 class SalesforceClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, tokens: TokenSource) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        tokens: TokenSource,
+        *,
+        guard: CallGuard | None = None,
+    ) -> None:
         self._http = http
         self._settings = settings
         self.tokens = tokens
+        self._guard = guard
         self.data_path = f"/services/data/{settings.salesforce_api_version}/"
+
+    def _failed(self, organization_id: str | None) -> None:
+        if self._guard is not None and organization_id:
+            self._guard.failed(organization_id)
 
     # -- raw calls ---------------------------------------------------------------------------
 
@@ -79,11 +102,22 @@ class SalesforceClient:
         url = base + (path if path.startswith("/services/") else self.data_path + path)
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         headers.update(kwargs.pop("headers", None) or {})
+        guard = self._guard if organization_id else None
+        if guard is not None and organization_id:
+            wait = guard.allow(organization_id)
+            if wait is not None:
+                # Recently timing out or failing: answer at once instead of waiting again.
+                SALESFORCE_CALLS.labels(operation, "circuit_open").inc()
+                raise SalesforceUnavailable(
+                    "Salesforce is failing for this org; not calling it for a while",
+                    retry_after=max(1, round(wait)),
+                )
         try:
             response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             SALESFORCE_CALLS.labels(operation, "timeout").inc()
             logger.warning("salesforce.call.timeout", extra={"operation": operation})
+            self._failed(organization_id)
             raise SalesforceUnavailable("Salesforce did not answer in time") from exc
         except httpx.HTTPError as exc:
             SALESFORCE_CALLS.labels(operation, "unreachable").inc()
@@ -91,7 +125,17 @@ class SalesforceClient:
                 "salesforce.call.unreachable",
                 extra={"operation": operation, "error": type(exc).__name__},
             )
+            self._failed(organization_id)
             raise SalesforceUnavailable("Salesforce could not be reached") from exc
+        except BaseException:
+            if guard is not None and organization_id:
+                guard.succeeded(organization_id)  # a cancelled probe must not stay in flight
+            raise
+        if guard is not None and organization_id:
+            if response.status_code >= 500:
+                guard.failed(organization_id)
+            else:
+                guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
         self._record_limits(response, organization_id)
         if response.status_code >= 400:
             error = error_from_response(response)
@@ -144,7 +188,7 @@ class SalesforceClient:
         self, workspace_id: str, soql: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
         response = await self._get(workspace_id, "query", credentials, params={"q": soql})
-        return await self._collect_pages(workspace_id, response.json(), credentials)
+        return await self._collect_pages(workspace_id, json_object(response), credentials)
 
     async def _get(
         self, workspace_id: str, operation: str, credentials: Credentials | None, **kwargs: Any
@@ -160,13 +204,12 @@ class SalesforceClient:
         response = await self.call_with_token(
             instance_url, access_token, "GET", "query", params={"q": soql}, operation="query"
         )
-        records: list[dict[str, Any]] = response.json().get("records", [])
-        return records
+        return records_of(json_object(response))
 
     async def _collect_pages(
         self, workspace_id: str, body: dict[str, Any], credentials: Credentials | None
     ) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = list(body.get("records", []))
+        records = records_of(body)
         pages = 1
         while not body.get("done", True) and body.get("nextRecordsUrl") and pages < MAX_QUERY_PAGES:
             response = await self.call(
@@ -176,8 +219,8 @@ class SalesforceClient:
                 credentials=credentials,
                 operation="query_more",
             )
-            body = response.json()
-            records.extend(body.get("records", []))
+            body = json_object(response)
+            records.extend(records_of(body))
             pages += 1
         return records
 
@@ -185,11 +228,15 @@ class SalesforceClient:
         self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
         response = await self._get(workspace_id, "search", credentials, params={"q": sosl})
-        body = response.json()
-        records: list[dict[str, Any]] = (
-            body.get("searchRecords", []) if isinstance(body, dict) else body
-        )
-        return records
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
+        if isinstance(body, list):
+            return records_of({"records": body})
+        if isinstance(body, dict):
+            return records_of({"records": body.get("searchRecords", [])})
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
 
     async def describe_contact(
         self,
@@ -198,13 +245,25 @@ class SalesforceClient:
         if_modified_since: str | None = None,
         credentials: Credentials | None = None,
     ) -> tuple[dict[str, Any] | None, str | None]:
-        """The Contact describe, or None when unchanged since `if_modified_since` (304).
+        return await self.describe_sobject(
+            workspace_id, "Contact", if_modified_since=if_modified_since, credentials=credentials
+        )
+
+    async def describe_sobject(
+        self,
+        workspace_id: str,
+        sobject: str,
+        *,
+        if_modified_since: str | None = None,
+        credentials: Credentials | None = None,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The object's describe, or None when unchanged since `if_modified_since` (304).
         Also returns the answer's Last-Modified header for the next revalidation."""
         headers = {"If-Modified-Since": if_modified_since} if if_modified_since else {}
         response = await self.call(
             workspace_id,
             "GET",
-            "sobjects/Contact/describe",
+            f"sobjects/{sobject}/describe",
             headers=headers,
             credentials=credentials,
             operation="describe",
@@ -212,8 +271,7 @@ class SalesforceClient:
         last_modified = response.headers.get("Last-Modified")
         if response.status_code == 304:
             return None, last_modified or if_modified_since
-        describe: dict[str, Any] = response.json()
-        return describe, last_modified
+        return json_object(response), last_modified
 
     async def get_contact(
         self,
@@ -231,8 +289,7 @@ class SalesforceClient:
             credentials=credentials,
             operation="contact.get",
         )
-        record: dict[str, Any] = response.json()
-        return record
+        return json_object(response)
 
     async def update_contact(
         self,
@@ -260,8 +317,7 @@ class SalesforceClient:
 
     async def limits(self, workspace_id: str) -> dict[str, Any]:
         response = await self.call(workspace_id, "GET", "limits", operation="limits")
-        body: dict[str, Any] = response.json()
-        return body
+        return json_object(response)
 
     @staticmethod
     def _record_limits(response: httpx.Response, organization_id: str | None) -> None:
@@ -269,9 +325,27 @@ class SalesforceClient:
         if not info or not organization_id:
             return
         match = _LIMIT_INFO.search(info)
-        if match:
-            SALESFORCE_API_USAGE.labels(organization_id, "used").set(int(match.group(1)))
-            SALESFORCE_API_USAGE.labels(organization_id, "max").set(int(match.group(2)))
+        if match and int(match.group(2)) > 0:
+            SALESFORCE_API_USAGE_RATIO.observe(int(match.group(1)) / int(match.group(2)))
 
 
-__all__ = ["Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; SalesforceUnavailable when a 2xx answer is not one (a proxy's
+    HTML page, a cut-off body): never a 500 of ours."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
+    if not isinstance(body, dict):
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
+    return body
+
+
+def records_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    records = body.get("records", [])
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
+    return records
+
+
+__all__ = ["CallGuard", "Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]

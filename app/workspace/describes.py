@@ -1,4 +1,5 @@
-"""The Contact describe, cached per connection and revalidated with If-Modified-Since.
+"""Object describes (Contact, Lead), cached per connection and object and revalidated with
+If-Modified-Since.
 
 A describe is large and changes rarely: it is fetched once per connection, trusted for
 `fields_cache_ttl_seconds`, then revalidated (a 304 costs no parsing). If Salesforce is
@@ -10,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from app.kit.clocks import Clock, monotonic
 from app.kit.singleflight import SingleFlight
@@ -21,6 +22,10 @@ from app.workspace.tokens import TokenStore
 
 NOT_EDITABLE_TYPES = frozenset({"email", "phone"})
 DESCRIBE_MAX_CONNECTIONS = 10_000
+
+# The objects the service reads and shows: a Contact, or (when enabled) an unconverted Lead.
+SObject = Literal["Contact", "Lead"]
+SOBJECTS: tuple[SObject, ...] = ("Contact", "Lead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,8 @@ class ContactField:
 
 
 class ContactDescribe:
-    """The Contact fields, in describe order, found by name case-insensitively."""
+    """One object's fields (Contact or Lead, despite the name), in describe order, found by
+    name case-insensitively."""
 
     __slots__ = ("_by_name", "fields")
 
@@ -91,6 +97,9 @@ class ContactDescribe:
         return cls(tuple(fields))
 
 
+_Key = tuple[str, uuid.UUID, SObject]
+
+
 @dataclass(slots=True)
 class _Held:
     describe: ContactDescribe
@@ -111,30 +120,30 @@ class DescribeCache:
         self._tokens = tokens
         self._ttl = ttl_seconds
         self._clock = clock
-        self._held: dict[tuple[str, uuid.UUID], _Held] = {}
-        self._loads: SingleFlight[tuple[str, uuid.UUID], ContactDescribe] = SingleFlight()
+        self._held: dict[_Key, _Held] = {}
+        self._loads: SingleFlight[_Key, ContactDescribe] = SingleFlight()
         self._generation: dict[str, int] = {}
 
-    async def get(self, context: WorkspaceContext) -> ContactDescribe:
-        """The connection's describe; the caller has checked the workspace is connected."""
+    async def get(self, context: WorkspaceContext, sobject: SObject = "Contact") -> ContactDescribe:
+        """The connection's describe of `sobject`; the caller has checked the workspace is
+        connected."""
         assert context.connection_id is not None
-        key = (context.workspace_id, context.connection_id)
+        key = (context.workspace_id, context.connection_id, sobject)
         held = self._held.get(key)
         if held is not None and self._clock() - held.checked_at < self._ttl:
             return held.describe
         generation = self._generation.get(context.workspace_id, 0)
         return await self._loads.run(key, partial(self._refresh, key, held, generation))
 
-    async def _refresh(
-        self, key: tuple[str, uuid.UUID], held: _Held | None, generation: int
-    ) -> ContactDescribe:
-        workspace_id, connection_id = key
+    async def _refresh(self, key: _Key, held: _Held | None, generation: int) -> ContactDescribe:
+        workspace_id, connection_id, sobject = key
         credentials = await self._tokens.credentials(workspace_id)
         if credentials.connection_id != connection_id:
             raise ContextChanged()
         try:
-            raw, last_modified = await self._salesforce.describe_contact(
+            raw, last_modified = await self._salesforce.describe_sobject(
                 workspace_id,
+                sobject,
                 if_modified_since=held.last_modified if held else None,
                 credentials=credentials,
             )
@@ -145,8 +154,8 @@ class DescribeCache:
         if raw is None and held is not None:
             describe = held.describe
         elif raw is None:  # a 304 for a describe we no longer hold: fetch it whole
-            raw, last_modified = await self._salesforce.describe_contact(
-                workspace_id, credentials=credentials
+            raw, last_modified = await self._salesforce.describe_sobject(
+                workspace_id, sobject, credentials=credentials
             )
             describe = ContactDescribe.parse(raw or {})
         else:
