@@ -19,8 +19,10 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", t
 @router.get(
     "/lookup",
     response_model=LookupResponse,
-    summary="Find the Salesforce Contact with this email or phone",
-    description="Contacts only, never Leads. The email is matched first, then the phone. "
+    summary="Find the Salesforce Contact (or Lead) with this email or phone",
+    description="Contacts first; when none matches and `leads.enabled`, unconverted Leads by "
+    "the same rules (`matched_object` says which). The email is matched first, then the "
+    "phone. A phone with an extension matches only the same number with the same extension. "
     "Answers (matches and misses) are cached per workspace for `LOOKUP_CACHE_TTL_SECONDS`; "
     "when Salesforce is rate-limited or down, an older answer may be served with "
     "`stale: true`.",

@@ -38,8 +38,8 @@ EMAIL_DESCRIPTION = (
 # Documented only: blank identifiers are trimmed and refused by `checked_identifiers`.
 NOT_BLANK = r"\S"
 PHONE_DESCRIPTION = (
-    "Matched against Contact.Phone and Contact.MobilePhone when the email finds nothing: "
-    "exactly as stored, or as E.164 with `phone_matching=normalized`."
+    "Matched against Phone and MobilePhone when the email finds nothing: exactly as stored, "
+    "or as E.164 (extension included) with `phone_matching=normalized`."
 )
 
 
@@ -108,9 +108,20 @@ def checked_identifiers(email: str | None, phone: str | None) -> tuple[str | Non
 class LookupResponse(BaseModel):
     matched: bool
     matched_on: Literal["email", "phone"] | None = None
+    matched_object: Literal["Contact", "Lead"] | None = Field(
+        description="What matched: a Contact, an unconverted Lead (only with `leads.enabled`, "
+        "when no Contact matches), or nothing."
+    )
     contact: ContactView | None
+    lead: ContactView | None = Field(
+        default=None,
+        description="The matched Lead, fields in `leads.visible_fields` order. Present only "
+        "while `leads.enabled`.",
+    )
     other_matches: int = Field(
-        default=0, description="How many other Contacts matched the same identifier (at most 99)."
+        default=0,
+        description="How many other records of the same object matched the same identifier "
+        "(at most 99).",
     )
     hint: str | None = Field(default=None, description="When nothing matched: what to check.")
     cached: bool = Field(description="Whether this answer came from the lookup cache.")
