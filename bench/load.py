@@ -15,7 +15,10 @@ Measured:
    one replica and then round-robin against both: requests/s, latency, Salesforce queries
    per 1,000 lookups next to the distinct (workspace, email) pairs asked, 5xx, answers
    naming a contact of another workspace's org, and lookups issued after an edit was
-   acknowledged that did not show it (on whichever replica they reached).
+   acknowledged that did not show it (on whichever replica they reached). Each replica's
+   near cache (app.workspace.near_cache) learns of an edit made through the other over the
+   purge bus, so a lookup sent within that delivery delay (bench/edit_visibility.py measures
+   it) may still show the value before the edit: the count says how often that happened.
 
 `python bench/load.py [--requests 3000] [--seconds 20] [--concurrency 32]`
 """
