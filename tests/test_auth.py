@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -237,7 +238,7 @@ async def test_workspace_and_role_are_checked_even_when_the_token_is_cached(
 
 async def test_an_expired_token_is_refused_even_when_cached(settings: Settings) -> None:
     now = [time.time()]
-    app = create_app(settings, wall_clock=lambda: now[0])
+    app = create_app(settings, now=lambda: datetime.fromtimestamp(now[0], UTC))
     app.include_router(PROBE)
     token = mint_token(settings, workspace_id="ws-1", role="owner", ttl=60)
     exp = jwt.decode(token, options={"verify_signature": False})["exp"]
