@@ -9,7 +9,8 @@ read from Redis (or loaded from Salesforce and stored there) for `LOOKUP_NEAR_CA
 Consistency (stated in README.md, "Caching"; tested in tests/scaleout/test_near_cache.py):
 
 - Every write goes through the `LookupCache` methods of this class (edit: `update_contact`,
-  revert and failures: `invalidate_contact`, connect/disconnect/settings: `purge_workspace`).
+  revert and failures: `invalidate_contact`, a record created through the service:
+  `forget_identifiers`, connect/disconnect/settings: `purge_workspace`).
   Each drops the affected near entries of this process before *and* after the write to Redis
   and bumps the workspace's generation, so a read in flight that began before the write stores
   nothing: the replica that made a change shows it on its next lookup.
@@ -124,6 +125,13 @@ class NearLookupCache:
             workspace_id,
             contact_id,
             self.shared.update_contact(workspace_id, record, revertible=revertible),
+        )
+
+    async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
+        # Near copies are not indexed by identifier: every replica drops the workspace's (at
+        # most a second old); Redis drops only the answers of these identifiers.
+        await self._changing(
+            workspace_id, None, self.shared.forget_identifiers(workspace_id, identifiers)
         )
 
     async def purge_workspace(self, workspace_id: str) -> None:

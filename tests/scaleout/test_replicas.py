@@ -173,3 +173,25 @@ async def test_expired_token_is_refreshed_once_by_two_replicas(
 
     assert {r.status_code for r in answers} == {200}
     assert sf_emulator.counters["token.refresh_token"] == 1
+
+
+async def test_a_contact_created_on_one_replica_replaces_the_miss_cached_on_the_other(
+    replicas: tuple[Replica, Replica], connect: Any, auth: Any
+) -> None:
+    a, b = replicas
+    await connect(a, "ws-1")
+    await put_settings(a, auth, record_creation_enabled=True)
+    email = "created.elsewhere@example.com"
+    assert (await lookup(b, auth, email=email)).json()["matched"] is False
+    assert (await lookup(b, auth, email=email)).json()["cached"] is True
+
+    async with delivered_to(b):
+        created = await a.client.post(
+            "/v1/workspaces/ws-1/salesforce/contacts",
+            json={"fields": {"LastName": "Elsewhere", "Email": email}},
+            headers=auth("ws-1", "agent"),
+        )
+    assert created.status_code == 201, created.text
+
+    seen = (await lookup(b, auth, email=email)).json()
+    assert seen["matched"] is True and seen["contact"]["id"] == created.json()["id"]
