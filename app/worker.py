@@ -1,4 +1,5 @@
-"""`python -m app.worker`: the auto-create job workers and the reconciliation scheduler.
+"""`python -m app.worker`: the auto-create job workers, the reconciliation scheduler and the
+token keep-alive (app.workspace.keepalive).
 
 Run as many as you like: PgQueuer hands each job to one worker (`FOR UPDATE SKIP LOCKED`),
 re-offers a job whose worker stopped heart-beating, and the reconciliation claim makes each
@@ -31,6 +32,8 @@ from app.db import Database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
+from app.workspace.keepalive import TICK_SECONDS as KEEPALIVE_TICK_SECONDS
+from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.worker")
@@ -88,7 +91,8 @@ class Worker:
             follow_redirects=False,
         )
         cipher = TokenCipher(settings.encryption_keys)
-        salesforce = SalesforceClient(http, settings, TokenStore(db, cipher, http, settings))
+        tokens = TokenStore(db, cipher, http, settings)
+        salesforce = SalesforceClient(http, settings, tokens)
         respondio = RespondioClient(
             http,
             settings.respondio_api_base_url,
@@ -116,6 +120,7 @@ class Worker:
                     group.create_task(self._summarize(jobs))
                 if self._run_reconcile:
                     group.create_task(self._schedule(Reconciler(db, salesforce, settings), db))
+                    group.create_task(self._keep_alive(KeepAlive(db, tokens, settings)))
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
             await pool.close()
@@ -170,6 +175,18 @@ class Worker:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), tick)
+
+    async def _keep_alive(self, keepalive: KeepAlive) -> None:
+        """Refresh quiet connections before Salesforce's idle refresh-token expiry."""
+        while not self._stop.is_set():
+            try:
+                await keepalive.tick()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad tick
+                logger.exception(
+                    "salesforce.keepalive.tick_failed", extra={"error": type(exc).__name__}
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), KEEPALIVE_TICK_SECONDS)
 
 
 def _log_summary(jobs: AutocreateJobs) -> None:

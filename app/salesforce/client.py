@@ -31,6 +31,7 @@ logger = logging.getLogger("app.salesforce.client")
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 MAX_QUERY_PAGES = 10
+WRITE_METHODS = frozenset({"PATCH", "POST", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,7 @@ class SalesforceClient:
                 guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
         self._record_limits(response, organization_id)
         if response.status_code >= 400:
-            error = error_from_response(response)
+            error = error_from_response(response, write=method.upper() in WRITE_METHODS)
             SALESFORCE_CALLS.labels(operation, error.error_code).inc()
             logger.info(
                 "salesforce.call.failed",
