@@ -54,6 +54,7 @@ from app.salesforce.errors import (
     RecordNotFound,
     SalesforceError,
     SalesforceUnavailable,
+    WriteRejected,
 )
 from app.salesforce.values import same_value
 from app.workspace.caches import WorkspaceCaches
@@ -152,7 +153,8 @@ class EditService:
                     return await step(context, record_id)
             except RecordNotFound:
                 raise app_errors.record_not_found(sobject) from None
-            except MalformedRequest as exc:
+            except (MalformedRequest, WriteRejected) as exc:
+                # A read answers these as malformed requests, a write as refusals.
                 if exc.error_code in GONE_CODES:
                     raise app_errors.record_not_found(sobject) from exc
                 raise

@@ -4,7 +4,7 @@ Lead edits share the history table with Contact edits; every row written so far 
 Contact's.
 
 Revision ID: 0005_edit_history_object
-Revises: 0004_autocreate_waiting
+Revises: 0004_connection_health
 Create Date: 2026-12-01 09:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_edit_history_object"
-down_revision: str | None = "0004_autocreate_waiting"
+down_revision: str | None = "0004_connection_health"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
