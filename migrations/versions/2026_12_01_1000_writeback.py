@@ -1,7 +1,7 @@
 """write-back: the creation and activity toggles, idempotency keys of creates, logged activities
 
-Revision ID: 0005
-Revises: 0004_connection_health
+Revision ID: 0006_writeback
+Revises: 0005_edit_history_object
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005"
-down_revision: str | None = "0004_connection_health"
+revision: str = "0006_writeback"
+down_revision: str | None = "0005_edit_history_object"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
