@@ -351,28 +351,17 @@ class SalesforceClient:
         )
 
     async def create_record(
-        self,
-        workspace_id: str,
-        sobject: str,
-        values: dict[str, Any],
-        *,
-        credentials: Credentials | None = None,
+        self, workspace_id: str, sobject: str, values: dict[str, Any], **kwargs: Any
     ) -> str:
-        """POST sobjects/<sobject>: the new record's id (one API call). `sobject` is one of
-        the service's own constants, never caller input."""
+        """POST sobjects/<sobject> (one API call): the new record's id."""
+        path, operation = f"sobjects/{sobject}", f"{sobject.lower()}.create"
         response = await self.call(
-            workspace_id,
-            "POST",
-            f"sobjects/{sobject}",
-            json=values,
-            credentials=credentials,
-            operation=f"{sobject.lower()}.create",
+            workspace_id, "POST", path, json=values, operation=operation, **kwargs
         )
-        try:
-            body = response.json()
-            return str(body["id"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SalesforceUnavailable("Salesforce answered a create without an id") from exc
+        record_id = json_object(response).get("id")
+        if not isinstance(record_id, str):
+            raise SalesforceUnavailable("Salesforce answered a create without an id")
+        return record_id
 
     async def limits(self, workspace_id: str) -> dict[str, Any]:
         response = await self.call(workspace_id, "GET", "limits", operation="limits")
