@@ -282,13 +282,27 @@ class SalesforceClient:
         *,
         credentials: Credentials | None = None,
     ) -> dict[str, Any]:
+        return await self.get_record(
+            workspace_id, "Contact", contact_id, fields, credentials=credentials
+        )
+
+    async def get_record(
+        self,
+        workspace_id: str,
+        sobject: str,
+        record_id: str,
+        fields: list[str],
+        *,
+        credentials: Credentials | None = None,
+    ) -> dict[str, Any]:
+        """One record of `sobject` (Contact, Lead, ...) with the given fields."""
         response = await self.call(
             workspace_id,
             "GET",
-            f"sobjects/Contact/{contact_id}",
+            f"sobjects/{sobject}/{record_id}",
             params={"fields": ",".join(fields)} if fields else None,
             credentials=credentials,
-            operation="contact.get",
+            operation=f"{sobject.lower()}.get",
         )
         return json_object(response)
 
@@ -301,6 +315,26 @@ class SalesforceClient:
         if_unmodified_since: datetime | None = None,
         credentials: Credentials | None = None,
     ) -> None:
+        await self.update_record(
+            workspace_id,
+            "Contact",
+            contact_id,
+            values,
+            if_unmodified_since=if_unmodified_since,
+            credentials=credentials,
+        )
+
+    async def update_record(
+        self,
+        workspace_id: str,
+        sobject: str,
+        record_id: str,
+        values: dict[str, Any],
+        *,
+        if_unmodified_since: datetime | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
+        """PATCH the record; with `if_unmodified_since`, a change made since answers 412."""
         headers = (
             {"If-Unmodified-Since": format_datetime(if_unmodified_since, usegmt=True)}
             if if_unmodified_since
@@ -309,11 +343,11 @@ class SalesforceClient:
         await self.call(
             workspace_id,
             "PATCH",
-            f"sobjects/Contact/{contact_id}",
+            f"sobjects/{sobject}/{record_id}",
             json=values,
             headers=headers,
             credentials=credentials,
-            operation="contact.update",
+            operation=f"{sobject.lower()}.update",
         )
 
     async def limits(self, workspace_id: str) -> dict[str, Any]:
