@@ -139,6 +139,16 @@ class SalesforceRateLimited(AppError):
     detail = "The Salesforce organization has used up its API requests. Try again later."
 
 
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+    detail = (
+        "This workspace is asking Salesforce for uncached answers faster than its share of "
+        "the org's API allocation allows. Try again after Retry-After seconds."
+    )
+
+
 class SalesforceUnavailable(AppError):
     status = 502
     code = "salesforce_unavailable"

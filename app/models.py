@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Identity,
     Index,
@@ -212,6 +213,10 @@ class AutocreateWorkspace(Base):
     last_reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reconciliations in a row that found nothing new: the next one waits longer.
+    idle_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why reconciliation is paused (the org's API usage), null while it runs.
+    paused_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -281,3 +286,41 @@ class ContactFieldEdit(Base):
     reverted_by: Mapped[str | None] = mapped_column(String(64))
     revert_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revert_started_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- The org's Salesforce API allocation (app/workspace/budget.py) ---------------------------
+
+
+class SalesforceApiUsage(Base):
+    """The latest `Sforce-Limit-Info: api-usage=USED/LIMIT` seen for an org, by any replica."""
+
+    __tablename__ = "salesforce_api_usage"
+
+    organization_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)
+    api_limit: Mapped[int] = mapped_column(BigInteger)
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SalesforceApiCalls(Base):
+    """Salesforce calls this service made for a workspace, per purpose and UTC day."""
+
+    __tablename__ = "salesforce_api_calls"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SalesforceDescribe(Base):
+    """An sObject describe, shared by every process: one fetch per connection per TTL."""
+
+    __tablename__ = "salesforce_describes"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[dict] = mapped_column(JSONType)  # type: ignore[type-arg]
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

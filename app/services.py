@@ -27,14 +27,17 @@ from app.connections.service import ConnectionService
 from app.crypto import TokenCipher
 from app.db import Database
 from app.edits.service import EditService
-from app.kit.clocks import Clock
+from app.kit.clocks import Clock, wall_clock_following
 from app.lookup.service import LookupService
 from app.salesforce.client import SalesforceClient
+from app.workspace.budget import ApiBudget
 from app.workspace.bus import CacheBus
 from app.workspace.caches import Invalidation, WorkspaceCaches
 from app.workspace.context import WorkspaceContexts
+from app.workspace.describe_store import DescribeStore
 from app.workspace.describes import DescribeCache
 from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
+from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.tokens import TokenStore
@@ -51,9 +54,11 @@ class Services:
     templates: jinja2.Environment
     tokens: TokenStore
     salesforce: SalesforceClient
+    budget: ApiBudget
     caches: WorkspaceCaches
     invalidation: Invalidation
     bus: CacheBus | None
+    misses: MissLimiter
     connections: ConnectionService
     workspace_settings: WorkspaceSettingsService
     lookup: LookupService
@@ -61,10 +66,13 @@ class Services:
     autocreate: AutocreateService
 
     async def close(self) -> None:
+        await self.budget.stop()
         if self.bus is not None:
             await self.bus.stop()
         if isinstance(self.caches.lookups, RedisLookupCache):
             await self.caches.lookups.close()
+        if isinstance(self.misses, RedisMissLimiter):
+            await self.misses.close()
         await self.http.aclose()
         await self.db.dispose()
 
@@ -88,13 +96,16 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
     http = outbound_http(settings)
     cipher = TokenCipher(settings.encryption_keys)
-    tokens = TokenStore(db, cipher, http, settings)
-    salesforce = SalesforceClient(http, settings, tokens)
+    budget = ApiBudget(db, settings, clock=clock, now=wall_clock_following(clock))
+    tokens = TokenStore(db, cipher, http, settings, budget=budget)
+    salesforce = SalesforceClient(http, settings, tokens, observer=budget)
     caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
     if bus is not None:
         await bus.start()
+    budget.start()
+    misses = _miss_limiter(settings, clock)
     return Services(
         settings=settings,
         db=db,
@@ -108,9 +119,11 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
         ),
         tokens=tokens,
         salesforce=salesforce,
+        budget=budget,
         caches=caches,
         invalidation=invalidation,
         bus=bus,
+        misses=misses,
         connections=ConnectionService(
             db=db,
             cipher=cipher,
@@ -118,13 +131,41 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
             settings=settings,
             salesforce=salesforce,
             purge_workspace=invalidation.purge_workspace,
+            budget=budget,
         ),
         workspace_settings=WorkspaceSettingsService(db, caches),
         lookup=LookupService(
-            caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
+            caches=caches,
+            salesforce=salesforce,
+            tokens=tokens,
+            settings=settings,
+            budget=budget,
+            misses=misses,
         ),
         edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
         autocreate=AutocreateService(db, cipher, settings),
+    )
+
+
+def _miss_limiter(settings: Settings, clock: Clock) -> MissLimiter:
+    """The per-workspace limit on lookup cache misses; across replicas with CACHE_URL."""
+    local = MemoryMissLimiter(
+        settings.lookup_miss_rate_per_workspace,
+        settings.lookup_miss_burst_per_workspace,
+        clock=clock,
+    )
+    if not settings.cache_url:
+        return local
+    return RedisMissLimiter(
+        connect_redis(
+            settings.cache_url,
+            socket_timeout=settings.cache_socket_timeout_seconds,
+            max_connections=settings.cache_max_connections,
+        ),
+        settings.lookup_miss_rate_per_workspace,
+        settings.lookup_miss_burst_per_workspace,
+        prefix=settings.cache_key_prefix,
+        fallback=local,
     )
 
 
@@ -139,7 +180,12 @@ def _workspace_caches(
     and purges reach the other replicas over a bus."""
     contexts = WorkspaceContexts(db, clock=clock)
     describes = DescribeCache(
-        salesforce, tokens, ttl_seconds=settings.fields_cache_ttl_seconds, clock=clock
+        salesforce,
+        tokens,
+        ttl_seconds=settings.fields_cache_ttl_seconds,
+        clock=clock,
+        store=DescribeStore(db),
+        now=wall_clock_following(clock),
     )
     if not settings.cache_url:
         lookups: LookupCache = MemoryLookupCache(

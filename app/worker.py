@@ -30,6 +30,9 @@ from app.db import Database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
+from app.workspace.budget import ApiBudget
+from app.workspace.describe_store import DescribeStore
+from app.workspace.describes import DescribeCache
 from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.worker")
@@ -87,7 +90,15 @@ class Worker:
             follow_redirects=False,
         )
         cipher = TokenCipher(settings.encryption_keys)
-        salesforce = SalesforceClient(http, settings, TokenStore(db, cipher, http, settings))
+        budget = ApiBudget(db, settings)
+        tokens = TokenStore(db, cipher, http, settings, budget=budget)
+        salesforce = SalesforceClient(http, settings, tokens, observer=budget)
+        describes = DescribeCache(
+            salesforce,
+            tokens,
+            ttl_seconds=settings.fields_cache_ttl_seconds,
+            store=DescribeStore(db),
+        )
         respondio = RespondioClient(
             http,
             settings.respondio_api_base_url,
@@ -108,15 +119,20 @@ class Worker:
             extra={"jobs": self._run_jobs, "reconcile": self._run_reconcile},
         )
         jobs = AutocreateJobs(jobs_pool, cipher, respondio, settings)
+        budget.start()
         try:
             async with asyncio.TaskGroup() as group:
                 if self._run_jobs:
                     group.create_task(self._process_jobs(jobs, pool, concurrency))
                     group.create_task(self._summarize(jobs))
                 if self._run_reconcile:
-                    group.create_task(self._schedule(Reconciler(db, salesforce, settings)))
+                    reconciler = Reconciler(
+                        db, salesforce, settings, budget=budget, describes=describes
+                    )
+                    group.create_task(self._schedule(reconciler))
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
+            await budget.stop()
             await pool.close()
             await jobs_pool.close()
             await http.aclose()

@@ -41,6 +41,26 @@ class ConnectStarted(BaseModel):
     expires_at: datetime = Field(description="The authorization link stops working after this.")
 
 
+class PurposeCounts(BaseModel):
+    lookup: int = 0
+    edit: int = 0
+    create: int = 0
+    activity: int = 0
+    autocreate: int = 0
+    token: int = 0
+    describe: int = 0
+
+
+class ApiUsage(BaseModel):
+    """The org's daily API allocation as last reported by Salesforce, and the calls this
+    service made for the workspace today (UTC), by purpose."""
+
+    used: int = Field(description="API requests the org has used in the last 24 hours.")
+    limit: int = Field(description="The org's daily API allocation.")
+    measured_at: datetime = Field(description="When Salesforce last reported it.")
+    by_purpose_today: PurposeCounts
+
+
 class ConnectionView(BaseModel):
     """The workspace's Salesforce connection; every field but `status` is null when
     disconnected."""
@@ -55,6 +75,9 @@ class ConnectionView(BaseModel):
     scopes: list[str] | None = None
     connected_at: datetime | None = None
     connected_by: str | None = None
+    api_usage: ApiUsage | None = Field(
+        default=None, description="Null until Salesforce has reported the org's usage."
+    )
 
     @classmethod
     def disconnected(cls) -> ConnectionView:

@@ -23,7 +23,7 @@ from app import errors
 from app.config import Settings
 from app.connections import repository
 from app.connections.errors import ConnectFailed, invalid
-from app.connections.schemas import ConnectionView, ConnectRequest, ConnectStarted
+from app.connections.schemas import ApiUsage, ConnectionView, ConnectRequest, ConnectStarted
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
 from app.models import Connection, ConnectionStatus, OAuthState
@@ -35,6 +35,7 @@ from app.salesforce.errors import (
     OAuthError,
     SalesforceError,
 )
+from app.workspace.budget import ApiBudget
 
 logger = logging.getLogger("app.connections")
 
@@ -86,7 +87,9 @@ class ConnectionService:
         settings: Settings,
         salesforce: SalesforceClient,
         purge_workspace: PurgeWorkspace | None = None,
+        budget: ApiBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._db = db
         self._cipher = cipher
         self._http = http
@@ -313,7 +316,13 @@ class ConnectionService:
     # -- read ------------------------------------------------------------------------------
 
     async def status(self, workspace_id: str) -> ConnectionView:
-        return view_of(await repository.connection_of(self._db, workspace_id))
+        row = await repository.connection_of(self._db, workspace_id)
+        view = view_of(row)
+        if row is not None and self._budget is not None:
+            usage = await self._budget.summary(workspace_id, row.organization_id)
+            if usage is not None:
+                view.api_usage = ApiUsage.model_validate(usage)
+        return view
 
     async def _purge_quietly(self, workspace_id: str, event: str) -> None:
         if self._purge_workspace is None:

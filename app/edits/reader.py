@@ -49,7 +49,7 @@ class ContactReader:
                 raise app_errors.SalesforceContactNotFound() from None
             if exc.error_code == "INVALID_FIELD":
                 # A field was removed in Salesforce since the describe was read.
-                self._describes.purge_workspace(context.workspace_id)
+                self._describes.distrust(context.workspace_id)
                 raise ContextChanged() from exc
             raise
 

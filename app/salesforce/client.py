@@ -3,6 +3,11 @@
 On 401 INVALID_SESSION_ID the client asks its token source for fresh credentials once (a
 single-flight refresh, see app.workspace.tokens) and retries once; it never refreshes on a
 403. Every answer's `Sforce-Limit-Info` is recorded in metrics.
+
+Every call names its `purpose` (lookup, edit, create, activity, autocreate, token,
+describe); a `CallObserver` given at construction hears of each call that reached Salesforce
+with that purpose and the answer's api-usage, so the workspace core can count and cap the
+org's API allocation (docs/api.md, "Salesforce API usage") without this package knowing it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import httpx
 
 from app.config import Settings
 from app.salesforce.errors import (
+    RequestLimitExceeded,
     SalesforceError,
     SalesforceUnavailable,
     SessionExpired,
@@ -53,11 +59,38 @@ class TokenSource(Protocol):
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials: ...
 
 
+class CallObserver(Protocol):
+    """Hears of every call that reached Salesforce. Must not block: it runs on the hot path."""
+
+    def on_call(
+        self,
+        *,
+        organization_id: str | None,
+        workspace_id: str | None,
+        purpose: str,
+        api_usage: tuple[int, int] | None,
+        error: SalesforceError | None,
+    ) -> None: ...
+
+
+def parse_limit_info(value: str | None) -> tuple[int, int] | None:
+    """(used, limit) of a `Sforce-Limit-Info: api-usage=USED/LIMIT` header."""
+    match = _LIMIT_INFO.search(value or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
 class SalesforceClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings, tokens: TokenSource) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        tokens: TokenSource,
+        observer: CallObserver | None = None,
+    ) -> None:
         self._http = http
         self._settings = settings
         self.tokens = tokens
+        self.observer = observer
         self.data_path = f"/services/data/{settings.salesforce_api_version}/"
 
     # -- raw calls ---------------------------------------------------------------------------
@@ -71,6 +104,8 @@ class SalesforceClient:
         *,
         operation: str = "call",
         organization_id: str | None = None,
+        workspace_id: str | None = None,
+        purpose: str = "other",
         **kwargs: Any,
     ) -> httpx.Response:
         """One request with the given token. `path` is relative to /services/data/vNN.0/
@@ -93,8 +128,19 @@ class SalesforceClient:
             )
             raise SalesforceUnavailable("Salesforce could not be reached") from exc
         self._record_limits(response, organization_id)
-        if response.status_code >= 400:
-            error = error_from_response(response)
+        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        error = error_from_response(response) if response.status_code >= 400 else None
+        if isinstance(error, RequestLimitExceeded):
+            error.api_usage = usage
+        if self.observer is not None:
+            self.observer.on_call(
+                organization_id=organization_id,
+                workspace_id=workspace_id,
+                purpose=purpose,
+                api_usage=usage,
+                error=error,
+            )
+        if error is not None:
             SALESFORCE_CALLS.labels(operation, error.error_code).inc()
             logger.info(
                 "salesforce.call.failed",
@@ -117,6 +163,7 @@ class SalesforceClient:
         *,
         credentials: Credentials | None = None,
         operation: str = "call",
+        purpose: str = "other",
         **kwargs: Any,
     ) -> httpx.Response:
         """A request with the workspace's stored tokens; refresh once and retry once on 401."""
@@ -130,6 +177,8 @@ class SalesforceClient:
                     path,
                     operation=operation,
                     organization_id=creds.organization_id,
+                    workspace_id=workspace_id,
+                    purpose=purpose,
                     **kwargs,
                 )
             except SessionExpired:
@@ -141,10 +190,17 @@ class SalesforceClient:
     # -- typed operations ------------------------------------------------------------------
 
     async def query(
-        self, workspace_id: str, soql: str, *, credentials: Credentials | None = None
+        self,
+        workspace_id: str,
+        soql: str,
+        *,
+        credentials: Credentials | None = None,
+        purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
-        response = await self._get(workspace_id, "query", credentials, params={"q": soql})
-        return await self._collect_pages(workspace_id, response.json(), credentials)
+        response = await self._get(
+            workspace_id, "query", credentials, purpose=purpose, params={"q": soql}
+        )
+        return await self._collect_pages(workspace_id, response.json(), credentials, purpose)
 
     async def _get(
         self, workspace_id: str, operation: str, credentials: Credentials | None, **kwargs: Any
@@ -164,7 +220,11 @@ class SalesforceClient:
         return records
 
     async def _collect_pages(
-        self, workspace_id: str, body: dict[str, Any], credentials: Credentials | None
+        self,
+        workspace_id: str,
+        body: dict[str, Any],
+        credentials: Credentials | None,
+        purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = list(body.get("records", []))
         pages = 1
@@ -175,6 +235,7 @@ class SalesforceClient:
                 str(body["nextRecordsUrl"]),
                 credentials=credentials,
                 operation="query_more",
+                purpose=purpose,
             )
             body = response.json()
             records.extend(body.get("records", []))
@@ -182,9 +243,16 @@ class SalesforceClient:
         return records
 
     async def search(
-        self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
+        self,
+        workspace_id: str,
+        sosl: str,
+        *,
+        credentials: Credentials | None = None,
+        purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
-        response = await self._get(workspace_id, "search", credentials, params={"q": sosl})
+        response = await self._get(
+            workspace_id, "search", credentials, purpose=purpose, params={"q": sosl}
+        )
         body = response.json()
         records: list[dict[str, Any]] = (
             body.get("searchRecords", []) if isinstance(body, dict) else body
@@ -208,6 +276,7 @@ class SalesforceClient:
             headers=headers,
             credentials=credentials,
             operation="describe",
+            purpose="describe",
         )
         last_modified = response.headers.get("Last-Modified")
         if response.status_code == 304:
@@ -222,6 +291,7 @@ class SalesforceClient:
         fields: list[str],
         *,
         credentials: Credentials | None = None,
+        purpose: str = "edit",
     ) -> dict[str, Any]:
         response = await self.call(
             workspace_id,
@@ -230,6 +300,7 @@ class SalesforceClient:
             params={"fields": ",".join(fields)} if fields else None,
             credentials=credentials,
             operation="contact.get",
+            purpose=purpose,
         )
         record: dict[str, Any] = response.json()
         return record
@@ -242,6 +313,7 @@ class SalesforceClient:
         *,
         if_unmodified_since: datetime | None = None,
         credentials: Credentials | None = None,
+        purpose: str = "edit",
     ) -> None:
         headers = (
             {"If-Unmodified-Since": format_datetime(if_unmodified_since, usegmt=True)}
@@ -256,10 +328,13 @@ class SalesforceClient:
             headers=headers,
             credentials=credentials,
             operation="contact.update",
+            purpose=purpose,
         )
 
     async def limits(self, workspace_id: str) -> dict[str, Any]:
-        response = await self.call(workspace_id, "GET", "limits", operation="limits")
+        response = await self.call(
+            workspace_id, "GET", "limits", operation="limits", purpose="other"
+        )
         body: dict[str, Any] = response.json()
         return body
 
@@ -274,4 +349,11 @@ class SalesforceClient:
             SALESFORCE_API_USAGE.labels(organization_id, "max").set(int(match.group(2)))
 
 
-__all__ = ["Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]
+__all__ = [
+    "CallObserver",
+    "Credentials",
+    "SalesforceClient",
+    "SalesforceError",
+    "TokenSource",
+    "parse_limit_info",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from app.salesforce.errors import (
     SalesforceError,
     WriteRejected,
 )
+from app.workspace.budget import retry_after_seconds
 from app.workspace.context import ContextChanged, WorkspaceContext, WorkspaceContexts
 
 T = TypeVar("T")
@@ -31,7 +33,14 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     if isinstance(exc, ApiDisabled):
         return app_errors.SalesforceApiDisabled()
     if isinstance(exc, RequestLimitExceeded):
-        return app_errors.SalesforceRateLimited(headers={"Retry-After": "60"})
+        # Set by the API budget (app.workspace.budget): seconds for a concurrent-request
+        # refusal, the time the org's allocation takes to recover for a daily one.
+        retry_after = exc.retry_after if exc.retry_after is not None else retry_after_seconds(
+            *(exc.api_usage or (1, 1)), 0.95
+        )
+        return app_errors.SalesforceRateLimited(
+            headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+        )
     if isinstance(exc, InsufficientAccess):
         return app_errors.SalesforceInsufficientAccess(exc.message or None)
     if isinstance(exc, RecordNotFound):

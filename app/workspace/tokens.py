@@ -32,6 +32,7 @@ from app.salesforce.client import Credentials
 from app.salesforce.errors import InvalidGrant, NotConnected, ReauthorizationRequired
 from app.salesforce.hosts import ensure_allowed
 from app.workspace import repository
+from app.workspace.budget import ApiBudget
 from app.workspace.context import ContextChanged, WorkspaceContext
 
 logger = logging.getLogger("app.salesforce.tokens")
@@ -41,9 +42,16 @@ class TokenStore:
     """The `TokenSource` of the Salesforce client: credentials from the connection row."""
 
     def __init__(
-        self, db: Database, cipher: TokenCipher, http: httpx.AsyncClient, settings: Settings
+        self,
+        db: Database,
+        cipher: TokenCipher,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        *,
+        budget: ApiBudget | None = None,
     ) -> None:
         self._db = db
+        self._budget = budget
         self._cipher = cipher
         self._http = http
         self._settings = settings
@@ -93,6 +101,8 @@ class TokenStore:
         if not row.refresh_token_encrypted:
             await self._mark_reauthorization_required(row.id, workspace_id, "no_refresh_token")
             raise ReauthorizationRequired()
+        if self._budget is not None:
+            self._budget.count(workspace_id, "token")
         try:
             answer = await oauth.refresh_access_token(
                 self._http,
