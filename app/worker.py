@@ -60,6 +60,15 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     open, so the default reset (one more round trip per release) is skipped."""
 
 
+def shared_describes(
+    db: Database, salesforce: SalesforceClient, tokens: TokenStore, settings: Settings
+) -> DescribeCache:
+    """The worker's describes: the ones every service process shares (app.services)."""
+    return DescribeCache(
+        salesforce, tokens, ttl_seconds=settings.fields_cache_ttl_seconds, store=DescribeStore(db)
+    )
+
+
 class Worker:
     """Job processing and reconciliation in one process; `stop()` ends both gracefully."""
 
@@ -93,12 +102,7 @@ class Worker:
         budget = ApiBudget(db, settings)
         tokens = TokenStore(db, cipher, http, settings, budget=budget)
         salesforce = SalesforceClient(http, settings, tokens, observer=budget)
-        describes = DescribeCache(
-            salesforce,
-            tokens,
-            ttl_seconds=settings.fields_cache_ttl_seconds,
-            store=DescribeStore(db),
-        )
+        describes = shared_describes(db, salesforce, tokens, settings)
         respondio = RespondioClient(
             http,
             settings.respondio_api_base_url,

@@ -142,9 +142,7 @@ def error_from_response(response: httpx.Response) -> SalesforceError:
     if status == 401:
         kind = SessionExpired
     elif code == "REQUEST_LIMIT_EXCEEDED":
-        kind = (
-            ConcurrentLimitExceeded if "concurrent" in message.lower() else RequestLimitExceeded
-        )
+        kind = ConcurrentLimitExceeded if "concurrent" in message.lower() else RequestLimitExceeded
     elif code == "API_DISABLED_FOR_ORG":
         kind = ApiDisabled
     elif status == 403:

@@ -35,8 +35,10 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     if isinstance(exc, RequestLimitExceeded):
         # Set by the API budget (app.workspace.budget): seconds for a concurrent-request
         # refusal, the time the org's allocation takes to recover for a daily one.
-        retry_after = exc.retry_after if exc.retry_after is not None else retry_after_seconds(
-            *(exc.api_usage or (1, 1)), 0.95
+        retry_after = (
+            exc.retry_after
+            if exc.retry_after is not None
+            else retry_after_seconds(*(exc.api_usage or (1, 1)), 0.95)
         )
         return app_errors.SalesforceRateLimited(
             headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
