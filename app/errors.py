@@ -126,6 +126,13 @@ class SalesforceContactNotFound(AppError):
     detail = "The Contact does not exist in Salesforce or was deleted."
 
 
+class SalesforceLeadNotFound(AppError):
+    status = 404
+    code = "salesforce_lead_not_found"
+    title = "Salesforce lead not found"
+    detail = "The Lead does not exist in Salesforce, was deleted or was converted."
+
+
 class SalesforceValidationFailed(AppError):
     status = 422
     code = "salesforce_validation_failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from datetime import date, datetime
 
@@ -29,6 +30,7 @@ from app.db import Base
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 DEFAULT_VISIBLE_FIELDS = ["Name", "Email", "Phone", "MobilePhone", "Title", "LeadSource"]
+DEFAULT_LEAD_VISIBLE_FIELDS = ["Name", "Company", "Email", "Phone", "Status"]
 
 
 class ConnectionStatus(enum.StrEnum):
@@ -100,6 +102,16 @@ class WorkspaceSettings(Base):
     auto_create_add_tag: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_create_include_bulk_imports: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_create_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Leads in the lookup (docs/api.md, "Fields and settings"); rows older than these columns
+    # got the defaults from the migration.
+    leads_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    leads_visible_fields: Mapped[list[str]] = mapped_column(
+        JSONType,
+        default=lambda: list(DEFAULT_LEAD_VISIBLE_FIELDS),
+        server_default=text(f"'{json.dumps(DEFAULT_LEAD_VISIBLE_FIELDS)}'"),
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -142,7 +154,8 @@ class RespondioCredential(Base):
 class AutocreateContact(Base):
     """One Salesforce Contact seen by auto-create: the dedup key and the durable outcome.
 
-    `status` is pending, created, skipped or failed; `reason` says why for the last three.
+    `status` is pending, waiting (for the respond.io token; resumed when it is set), created,
+    skipped or failed; `reason` says why for the last four.
     The queue job only carries `id`. Contact data is kept while the outcome is open and
     cleared once the contact is created or skipped.
     """

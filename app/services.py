@@ -143,7 +143,7 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
             misses=misses,
         ),
         edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
-        autocreate=AutocreateService(db, cipher, settings),
+        autocreate=AutocreateService(db, cipher, settings, salesforce),
     )
 
 

@@ -24,6 +24,7 @@ from pgqueuer.db import AsyncpgPoolDriver
 from app.autocreate.ingest import ENTRYPOINT
 from app.autocreate.jobs import AutocreateJobs
 from app.autocreate.reconcile import Reconciler
+from app.autocreate.waiting import resume_waiting
 from app.config import Settings, get_settings
 from app.crypto import TokenCipher
 from app.db import Database
@@ -133,7 +134,7 @@ class Worker:
                     reconciler = Reconciler(
                         db, salesforce, settings, budget=budget, describes=describes
                     )
-                    group.create_task(self._schedule(reconciler))
+                    group.create_task(self._schedule(reconciler, db))
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
             await budget.stop()
@@ -169,7 +170,9 @@ class Worker:
                 await asyncio.wait_for(self._stop.wait(), SUMMARY_INTERVAL_SECONDS)
             _log_summary(jobs)
 
-    async def _schedule(self, reconciler: Reconciler) -> None:
+    async def _schedule(self, reconciler: Reconciler, db: Database) -> None:
+        """Each tick: reconciliation, then Contacts waiting for a respond.io token that has
+        been set since (app/autocreate/waiting.py)."""
         interval = self.settings.autocreate_reconcile_interval_seconds
         tick = max(0.05, min(interval / 4, 5.0))
         while not self._stop.is_set():
@@ -178,6 +181,12 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - the scheduler must outlive one bad tick
                 logger.exception(
                     "autocreate.reconcile.tick_failed", extra={"error": type(exc).__name__}
+                )
+            try:
+                await resume_waiting(db)
+            except Exception as exc:  # noqa: BLE001 - as above
+                logger.exception(
+                    "autocreate.waiting.sweep_failed", extra={"error": type(exc).__name__}
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), tick)

@@ -4,6 +4,7 @@ same transaction so a stored contact always has a job and a job always has its r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,9 +37,29 @@ _DATA_COLUMNS = (
 )
 
 
+# What PostgreSQL cannot hold in text: NUL, and lone surrogates (they have no UTF-8 form; a
+# JSON answer may carry either as a \u escape).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+INVALID_CHARACTERS = "invalid_characters"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A Contact recorded as skipped at intake (no job): the id, the reason, and the detail."""
+
+    salesforce_contact_id: str
+    reason: str
+    error: str | None = None
+    created_at: datetime | None = None
+    created_by_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ContactSeen:
-    """The fields of a new Salesforce Contact that auto-create needs."""
+    """The fields of a new Salesforce Contact that auto-create needs.
+
+    `unstorable` names the fields that held characters PostgreSQL cannot store (they are
+    removed from the values here); such a Contact is recorded as skipped, never stored."""
 
     salesforce_contact_id: str
     first_name: str | None = None
@@ -49,22 +70,47 @@ class ContactSeen:
     language: str | None = None
     created_at: datetime | None = None
     created_by_id: str | None = None
+    unstorable: tuple[str, ...] = ()
 
     @classmethod
     def from_fields(
         cls, fields: Mapping[str, Any], *, language_field: str | None = None
     ) -> ContactSeen:
-        """From a REST record or an Outbound Message sObject (same field names)."""
+        """From a REST record (same field names as an Outbound Message's sObject)."""
+        unstorable: list[str] = []
+
+        def text(name: str | None, limit: int) -> str | None:
+            value = fields.get(name) if name else None
+            if value is None:
+                return None
+            raw = str(value)
+            if _UNSTORABLE.search(raw):
+                unstorable.append(str(name))
+                raw = _UNSTORABLE.sub("", raw)
+            return _clean(raw, limit)
+
         return cls(
-            salesforce_contact_id=str(fields["Id"]),
-            first_name=_clean(fields.get("FirstName"), 255),
-            last_name=_clean(fields.get("LastName"), 255),
-            email=_clean(fields.get("Email"), 320),
-            phone=_clean(fields.get("Phone"), 64),
-            mobile_phone=_clean(fields.get("MobilePhone"), 64),
-            language=_clean(fields.get(language_field), 64) if language_field else None,
+            salesforce_contact_id=_UNSTORABLE.sub("", str(fields["Id"])),
+            first_name=text("FirstName", 255),
+            last_name=text("LastName", 255),
+            email=text("Email", 320),
+            phone=text("Phone", 64),
+            mobile_phone=text("MobilePhone", 64),
+            language=text(language_field, 64),
             created_at=parse_datetime(fields.get("CreatedDate")),
-            created_by_id=_clean(fields.get("CreatedById"), 18),
+            created_by_id=text("CreatedById", 18),
+            unstorable=tuple(unstorable),
+        )
+
+    def as_skip(self) -> Skip:
+        """This Contact recorded as skipped for its unstorable characters, without its data."""
+        return Skip(
+            self.salesforce_contact_id,
+            INVALID_CHARACTERS,
+            f"{', '.join(self.unstorable)}: contains a NUL character (U+0000) or an unpaired "
+            "surrogate, which cannot be stored; fix the Contact in Salesforce",
+            self.created_at,
+            self.created_by_id,
         )
 
 
@@ -85,11 +131,19 @@ async def store_contacts(
 
     A contact already pending gets the newer data (Salesforce sends the latest state);
     a settled one is left alone. Jobs become due after `settle`, so a bulk import can be
-    seen whole before any of its contacts is judged.
+    seen whole before any of its contacts is judged. A contact with unstorable characters
+    is recorded as skipped instead (one bad record never fails the others).
     """
     assert source in SOURCES
     new_ids: list[int] = []
-    unique = {c.salesforce_contact_id: c for c in contacts}
+    unique = {c.salesforce_contact_id: c for c in contacts if not c.unstorable}
+    await skip_contacts(
+        session,
+        workspace_id=workspace_id,
+        organization_id=organization_id,
+        source=source,
+        skips=[c.as_skip() for c in contacts if c.unstorable],
+    )
     rows = [_row(workspace_id, organization_id, source, c, settle) for c in unique.values()]
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = rows[start : start + _INSERT_CHUNK]
@@ -118,6 +172,45 @@ async def store_contacts(
             .values(idle_streak=0)
         )
     return new_ids
+
+
+async def skip_contacts(
+    session: AsyncSession,
+    *,
+    workspace_id: str,
+    organization_id: str,
+    source: str,
+    skips: Sequence[Skip],
+) -> None:
+    """Record Contacts that will not be created (no job, no personal data). A Contact that
+    already has a row keeps it."""
+    unique = {s.salesforce_contact_id: s for s in skips}
+    if not unique:
+        return
+    now = datetime.now(UTC)
+    values = [
+        {
+            "workspace_id": workspace_id,
+            "salesforce_contact_id": skip.salesforce_contact_id,
+            "organization_id": organization_id,
+            "source": source,
+            "status": "skipped",
+            "reason": skip.reason,
+            "last_error": skip.error,
+            "attempts": 0,
+            "sf_created_at": whole_second(skip.created_at) if skip.created_at else None,
+            "sf_created_by_id": skip.created_by_id,
+            "next_attempt_at": now,
+            "completed_at": now,
+        }
+        for skip in unique.values()
+    ]
+    for start in range(0, len(values), _INSERT_CHUNK):
+        await session.execute(
+            insert(AutocreateContact)
+            .values(values[start : start + _INSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["workspace_id", "salesforce_contact_id"])
+        )
 
 
 async def enqueue(session: AsyncSession, row_ids: Iterable[int], delay: timedelta) -> None:

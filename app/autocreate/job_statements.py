@@ -68,3 +68,13 @@ SET lease_until = NULL, next_attempt_at = $2, last_error = $3,
     attempts = COALESCE($4, attempts), updated_at = now()
 WHERE id = $1 AND status = 'pending'
 """
+
+# No respond.io token yet: park the row as waiting (data kept, lease and create marker put
+# back) until the token is set (app/autocreate/waiting.py). $2 reason, $3 the marker before the
+# claim, $4 the note, $5 whether it is a bulk import.
+WAIT = """
+UPDATE autocreate_contacts
+SET status = 'waiting', reason = $2, lease_until = NULL, create_sent_at = $3,
+    last_error = $4, bulk_import = COALESCE($5, bulk_import), updated_at = now()
+WHERE id = $1 AND status = 'pending'
+"""

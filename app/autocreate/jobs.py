@@ -29,7 +29,7 @@ from pgqueuer import RetryRequested
 from pgqueuer.models import Job
 
 from app.autocreate.contact_data import identifier_of, respondio_body
-from app.autocreate.job_statements import CLAIM, RESCHEDULE, SETTLE
+from app.autocreate.job_statements import CLAIM, RESCHEDULE, SETTLE, WAIT
 from app.autocreate.outcomes import (
     ALREADY_EXISTS,
     AUTO_CREATED_TAG,
@@ -39,9 +39,11 @@ from app.autocreate.outcomes import (
     RESPONDIO_REJECTED,
     RESPONDIO_UNAUTHORIZED,
     RESPONDIO_UNAVAILABLE,
+    WAITING,
     precondition_failure,
     whole_second_or_none,
 )
+from app.autocreate.waiting import TOKEN_MISSING_MESSAGE
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.respondio.client import RespondioClient
@@ -136,7 +138,8 @@ class AutocreateJobs:
     # -- claim and decide --------------------------------------------------------------
 
     async def _claim(self, row_id: int) -> WorkItem | None:
-        """The work to do, or None when the row was settled here (skip, no credentials).
+        """The work to do, or None when the row was settled here (skip) or parked to wait
+        for the respond.io token.
 
         One statement takes the lease, sets the create marker and reads everything the
         decision needs (settings, connection, credential, the size of the row's batch);
@@ -153,6 +156,17 @@ class AutocreateJobs:
             if isinstance(outcome, WorkItem):
                 return outcome
             status, reason = outcome
+            if status == WAITING:
+                await conn.execute(
+                    WAIT,
+                    row_id,
+                    reason,
+                    claimed.sent_before,
+                    TOKEN_MISSING_MESSAGE,
+                    self._bulk(claimed),
+                )
+                self._record_outcome(row_id, claimed.workspace_id, status, reason)
+                return None
             await conn.execute(
                 SETTLE,
                 row_id,
@@ -195,7 +209,7 @@ class AutocreateJobs:
         if bulk and not claimed.auto_create_include_bulk_imports:
             return "skipped", BULK_IMPORT
         if claimed.api_token_encrypted is None:
-            return "failed", RESPONDIO_NOT_CONFIGURED
+            return WAITING, RESPONDIO_NOT_CONFIGURED  # resumed when the token is set
         tags = [AUTO_CREATED_TAG] if claimed.auto_create_add_tag else []
         if bulk and settings.autocreate_bulk_marker_tag.strip():
             tags.append(settings.autocreate_bulk_marker_tag.strip())

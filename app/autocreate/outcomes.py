@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.autocreate.ingest import whole_second
+from app.autocreate.ingest import INVALID_CHARACTERS, whole_second
 from app.models import ConnectionStatus, WorkspaceSettings
 from app.salesforce.values import same_id
 
 AUTO_CREATED_TAG = "Auto-created: Salesforce"
 
-STATUSES = ("pending", "created", "skipped", "failed")
+__all__ = ["INVALID_CHARACTERS"]  # skipped: data PostgreSQL cannot store (NUL)
+
+STATUSES = ("pending", "waiting", "created", "skipped", "failed")
 
 # skipped
 NO_IDENTIFIER = "no_identifier"
@@ -20,6 +22,12 @@ AUTO_CREATE_DISABLED = "auto_create_disabled"
 SALESFORCE_DISCONNECTED = "salesforce_disconnected"
 REAUTHORIZATION_REQUIRED = "reauthorization_required"
 CREATED_BEFORE_ENABLED = "created_before_enabled"
+NOT_A_CONTACT = "not_a_contact"  # an Outbound Message named a record that is not a Contact
+NOT_FOUND_IN_SALESFORCE = "not_found_in_salesforce"  # deleted, or never existed
+# recorded when a Contact arrives (it never gets a job)
+INTAKE_REASONS = frozenset({NOT_A_CONTACT, NOT_FOUND_IN_SALESFORCE, INVALID_CHARACTERS})
+# waiting (not settled: resumed when the respond.io token is set)
+WAITING = "waiting"
 # failed
 RESPONDIO_NOT_CONFIGURED = "respondio_not_configured"
 RESPONDIO_UNAUTHORIZED = "respondio_unauthorized"

@@ -207,6 +207,13 @@ class Reconciler:
                 extra={"workspace_id": workspace_id, "error_code": exc.error_code},
             )
             return queued
+        except Exception as exc:  # noqa: BLE001 - say so in the status, keep other workspaces going
+            await self._record_error(workspace_id, f"unexpected error: {type(exc).__name__}")
+            logger.exception(
+                "autocreate.reconcile.failed",
+                extra={"workspace_id": workspace_id, "error": type(exc).__name__},
+            )
+            return queued
         await self._reschedule(workspace_id, queued)
         logger.info(
             "autocreate.reconcile.done",

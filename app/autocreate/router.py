@@ -37,13 +37,17 @@ _SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
     summary="Salesforce Outbound Message listener (SOAP 1.1)",
     description="Called by Salesforce, not by respond.io. Every notification is stored "
     "(idempotently, by notification id and Contact id) before the `<Ack>true</Ack>` is "
-    "returned. While auto-create is off or Salesforce is disconnected or needs "
-    "reauthorization, messages are acknowledged and dropped.",
+    "returned. The message is only a hint: the Contacts it names are read back from "
+    "Salesforce (one query per message) and only Salesforce's values are used; a "
+    "notification of a deleted Contact (empty sObject) is skipped. While auto-create is off "
+    "or Salesforce is disconnected or needs reauthorization, messages are acknowledged and "
+    "dropped. When Salesforce cannot be read, 503 (not acknowledged: Salesforce retries).",
     responses={
         200: {"description": "Acknowledged", "content": _SOAP_XML},
         400: {"description": "Malformed or hostile XML, or too large", "content": _SOAP_XML},
         403: {"description": "OrganizationId is not the connected org", "content": _SOAP_XML},
         404: {"description": "Unknown key", "content": _SOAP_XML},
+        503: {"description": "Salesforce could not be read; retried", "content": _SOAP_XML},
     },
     response_class=Response,
 )
@@ -60,6 +64,9 @@ async def outbound_message(
         return _soap(soap.ACK, 200)
     if result.outcome is Delivery.UNKNOWN_KEY:
         return _soap(soap.fault("soapenv:Client", "unknown endpoint"), 404)
+    if result.outcome is Delivery.UNAVAILABLE:
+        # Not acknowledged: Salesforce retries the message later (for up to 24 hours).
+        return _soap(soap.fault("soapenv:Server", result.detail), 503)
     if result.outcome is Delivery.WRONG_ORG:
         return _soap(
             soap.fault("soapenv:Client", "OrganizationId is not the connected organization"),

@@ -35,7 +35,10 @@ class FailedCounts(BaseModel):
 
 class LastError(BaseModel):
     at: datetime | None
-    source: str = Field(description="`reconciliation` or `job`")
+    source: str = Field(
+        description="`reconciliation`, `webhook` (a Contact recorded as skipped when it "
+        "arrived) or `job`"
+    )
     message: str
     salesforce_contact_id: str | None = None
 
@@ -45,7 +48,15 @@ class AutoCreateStatus(BaseModel):
     created: int
     skipped: SkippedCounts
     failed: FailedCounts
-    pending: int
+    pending: int = Field(description="Contacts not settled yet, the waiting ones included.")
+    waiting: int = Field(
+        default=0, description="Of `pending`, the Contacts waiting for `waiting_for`."
+    )
+    waiting_for: str | None = Field(
+        default=None,
+        description="`respondio_token` while auto-create is on (or Contacts wait) and no "
+        "respond.io API token is stored; the waiting Contacts are created once it is set.",
+    )
     watermark: datetime | None = Field(
         description="Newest Salesforce CreatedDate reconciliation has stored."
     )

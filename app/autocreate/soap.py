@@ -44,6 +44,7 @@ class Notification:
 
     @property
     def record_id(self) -> str | None:
+        """None for a record deleted before delivery (Salesforce sends an empty sObject)."""
         return self.fields.get("Id")
 
 
@@ -111,6 +112,9 @@ def _notification(item: Element) -> Notification:
             fields[name] = None
         else:
             fields[name] = _text(child)
+    if not fields:
+        # Deleted before delivery: no data at all. Skipped; the rest of the message stands.
+        return Notification(notification_id=notification_id, sobject_type=sobject_type)
     record_id = fields.get("Id")
     if record_id is None or not _SALESFORCE_ID.fullmatch(record_id):
         raise SoapMessageInvalid("a Notification's sObject has no valid Id")

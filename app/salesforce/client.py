@@ -266,13 +266,25 @@ class SalesforceClient:
         if_modified_since: str | None = None,
         credentials: Credentials | None = None,
     ) -> tuple[dict[str, Any] | None, str | None]:
-        """The Contact describe, or None when unchanged since `if_modified_since` (304).
+        return await self.describe_sobject(
+            workspace_id, "Contact", if_modified_since=if_modified_since, credentials=credentials
+        )
+
+    async def describe_sobject(
+        self,
+        workspace_id: str,
+        sobject: str,
+        *,
+        if_modified_since: str | None = None,
+        credentials: Credentials | None = None,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The object's describe, or None when unchanged since `if_modified_since` (304).
         Also returns the answer's Last-Modified header for the next revalidation."""
         headers = {"If-Modified-Since": if_modified_since} if if_modified_since else {}
         response = await self.call(
             workspace_id,
             "GET",
-            "sobjects/Contact/describe",
+            f"sobjects/{sobject}/describe",
             headers=headers,
             credentials=credentials,
             operation="describe",

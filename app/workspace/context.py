@@ -21,7 +21,12 @@ from app import errors as app_errors
 from app.db import Database
 from app.kit.clocks import Clock, monotonic
 from app.kit.singleflight import TTLSingleFlight
-from app.models import DEFAULT_VISIBLE_FIELDS, ConnectionStatus, WorkspaceSettings
+from app.models import (
+    DEFAULT_LEAD_VISIBLE_FIELDS,
+    DEFAULT_VISIBLE_FIELDS,
+    ConnectionStatus,
+    WorkspaceSettings,
+)
 from app.workspace import repository
 
 CONTEXT_TTL_SECONDS = 5.0
@@ -36,12 +41,19 @@ class AutoCreate:
 
 
 @dataclass(frozen=True, slots=True)
+class LeadSettings:
+    enabled: bool = False
+    visible_fields: tuple[str, ...] = tuple(DEFAULT_LEAD_VISIBLE_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsSnapshot:
     visible_fields: tuple[str, ...] = tuple(DEFAULT_VISIBLE_FIELDS)
     editing_enabled: bool = False
     phone_matching: str = "exact"
     auto_create: AutoCreate = field(default_factory=AutoCreate)
     auto_create_enabled_at: datetime | None = None
+    leads: LeadSettings = field(default_factory=LeadSettings)
 
     @classmethod
     def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
@@ -57,6 +69,14 @@ class SettingsSnapshot:
                 include_bulk_imports=bool(row.auto_create_include_bulk_imports),
             ),
             auto_create_enabled_at=row.auto_create_enabled_at,
+            leads=LeadSettings(
+                enabled=bool(row.leads_enabled),
+                visible_fields=tuple(
+                    DEFAULT_LEAD_VISIBLE_FIELDS
+                    if row.leads_visible_fields is None
+                    else row.leads_visible_fields
+                ),
+            ),
         )
 
 

@@ -1,4 +1,5 @@
-"""The Contact describe, cached per connection and revalidated with If-Modified-Since.
+"""Object describes (Contact, Lead), cached per connection and object and revalidated with
+If-Modified-Since.
 
 A describe is large and changes rarely: it is fetched once per connection, trusted for
 `fields_cache_ttl_seconds`, then revalidated (a 304 costs no parsing). If Salesforce is
@@ -13,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from app.kit.clocks import Clock, Now, monotonic, utc_now
 from app.kit.singleflight import SingleFlight
@@ -25,6 +26,10 @@ from app.workspace.tokens import TokenStore
 
 NOT_EDITABLE_TYPES = frozenset({"email", "phone"})
 DESCRIBE_MAX_CONNECTIONS = 10_000
+
+# The objects the service reads and shows: a Contact, or (when enabled) an unconverted Lead.
+SObject = Literal["Contact", "Lead"]
+SOBJECTS: tuple[SObject, ...] = ("Contact", "Lead")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,8 @@ class ContactField:
 
 
 class ContactDescribe:
-    """The Contact fields, in describe order, found by name case-insensitively."""
+    """One object's fields (Contact or Lead, despite the name), in describe order, found by
+    name case-insensitively."""
 
     __slots__ = ("_by_name", "fields")
 
@@ -95,6 +101,9 @@ class ContactDescribe:
         return cls(tuple(fields))
 
 
+_Key = tuple[str, uuid.UUID, SObject]
+
+
 @dataclass(slots=True)
 class _Held:
     describe: ContactDescribe
@@ -122,19 +131,22 @@ class DescribeCache:
         self._tokens = tokens
         self._ttl = ttl_seconds
         self._clock = clock
-        self._held: dict[tuple[str, uuid.UUID], _Held] = {}
-        self._loads: SingleFlight[tuple[str, uuid.UUID], ContactDescribe] = SingleFlight()
+        self._held: dict[_Key, _Held] = {}
+        self._loads: SingleFlight[_Key, ContactDescribe] = SingleFlight()
         self._generation: dict[str, int] = {}
 
-    async def get(self, context: WorkspaceContext) -> ContactDescribe:
-        """The connection's describe; the caller has checked the workspace is connected."""
+    async def get(self, context: WorkspaceContext, sobject: SObject = "Contact") -> ContactDescribe:
+        """The connection's describe of `sobject`; the caller has checked the workspace is
+        connected."""
         assert context.connection_id is not None
-        return await self.get_for(context.workspace_id, context.connection_id)
+        return await self.get_for(context.workspace_id, context.connection_id, sobject)
 
-    async def get_for(self, workspace_id: str, connection_id: uuid.UUID) -> ContactDescribe:
+    async def get_for(
+        self, workspace_id: str, connection_id: uuid.UUID, sobject: SObject = "Contact"
+    ) -> ContactDescribe:
         """The describe of this connection of the workspace (ContextChanged if it is not the
         workspace's current one)."""
-        key = (workspace_id, connection_id)
+        key: _Key = (workspace_id, connection_id, sobject)
         held = self._held.get(key)
         if held is not None and self._clock() - held.checked_at < self._ttl:
             return held.describe
@@ -156,14 +168,14 @@ class DescribeCache:
         return (self._now() - stored.checked_at).total_seconds() < self._ttl
 
     async def _refresh_shared(
-        self, key: tuple[str, uuid.UUID], held: _Held | None, generation: int
+        self, key: _Key, held: _Held | None, generation: int
     ) -> ContactDescribe:
         assert self._store is not None
-        workspace_id, connection_id = key
-        stored = await self._store.read(connection_id, "Contact")
+        workspace_id, connection_id, sobject = key
+        stored = await self._store.read(connection_id, sobject)
         if not self._fresh(workspace_id, stored):
-            async with self._store.lock(connection_id, "Contact"):
-                stored = await self._store.read(connection_id, "Contact")
+            async with self._store.lock(connection_id, sobject):
+                stored = await self._store.read(connection_id, sobject)
                 if not self._fresh(workspace_id, stored):
                     stored = await self._revalidate_shared(key, stored, held)
         assert stored is not None
@@ -178,22 +190,23 @@ class DescribeCache:
         return describe
 
     async def _revalidate_shared(
-        self, key: tuple[str, uuid.UUID], stored: StoredDescribe | None, held: _Held | None
+        self, key: _Key, stored: StoredDescribe | None, held: _Held | None
     ) -> StoredDescribe:
         assert self._store is not None
-        workspace_id, connection_id = key
+        workspace_id, connection_id, sobject = key
         credentials = await self._tokens.credentials(workspace_id)
         if credentials.connection_id != connection_id:
             raise ContextChanged()
         try:
-            raw, last_modified = await self._salesforce.describe_contact(
+            raw, last_modified = await self._salesforce.describe_sobject(
                 workspace_id,
+                sobject,
                 if_modified_since=stored.last_modified if stored else None,
                 credentials=credentials,
             )
             if raw is None and stored is None:  # a 304 for a describe nobody holds
-                raw, last_modified = await self._salesforce.describe_contact(
-                    workspace_id, credentials=credentials
+                raw, last_modified = await self._salesforce.describe_sobject(
+                    workspace_id, sobject, credentials=credentials
                 )
         except (RequestLimitExceeded, SalesforceUnavailable):
             if stored is not None:
@@ -201,24 +214,23 @@ class DescribeCache:
             raise
         body = raw if raw is not None else (stored.body if stored else {})
         fresh = StoredDescribe(body or {}, last_modified, self._now())
-        await self._store.write(workspace_id, connection_id, "Contact", fresh)
+        await self._store.write(workspace_id, connection_id, sobject, fresh)
         return fresh
 
-    def _keep(self, key: tuple[str, uuid.UUID], held: _Held) -> None:
+    def _keep(self, key: _Key, held: _Held) -> None:
         if len(self._held) >= DESCRIBE_MAX_CONNECTIONS and key not in self._held:
             self._held.pop(next(iter(self._held)))
         self._held[key] = held
 
-    async def _refresh(
-        self, key: tuple[str, uuid.UUID], held: _Held | None, generation: int
-    ) -> ContactDescribe:
-        workspace_id, connection_id = key
+    async def _refresh(self, key: _Key, held: _Held | None, generation: int) -> ContactDescribe:
+        workspace_id, connection_id, sobject = key
         credentials = await self._tokens.credentials(workspace_id)
         if credentials.connection_id != connection_id:
             raise ContextChanged()
         try:
-            raw, last_modified = await self._salesforce.describe_contact(
+            raw, last_modified = await self._salesforce.describe_sobject(
                 workspace_id,
+                sobject,
                 if_modified_since=held.last_modified if held else None,
                 credentials=credentials,
             )
@@ -229,8 +241,8 @@ class DescribeCache:
         if raw is None and held is not None:
             describe = held.describe
         elif raw is None:  # a 304 for a describe we no longer hold: fetch it whole
-            raw, last_modified = await self._salesforce.describe_contact(
-                workspace_id, credentials=credentials
+            raw, last_modified = await self._salesforce.describe_sobject(
+                workspace_id, sobject, credentials=credentials
             )
             describe = ContactDescribe.parse(raw or {})
         else:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 
 from app.db import Database
-from app.models import Connection, ConnectionStatus, WorkspaceSettings
+from app.models import Connection, ConnectionStatus, RespondioCredential, WorkspaceSettings
 
 
 async def connection_and_settings(
@@ -36,6 +36,17 @@ async def connection_of(db: Database, workspace_id: str) -> Connection | None:
             select(Connection).where(Connection.workspace_id == workspace_id)
         )
     return row
+
+
+async def respondio_token_set(db: Database, workspace_id: str) -> bool:
+    """Whether the workspace has stored a respond.io API token (auto-create needs one)."""
+    async with db.transaction() as session:
+        found = await session.scalar(
+            select(RespondioCredential.workspace_id).where(
+                RespondioCredential.workspace_id == workspace_id
+            )
+        )
+    return found is not None
 
 
 async def update_tokens(db: Database, connection_id: uuid.UUID, values: dict[str, Any]) -> None:

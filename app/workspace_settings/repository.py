@@ -9,14 +9,20 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import WorkspaceSettings
 from app.workspace.context import SettingsSnapshot
-from app.workspace_settings.schemas import SettingsDocument
+from app.workspace_settings.schemas import SettingsUpdate
 
 
 async def save(
-    db: Database, workspace_id: str, new: SettingsDocument, visible: list[str], user_id: str
+    db: Database,
+    workspace_id: str,
+    new: SettingsUpdate,
+    visible: list[str],
+    lead_visible: list[str] | None,
+    user_id: str,
 ) -> SettingsSnapshot:
     """Replace the workspace's settings (the row locked meanwhile); `auto_create_enabled_at`
-    moves only when auto-create is switched on."""
+    moves only when auto-create is switched on; omitted keys (`new.leads` None) keep their
+    stored values."""
     async with db.transaction() as session:
         row = await session.scalar(
             select(WorkspaceSettings)
@@ -34,6 +40,9 @@ async def save(
         row.auto_create_enabled = new.auto_create.enabled
         row.auto_create_add_tag = new.auto_create.add_tag
         row.auto_create_include_bulk_imports = new.auto_create.include_bulk_imports
+        if new.leads is not None and lead_visible is not None:
+            row.leads_enabled = new.leads.enabled
+            row.leads_visible_fields = lead_visible
         row.updated_by = user_id
         await session.flush()
         return SettingsSnapshot.from_row(row)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app import errors
 from app.deps import AnyMember, Manager, WorkspaceSettingsServiceDep
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
-from app.workspace_settings.schemas import ContactFieldOut, SettingsDocument
+from app.workspace.describes import SObject
+from app.workspace_settings.schemas import ContactFieldOut, SettingsDocument, SettingsUpdate
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["settings"])
 
@@ -15,13 +18,18 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["set
 @router.get(
     "/fields",
     response_model=list[ContactFieldOut],
-    summary="Contact fields from Salesforce's describe",
-    responses=problem_responses(*AUTH_ERRORS, *SALESFORCE_READ_ERRORS),
+    summary="Contact (or Lead) fields from Salesforce's describe",
+    responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
 )
 async def list_fields(
-    caller: AnyMember, service: WorkspaceSettingsServiceDep
+    caller: AnyMember,
+    service: WorkspaceSettingsServiceDep,
+    sobject: Annotated[
+        SObject,
+        Query(alias="object", description="Whose fields: `Contact` (default) or `Lead`."),
+    ] = "Contact",
 ) -> list[ContactFieldOut]:
-    return await service.fields(caller.workspace_id)
+    return await service.fields(caller.workspace_id, sobject)
 
 
 @router.get(
@@ -38,11 +46,12 @@ async def get_settings(caller: AnyMember, service: WorkspaceSettingsServiceDep) 
     "/settings",
     response_model=SettingsDocument,
     summary="Replace the whole settings document",
-    description="Owner or manager. Changing `visible_fields` checks every name against the "
-    "Contact describe, so it needs a Salesforce connection.",
+    description="Owner or manager. Changing `visible_fields` (or `leads.visible_fields`) "
+    "checks every name against the Contact (or Lead) describe, so it needs a Salesforce "
+    "connection. `leads` may be omitted: the stored value is kept.",
     responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
 )
 async def put_settings(
-    caller: Manager, service: WorkspaceSettingsServiceDep, body: SettingsDocument
+    caller: Manager, service: WorkspaceSettingsServiceDep, body: SettingsUpdate
 ) -> SettingsDocument:
     return await service.replace(caller.workspace_id, body, caller.user_id)

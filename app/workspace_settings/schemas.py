@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 
 class PicklistValueOut(BaseModel):
@@ -36,11 +36,28 @@ class AutoCreateSettings(BaseModel):
     )
 
 
+class SettingsWarning(BaseModel):
+    code: str = Field(examples=["respondio_token_missing"])
+    message: str
+
+
 FieldName = Annotated[str, Field(min_length=1, max_length=80)]
 
 
+class LeadSettingsDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool = Field(
+        description="When no Contact matches, the lookup shows an unconverted Lead that does."
+    )
+    visible_fields: list[FieldName] = Field(
+        max_length=100,
+        description="Lead fields shown in the sidebar, in order; each must exist on Lead.",
+    )
+
+
 class SettingsDocument(BaseModel):
-    """The whole settings document; a PUT replaces it (every key is required)."""
+    """The whole settings document, as stored (defaults when never saved)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -54,6 +71,10 @@ class SettingsDocument(BaseModel):
                         "enabled": False,
                         "add_tag": True,
                         "include_bulk_imports": False,
+                    },
+                    "leads": {
+                        "enabled": False,
+                        "visible_fields": ["Name", "Company", "Email", "Phone", "Status"],
                     },
                 }
             ]
@@ -70,3 +91,27 @@ class SettingsDocument(BaseModel):
         "sides are compared as E.164 numbers."
     )
     auto_create: AutoCreateSettings
+    leads: LeadSettingsDocument
+    warnings: list[SettingsWarning] | None = Field(
+        default=None,
+        exclude_if=lambda value: not value,
+        description="Read-only, in answers only when there is something to say (e.g. "
+        "`respondio_token_missing`: auto-create is on but no respond.io API token is stored). "
+        "Ignored in a PUT.",
+    )
+
+
+class SettingsUpdate(SettingsDocument):
+    """A PUT replaces the document. Keys added after the first version (`leads`) may be
+    omitted: the stored value is kept."""
+
+    leads: LeadSettingsDocument | None = Field(  # type: ignore[assignment]
+        default=None, description="Omitted: the stored value is kept."
+    )
+
+    @field_validator("leads", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("omit `leads` to keep the stored value; null is not a value")
+        return value

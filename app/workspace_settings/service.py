@@ -1,4 +1,4 @@
-"""Fields (from the Contact describe) and the workspace's settings document."""
+"""Fields (from the Contact or Lead describe) and the workspace's settings document."""
 
 from __future__ import annotations
 
@@ -13,19 +13,32 @@ from app.workspace.context import (
     read_context,
     require_connected,
 )
-from app.workspace.describes import ContactDescribe
+from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
+from app.workspace.repository import respondio_token_set
 from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,
     ContactFieldOut,
+    LeadSettingsDocument,
     SettingsDocument,
+    SettingsUpdate,
+    SettingsWarning,
 )
 
 logger = logging.getLogger("app.settings")
 
 
-def document(snapshot: SettingsSnapshot) -> SettingsDocument:
+RESPONDIO_TOKEN_MISSING = SettingsWarning(
+    code="respondio_token_missing",
+    message="Auto-create is on but no respond.io API token is stored: new Contacts wait and "
+    "are created once one is set (PUT /v1/workspaces/{workspace_id}/respondio-credentials).",
+)
+
+
+def document(
+    snapshot: SettingsSnapshot, warnings: list[SettingsWarning] | None = None
+) -> SettingsDocument:
     return SettingsDocument(
         visible_fields=list(snapshot.visible_fields),
         editing_enabled=snapshot.editing_enabled,
@@ -34,6 +47,10 @@ def document(snapshot: SettingsSnapshot) -> SettingsDocument:
             enabled=snapshot.auto_create.enabled,
             add_tag=snapshot.auto_create.add_tag,
             include_bulk_imports=snapshot.auto_create.include_bulk_imports,
+        ),
+        warnings=warnings or None,
+        leads=LeadSettingsDocument(
+            enabled=snapshot.leads.enabled, visible_fields=list(snapshot.leads.visible_fields)
         ),
     )
 
@@ -45,30 +62,37 @@ class WorkspaceSettingsService:
         self._describes = caches.describes
         self._lookups = caches.lookups
 
-    async def describe(self, workspace_id: str) -> ContactDescribe:
+    async def describe(self, workspace_id: str, sobject: SObject = "Contact") -> ContactDescribe:
         async def load(context: WorkspaceContext) -> ContactDescribe:
             require_connected(context)
-            return await self._describes.get(context)
+            return await self._describes.get(context, sobject)
 
         return await with_salesforce_errors(self._contexts, workspace_id, load)
 
-    async def fields(self, workspace_id: str) -> list[ContactFieldOut]:
-        describe = await self.describe(workspace_id)
+    async def fields(
+        self, workspace_id: str, sobject: SObject = "Contact"
+    ) -> list[ContactFieldOut]:
+        describe = await self.describe(workspace_id, sobject)
         # The describe's fields carry the same names as the answer (`editable` included).
         return [ContactFieldOut.model_validate(f, from_attributes=True) for f in describe.fields]
 
     async def get(self, workspace_id: str) -> SettingsDocument:
         context = await read_context(self._db, workspace_id)
-        return document(context.settings)
+        return document(context.settings, await self._warnings(workspace_id, context.settings))
 
     async def replace(
-        self, workspace_id: str, new: SettingsDocument, user_id: str
+        self, workspace_id: str, new: SettingsUpdate, user_id: str
     ) -> SettingsDocument:
         current = (await read_context(self._db, workspace_id)).settings
         visible = list(new.visible_fields)
         if visible != list(current.visible_fields):
-            visible = await self._checked_fields(workspace_id, visible)
-        saved = await repository.save(self._db, workspace_id, new, visible, user_id)
+            visible = await self._checked_fields(workspace_id, visible, "Contact")
+        lead_visible = None
+        if new.leads is not None:
+            lead_visible = list(new.leads.visible_fields)
+            if lead_visible != list(current.leads.visible_fields):
+                lead_visible = await self._checked_fields(workspace_id, lead_visible, "Lead")
+        saved = await repository.save(self._db, workspace_id, new, visible, lead_visible, user_id)
         # What a lookup selects and how it matches may have changed: forget this workspace's
         # answers and snapshot at once (other replicas: at once with CACHE_URL, else within
         # the snapshot TTL).
@@ -82,13 +106,24 @@ class WorkspaceSettingsService:
                 "editing_enabled": saved.editing_enabled,
                 "phone_matching": saved.phone_matching,
                 "auto_create_enabled": saved.auto_create.enabled,
+                "leads_enabled": saved.leads.enabled,
             },
         )
-        return document(saved)
+        return document(saved, await self._warnings(workspace_id, saved))
 
-    async def _checked_fields(self, workspace_id: str, names: list[str]) -> list[str]:
+    async def _warnings(
+        self, workspace_id: str, snapshot: SettingsSnapshot
+    ) -> list[SettingsWarning]:
+        if snapshot.auto_create.enabled and not await respondio_token_set(self._db, workspace_id):
+            return [RESPONDIO_TOKEN_MISSING]
+        return []
+
+    async def _checked_fields(
+        self, workspace_id: str, names: list[str], sobject: SObject
+    ) -> list[str]:
         """The names in the describe's spelling; 422 naming unknown or repeated ones."""
-        describe = await self.describe(workspace_id)
+        describe = await self.describe(workspace_id, sobject)
+        key = "visible_fields" if sobject == "Contact" else "leads.visible_fields"
         unknown: list[str] = []
         repeated: list[str] = []
         seen: set[str] = set()
@@ -104,19 +139,13 @@ class WorkspaceSettingsService:
             seen.add(field.name)
             canonical.append(field.name)
         problems = [
-            {"field": "visible_fields", "message": f"{name!r} is not a field of Contact"}
-            for name in unknown
-        ] + [
-            {"field": "visible_fields", "message": f"{name!r} is listed more than once"}
-            for name in repeated
-        ]
+            {"field": key, "message": f"{name!r} is not a field of {sobject}"} for name in unknown
+        ] + [{"field": key, "message": f"{name!r} is listed more than once"} for name in repeated]
         if problems:
             detail = []
             if unknown:
-                detail.append("unknown Contact fields: " + ", ".join(unknown))
+                detail.append(f"unknown {sobject} fields: " + ", ".join(unknown))
             if repeated:
                 detail.append("listed more than once: " + ", ".join(repeated))
-            raise app_errors.ValidationFailed(
-                "visible_fields: " + "; ".join(detail), errors=problems
-            )
+            raise app_errors.ValidationFailed(f"{key}: " + "; ".join(detail), errors=problems)
         return canonical

@@ -104,6 +104,8 @@ async def test_status_counts_by_outcome(
         "skipped": {"total": 0, "by_reason": {}},
         "failed": {"total": 0, "by_reason": {}},
         "pending": 0,
+        "waiting": 0,
+        "waiting_for": None,
         "watermark": None,
         "last_reconciled_at": None,
         "last_error": None,

@@ -187,3 +187,66 @@ def reconciler_of(app: Any, settings: Settings) -> Reconciler:
         budget=services.budget,
         describes=services.caches.describes,
     )
+
+
+@asynccontextmanager
+async def job_runner(settings: Settings) -> AsyncIterator[Any]:
+    """The auto-create job handler of a worker, without its queue: a test runs each row's job
+    itself (`run_pending`), so nothing waits on a clock."""
+    import asyncpg
+
+    from app.autocreate.jobs import AutocreateJobs
+    from app.crypto import TokenCipher
+    from app.respondio.client import RespondioClient
+    from app.worker import asyncpg_dsn
+
+    pool = await asyncpg.create_pool(asyncpg_dsn(settings), min_size=1, max_size=2)
+    async with httpx.AsyncClient() as http:
+        respondio = RespondioClient(
+            http,
+            settings.respondio_api_base_url,
+            max_requests_per_second=settings.respondio_max_requests_per_second,
+            timeout=settings.respondio_timeout_seconds,
+        )
+        try:
+            yield AutocreateJobs(pool, TokenCipher(settings.encryption_keys), respondio, settings)
+        finally:
+            await pool.close()
+
+
+async def run_pending(app: Any, jobs: Any) -> int:
+    """Run the job of every pending row once (a retry asked for is left for the next call);
+    returns how many jobs ran."""
+    from pgqueuer import RetryRequested
+
+    ran = 0
+    for row in await rows(app):
+        if row.status == "pending":
+            ran += 1
+            try:
+                await jobs.run(row.id)
+            except RetryRequested:
+                pass
+    return ran
+
+
+async def queued_jobs(database_url: str) -> int:
+    """Auto-create jobs waiting in PgQueuer's queue."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM pgqueuer WHERE status = 'queued'"))
+    finally:
+        await conn.close()
+
+
+async def seed_contact(sf_emulator: Any, fields: dict[str, Any], created_date: datetime) -> str:
+    """A Contact made by a user, through the emulator's control API over HTTP."""
+    async with httpx.AsyncClient(base_url=sf_emulator.base_url) as http:
+        response = await http.post(
+            f"/__emulator/orgs/{ACME}/contacts",
+            json={"fields": fields, "created_date": created_date.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
+    assert response.status_code == 201, response.text
+    return str(response.json()["Id"])
