@@ -16,6 +16,7 @@ from app.errors import Forbidden, Unauthenticated
 Role = Literal["owner", "manager", "agent"]
 ROLES: frozenset[str] = frozenset({"owner", "manager", "agent"})
 MANAGING_ROLES: frozenset[str] = frozenset({"owner", "manager"})
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -66,7 +67,12 @@ class TokenVerifier:
         role = claims.get("role")
         workspace_id = claims.get("workspace_id")
         subject = claims.get("sub")
-        if role not in ROLES:
+        for name in NUMERIC_DATE_CLAIMS:
+            # PyJWT takes "exp": "1700000000" (a string) as a date; a gateway never mints one.
+            value = claims.get(name)
+            if name in claims and (not isinstance(value, int | float) or isinstance(value, bool)):
+                raise Unauthenticated(f"The token's `{name}` is not a NumericDate.")
+        if not isinstance(role, str) or role not in ROLES:
             raise Unauthenticated("The token carries an unknown role.")
         if not isinstance(workspace_id, str) or not workspace_id:
             raise Unauthenticated("The token carries no workspace.")

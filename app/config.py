@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     salesforce_api_version: str = "v62.0"
     salesforce_extra_allowed_hosts: str = ""
     salesforce_timeout_seconds: float = 10.0
+    # Per org: this many timeouts/5xx/network failures in a row (each within the window of
+    # the previous one) and Salesforce is not called for SALESFORCE_BREAKER_OPEN_SECONDS.
+    salesforce_breaker_failures: int = 3
+    salesforce_breaker_window_seconds: float = 30.0
+    salesforce_breaker_open_seconds: float = 15.0
     salesforce_max_connections: int = 100
 
     public_base_url: str = "http://127.0.0.1:8000"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("app.errors")
 
@@ -209,6 +213,22 @@ class NothingToRevert(AppError):
     title = "Nothing to revert"
 
 
+class ServiceUnavailable(AppError):
+    """The service's own database cannot be reached (docs/api.md, "Errors")."""
+
+    status = 503
+    code = "service_unavailable"
+    title = "The service is unavailable"
+    detail = "The service cannot reach its database right now. Try again shortly."
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
+        super().__init__(detail, **kwargs)
+
+
+SERVICE_RETRY_AFTER_SECONDS = 5
+
+
 class OAuthStateInvalid(AppError):
     status = 400
     code = "oauth_state_invalid"
@@ -250,26 +270,102 @@ async def _request_validation_handler(request: Request, exc: Exception) -> JSONR
     return problem_response(ValidationFailed(detail, errors=errors))
 
 
+# FastAPI answers a body it cannot decode (not UTF-8) with HTTPException(400); our own code
+# raises AppErrors, so a bare 400 is always a request body that could not be read.
+BODY_UNREADABLE = "body: not valid JSON (UTF-8)"
+
+
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        return problem_response(
+            ValidationFailed(BODY_UNREADABLE, errors=[{"field": "body", "message": "not JSON"}])
+        )
     codes = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
-    error = AppError(str(exc.detail) if exc.detail else None, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request.app, request.scope))
+    error = AppError(str(exc.detail) if exc.detail else None, headers=headers)
     error.status = exc.status_code
     error.code = codes.get(exc.status_code, "http_error")
     error.title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
     return problem_response(error)
 
 
-async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception(
-        "http.unhandled_error",
-        extra={"route": route_template(request.scope), "error": type(exc).__name__},
-    )
-    return problem_response(AppError("An unexpected error occurred. It has been logged."))
+def _allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """Every method the path is served with: one route per method shares a path, and
+    Starlette's own Allow names only the first route's."""
+    methods = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**scope, "method": method}
+        if any(route.matches(probe)[0] == Match.FULL for route in app.router.routes):
+            methods.append(method)
+    return methods
+
+
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, connect timeout (TimeoutError is an OSError)
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # the pool had no connection to give in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def unavailable_database(exc: BaseException) -> bool:
+    """True when `exc` (or what it wraps) says the database cannot be reached."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, DATABASE_DOWN):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class UnhandledErrors:
+    """What no handler took: 503 `service_unavailable` when the database is unreachable, else
+    500 `internal_error`, answered like any other error. (Starlette's ServerErrorMiddleware
+    answers too, but then re-raises, and uvicorn closes the client's keep-alive connection.)
+    Logged with the error's type and route only: SQL parameters are hidden by the engines
+    (app.db), and no request data is logged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if started:
+                raise
+            fields = {"route": route_template(scope), "error": type(exc).__name__}
+            if unavailable_database(exc):
+                logger.warning("http.database_unavailable", extra=fields)
+                error: AppError = ServiceUnavailable()
+            else:
+                logger.exception("http.unhandled_error", extra=fields)
+                error = AppError("An unexpected error occurred. It has been logged.")
+            await problem_response(error)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _request_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
-    app.add_exception_handler(Exception, _unhandled_handler)
+    app.add_middleware(UnhandledErrors)

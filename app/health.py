@@ -12,12 +12,15 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
 
 from app.deps import DatabaseDep
+from app.errors import SERVICE_RETRY_AFTER_SECONDS
 
 logger = logging.getLogger("app.health")
 router = APIRouter(tags=["operations"])
 
+CURRENT_REVISION = "SELECT version_num FROM alembic_version"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,15 +52,28 @@ async def readyz(database: DatabaseDep) -> JSONResponse:
     expected = head_revision()
     try:
         async with database.engine.connect() as conn:
-            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    except Exception as exc:  # noqa: BLE001 - any database failure means "not ready"
+            current = (await conn.execute(text(CURRENT_REVISION))).scalar()
+    except ProgrammingError:
+        # The server answers but has no alembic_version table: never migrated.
+        current = None
+    except Exception as exc:  # noqa: BLE001 - any other database failure means "unreachable"
         logger.warning("health.database_unreachable", extra={"error": type(exc).__name__})
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "database": "unreachable",
+                "detail": "The database cannot be reached.",
+            },
+            status_code=503,
+            headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)},
+        )
     if current != expected:
         return JSONResponse(
             {
                 "status": "unavailable",
                 "database": "not_migrated",
+                "detail": "The database answers but is not at the expected revision: migrate "
+                "it (`alembic upgrade head`).",
                 "revision": current,
                 "head": expected,
             },

@@ -21,6 +21,7 @@ from app.kit.clocks import Clock
 from app.logs import configure_logging
 from app.lookup.router import router as lookup_router
 from app.observability import ObservabilityMiddleware
+from app.openapi import install_problem_documents
 from app.preview.router import install_sidebar_preview
 from app.services import start_services
 from app.workspace_settings.router import router as workspace_settings_router
@@ -60,8 +61,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # A trailing-slash redirect is built from the Host header: a forged Host would send
+        # clients elsewhere. A path with a trailing slash is simply not found.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
+    install_problem_documents(app)
     install_offline_docs(app)
     install_sidebar_preview(app, settings)
     app.add_middleware(ObservabilityMiddleware)

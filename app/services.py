@@ -27,6 +27,7 @@ from app.connections.service import ConnectionService
 from app.crypto import TokenCipher
 from app.db import Database
 from app.edits.service import EditService
+from app.kit.breaker import CircuitBreaker
 from app.kit.clocks import Clock, wall_clock_following
 from app.lookup.service import LookupService
 from app.salesforce.client import SalesforceClient
@@ -98,7 +99,13 @@ async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -
     cipher = TokenCipher(settings.encryption_keys)
     budget = ApiBudget(db, settings, clock=clock, now=wall_clock_following(clock))
     tokens = TokenStore(db, cipher, http, settings, budget=budget)
-    salesforce = SalesforceClient(http, settings, tokens, observer=budget)
+    breaker = CircuitBreaker(
+        failures=settings.salesforce_breaker_failures,
+        window=settings.salesforce_breaker_window_seconds,
+        open_seconds=settings.salesforce_breaker_open_seconds,
+        clock=clock,
+    )
+    salesforce = SalesforceClient(http, settings, tokens, observer=budget, guard=breaker)
     caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)

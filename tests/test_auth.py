@@ -125,6 +125,31 @@ async def test_unknown_role_is_refused(probe_client: Any, settings: Settings) ->
     await _assert_problem(response, 401, "unauthenticated")
 
 
+@pytest.mark.parametrize(
+    "claim",
+    [
+        {"role": ["owner"]},
+        {"role": {"owner": True}},
+        {"role": 1},
+        {"workspace_id": ["ws-1"]},
+        {"sub": {"id": "user-1"}},
+        {"exp": str(int(time.time()) + 600)},
+        {"exp": True},
+        {"exp": [int(time.time()) + 600]},
+        {"iat": "0"},
+        {"nbf": "0"},
+    ],
+)
+async def test_claims_of_the_wrong_type_are_unauthenticated(
+    probe_client: Any, settings: Settings, claim: dict[str, Any]
+) -> None:
+    """A role that is a list or an object, or a numeric-string `exp`, is a bad token: 401,
+    never a 500 and never accepted."""
+    token = jwt.encode(_claims(settings, **claim), settings.service_jwt_secret, algorithm="HS256")
+    response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    await _assert_problem(response, 401, "unauthenticated")
+
+
 async def test_wrong_workspace_is_forbidden(probe_client: Any, settings: Settings) -> None:
     token = mint_token(settings, workspace_id="ws-2", role="owner")
     response = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))

@@ -38,6 +38,8 @@ async def test_readyz_fails_when_database_is_down(make_settings: Any) -> None:
             response = await http.get("/readyz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+    assert "cannot be reached" in response.json()["detail"]
+    assert int(response.headers["retry-after"]) > 0
 
 
 async def test_readyz_fails_when_not_migrated(make_settings: Any) -> None:
@@ -54,6 +56,30 @@ async def test_readyz_fails_when_not_migrated(make_settings: Any) -> None:
             await application.state.services.db.dispose()
         assert response.status_code == 503
         assert response.json()["database"] == "not_migrated"
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_readyz_tells_an_empty_database_from_an_unreachable_one(
+    make_settings: Any,
+) -> None:
+    """A database that answers but was never migrated (no alembic_version table) is
+    `not_migrated`, not `unreachable`: the fix is to migrate, not to look at the network."""
+    name = f"sfint_empty_{uuid.uuid4().hex[:8]}"
+    await admin(f'CREATE DATABASE "{name}"')
+    try:
+        url = with_database(SERVER_URL, name).replace("postgresql://", "postgresql+asyncpg://")
+        application = create_app(make_settings(database_url=url))
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                response = await http.get("/readyz")
+            await application.state.services.db.dispose()
+        assert response.status_code == 503
+        body = response.json()
+        assert body["database"] == "not_migrated"
+        assert body["revision"] is None
+        assert "migrate" in body["detail"]
     finally:
         await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -72,7 +72,8 @@ class AutoCreateStatus(BaseModel):
 class RespondioCredentialsIn(BaseModel):
     api_token: SecretStr = Field(
         description="The workspace's respond.io Developer API token (Settings > Integrations "
-        "> Developer API). Stored encrypted and never returned."
+        "> Developer API). Stored encrypted and never returned.",
+        json_schema_extra={"minLength": 1, "pattern": r"^\s*\S+\s*$"},
     )
 
     @field_validator("api_token")

@@ -33,6 +33,7 @@ class ConnectRequest(BaseModel):
         default=None,
         max_length=2048,
         description="Where the confirmation page links back to. Only configured hosts.",
+        json_schema_extra={"format": "uri", "pattern": "^https?://"},
     )
 
 

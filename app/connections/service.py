@@ -34,6 +34,7 @@ from app.salesforce.errors import (
     HostNotAllowed,
     OAuthError,
     SalesforceError,
+    UnusableGrant,
 )
 from app.workspace.budget import ApiBudget
 
@@ -156,25 +157,22 @@ class ConnectionService:
         error_description: str | None,
     ) -> Connected:
         """The callback: consume the state, exchange the code, read who connected, store."""
+        # The state first: without a valid one, nothing of the request (an attacker's link
+        # may carry any `error_description`) is shown on our domain.
         pending = await self._consume_state(state) if state else None
+        if pending is None:
+            logger.info("salesforce.connect.failed", extra={"reason": "state_invalid"})
+            raise ConnectFailed(errors.OAuthStateInvalid())
         if error:
-            workspace_id = pending.workspace_id if pending else None
-            logger.info(
-                "salesforce.connect.failed",
-                extra={"workspace_id": workspace_id, "reason": f"authorize:{error[:64]}"},
-            )
-            return_url = pending.return_url if pending else None
+            self._log_failed(pending, f"authorize:{error[:64]}")
             if error == "access_denied":
-                raise ConnectFailed(errors.SalesforceAccessDenied(), return_url)
+                raise ConnectFailed(errors.SalesforceAccessDenied(), pending.return_url)
             raise ConnectFailed(
                 errors.SalesforceAuthorizationFailed(
                     f"Salesforce answered: {error_description or error}. Nothing was connected."
                 ),
-                return_url,
+                pending.return_url,
             )
-        if pending is None:
-            logger.info("salesforce.connect.failed", extra={"reason": "state_invalid"})
-            raise ConnectFailed(errors.OAuthStateInvalid())
         if not code:
             self._log_failed(pending, "no_code")
             raise ConnectFailed(
@@ -198,6 +196,9 @@ class ConnectionService:
             )
         except SalesforceError as exc:
             self._log_failed(pending, f"token_exchange:{_reason(exc)}")
+            if isinstance(exc, UnusableGrant):
+                # Salesforce issued a grant we refuse to use: hand it back.
+                await self._revoke_token_quietly(pending.login_url, exc.token, pending.workspace_id)
             raise ConnectFailed(_exchange_error(exc), pending.return_url) from exc
         try:
             identity = await oauth.fetch_identity(
@@ -217,6 +218,11 @@ class ConnectionService:
                 else errors.SalesforceUnavailable()
             )
             raise ConnectFailed(error, pending.return_url) from exc
+        except BaseException:
+            # Anything else (the database gone, a bug, a cancelled request): nothing is stored,
+            # so the grant must not outlive this request either.
+            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            raise
         # Every replica drops its snapshot of the workspace (status, instance URL) and its
         # cached answers, so a reconnect is usable everywhere at once.
         await self._purge_quietly(pending.workspace_id, "connect")
@@ -366,6 +372,8 @@ def _reason(exc: SalesforceError) -> str:
 
 
 def _exchange_error(exc: SalesforceError) -> errors.AppError:
+    if isinstance(exc, UnusableGrant) and exc.cause is not None:
+        exc = exc.cause
     if isinstance(exc, HostNotAllowed):
         return errors.SalesforceUnavailable(
             "Salesforce answered with an address outside Salesforce's domains; nothing was "

@@ -23,11 +23,19 @@ ContactId = Annotated[
     Path(
         max_length=64,
         description="The Salesforce Contact id (15 or 18 characters, prefix `003`).",
+        # Checked by the service (422 `validation_error`); declared so the schema says so.
+        json_schema_extra={"pattern": "^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$"},
         examples=["0035g0000006SevAAE"],
     ),
 ]
 FieldName = Annotated[
-    str, Path(max_length=80, description="The field's API name.", examples=["Title"])
+    str,
+    Path(
+        max_length=80,
+        description="The field's API name.",
+        examples=["Title"],
+        json_schema_extra={"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
+    ),
 ]
 
 WRITE_ERRORS = (

@@ -44,6 +44,9 @@ class InvalidValue(ValueError):
 def normalize(field: ContactField, value: Any) -> Any:
     """The value as Salesforce will hold it, or InvalidValue."""
     kind = field.type
+    if isinstance(value, str) and "\x00" in value:
+        # Neither Salesforce nor PostgreSQL (the edit history) can hold a NUL character.
+        raise InvalidValue("must not contain the NUL character")
     if value is None or (value == "" and kind not in ("boolean",)):
         if kind == "boolean" or not field.nillable:
             raise InvalidValue("may not be empty")

@@ -16,6 +16,9 @@ from app.lookup.schemas import (
 )
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 
+# Documented only: the service trims and refuses blank identifiers (app.lookup.schemas).
+NOT_BLANK = r"\S"
+
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", tags=["contacts"])
 
 
@@ -42,7 +45,8 @@ async def lookup_contact(
         Query(
             max_length=MAX_EMAIL_LENGTH,
             description="Matched first, against Contact.Email (case-insensitive, as in "
-            "Salesforce).",
+            "Salesforce). Give `email`, `phone` or both: neither is a 422.",
+            json_schema_extra={"pattern": NOT_BLANK},
             examples=["ana.souza@example.com"],
         ),
     ] = None,
@@ -52,6 +56,7 @@ async def lookup_contact(
             max_length=MAX_PHONE_LENGTH,
             description="Matched against Contact.Phone and Contact.MobilePhone when the email "
             "finds nothing: exactly as stored, or as E.164 with `phone_matching=normalized`.",
+            json_schema_extra={"pattern": NOT_BLANK},
             examples=["+60 12-345 6789"],
         ),
     ] = None,

@@ -31,7 +31,7 @@ from app.salesforce.errors import (
     error_from_response,
 )
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.metrics import SALESFORCE_API_USAGE, SALESFORCE_CALLS
+from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO, SALESFORCE_CALLS
 
 logger = logging.getLogger("app.salesforce.client")
 
@@ -79,6 +79,17 @@ def parse_limit_info(value: str | None) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+class CallGuard(Protocol):
+    """A circuit breaker per org (app.kit.breaker): `allow` is None to go ahead, else the
+    seconds until Salesforce is tried again."""
+
+    def allow(self, key: str) -> float | None: ...
+
+    def succeeded(self, key: str) -> None: ...
+
+    def failed(self, key: str) -> None: ...
+
+
 class SalesforceClient:
     def __init__(
         self,
@@ -86,12 +97,19 @@ class SalesforceClient:
         settings: Settings,
         tokens: TokenSource,
         observer: CallObserver | None = None,
+        *,
+        guard: CallGuard | None = None,
     ) -> None:
         self._http = http
         self._settings = settings
         self.tokens = tokens
         self.observer = observer
+        self._guard = guard
         self.data_path = f"/services/data/{settings.salesforce_api_version}/"
+
+    def _failed(self, organization_id: str | None) -> None:
+        if self._guard is not None and organization_id:
+            self._guard.failed(organization_id)
 
     # -- raw calls ---------------------------------------------------------------------------
 
@@ -114,11 +132,22 @@ class SalesforceClient:
         url = base + (path if path.startswith("/services/") else self.data_path + path)
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         headers.update(kwargs.pop("headers", None) or {})
+        guard = self._guard if organization_id else None
+        if guard is not None and organization_id:
+            wait = guard.allow(organization_id)
+            if wait is not None:
+                # Recently timing out or failing: answer at once instead of waiting again.
+                SALESFORCE_CALLS.labels(operation, "circuit_open").inc()
+                raise SalesforceUnavailable(
+                    "Salesforce is failing for this org; not calling it for a while",
+                    retry_after=max(1, round(wait)),
+                )
         try:
             response = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             SALESFORCE_CALLS.labels(operation, "timeout").inc()
             logger.warning("salesforce.call.timeout", extra={"operation": operation})
+            self._failed(organization_id)
             raise SalesforceUnavailable("Salesforce did not answer in time") from exc
         except httpx.HTTPError as exc:
             SALESFORCE_CALLS.labels(operation, "unreachable").inc()
@@ -126,7 +155,17 @@ class SalesforceClient:
                 "salesforce.call.unreachable",
                 extra={"operation": operation, "error": type(exc).__name__},
             )
+            self._failed(organization_id)
             raise SalesforceUnavailable("Salesforce could not be reached") from exc
+        except BaseException:
+            if guard is not None and organization_id:
+                guard.succeeded(organization_id)  # a cancelled probe must not stay in flight
+            raise
+        if guard is not None and organization_id:
+            if response.status_code >= 500:
+                guard.failed(organization_id)
+            else:
+                guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
         self._record_limits(response, organization_id)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         error = error_from_response(response) if response.status_code >= 400 else None
@@ -200,7 +239,7 @@ class SalesforceClient:
         response = await self._get(
             workspace_id, "query", credentials, purpose=purpose, params={"q": soql}
         )
-        return await self._collect_pages(workspace_id, response.json(), credentials, purpose)
+        return await self._collect_pages(workspace_id, json_object(response), credentials, purpose)
 
     async def _get(
         self, workspace_id: str, operation: str, credentials: Credentials | None, **kwargs: Any
@@ -216,8 +255,7 @@ class SalesforceClient:
         response = await self.call_with_token(
             instance_url, access_token, "GET", "query", params={"q": soql}, operation="query"
         )
-        records: list[dict[str, Any]] = response.json().get("records", [])
-        return records
+        return records_of(json_object(response))
 
     async def _collect_pages(
         self,
@@ -226,7 +264,7 @@ class SalesforceClient:
         credentials: Credentials | None,
         purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = list(body.get("records", []))
+        records = records_of(body)
         pages = 1
         while not body.get("done", True) and body.get("nextRecordsUrl") and pages < MAX_QUERY_PAGES:
             response = await self.call(
@@ -237,8 +275,8 @@ class SalesforceClient:
                 operation="query_more",
                 purpose=purpose,
             )
-            body = response.json()
-            records.extend(body.get("records", []))
+            body = json_object(response)
+            records.extend(records_of(body))
             pages += 1
         return records
 
@@ -251,13 +289,9 @@ class SalesforceClient:
         purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
         response = await self._get(
-            workspace_id, "search", credentials, purpose=purpose, params={"q": sosl}
+            workspace_id, "query", credentials, purpose=purpose, params={"q": soql}
         )
-        body = response.json()
-        records: list[dict[str, Any]] = (
-            body.get("searchRecords", []) if isinstance(body, dict) else body
-        )
-        return records
+        return await self._collect_pages(workspace_id, json_object(response), credentials, purpose)
 
     async def describe_contact(
         self,
@@ -293,8 +327,7 @@ class SalesforceClient:
         last_modified = response.headers.get("Last-Modified")
         if response.status_code == 304:
             return None, last_modified or if_modified_since
-        describe: dict[str, Any] = response.json()
-        return describe, last_modified
+        return json_object(response), last_modified
 
     async def get_contact(
         self,
@@ -314,8 +347,7 @@ class SalesforceClient:
             operation="contact.get",
             purpose=purpose,
         )
-        record: dict[str, Any] = response.json()
-        return record
+        return json_object(response)
 
     async def update_contact(
         self,
@@ -347,8 +379,7 @@ class SalesforceClient:
         response = await self.call(
             workspace_id, "GET", "limits", operation="limits", purpose="other"
         )
-        body: dict[str, Any] = response.json()
-        return body
+        return json_object(response)
 
     @staticmethod
     def _record_limits(response: httpx.Response, organization_id: str | None) -> None:
@@ -356,12 +387,31 @@ class SalesforceClient:
         if not info or not organization_id:
             return
         match = _LIMIT_INFO.search(info)
-        if match:
-            SALESFORCE_API_USAGE.labels(organization_id, "used").set(int(match.group(1)))
-            SALESFORCE_API_USAGE.labels(organization_id, "max").set(int(match.group(2)))
+        if match and int(match.group(2)) > 0:
+            SALESFORCE_API_USAGE_RATIO.observe(int(match.group(1)) / int(match.group(2)))
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object; SalesforceUnavailable when a 2xx answer is not one (a proxy's
+    HTML page, a cut-off body): never a 500 of ours."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
+    if not isinstance(body, dict):
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
+    return body
+
+
+def records_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    records = body.get("records", [])
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
+    return records
 
 
 __all__ = [
+    "CallGuard",
     "CallObserver",
     "Credentials",
     "SalesforceClient",

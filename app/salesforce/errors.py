@@ -77,11 +77,30 @@ class MalformedRequest(SalesforceError):
 
 
 class SalesforceUnavailable(SalesforceError):
-    """5xx, timeouts, connection failures, unreadable answers."""
+    """5xx, timeouts, connection failures, unreadable answers. `retry_after`: seconds until
+    Salesforce is tried again for this org (its circuit breaker is open)."""
+
+    def __init__(self, message: str = "", *, retry_after: int | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class HostNotAllowed(SalesforceError):
     """A URL outside Salesforce's domains (and the configured extra hosts)."""
+
+
+class UnusableGrant(SalesforceUnavailable):
+    """A token answer that is refused (an address outside Salesforce's domains, a signature
+    that does not match, a missing field) although it carries a grant: `token` must be
+    revoked so the refused grant does not live on at Salesforce."""
+
+    def __init__(self, message: str, *, token: str, cause: SalesforceError | None = None) -> None:
+        super().__init__(message, error_code=cause.error_code if cause else "UNUSABLE_GRANT")
+        self.token = token
+        self.cause = cause
+
+    def __repr__(self) -> str:  # never print the token
+        return f"UnusableGrant({self.message!r})"
 
 
 class OAuthError(SalesforceError):

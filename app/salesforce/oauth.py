@@ -36,9 +36,10 @@ from app.salesforce.errors import (
     OAuthError,
     SalesforceError,
     SalesforceUnavailable,
+    UnusableGrant,
     error_from_response,
 )
-from app.salesforce.hosts import ensure_allowed
+from app.salesforce.hosts import ensure_allowed, instance_origin
 from app.salesforce.values import same_id
 
 SCOPES = ("api", "refresh_token", "id")
@@ -185,18 +186,23 @@ async def exchange_code(
     answer = await post_token_request(
         http, token_url, dict(parse_qsl(body)), settings.salesforce_timeout_seconds
     )
-    identity_url = str(answer.get("id") or "")
-    instance_url = str(answer.get("instance_url") or "")
-    if not identity_url or not instance_url:
-        raise SalesforceUnavailable("the token answer lacks `id` or `instance_url`")
-    _check_signature(answer, settings.salesforce_client_secret)
-    return TokenAnswer(
-        access_token=str(answer["access_token"]),
-        refresh_token=str(answer["refresh_token"]) if answer.get("refresh_token") else None,
-        instance_url=ensure_allowed(instance_url, settings),
-        identity_url=ensure_allowed(identity_url, settings),
-        scopes=str(answer.get("scope") or "").split(),
-    )
+    # From here on Salesforce has issued a grant: a refused answer carries what to revoke.
+    grant_token = str(answer.get("refresh_token") or answer["access_token"])
+    try:
+        identity_url = str(answer.get("id") or "")
+        instance_url = str(answer.get("instance_url") or "")
+        if not identity_url or not instance_url:
+            raise SalesforceUnavailable("the token answer lacks `id` or `instance_url`")
+        _check_signature(answer, settings.salesforce_client_secret)
+        return TokenAnswer(
+            access_token=str(answer["access_token"]),
+            refresh_token=str(answer["refresh_token"]) if answer.get("refresh_token") else None,
+            instance_url=instance_origin(instance_url, settings),
+            identity_url=ensure_allowed(identity_url, settings),
+            scopes=str(answer.get("scope") or "").split(),
+        )
+    except SalesforceError as exc:
+        raise UnusableGrant(exc.message, token=grant_token, cause=exc) from exc
 
 
 def _check_signature(answer: dict[str, object], client_secret: str) -> None:

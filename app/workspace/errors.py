@@ -16,6 +16,7 @@ from app.salesforce.errors import (
     RecordNotFound,
     RequestLimitExceeded,
     SalesforceError,
+    SalesforceUnavailable,
     WriteRejected,
 )
 from app.workspace.budget import retry_after_seconds
@@ -47,6 +48,8 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
         return app_errors.SalesforceInsufficientAccess(exc.message or None)
     if isinstance(exc, RecordNotFound):
         return app_errors.SalesforceContactNotFound()
+    if isinstance(exc, SalesforceUnavailable) and exc.retry_after:
+        return app_errors.SalesforceUnavailable(headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, WriteRejected):
         return app_errors.SalesforceValidationFailed(
             exc.message,

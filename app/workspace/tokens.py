@@ -29,8 +29,14 @@ from app.kit.singleflight import SingleFlight
 from app.models import Connection, ConnectionStatus
 from app.salesforce import oauth
 from app.salesforce.client import Credentials
-from app.salesforce.errors import InvalidGrant, NotConnected, ReauthorizationRequired
-from app.salesforce.hosts import ensure_allowed
+from app.salesforce.errors import (
+    HostNotAllowed,
+    InvalidGrant,
+    NotConnected,
+    ReauthorizationRequired,
+    SalesforceUnavailable,
+)
+from app.salesforce.hosts import instance_origin
 from app.workspace import repository
 from app.workspace.budget import ApiBudget
 from app.workspace.context import ContextChanged, WorkspaceContext
@@ -113,9 +119,18 @@ class TokenStore:
         except InvalidGrant as exc:
             await self._mark_reauthorization_required(row.id, workspace_id, exc.description)
             raise ReauthorizationRequired() from exc
-        instance_url = ensure_allowed(
-            str(answer.get("instance_url") or row.instance_url), self._settings
-        )
+        try:
+            instance_url = instance_origin(
+                str(answer.get("instance_url") or row.instance_url), self._settings
+            )
+        except HostNotAllowed as exc:
+            # Nothing of this answer is stored: the connection keeps its instance URL and
+            # the next call refreshes again.
+            logger.warning(
+                "salesforce.token.refused",
+                extra={"workspace_id": workspace_id, "reason": "instance_url"},
+            )
+            raise SalesforceUnavailable("the token answer's instance URL is refused") from exc
         values: dict[str, Any] = {
             "access_token_encrypted": self._cipher.encrypt(str(answer["access_token"])),
             "instance_url": instance_url,

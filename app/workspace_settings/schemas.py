@@ -41,7 +41,7 @@ class SettingsWarning(BaseModel):
     message: str
 
 
-FieldName = Annotated[str, Field(min_length=1, max_length=80)]
+FieldName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
 
 
 class LeadSettingsDocument(BaseModel):

@@ -231,6 +231,7 @@ SETTINGS: dict[str, Any] = {
     "query_batch_size": int,
     "search_index_delay_seconds": int,
     "strict_soql_datetimes": bool,
+    "token_answer_overrides": lambda v: dict(v or {}),
 }
 
 

@@ -224,6 +224,7 @@ def _token_body(request: Request, at: AccessToken, refresh: str | None) -> dict[
             "issued_at": issued_at,
         }
     )
+    body.update(state.token_answer_overrides)
     return body
 
 

@@ -62,6 +62,9 @@ class SalesforceEmulator(TokenStore, DataAPI):
         self.search_index_delay_seconds = 0
         # SOQL datetime literals only as YYYY-MM-DDThh:mm:ssZ or ±hh:mm (no millis).
         self.strict_soql_datetimes = True
+        # Keys replacing those of every token answer (a hostile or broken login host, e.g.
+        # {"instance_url": "https://evil.example"}); the grant is issued as usual.
+        self.token_answer_overrides: dict[str, Any] = {}
         self.client_id = client_id
         self.client_secret = client_secret
         self.apps: dict[str, ConnectedApp] = {client_id: ConnectedApp(client_id, client_secret)}

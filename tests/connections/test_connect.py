@@ -224,6 +224,28 @@ async def test_a_forged_or_missing_state_is_refused(
     assert sf_emulator.counters["token.authorization_code"] == 0
 
 
+@pytest.mark.parametrize("state", [None, "forged-state-value", ""])
+async def test_an_error_without_a_valid_state_shows_none_of_its_text(
+    browser: Browser, app: Any, state: str | None
+) -> None:
+    """Anyone can link to the callback with an `error_description` of their choosing: without
+    a valid state it is a plain "invalid link" page, never that text on our domain."""
+    await browser.start()
+    query = "error=invalid_request&error_description=Call+support+at+evil.example+now"
+    if state is not None:
+        query += f"&state={state}"
+    for accept in ("text/html", "application/json"):
+        response = await browser.callback(f"/v1/salesforce/oauth/callback?{query}", accept=accept)
+        assert response.status_code == 400, response.text
+        assert "evil.example" not in response.text
+        assert "invalid_request" not in response.text
+        if accept == "text/html":
+            assert_problem_page(response, 400, "oauth_state_invalid")
+        else:
+            assert response.json()["code"] == "oauth_state_invalid"
+    assert await rows(app) == []
+
+
 async def test_an_org_without_api_access_gets_an_explanation(
     browser: Browser, app: Any, sf_emulator: Any
 ) -> None:

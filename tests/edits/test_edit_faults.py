@@ -212,3 +212,23 @@ async def test_revert_with_lost_answer_is_settled_as_reverted(
     again = await revert(client, auth, "Title")
     assert again.status_code == 404
     assert again.json()["code"] == "nothing_to_revert"
+
+
+@pytest.mark.parametrize("value", ["a\u0000b", "\u0000"])
+async def test_a_nul_character_is_a_validation_error_naming_the_field(
+    client, auth, connect, sf_emulator, app, value
+) -> None:
+    await setup_workspace(client, auth, connect)
+    title = stored(sf_emulator)["Title"]
+
+    response = await edit(client, auth, {"Title": value, "LeadSource": "Web"})
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["errors"] == [
+        {"field": "fields.Title", "message": "must not contain the NUL character"}
+    ]
+    assert stored(sf_emulator)["Title"] == title
+    assert await edit_rows(app) == []

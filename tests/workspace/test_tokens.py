@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -155,13 +156,19 @@ async def test_salesforce_errors_are_typed(
         await app.state.services.salesforce.query(connected, SOQL)
 
 
-async def test_limit_info_reaches_metrics(
+async def test_limit_info_reaches_metrics_without_tenant_ids(
     app: Any, sf_emulator: Any, connected: str, client: Any
 ) -> None:
+    """/metrics is scraped by operators' tools: it names no org and no workspace (per-org
+    usage is the connection's business, not a metric label)."""
     await app.state.services.salesforce.query(connected, SOQL)
     metrics = (await client.get("/metrics")).text
     org_id = api_org(sf_emulator).id
-    assert f'salesforce_api_usage{{kind="used",organization_id="{org_id}"}}' in metrics
+    assert "salesforce_api_usage_ratio_count" in metrics
+    assert org_id not in metrics and org_id[:15] not in metrics
+    assert connected not in metrics
+    labels = set(re.findall(r"[{,]([a-z_]+)=", metrics))
+    assert not labels & {"organization_id", "org_id", "workspace_id", "workspace", "org"}, labels
 
 
 async def test_tokens_never_go_to_foreign_hosts(app: Any, sf_emulator: Any, connected: str) -> None:
