@@ -289,9 +289,17 @@ class SalesforceClient:
         purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
         response = await self._get(
-            workspace_id, "query", credentials, purpose=purpose, params={"q": soql}
+            workspace_id, "search", credentials, purpose=purpose, params={"q": sosl}
         )
-        return await self._collect_pages(workspace_id, json_object(response), credentials, purpose)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
+        if isinstance(body, list):
+            return records_of({"records": body})
+        if isinstance(body, dict):
+            return records_of({"records": body.get("searchRecords", [])})
+        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
 
     async def describe_contact(
         self,
