@@ -58,6 +58,7 @@ async def test_stale_answer_when_rate_limited_or_unavailable(
 
     for fault in ("server_unavailable", "request_limit_exceeded"):
         sf_emulator.set_fault(ACME, fault)
+        clock.advance(60)  # past SALESFORCE_BREAKER_OPEN_SECONDS: each fault reaches Salesforce
         served = (await lookup(client, auth, email=EMAIL)).json()
         assert served["stale"] is True and served["cached"] is True
         assert served["contact"] == fresh["contact"]
