@@ -50,6 +50,8 @@ class Settings(BaseSettings):
 
     lookup_cache_ttl_seconds: float = 60.0
     lookup_cache_max_entries: int = 100_000
+    # How far back the recency query looks for records the lagging search index may miss.
+    lookup_search_lag_seconds: float = Field(default=1800.0, ge=60)
     fields_cache_ttl_seconds: float = 600.0
     phone_default_region: str = "US"
     cache_url: str | None = None

@@ -1,8 +1,15 @@
-"""Pure lookup logic: normalizing identifiers, building the queries, choosing the winner."""
+"""Pure lookup logic: normalizing identifiers, building the queries, choosing the winner.
+
+Every query is selective in an org with millions of records (README, "Lookup"): email
+through the Email index; phones, which Salesforce does not index, through SOSL (the search
+index) plus a recency query whose selective part is `SystemModstamp >= <now - lag>` (an
+indexed field), for records the search index has not caught up with yet.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +21,10 @@ from app.salesforce.values import parse_datetime
 PHONE_FIELDS = ("Phone", "MobilePhone")
 # Enough to count `other_matches` for any real duplicate set; the count saturates here.
 MATCH_LIMIT = 100
+# The recency query's residual filter in normalized mode: the stored string ends with these
+# many digits of the number (or of its extension).
+TAIL_DIGITS = 4
+UNCONVERTED = "IsConverted = false"
 
 
 def normalize_email(email: str) -> str:
@@ -21,72 +32,135 @@ def normalize_email(email: str) -> str:
     return email.lower()
 
 
-def exact_query(selected: Sequence[str], email: str | None, phone: str | None) -> str:
-    """One SOQL for email and/or phone; the caller picks email matches first."""
-    if email is not None and phone is not None:
-        return format_soql(
-            "SELECT {:fields} FROM Contact WHERE Email = {} OR Phone = {} OR MobilePhone = {} "
-            "ORDER BY LastModifiedDate DESC LIMIT {}",
-            selected,
-            email,
-            phone,
-            phone,
-            MATCH_LIMIT,
-        )
-    if email is not None:
-        return format_soql(
-            "SELECT {:fields} FROM Contact WHERE Email = {} ORDER BY LastModifiedDate DESC "
-            "LIMIT {}",
-            selected,
-            email,
-            MATCH_LIMIT,
-        )
-    if phone is not None:
-        return format_soql(
-            "SELECT {:fields} FROM Contact WHERE Phone = {} OR MobilePhone = {} "
-            "ORDER BY LastModifiedDate DESC LIMIT {}",
-            selected,
-            phone,
-            phone,
-            MATCH_LIMIT,
-        )
-    raise ValueError("an email or a phone is needed")
+@dataclass(frozen=True, slots=True)
+class PhoneQuery:
+    """How one given phone is matched.
+
+    `key` is what a stored phone must equal: the string itself (`exact`), or E.164 with
+    `;ext=N` when the number has an extension (`normalized`). `search_term` is the digits SOSL
+    looks for (None: no search, for a phone with fewer than two digits). `condition` is the
+    SOQL filter on the phone fields used behind the selective recency filter."""
+
+    raw: str
+    normalized: bool
+    key: str
+    search_term: str | None
+    condition: str
 
 
-def phone_search(selected: Sequence[str], digits: str) -> str:
-    """SOSL over phone fields; Salesforce ignores punctuation there, we re-check in Python."""
-    return format_sosl_find(
-        digits,
-        "PHONE",
-        {"Contact": selected},
-        order_by="LastModifiedDate",
-        limit=MATCH_LIMIT,
-    )
+def phone_key(raw: Any, default_region: str) -> str | None:
+    """E.164 (with `;ext=N` for an extension), or None when not a possible phone number.
+
+    An extension is part of the identity: `+60 12-345 6789 ext. 5` is another line than
+    `+60123456789`, and matches only the same number with the same extension."""
+    number = _parse(raw, default_region)
+    if number is None:
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={number.extension}" if number.extension else e164
 
 
-def to_e164(raw: str | None, default_region: str) -> str | None:
-    """The number in E.164, or None when it cannot be read as a possible phone number."""
+def _parse(raw: Any, default_region: str) -> phonenumbers.PhoneNumber | None:
     if not raw or not isinstance(raw, str):
         return None
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def to_e164(raw: str | None, default_region: str) -> str | None:
+    """The number in E.164 (extension included as `;ext=N`), or None."""
+    return phone_key(raw, default_region)
+
+
+def phone_query(phone: str, *, normalized: bool, default_region: str) -> PhoneQuery | None:
+    """None when the phone cannot be matched at all (normalized and unreadable)."""
+    if not normalized:
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        condition = format_soql("(Phone = {} OR MobilePhone = {})", phone, phone)
+        # Salesforce refuses search terms shorter than two characters.
+        return PhoneQuery(phone, False, phone, digits if len(digits) >= 2 else None, condition)
+    number = _parse(phone, default_region)
+    key = phone_key(phone, default_region)
+    if number is None or key is None:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    national = phonenumbers.national_significant_number(number)
+    extension = "".join(ch for ch in (number.extension or "") if ch.isdigit())
+    tail = "%" + (extension or national)[-TAIL_DIGITS:]
+    condition = format_soql("(Phone LIKE {} OR MobilePhone LIKE {})", tail, tail)
+    # SOSL compares digits, ignoring punctuation: the national number (what every stored form
+    # of it ends with), followed by the extension's digits when there is one.
+    return PhoneQuery(phone, True, key, national + extension, condition)
 
 
-def search_digits(e164: str) -> str:
-    """The national significant number: what every stored form of the number ends with."""
-    number = phonenumbers.parse(e164, None)
-    return phonenumbers.national_significant_number(number)
+def _where(sobject: str, condition: str) -> str:
+    return f"{UNCONVERTED} AND ({condition})" if sobject == "Lead" else condition
 
 
-def newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def email_query(
+    sobject: str,
+    selected: Sequence[str],
+    email: str,
+    recent: tuple[datetime, PhoneQuery] | None = None,
+) -> str:
+    """Records with this email; with `recent`, also those changed since then whose phone
+    matches. Both branches of the OR are selective on an indexed field (Email, SystemModstamp);
+    the phone comparison only filters what the index found."""
+    condition = format_soql("Email = {}", email)
+    if recent is not None:
+        since, phone = recent
+        condition += " OR " + _recent_condition(since, phone)
+    return _select(sobject, selected, _where(sobject, condition))
+
+
+def recent_phone_query(
+    sobject: str, selected: Sequence[str], since: datetime, phone: PhoneQuery
+) -> str:
+    """Records changed since `since` whose phone matches (the search index may not have them)."""
+    return _select(sobject, selected, _where(sobject, _recent_condition(since, phone)))
+
+
+def _recent_condition(since: datetime, phone: PhoneQuery) -> str:
+    whole_second = since.astimezone(UTC).replace(microsecond=0)
+    return format_soql("(SystemModstamp >= {} AND ", whole_second) + phone.condition + ")"
+
+
+def _select(sobject: str, selected: Sequence[str], where: str) -> str:
+    return (
+        format_soql("SELECT {:fields} FROM {:name} WHERE ", selected, sobject)
+        + where
+        + format_soql(" ORDER BY LastModifiedDate DESC LIMIT {}", MATCH_LIMIT)
+    )
+
+
+def phone_search(phone: PhoneQuery, returning: Mapping[str, Sequence[str]]) -> str:
+    """One SOSL over phone fields for every object in `returning` (Leads: unconverted only;
+    exact mode: only records whose phone equals the string). Salesforce ignores punctuation
+    in the search; every candidate is checked again here."""
+    assert phone.search_term is not None
+    where = {
+        sobject: _where(sobject, phone.condition) if not phone.normalized else UNCONVERTED
+        for sobject in returning
+        if sobject == "Lead" or not phone.normalized
+    }
+    return format_sosl_find(
+        phone.search_term,
+        "PHONE",
+        returning,
+        where=where,
+        order_by="LastModifiedDate",
+        limit=MATCH_LIMIT,
+    )
+
+
+def newest_first(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Newest first, each record once (a record may come from the search and a query)."""
     epoch = datetime.min.replace(tzinfo=UTC)
+    unique = {str(r.get("Id")): r for r in records}
     return sorted(
-        records,
+        unique.values(),
         key=lambda r: parse_datetime(r.get("LastModifiedDate")) or epoch,
         reverse=True,
     )
@@ -96,35 +170,23 @@ def _same_text(stored: Any, given: str) -> bool:
     return isinstance(stored, str) and stored.lower() == given.lower()
 
 
-def split_exact(
-    records: list[dict[str, Any]], email: str | None, phone: str | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(email matches, phone matches) of an `exact_query` answer, newest first.
-
-    Salesforce already filtered: a record that is not a phone match came back for its
-    email, so text comparisons that differ subtly from Salesforce's cannot drop a match."""
-    by_email: list[dict[str, Any]] = []
-    by_phone: list[dict[str, Any]] = []
-    for record in newest_first(records):
-        phone_hit = phone is not None and any(
-            _same_text(record.get(f), phone) for f in PHONE_FIELDS
-        )
-        email_hit = email is not None and (_same_text(record.get("Email"), email) or not phone_hit)
-        if email_hit:
-            by_email.append(record)
-        elif phone_hit:
-            by_phone.append(record)
-    return by_email, by_phone
+def email_matches(records: Iterable[dict[str, Any]], email: str) -> list[dict[str, Any]]:
+    return newest_first(r for r in records if _same_text(r.get("Email"), email))
 
 
-def phone_equal_e164(
-    records: list[dict[str, Any]], e164: str, default_region: str
+def phone_matches(
+    records: Iterable[dict[str, Any]], phone: PhoneQuery, default_region: str
 ) -> list[dict[str, Any]]:
-    return [
-        record
-        for record in newest_first(records)
-        if any(to_e164(record.get(f), default_region) == e164 for f in PHONE_FIELDS)
-    ]
+    """Records whose Phone or MobilePhone is the given phone (exact string, or same key)."""
+    if phone.normalized:
+        hit = lambda value: phone_key(value, default_region) == phone.key  # noqa: E731
+    else:
+        hit = lambda value: _same_text(value, phone.key)  # noqa: E731
+    return newest_first(r for r in records if any(hit(r.get(f)) for f in PHONE_FIELDS))
+
+
+def of_type(records: Iterable[dict[str, Any]], sobject: str) -> list[dict[str, Any]]:
+    return [r for r in records if (r.get("attributes") or {}).get("type") == sobject]
 
 
 def trimmed(record: dict[str, Any], selected: Sequence[str]) -> dict[str, Any]:

@@ -25,8 +25,10 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", t
 @router.get(
     "/lookup",
     response_model=LookupResponse,
-    summary="Find the Salesforce Contact with this email or phone",
-    description="Contacts only, never Leads. The email is matched first, then the phone. "
+    summary="Find the Salesforce Contact (or Lead) with this email or phone",
+    description="Contacts first; when none matches and `leads.enabled`, unconverted Leads by "
+    "the same rules (`matched_object` says which). The email is matched first, then the "
+    "phone. A phone with an extension matches only the same number with the same extension. "
     "Answers (matches and misses) are cached per workspace for `LOOKUP_CACHE_TTL_SECONDS`; "
     "when Salesforce is rate-limited or down, an older answer may be served with "
     "`stale: true`. While the org's API usage is above `SALESFORCE_API_FOREGROUND_MAX_USAGE` "
@@ -54,8 +56,9 @@ async def lookup_contact(
         str | None,
         Query(
             max_length=MAX_PHONE_LENGTH,
-            description="Matched against Contact.Phone and Contact.MobilePhone when the email "
-            "finds nothing: exactly as stored, or as E.164 with `phone_matching=normalized`.",
+            description="Matched against Phone and MobilePhone when the email finds nothing: "
+            "exactly as stored, or as E.164 (extension included) with "
+            "`phone_matching=normalized`.",
             json_schema_extra={"pattern": NOT_BLANK},
             examples=["+60 12-345 6789"],
         ),
@@ -63,5 +66,7 @@ async def lookup_contact(
 ) -> Response:
     email, phone = checked_identifiers(email, phone)
     answer = await service.lookup(caller.workspace_id, email, phone)
-    # The model is already validated: serialize it once, straight to JSON bytes.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    # The model is already validated: serialize it once, straight to JSON bytes. `lead` is
+    # set only while Leads are enabled; otherwise the answer has no such key.
+    exclude = None if "lead" in answer.model_fields_set else {"lead"}
+    return Response(answer.model_dump_json(exclude=exclude), media_type="application/json")

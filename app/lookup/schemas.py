@@ -51,9 +51,20 @@ def checked_identifiers(email: str | None, phone: str | None) -> tuple[str | Non
 class LookupResponse(BaseModel):
     matched: bool
     matched_on: Literal["email", "phone"] | None = None
+    matched_object: Literal["Contact", "Lead"] | None = Field(
+        description="What matched: a Contact, an unconverted Lead (only with `leads.enabled`, "
+        "when no Contact matches), or nothing."
+    )
     contact: ContactView | None
+    lead: ContactView | None = Field(
+        default=None,
+        description="The matched Lead, fields in `leads.visible_fields` order. Present only "
+        "while `leads.enabled`.",
+    )
     other_matches: int = Field(
-        default=0, description="How many other Contacts matched the same identifier (at most 99)."
+        default=0,
+        description="How many other records of the same object matched the same identifier "
+        "(at most 99).",
     )
     hint: str | None = Field(default=None, description="When nothing matched: what to check.")
     cached: bool = Field(description="Whether this answer came from the lookup cache.")

@@ -1,11 +1,6 @@
-"""Find the Salesforce Contact of a respond.io contact by email, then by phone.
-
-Salesforce calls per uncached lookup:
-- `phone_matching=exact`: one SOQL query for email and phone together
-  (`Email = e OR Phone = p OR MobilePhone = p`); email matches win in Python.
-- `phone_matching=normalized`: one SOQL query for the email (when given) and, only when it
-  finds nothing, one SOSL phone search. Salesforce cannot compare E.164 forms in SOQL, so the
-  search's candidates are re-checked here with `phonenumbers`. At most two calls.
+"""Find the Salesforce Contact (or, when enabled, unconverted Lead) of a respond.io contact
+by email, then by phone. Which Salesforce calls an uncached lookup makes, and why each is
+selective in a large org: app.lookup.finder.
 
 A cached lookup touches neither the database nor Salesforce: the workspace's connection and
 settings come from a seconds-long in-process snapshot (see app.workspace.context).
@@ -16,22 +11,32 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
 from app.errors import TooManyRequests
+from app.kit.clocks import Now, utc_now
 from app.lookup import matching
+from app.lookup.finder import Finder, Found
 from app.lookup.schemas import LookupResponse
 from app.observability import CACHE_EVENTS
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
 from app.workspace.budget import ApiBudget
 from app.workspace.caches import WorkspaceCaches
-from app.workspace.contacts import ContactRef, Plan, plan_for, render_contact, revertible_fields
+from app.workspace.contacts import (
+    ContactRef,
+    Plan,
+    plan_for,
+    render_contact,
+    revertible_fields,
+    variant,
+)
 from app.workspace.context import ContextChanged, WorkspaceContext, require_connected
-from app.workspace.describes import ContactDescribe
+from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.lookup_cache import CacheResult, LookupEntry, LookupKey
 from app.workspace.miss_limit import MissLimiter
@@ -45,16 +50,17 @@ HIT, MISS, STALE = (CACHE_EVENTS.labels(event) for event in ("hit", "miss", "sta
 RENDER_MEMO_SIZE = 10_000
 
 HINT_EXACT = (
-    "No Salesforce Contact has this email or phone. Make sure the email or the phone is "
+    "No Salesforce {who} has this email or phone. Make sure the email or the phone is "
     "exactly the same in respond.io and in Salesforce (phones are compared character by "
     "character: '12 3' and '123' differ)."
 )
 HINT_NORMALIZED = (
-    "No Salesforce Contact has this email or phone. Make sure the email, or the phone number "
-    "including its country code, is the same in respond.io and in Salesforce."
+    "No Salesforce {who} has this email or phone. Make sure the email, or the phone number "
+    "including its country code (and extension, if any), is the same in respond.io and in "
+    "Salesforce."
 )
 HINT_UNREADABLE_PHONE = (
-    "The phone could not be read as a phone number and no Contact has this email. Check the "
+    "The phone could not be read as a phone number and no {who} has this email. Check the "
     "number, with its country code, in respond.io and in Salesforce."
 )
 
@@ -69,6 +75,7 @@ class LookupService:
         settings: Settings,
         budget: ApiBudget,
         misses: MissLimiter,
+        now: Now = utc_now,
     ) -> None:
         self._budget = budget
         self._misses = misses
@@ -78,9 +85,12 @@ class LookupService:
         self._salesforce = salesforce
         self._tokens = tokens
         self._region = settings.phone_default_region
+        self._search_lag = timedelta(seconds=settings.lookup_search_lag_seconds)
+        self._now = now
         # Plans per (describe, visible fields, matching): the describe is kept in the value so
         # its id() cannot be reused while the entry lives.
         self._plans: dict[tuple[int, tuple[str, ...], str], tuple[ContactDescribe, Plan]] = {}
+        self._variants: dict[tuple[str, str], str] = {}
         self._rendered: dict[tuple[object, ...], tuple[LookupEntry, Plan, LookupResponse]] = {}
 
     async def lookup(
@@ -95,23 +105,29 @@ class LookupService:
         self, context: WorkspaceContext, email: str | None, phone: str | None
     ) -> LookupResponse:
         connection_id = require_connected(context)
-        describe = await self._describes.get(context)
-        plan = self._plan(context, describe)
+        plans = {"Contact": self._plan(context, await self._describes.get(context), "Contact")}
+        if context.settings.leads.enabled:
+            lead_describe = await self._describes.get(context, "Lead")
+            plans["Lead"] = self._plan(context, lead_describe, "Lead")
         normalized = context.settings.phone_matching == "normalized"
-        e164 = matching.to_e164(phone, self._region) if normalized and phone else None
-        phone_key = e164 if normalized else phone
+        phone_query = (
+            matching.phone_query(phone, normalized=normalized, default_region=self._region)
+            if phone is not None
+            else None
+        )
+        phone_key = phone_query.key if phone_query is not None else None
         if email is not None and phone is not None:
             kind, value = "email+phone", f"{matching.normalize_email(email)}\x1f{phone_key}"
         elif email is not None:
             kind, value = "email", matching.normalize_email(email)
         else:
             kind, value = "phone", str(phone_key)
-        key = LookupKey(context.workspace_id, str(connection_id), kind, value, plan.variant)
+        key = LookupKey(context.workspace_id, str(connection_id), kind, value, self._variant(plans))
 
         async def load() -> LookupEntry:
             await self._spend_allowed(context)
             try:
-                entry = await self._load(context, plan, email, phone, e164, normalized)
+                entry = await self._load(context, plans, email, phone_query)
             except MalformedRequest as exc:
                 if exc.error_code != "INVALID_FIELD":
                     raise
@@ -122,14 +138,16 @@ class LookupService:
 
         result = await self._lookups.fetch(key, load, stale_on=STALE_ON)
         (STALE if result.stale else HIT if result.cached else MISS).inc()
-        unreadable = normalized and phone is not None and e164 is None
+        unreadable = phone is not None and phone_query is None
         if not result.cached:
-            return self._render(context, plan, result, unreadable)
+            return self._render(context, plans, result, unreadable)
         # A cache hit renders the same answer every time: reuse it while entry and plan hold.
+        plan = plans.get(result.entry.sobject) or plans["Contact"]
         memo_key = (
             id(result.entry),
             id(plan),
             context.settings.editing_enabled,
+            context.settings.leads.enabled,
             context.instance_url,
             result.stale,
             unreadable,
@@ -137,7 +155,7 @@ class LookupService:
         held = self._rendered.get(memo_key)
         if held is not None and held[0] is result.entry and held[1] is plan:
             return held[2]
-        answer = self._render(context, plan, result, unreadable)
+        answer = self._render(context, plans, result, unreadable)
         if len(self._rendered) >= RENDER_MEMO_SIZE:
             self._rendered.clear()
         self._rendered[memo_key] = (result.entry, plan, answer)
@@ -153,17 +171,32 @@ class LookupService:
         if wait > 0:
             raise TooManyRequests(headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
-    def _plan(self, context: WorkspaceContext, describe: ContactDescribe) -> Plan:
+    def _plan(self, context: WorkspaceContext, describe: ContactDescribe, sobject: SObject) -> Plan:
         settings = context.settings
-        memo_key = (id(describe), settings.visible_fields, settings.phone_matching)
+        visible = settings.visible_fields if sobject == "Contact" else settings.leads.visible_fields
+        memo_key = (id(describe), visible, settings.phone_matching)
         held = self._plans.get(memo_key)
         if held is not None and held[0] is describe:
             return held[1]
-        plan = plan_for(context, describe)
+        plan = plan_for(context, describe, sobject)
         if len(self._plans) >= PLAN_MEMO_SIZE:
             self._plans.clear()
         self._plans[memo_key] = (describe, plan)
         return plan
+
+    def _variant(self, plans: dict[str, Plan]) -> str:
+        """What a cached answer was computed with: the Contact plan, and the Lead plan when
+        Leads are looked in (so no answer computed without Leads serves one with them)."""
+        lead = plans.get("Lead")
+        if lead is None:
+            return plans["Contact"].variant
+        memo_key = (plans["Contact"].variant, lead.variant)
+        held = self._variants.get(memo_key)
+        if held is None:
+            if len(self._variants) >= PLAN_MEMO_SIZE:
+                self._variants.clear()
+            held = self._variants[memo_key] = variant(memo_key, "leads")
+        return held
 
     async def _with_revertible(self, context: WorkspaceContext, entry: LookupEntry) -> LookupEntry:
         """The matched contact's fields that can be reverted: one indexed query per answer
@@ -186,56 +219,40 @@ class LookupService:
     async def _load(
         self,
         context: WorkspaceContext,
-        plan: Plan,
+        plans: dict[str, Plan],
         email: str | None,
-        phone: str | None,
-        e164: str | None,
-        normalized: bool,
+        phone: matching.PhoneQuery | None,
     ) -> LookupEntry:
         credentials = await self._tokens.for_context(context)
-        workspace_id = context.workspace_id
-        if not normalized:
-            soql = matching.exact_query(plan.selected, email, phone)
-            records = await self._salesforce.query(workspace_id, soql, credentials=credentials)
-            by_email, by_phone = matching.split_exact(records, email, phone)
-            return self._entry(plan, by_email, by_phone)
-        if email is not None:
-            soql = matching.exact_query(plan.selected, email, None)
-            records = await self._salesforce.query(workspace_id, soql, credentials=credentials)
-            by_email, _ = matching.split_exact(records, email, None)
-            if by_email or e164 is None:
-                return self._entry(plan, by_email, [])
-        if e164 is None:
-            return self._entry(plan, [], [])
-        sosl = matching.phone_search(plan.selected, matching.search_digits(e164))
-        candidates = await self._salesforce.search(workspace_id, sosl, credentials=credentials)
-        contacts = [
-            r for r in candidates if (r.get("attributes") or {}).get("type", "Contact") == "Contact"
-        ]
-        return self._entry(plan, [], matching.phone_equal_e164(contacts, e164, self._region))
-
-    @staticmethod
-    def _entry(plan: Plan, by_email: list[dict], by_phone: list[dict]) -> LookupEntry:  # type: ignore[type-arg]
+        finder = Finder(self._salesforce, context.workspace_id, credentials, self._region)
+        selected = {sobject: plan.selected for sobject, plan in plans.items()}
+        if email is None and phone is None:
+            found = Found()  # an unreadable phone alone: nothing to ask Salesforce
+        else:
+            found = await finder.find(selected, email, phone, self._now() - self._search_lag)
         now = datetime.now(UTC)
-        for matched_on, records in (("email", by_email), ("phone", by_phone)):
-            if records:
-                return LookupEntry(
-                    matched_on=matched_on,
-                    record=matching.trimmed(records[0], plan.selected),
-                    other_matches=len(records) - 1,
-                    fetched_at=now,
-                )
-        return LookupEntry(matched_on=None, record=None, other_matches=0, fetched_at=now)
+        if not found.records or found.sobject is None:
+            return LookupEntry(matched_on=None, record=None, other_matches=0, fetched_at=now)
+        return LookupEntry(
+            matched_on=found.matched_on,
+            record=matching.trimmed(found.records[0], plans[found.sobject].selected),
+            other_matches=len(found.records) - 1,
+            fetched_at=now,
+            sobject=found.sobject,
+        )
 
     @staticmethod
     def _render(
         context: WorkspaceContext,
-        plan: Plan,
+        plans: dict[str, Plan],
         result: CacheResult,
         unreadable_phone: bool,
     ) -> LookupResponse:
         entry = result.entry
         record = entry.record
+        leads = context.settings.leads.enabled
+        # With Leads off the answer has no `lead` key at all (docs/api.md, "Contact lookup").
+        lead_key: dict[str, Any] = {"lead": None} if leads else {}
         if record is None:
             if unreadable_phone:
                 hint = HINT_UNREADABLE_PHONE
@@ -245,16 +262,23 @@ class LookupService:
                 hint = HINT_EXACT
             return LookupResponse(
                 matched=False,
+                matched_object=None,
                 contact=None,
-                hint=hint,
+                **lead_key,
+                hint=hint.format(who="Contact or Lead" if leads else "Contact"),
                 cached=result.cached,
                 stale=result.stale,
                 fetched_at=entry.fetched_at,
             )
+        sobject: SObject = "Lead" if entry.sobject == "Lead" else "Contact"
+        plan = plans.get(sobject) or plans["Contact"]
+        view = render_contact(context, plan.fields, record, entry.revertible, sobject)
         return LookupResponse(
             matched=True,
             matched_on=entry.matched_on,  # type: ignore[arg-type]
-            contact=render_contact(context, plan.fields, record, entry.revertible),
+            matched_object=sobject,
+            contact=view if sobject == "Contact" else None,
+            **({"lead": view} if sobject == "Lead" else lead_key),
             other_matches=entry.other_matches,
             cached=result.cached,
             stale=result.stale,

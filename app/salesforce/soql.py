@@ -134,12 +134,16 @@ def format_sosl_find(
     *,
     order_by: str | None = None,
     limit: int | None = None,
+    where: Mapping[str, str] | None = None,
 ) -> str:
-    """`FIND {term} IN <group> FIELDS RETURNING Obj(f1, f2 [ORDER BY f DESC] [LIMIT n])`."""
+    """`FIND {term} IN <group> FIELDS RETURNING Obj(f1, f2 [WHERE c] [ORDER BY f DESC]
+    [LIMIT n])`. `where` holds, per object, a condition already built with `format_soql`."""
     group = {"ALL": "ALL", "NAME": "NAME", "EMAIL": "EMAIL", "PHONE": "PHONE"}[search_group]
     parts = []
     for sobject, fields in returning.items():
         inner = field_list(fields)
+        if where and where.get(sobject):
+            inner += f" WHERE {where[sobject]}"
         if order_by:
             inner += f" ORDER BY {identifier(order_by)} DESC"
         if limit is not None:

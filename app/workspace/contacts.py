@@ -21,7 +21,7 @@ from app.db import Database
 from app.models import ContactFieldEdit, EditStatus
 from app.salesforce.values import parse_datetime
 from app.workspace.context import WorkspaceContext
-from app.workspace.describes import ContactDescribe, ContactField
+from app.workspace.describes import ContactDescribe, ContactField, SObject
 
 # Always selected: the winner needs an id and a date, and picking needs the identifiers.
 BASE_FIELDS = ("Id", "LastModifiedDate", "Email", "Phone", "MobilePhone")
@@ -40,7 +40,7 @@ class ContactFieldValue(BaseModel):
 
 class ContactView(BaseModel):
     id: str = Field(examples=["003xx000004TmiQAAS"])
-    url: str = Field(description="The Contact's Lightning record page.")
+    url: str = Field(description="The record's Lightning page (View in Salesforce).")
     last_modified_at: datetime | None
     fields: list[ContactFieldValue] = Field(description="In the order of `visible_fields`.")
 
@@ -68,11 +68,18 @@ def variant(selected: tuple[str, ...], phone_matching: str) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=8).hexdigest()
 
 
-def plan_for(context: WorkspaceContext, describe: ContactDescribe) -> Plan:
+def visible_fields(context: WorkspaceContext, sobject: SObject) -> tuple[str, ...]:
+    settings = context.settings
+    return settings.visible_fields if sobject == "Contact" else settings.leads.visible_fields
+
+
+def plan_for(
+    context: WorkspaceContext, describe: ContactDescribe, sobject: SObject = "Contact"
+) -> Plan:
     # Field names come only from the describe; a visible field since removed in Salesforce is
     # skipped rather than breaking every lookup.
     fields = tuple(
-        f for f in (describe.field(n) for n in context.settings.visible_fields) if f is not None
+        f for f in (describe.field(n) for n in visible_fields(context, sobject)) if f is not None
     )
     selected = selected_fields(f.name for f in fields)
     return Plan(fields, selected, variant(selected, context.settings.phone_matching))
@@ -83,13 +90,14 @@ def render_contact(
     fields: Iterable[ContactField],
     record: dict[str, Any],
     revertible: frozenset[str] = frozenset(),
+    sobject: SObject = "Contact",
 ) -> ContactView:
-    """The `contact` object for a record (values as Salesforce answered them)."""
+    """The `contact` (or `lead`) object for a record (values as Salesforce answered them)."""
     editing = context.settings.editing_enabled
     contact_id = str(record["Id"])
     return ContactView(
         id=contact_id,
-        url=f"{context.instance_url}/lightning/r/Contact/{contact_id}/view",
+        url=f"{context.instance_url}/lightning/r/{sobject}/{contact_id}/view",
         last_modified_at=parse_datetime(record.get("LastModifiedDate")),
         fields=[
             ContactFieldValue(

@@ -54,6 +54,7 @@ class LookupEntry:
     # Fields with an edit made through respond.io that can still be reverted, read from the
     # edit history with the record, so a cached answer needs no database round-trip.
     revertible: frozenset[str] = frozenset()
+    sobject: str = "Contact"  # what `record` is: a Contact or (Leads enabled) a Lead
 
     @property
     def contact_id(self) -> str | None:

@@ -103,6 +103,7 @@ def encode_entry(entry: LookupEntry) -> bytes:
             "o": entry.other_matches,
             "f": entry.fetched_at.isoformat(),
             "v": sorted(entry.revertible),
+            "s": entry.sobject,
         },
         separators=(",", ":"),
         ensure_ascii=False,
@@ -117,6 +118,7 @@ def decode_entry(raw: bytes) -> LookupEntry:
         other_matches=int(data["o"]),
         fetched_at=datetime.fromisoformat(data["f"]),
         revertible=frozenset(data.get("v") or ()),
+        sobject=data.get("s") or "Contact",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.browser.conftest import LiveService, Page
 
-LOOKUP = "Find the Salesforce Contact with this email or phone"
+LOOKUP = "Find the Salesforce Contact (or Lead) with this email or phone"
 
 
 async def test_swagger_ui_shows_the_operations_offline(

@@ -163,8 +163,14 @@ def literals(query: str) -> list[str]:
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(email=VALUES, phone=VALUES)
 def test_values_never_change_the_soql_shape(email: str, phone: str) -> None:
-    reference = matching.exact_query(SELECTED, "e", "p")
-    query = matching.exact_query(SELECTED, email, phone)
+    def query_of(email: str, phone: str) -> str:
+        given = matching.phone_query(phone, normalized=False, default_region="US")
+        assert given is not None
+        since = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+        return matching.email_query("Contact", SELECTED, email, (since, given))
+
+    reference = query_of("e", "p")
+    query = query_of(email, phone)
 
     assert shape(query) == shape(reference)
     assert literals(query) == [email, phone, phone]
