@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +16,29 @@ DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1jaGFuZ2UtbWUtMDE="
 DEV_CLIENT_ID = "emulator-client-id"
 DEV_CLIENT_SECRET = "emulator-client-secret"
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", DEV_JWT_SECRET, DEV_ENCRYPTION_KEY}
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+
+def checked_host(value: str, *, allow_port: bool = False) -> str:
+    """`value` lower-cased when it is a host name (letters, digits, hyphens, dots; no empty
+    label) with, when `allow_port`, an optional `:port`; else ValueError. A browser reads `\\`
+    as `/` and `@` as the end of a user name, so nothing else may reach a URL we build."""
+    host, sep, port = value.strip().lower().partition(":")
+    if sep and (not allow_port or not _PORT.fullmatch(port) or not 0 < int(port) < 65536):
+        raise ValueError(f"not a host name: {value!r} (letters, digits, '-' and '.' only)")
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        raise ValueError(f"not a host name: {value!r} (letters, digits, '-' and '.' only)")
+    return f"{host}:{port}" if sep else host
+
+
+def _host_list(value: str, *, allow_port: bool) -> str:
+    for item in value.split(","):
+        if item.strip():
+            checked_host(item, allow_port=allow_port)
+    return value
 
 
 class Settings(BaseSettings):
@@ -43,6 +68,9 @@ class Settings(BaseSettings):
     salesforce_breaker_window_seconds: float = 30.0
     salesforce_breaker_open_seconds: float = 15.0
     salesforce_max_connections: int = 100
+    # Every connection is refreshed at least this often, so Salesforce's idle refresh-token
+    # expiry ("expire if not used for N days") never ends a quiet workspace's connection.
+    salesforce_keepalive_hours: float = 24.0
 
     public_base_url: str = "http://127.0.0.1:8000"
     allowed_return_hosts: str = "app.respond.io"
@@ -99,6 +127,32 @@ class Settings(BaseSettings):
         if not value.endswith(".0"):
             raise ValueError("SALESFORCE_API_VERSION looks like v62.0")
         return value
+
+    @field_validator("salesforce_keepalive_hours")
+    @classmethod
+    def _keepalive_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("SALESFORCE_KEEPALIVE_HOURS must be more than 0")
+        return value
+
+    @field_validator("salesforce_extra_allowed_hosts")
+    @classmethod
+    def _extra_hosts_are_hosts(cls, value: str) -> str:
+        return _host_list(value, allow_port=True)
+
+    @field_validator("allowed_return_hosts")
+    @classmethod
+    def _return_hosts_are_hosts(cls, value: str) -> str:
+        return _host_list(value, allow_port=True)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url_is_a_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or parts.query or parts.fragment:
+            raise ValueError("PUBLIC_BASE_URL looks like https://sf.example.com")
+        checked_host(parts.netloc, allow_port=True)
+        return value.strip()
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> Settings:

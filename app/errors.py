@@ -167,6 +167,34 @@ class SalesforceUnavailable(AppError):
     detail = "Salesforce did not answer in time or answered with an error. Try again shortly."
 
 
+class SalesforceLoginRestricted(AppError):
+    """Salesforce refused the login: the user's profile restricts login IP ranges or hours."""
+
+    status = 403
+    code = "salesforce_login_restricted"
+    title = "Salesforce refused the login from this service"
+    detail = (
+        'Salesforce answered "ip restricted or invalid login hours": the connected user\'s '
+        "profile does not allow logins from this service's addresses or at this time. Ask your "
+        "Salesforce administrator to relax the app's IP restrictions (or the profile's login IP "
+        "ranges and login hours). The connection itself is kept."
+    )
+
+
+class SalesforceClientRejected(AppError):
+    """Salesforce does not accept this service's app (client id or secret)."""
+
+    status = 502
+    code = "salesforce_client_rejected"
+    title = "Salesforce does not accept this service's app"
+    detail = (
+        "Salesforce answered that this service's External Client App or Connected App is "
+        "unknown or its secret is wrong (invalid_client_id / invalid_client). The app may not "
+        "be installed in this Salesforce organization, or the service's SALESFORCE_CLIENT_ID / "
+        "SALESFORCE_CLIENT_SECRET are wrong. The connection itself is kept."
+    )
+
+
 class SalesforceAccessDenied(AppError):
     """The user chose Deny on Salesforce's consent page."""
 

@@ -17,7 +17,7 @@ from app.connections.router import router as connections_router
 from app.docs_assets import install_offline_docs
 from app.edits.router import router as edits_router
 from app.errors import install_error_handlers
-from app.kit.clocks import Clock
+from app.kit.clocks import Clock, Now, utc_now
 from app.logs import configure_logging
 from app.lookup.router import router as lookup_router
 from app.observability import ObservabilityMiddleware
@@ -35,7 +35,9 @@ Errors are `application/problem+json` with a stable `code`.
 """
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, now: Now | None = None
+) -> FastAPI:
     """The app; its services (app.services) are built when it starts. `clock` drives the
     expiry of the in-process caches (tests pass a fake one)."""
     settings = settings or get_settings()
@@ -43,7 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await start_services(settings, clock=clock or time.monotonic)
+        services = await start_services(settings, clock=clock or time.monotonic, now=now or utc_now)
         app.state.services = services
         if settings.environment != "test":
             # Everything built so far lives as long as the process: keep it out of the cyclic

@@ -82,6 +82,15 @@ class Connection(Base):
     )
     connected_by: Mapped[str] = mapped_column(String(64))
     tokens_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the connection needs attention (a stable word) and a sentence for people: set with
+    # `reauthorization_required`, or while refreshes are held back (rate limit, login
+    # restrictions, our app refused); cleared by the next good refresh or a reconnect.
+    status_reason: Mapped[str | None] = mapped_column(String(64))
+    status_detail: Mapped[str | None] = mapped_column(Text)
+    # No token refresh before this moment (Salesforce asked us to back off).
+    refresh_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The keep-alive's claim, so one worker refreshes a quiet connection (app.workspace.keepalive).
+    keepalive_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

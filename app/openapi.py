@@ -48,6 +48,8 @@ SALESFORCE_READ_ERRORS: tuple[type[errors.AppError], ...] = (
     errors.SalesforceInsufficientAccess,
     errors.SalesforceRateLimited,
     errors.SalesforceUnavailable,
+    errors.SalesforceLoginRestricted,
+    errors.SalesforceClientRejected,
 )
 
 

@@ -28,7 +28,7 @@ from app.crypto import TokenCipher
 from app.db import Database
 from app.edits.service import EditService
 from app.kit.breaker import CircuitBreaker
-from app.kit.clocks import Clock, wall_clock_following
+from app.kit.clocks import Clock, Now, utc_now, wall_clock_following
 from app.lookup.service import LookupService
 from app.salesforce.client import SalesforceClient
 from app.workspace.budget import ApiBudget
@@ -90,15 +90,21 @@ def outbound_http(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-async def start_services(settings: Settings, *, clock: Clock = time.monotonic) -> Services:
-    """Build everything; `clock` drives the expiry of the in-process caches."""
+async def start_services(
+    settings: Settings, *, clock: Clock = time.monotonic, now: Now = utc_now
+) -> Services:
+    """Build everything; `clock` drives the expiry of the in-process caches, `now` the
+    moments written with tokens (refresh times, back-off)."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
     http = outbound_http(settings)
     cipher = TokenCipher(settings.encryption_keys)
-    budget = ApiBudget(db, settings, clock=clock, now=wall_clock_following(clock))
-    tokens = TokenStore(db, cipher, http, settings, budget=budget)
+    # Rows other processes read (usage, shared describes) are stamped with `now`; a test's
+    # fake `clock` moves it too.
+    wall = now if now is not utc_now else wall_clock_following(clock)
+    budget = ApiBudget(db, settings, clock=clock, now=wall)
+    tokens = TokenStore(db, cipher, http, settings, now=now, budget=budget)
     breaker = CircuitBreaker(
         failures=settings.salesforce_breaker_failures,
         window=settings.salesforce_breaker_window_seconds,

@@ -1,4 +1,5 @@
-"""`python -m app.worker`: the auto-create job workers and the reconciliation scheduler.
+"""`python -m app.worker`: the auto-create job workers, the reconciliation scheduler and the
+token keep-alive (app.workspace.keepalive).
 
 Run as many as you like: PgQueuer hands each job to one worker (`FOR UPDATE SKIP LOCKED`),
 re-offers a job whose worker stopped heart-beating, and the reconciliation claim makes each
@@ -34,6 +35,8 @@ from app.salesforce.client import SalesforceClient
 from app.workspace.budget import ApiBudget
 from app.workspace.describe_store import DescribeStore
 from app.workspace.describes import DescribeCache
+from app.workspace.keepalive import TICK_SECONDS as KEEPALIVE_TICK_SECONDS
+from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.worker")
@@ -135,6 +138,8 @@ class Worker:
                         db, salesforce, settings, budget=budget, describes=describes
                     )
                     group.create_task(self._schedule(reconciler, db))
+                    keepalive = KeepAlive(db, tokens, settings, budget=budget)
+                    group.create_task(self._keep_alive(keepalive))
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
             await budget.stop()
@@ -190,6 +195,18 @@ class Worker:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), tick)
+
+    async def _keep_alive(self, keepalive: KeepAlive) -> None:
+        """Refresh quiet connections before Salesforce's idle refresh-token expiry."""
+        while not self._stop.is_set():
+            try:
+                await keepalive.tick()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad tick
+                logger.exception(
+                    "salesforce.keepalive.tick_failed", extra={"error": type(exc).__name__}
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), KEEPALIVE_TICK_SECONDS)
 
 
 def _log_summary(jobs: AutocreateJobs) -> None:

@@ -13,6 +13,8 @@ from app.db import Database
 from app.models import Connection, OAuthState
 from app.salesforce.values import same_id
 
+WEBHOOK_KEY_COLUMNS = frozenset({"webhook_key_hash", "webhook_key_encrypted"})
+
 
 class OtherOrganization(Exception):
     """The workspace is connected to another Salesforce org; nothing was written."""
@@ -50,6 +52,7 @@ async def save_connection(
 ) -> tuple[Connection, str | None, bool]:
     """Insert the workspace's connection, or update it when it is to the same org.
 
+    A reconnect to the same org keeps the row's webhook key (and so its webhook URL).
     Returns the row, the refresh token (encrypted) it replaced and whether it existed.
     OtherOrganization when the workspace is connected to another org."""
     for attempt in range(2):
@@ -72,6 +75,10 @@ async def save_connection(
                 else:
                     replaced_refresh = row.refresh_token_encrypted
                     for name, value in values.items():
+                        if name in WEBHOOK_KEY_COLUMNS and row.webhook_key_hash:
+                            # The same org again: the Outbound Message an admin set up keeps
+                            # working. Only a disconnect (the row goes) makes a new URL.
+                            continue
                         setattr(row, name, value)
                 await session.flush()
             return row, replaced_refresh, existed

@@ -73,6 +73,8 @@ def _page(templates: TemplatesDep, template: str, status: int, **context: Any) -
             errors.SalesforceApiDisabled,
             errors.SalesforceAlreadyConnected,
             errors.SalesforceUnavailable,
+            errors.SalesforceLoginRestricted,
+            errors.SalesforceClientRejected,
             html=True,
         ),
     },

@@ -27,7 +27,9 @@ class ConnectRequest(BaseModel):
         default=None,
         max_length=255,
         description="The org's My Domain host, e.g. `acme.my.salesforce.com`. Must be a "
-        "Salesforce domain.",
+        "Salesforce domain. A Lightning or setup host (`acme.lightning.force.com`, "
+        "`acme.my.salesforce-setup.com`) is taken as its My Domain; only host-name characters "
+        "(letters, digits, `-`, `.`) are accepted.",
     )
     return_url: str | None = Field(
         default=None,
@@ -76,6 +78,17 @@ class ConnectionView(BaseModel):
     scopes: list[str] | None = None
     connected_at: datetime | None = None
     connected_by: str | None = None
+    status_reason: str | None = Field(
+        default=None,
+        description="Why the connection needs attention: `grant_expired_or_revoked`, "
+        "`user_inactive`, `org_inactive`, `no_refresh_token` (with "
+        "`reauthorization_required`); `token_rate_limited`, `login_restricted`, "
+        "`client_rejected` (still `connected`, refreshes held back for a while). Null when "
+        "all is well.",
+    )
+    status_detail: str | None = Field(
+        default=None, description="The same, as a sentence for people."
+    )
     api_usage: ApiUsage | None = Field(
         default=None, description="Null until Salesforce has reported the org's usage."
     )

@@ -31,11 +31,14 @@ from app.salesforce import oauth
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
     ApiDisabled,
+    ClientRejected,
     HostNotAllowed,
+    LoginRestricted,
     OAuthError,
     SalesforceError,
     UnusableGrant,
 )
+from app.salesforce.hosts import is_host
 from app.workspace.budget import ApiBudget
 
 logger = logging.getLogger("app.connections")
@@ -75,6 +78,8 @@ def view_of(row: Connection | None) -> ConnectionView:
         scopes=list(row.scopes or []),
         connected_at=row.connected_at,
         connected_by=row.connected_by,
+        status_reason=row.status_reason,
+        status_detail=row.status_detail,
     )
 
 
@@ -142,6 +147,8 @@ class ConnectionService:
         allowed = self._settings.return_hosts
         if parts.scheme not in {"https", "http"} or not host or parts.username or parts.password:
             raise invalid("return_url", "must be an https URL")
+        if host != "::1" and not is_host(parts.netloc, allow_port=True):
+            raise invalid("return_url", "its host may hold only letters, digits, '-' and '.'")
         if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
             raise invalid("return_url", "must be an https URL")
         if host not in allowed and netloc not in allowed:
@@ -264,6 +271,10 @@ class ConnectionService:
             "connected_at": datetime.now(UTC),
             "connected_by": pending.user_id,
             "tokens_refreshed_at": None,
+            "status_reason": None,
+            "status_detail": None,
+            "refresh_not_before": None,
+            "keepalive_claimed_at": None,
         }
         try:
             row, replaced_refresh, reauthorized = await repository.save_connection(
@@ -379,6 +390,10 @@ def _exchange_error(exc: SalesforceError) -> errors.AppError:
             "Salesforce answered with an address outside Salesforce's domains; nothing was "
             "connected."
         )
+    if isinstance(exc, LoginRestricted):
+        return errors.SalesforceLoginRestricted()
+    if isinstance(exc, ClientRejected):
+        return errors.SalesforceClientRejected()
     if isinstance(exc, OAuthError):
         return errors.SalesforceUnavailable(
             "Salesforce refused the authorization code "

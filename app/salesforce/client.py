@@ -43,6 +43,7 @@ from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO, SALESFORCE_CALLS
 logger = logging.getLogger("app.salesforce.client")
 
 MAX_QUERY_PAGES = 10
+WRITE_METHODS = frozenset({"PATCH", "POST", "PUT", "DELETE"})
 
 
 class SalesforceClient:
@@ -123,7 +124,11 @@ class SalesforceClient:
                 guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
         self._record_limits(response, organization_id)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
-        error = error_from_response(response) if response.status_code >= 400 else None
+        error = (
+            error_from_response(response, write=method.upper() in WRITE_METHODS)
+            if response.status_code >= 400
+            else None
+        )
         if isinstance(error, RequestLimitExceeded):
             error.api_usage = usage
         if self.observer is not None:

@@ -53,7 +53,8 @@ class ConcurrentLimitExceeded(RequestLimitExceeded):
 
 
 class ApiDisabled(SalesforceError):
-    """403 API_DISABLED_FOR_ORG: the edition or the user has no API access."""
+    """403 API_DISABLED_FOR_ORG (the edition) or API_CURRENTLY_DISABLED (the user's profile
+    lacks "API Enabled"): no API access."""
 
 
 class InsufficientAccess(SalesforceError):
@@ -69,7 +70,9 @@ class PreconditionFailed(SalesforceError):
 
 
 class WriteRejected(SalesforceError):
-    """400 on a write: validation rule, too long, bad picklist value..."""
+    """A record-level answer to a write (any 4xx but the session, limit, API access and
+    not-found ones): validation rule, approval lock, trigger failure, duplicate, maintenance,
+    an errorCode never seen before... A definite "no" about the record, never an outage."""
 
 
 class MalformedRequest(SalesforceError):
@@ -113,7 +116,22 @@ class OAuthError(SalesforceError):
 
 
 class InvalidGrant(OAuthError):
-    """The refresh token is dead (revoked, rotated out, expired by policy): reconnect."""
+    """The grant is dead until someone reconnects: `invalid_grant` (revoked, rotated out,
+    expired by the org's refresh-token policy), `inactive_user`, `inactive_org`."""
+
+
+class LoginRestricted(OAuthError):
+    """`invalid_grant` "ip restricted or invalid login hours": the user's profile refuses
+    logins from here or at this hour. A configuration problem of the org, not a dead grant."""
+
+
+class ClientRejected(OAuthError):
+    """`invalid_client_id` / `invalid_client`: Salesforce does not accept our app's client id
+    or secret (not installed in the org, or misconfigured). Not a dead grant."""
+
+
+class TokenRateLimited(RequestLimitExceeded):
+    """`rate_limit_exceeded` from the token endpoint: too many token requests; back off."""
 
 
 class NotConnected(Exception):
@@ -121,7 +139,30 @@ class NotConnected(Exception):
 
 
 class ReauthorizationRequired(Exception):
-    """The workspace's grant is dead until an owner or manager reconnects."""
+    """The workspace's grant is dead until an owner or manager reconnects; `reason` is a
+    stable word (`grant_expired_or_revoked`, `user_inactive`, `org_inactive`, ...) and
+    `detail` a sentence for people."""
+
+    def __init__(self, reason: str | None = None, detail: str | None = None) -> None:
+        super().__init__(reason or "reauthorization_required")
+        self.reason = reason
+        self.detail = detail
+
+
+def token_error(error: str, description: str, status: int) -> SalesforceError:
+    """The typed error of a token endpoint's `{"error", "error_description"}` answer."""
+    if error == "invalid_grant":
+        lowered = description.lower()
+        if "ip restricted" in lowered or "login hours" in lowered:
+            return LoginRestricted(error, description, status=status)
+        return InvalidGrant(error, description, status=status)
+    if error in {"inactive_user", "inactive_org"}:
+        return InvalidGrant(error, description, status=status)
+    if error in {"invalid_client_id", "invalid_client"}:
+        return ClientRejected(error, description, status=status)
+    if error == "rate_limit_exceeded":
+        return TokenRateLimited(description or error, status=status, error_code=error)
+    return OAuthError(error, description, status=status)
 
 
 WRITE_ERROR_CODES = frozenset(
@@ -141,8 +182,23 @@ WRITE_ERROR_CODES = frozenset(
 )
 
 
-def error_from_response(response: httpx.Response) -> SalesforceError:
-    """Turn a non-2xx REST answer (a JSON array of errors) into a typed error."""
+# No API access, in both of Salesforce's forms: the org's edition (API_DISABLED_FOR_ORG) and
+# the user's profile without "API Enabled" (API_CURRENTLY_DISABLED).
+API_DISABLED_CODES = frozenset({"API_DISABLED_FOR_ORG", "API_CURRENTLY_DISABLED"})
+INSUFFICIENT_ACCESS_CODES = frozenset(
+    {
+        "INSUFFICIENT_ACCESS",
+        "INSUFFICIENT_ACCESS_OR_READONLY",
+        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
+    }
+)
+# Answers to a write that say "not now" rather than "not this record": worth a retry.
+TRANSIENT_WRITE_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+
+
+def error_from_response(response: httpx.Response, *, write: bool = False) -> SalesforceError:
+    """Turn a non-2xx REST answer (a JSON array of errors) into a typed error. On a `write`
+    (PATCH, POST, PUT, DELETE of a record) every other 4xx is a WriteRejected."""
     status = response.status_code
     errors: list[dict[str, Any]] = []
     try:
@@ -162,17 +218,17 @@ def error_from_response(response: httpx.Response) -> SalesforceError:
         kind = SessionExpired
     elif code == "REQUEST_LIMIT_EXCEEDED":
         kind = ConcurrentLimitExceeded if "concurrent" in message.lower() else RequestLimitExceeded
-    elif code == "API_DISABLED_FOR_ORG":
+    elif code in API_DISABLED_CODES:
         kind = ApiDisabled
-    elif status == 403:
+    elif code in INSUFFICIENT_ACCESS_CODES or (status == 403 and not write):
         kind = InsufficientAccess
     elif status == 404 or code in {"NOT_FOUND", "ENTITY_IS_DELETED"}:
         kind = RecordNotFound
     elif status == 412:
         kind = PreconditionFailed
-    elif status >= 500 or code == "UNABLE_TO_LOCK_ROW":
+    elif status >= 500 or code in TRANSIENT_WRITE_CODES:
         kind = SalesforceUnavailable
-    elif code in WRITE_ERROR_CODES:
+    elif code in WRITE_ERROR_CODES or (write and 400 <= status < 500):
         kind = WriteRejected
     elif status == 400:
         kind = MalformedRequest

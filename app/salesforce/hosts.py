@@ -1,10 +1,17 @@
-"""Tokens only ever go to Salesforce's own domains (plus explicitly configured hosts)."""
+"""Tokens only ever go to Salesforce's own domains (plus explicitly configured hosts), and
+only hostname characters get into a URL this service builds or accepts.
+
+A browser reads `\\` as `/` and `@` as the end of a user name, so a "host" such as
+`evil.com\\.my.salesforce.com` ends in a Salesforce domain for a naive suffix check but is
+evil.com to the browser. `checked_host` accepts letters, digits, hyphens and dots only (and a
+port where one is allowed); every host check below goes through it.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from app.config import Settings
+from app.config import Settings, checked_host
 from app.salesforce.errors import HostNotAllowed
 
 SALESFORCE_DOMAINS = (
@@ -20,12 +27,48 @@ SALESFORCE_DOMAINS = (
     ".salesforce.cn",
 )
 
+# The hosts an admin sees in the browser, by suffix, and the org's My Domain login host they
+# stand for: `acme.lightning.force.com` and `acme.my.salesforce-setup.com` are both
+# `acme.my.salesforce.com`; `acme--uat.sandbox.lightning.force.com` is
+# `acme--uat.sandbox.my.salesforce.com`.
+_MY_DOMAIN_ALIASES = (
+    (".lightning.force.com", ".my.salesforce.com"),
+    (".my.salesforce-setup.com", ".my.salesforce.com"),
+)
+
+
+def is_host(value: str, *, allow_port: bool = False) -> bool:
+    try:
+        checked_host(value, allow_port=allow_port)
+    except ValueError:
+        return False
+    return True
+
+
+def my_domain_host(host: str) -> str:
+    """The org's My Domain login host for a Lightning or setup host (others unchanged)."""
+    for suffix, login_suffix in _MY_DOMAIN_ALIASES:
+        if host.endswith(suffix):
+            return host[: -len(suffix)] + login_suffix
+    return host
+
+
+def _netloc_host(netloc: str) -> str | None:
+    """The checked `host[:port]` of a URL's netloc; None when it is not one (userinfo,
+    backslashes, percent-escapes and the like)."""
+    try:
+        return checked_host(netloc, allow_port=True)
+    except ValueError:
+        return None
+
 
 def ensure_allowed(url: str, settings: Settings) -> str:
     """Return `url` without a trailing slash, or raise HostNotAllowed."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    netloc = parts.netloc.lower().rsplit("@", 1)[-1]
+    netloc = _netloc_host(parts.netloc)
+    if netloc is None:
+        raise HostNotAllowed(f"refusing to send credentials to {parts.scheme}://(not a host)")
+    host = netloc.partition(":")[0]
     if parts.scheme in {"http", "https"} and netloc in settings.extra_allowed_hosts:
         return url.rstrip("/")
     if parts.scheme == "https" and host.endswith(SALESFORCE_DOMAINS) and parts.port in {None, 443}:
@@ -48,3 +91,14 @@ def instance_origin(url: str, settings: Settings) -> str:
     ):
         raise HostNotAllowed("the instance URL is not a plain scheme://host[:port]")
     return ensure_allowed(f"{parts.scheme}://{parts.netloc}", settings)
+
+
+__all__ = [
+    "SALESFORCE_DOMAINS",
+    "HostNotAllowed",
+    "checked_host",
+    "ensure_allowed",
+    "instance_origin",
+    "is_host",
+    "my_domain_host",
+]

@@ -32,14 +32,14 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from app.config import Settings
 from app.salesforce.errors import (
     ApiDisabled,
-    InvalidGrant,
     OAuthError,
     SalesforceError,
     SalesforceUnavailable,
     UnusableGrant,
     error_from_response,
+    token_error,
 )
-from app.salesforce.hosts import ensure_allowed, instance_origin
+from app.salesforce.hosts import checked_host, ensure_allowed, instance_origin, my_domain_host
 from app.salesforce.values import same_id
 
 SCOPES = ("api", "refresh_token", "id")
@@ -96,8 +96,7 @@ async def post_token_request(
             else ""
         )
         description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
-        kind = InvalidGrant if error == "invalid_grant" else OAuthError
-        raise kind(error or "invalid_response", description, status=response.status_code)
+        raise token_error(error or "invalid_response", description, response.status_code)
     return body
 
 
@@ -105,7 +104,8 @@ async def refresh_access_token(
     http: httpx.AsyncClient, settings: Settings, login_url: str, refresh_token: str
 ) -> dict[str, Any]:
     """The refresh-token grant: Salesforce's token answer (a new access token, maybe a
-    rotated refresh token and another `instance_url`). InvalidGrant when the grant is dead."""
+    rotated refresh token and another `instance_url`). InvalidGrant when the grant is dead;
+    LoginRestricted, ClientRejected, TokenRateLimited for the other refusals."""
     return await post_token_request(
         http,
         f"{ensure_allowed(login_url, settings)}/services/oauth2/token",
@@ -121,8 +121,10 @@ async def refresh_access_token(
 
 def login_url_for(settings: Settings, environment: str, my_domain: str | None) -> str:
     """The login host to authorize against: the org's My Domain when given, else the
-    production or sandbox login host. Raises ValueError when `my_domain` is not a Salesforce
-    host (nor one of SALESFORCE_EXTRA_ALLOWED_HOSTS)."""
+    production or sandbox login host. A Lightning or setup host (`acme.lightning.force.com`,
+    `acme.my.salesforce-setup.com`) stands for its My Domain (`acme.my.salesforce.com`).
+    Raises ValueError when `my_domain` is not a bare host of Salesforce's (nor one of
+    SALESFORCE_EXTRA_ALLOWED_HOSTS): the URL is built from checked hostname characters only."""
     if not my_domain:
         configured = (
             settings.salesforce_sandbox_login_url
@@ -131,22 +133,25 @@ def login_url_for(settings: Settings, environment: str, my_domain: str | None) -
         )
         return configured.rstrip("/")
     value = my_domain.strip()
-    candidate = value if "://" in value else f"https://{value}"
-    parts = urlsplit(candidate)
-    if (
-        not parts.hostname
-        or parts.path not in {"", "/"}
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-    ):
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    elif scheme.lower() not in {"https", "http"}:
         raise ValueError("give the My Domain host only, e.g. acme.my.salesforce.com")
-    if "://" not in value and parts.netloc.lower() in settings.extra_allowed_hosts:
-        # An explicitly allowed non-Salesforce host (an emulator): keep the configured scheme.
-        candidate = f"{urlsplit(settings.salesforce_login_url).scheme}://{parts.netloc}"
+    rest = rest[:-1] if rest.endswith("/") else rest
     try:
-        return ensure_allowed(f"{urlsplit(candidate).scheme}://{parts.netloc}", settings)
+        netloc = checked_host(rest, allow_port=True)
+    except ValueError:
+        raise ValueError("give the My Domain host only, e.g. acme.my.salesforce.com") from None
+    if netloc in settings.extra_allowed_hosts:
+        # An explicitly allowed non-Salesforce host (an emulator): keep the configured scheme.
+        scheme = scheme.lower() or urlsplit(settings.salesforce_login_url).scheme
+        return f"{scheme}://{netloc}"
+    host, _, port = netloc.partition(":")
+    if port not in {"", "443"} or scheme.lower() not in {"", "https"}:
+        raise ValueError("must be a Salesforce domain such as acme.my.salesforce.com")
+    try:
+        return ensure_allowed(f"https://{my_domain_host(host)}", settings)
     except SalesforceError as exc:
         raise ValueError("must be a Salesforce domain such as acme.my.salesforce.com") from exc
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 # Backslash first: the later replacements add backslashes of their own.
@@ -54,12 +55,15 @@ def literal(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        return plain_number(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise UnsafeSOQL("datetimes in SOQL need a time zone")
-        return value.isoformat().replace("+00:00", "Z")
+        # Salesforce holds whole seconds and its parser takes no fraction: `...:05Z`.
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
@@ -70,6 +74,15 @@ def literal(value: Any) -> str:
             raise UnsafeSOQL("an empty list cannot be used in SOQL IN (...)")
         return "(" + ", ".join(items) + ")"
     raise UnsafeSOQL(f"no SOQL literal for {type(value).__name__}")
+
+
+def plain_number(value: float | Decimal) -> str:
+    """A finite number in positional notation (`1e-07` → `0.0000001`): SOQL has no
+    exponents. A float keeps its shortest round-trip digits."""
+    number = Decimal(repr(value)) if isinstance(value, float) else value
+    if not number.is_finite():
+        raise UnsafeSOQL("only finite numbers can be used in SOQL")
+    return format(number, "f")
 
 
 def identifier(name: str) -> str:

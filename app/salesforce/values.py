@@ -74,9 +74,9 @@ def parse_datetime(value: Any, *, naive_is_utc: bool = True) -> datetime | None:
 
 
 def format_datetime(value: datetime) -> str:
-    """As Salesforce answers it: `2026-11-24T10:00:00.000+0000`."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    """As Salesforce answers it: `2026-11-24T10:00:00.000+0000`. Salesforce holds whole
+    seconds (a written `.500` reads back `.000`), so the fraction is dropped here too."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".000+0000"
 
 
 # -- field values -------------------------------------------------------------------------
@@ -114,9 +114,8 @@ def same_value(field_type: str, a: Any, b: Any) -> bool:
         left = parse_datetime(a, naive_is_utc=False)
         right = parse_datetime(b, naive_is_utc=False)
         if left is not None and right is not None:
-            return left.replace(microsecond=left.microsecond // 1000 * 1000) == right.replace(
-                microsecond=right.microsecond // 1000 * 1000
-            )
+            # Whole seconds: what Salesforce holds of either.
+            return left.replace(microsecond=0) == right.replace(microsecond=0)
     if field_type == "multipicklist" and isinstance(a, str) and isinstance(b, str):
         return sorted(a.split(";")) == sorted(b.split(";"))
     if field_type in ("reference", "id") and isinstance(a, str) and isinstance(b, str):

@@ -88,6 +88,8 @@ class WorkspaceContext:
     connection_status: str | None = None
     instance_url: str | None = None
     organization_id: str | None = None
+    status_reason: str | None = None
+    status_detail: str | None = None
 
 
 class ContextChanged(Exception):
@@ -101,7 +103,14 @@ async def read_context(db: Database, workspace_id: str) -> WorkspaceContext:
         return WorkspaceContext(workspace_id=workspace_id, settings=snapshot)
     c = connection
     return WorkspaceContext(
-        workspace_id, snapshot, c.id, c.status, c.instance_url, c.organization_id
+        workspace_id,
+        snapshot,
+        c.id,
+        c.status,
+        c.instance_url,
+        c.organization_id,
+        c.status_reason,
+        c.status_detail,
     )
 
 
@@ -139,5 +148,8 @@ def require_connected(context: WorkspaceContext) -> uuid.UUID:
     if context.connection_id is None:
         raise app_errors.SalesforceNotConnected()
     if context.connection_status == ConnectionStatus.REAUTHORIZATION_REQUIRED:
-        raise app_errors.SalesforceReauthorizationRequired()
+        error = app_errors.SalesforceReauthorizationRequired(context.status_detail or None)
+        if context.status_reason:
+            error.extra["reason"] = context.status_reason
+        raise error
     return context.connection_id

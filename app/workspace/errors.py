@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app import errors as app_errors
 from app.salesforce.errors import (
     ApiDisabled,
+    ClientRejected,
     InsufficientAccess,
     InvalidGrant,
+    LoginRestricted,
     NotConnected,
     ReauthorizationRequired,
     RecordNotFound,
@@ -29,8 +31,14 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     """The AppError (docs/api.md, "Errors") of a Salesforce-side failure."""
     if isinstance(exc, NotConnected):
         return app_errors.SalesforceNotConnected()
-    if isinstance(exc, ReauthorizationRequired | InvalidGrant):
+    if isinstance(exc, ReauthorizationRequired):
+        return reauthorization_required(exc.reason, exc.detail)
+    if isinstance(exc, InvalidGrant):
         return app_errors.SalesforceReauthorizationRequired()
+    if isinstance(exc, LoginRestricted):
+        return app_errors.SalesforceLoginRestricted()
+    if isinstance(exc, ClientRejected):
+        return app_errors.SalesforceClientRejected()
     if isinstance(exc, ApiDisabled):
         return app_errors.SalesforceApiDisabled()
     if isinstance(exc, RequestLimitExceeded):
@@ -45,25 +53,39 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
             headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
         )
     if isinstance(exc, InsufficientAccess):
-        return app_errors.SalesforceInsufficientAccess(exc.message or None)
+        error = app_errors.SalesforceInsufficientAccess(exc.message or None)
+        if exc.errors:
+            error.extra["errors"] = salesforce_errors(exc)
+        return error
     if isinstance(exc, RecordNotFound):
         return app_errors.SalesforceContactNotFound()
     if isinstance(exc, SalesforceUnavailable) and exc.retry_after:
         return app_errors.SalesforceUnavailable(headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, WriteRejected):
-        return app_errors.SalesforceValidationFailed(
-            exc.message,
-            errors=[
-                {
-                    "errorCode": e.get("errorCode"),
-                    "message": e.get("message"),
-                    "fields": e.get("fields") or [],
-                }
-                for e in exc.errors
-            ]
-            or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}],
-        )
+        return app_errors.SalesforceValidationFailed(exc.message, errors=salesforce_errors(exc))
     return app_errors.SalesforceUnavailable()
+
+
+def reauthorization_required(
+    reason: str | None, detail: str | None
+) -> app_errors.SalesforceReauthorizationRequired:
+    """The 409 of a dead grant, saying why when the connection knows (docs/api.md)."""
+    error = app_errors.SalesforceReauthorizationRequired(detail or None)
+    if reason:
+        error.extra["reason"] = reason
+    return error
+
+
+def salesforce_errors(exc: SalesforceError) -> list[dict[str, Any]]:
+    """Salesforce's own `[{errorCode, message, fields}]` of a rejection (docs/api.md)."""
+    return [
+        {
+            "errorCode": e.get("errorCode"),
+            "message": e.get("message"),
+            "fields": e.get("fields") or [],
+        }
+        for e in exc.errors
+    ] or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}]
 
 
 async def with_salesforce_errors(

@@ -11,9 +11,10 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, or_, select, text, update
 
 from app.db import Database
 from app.models import Connection, ConnectionStatus, RespondioCredential, WorkspaceSettings
@@ -56,12 +57,30 @@ async def update_tokens(db: Database, connection_id: uuid.UUID, values: dict[str
         )
 
 
-async def mark_reauthorization_required(db: Database, connection_id: uuid.UUID) -> None:
+async def mark_reauthorization_required(
+    db: Database, connection_id: uuid.UUID, reason: str, detail: str
+) -> None:
     async with db.transaction() as session:
         await session.execute(
             update(Connection)
             .where(Connection.id == connection_id)
-            .values(status=ConnectionStatus.REAUTHORIZATION_REQUIRED.value)
+            .values(
+                status=ConnectionStatus.REAUTHORIZATION_REQUIRED.value,
+                status_reason=reason,
+                status_detail=detail,
+            )
+        )
+
+
+async def hold_back_refresh(
+    db: Database, connection_id: uuid.UUID, reason: str, detail: str, until: datetime
+) -> None:
+    """No refresh before `until`; the connection stays connected and says why."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id)
+            .values(status_reason=reason, status_detail=detail, refresh_not_before=until)
         )
 
 
@@ -81,3 +100,38 @@ async def refresh_lock(db: Database, workspace_id: str) -> AsyncIterator[None]:
             yield
         finally:
             await lock_conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+async def claim_keepalive(
+    db: Database, *, refreshed_before: datetime, claimed_before: datetime, now: datetime, limit: int
+) -> list[tuple[str, str]]:
+    """Claim connected workspaces whose grant was last refreshed (or obtained) before
+    `refreshed_before` and that no worker claimed since `claimed_before`: one UPDATE ...
+    RETURNING with SKIP LOCKED, so each is claimed by one worker across all replicas.
+    Returns (workspace_id, organization_id) pairs."""
+    last = func.coalesce(Connection.tokens_refreshed_at, Connection.connected_at)
+    due = (
+        select(Connection.id)
+        .where(
+            Connection.status == ConnectionStatus.CONNECTED.value,
+            Connection.refresh_token_encrypted.is_not(None),
+            last < refreshed_before,
+            or_(
+                Connection.keepalive_claimed_at.is_(None),
+                Connection.keepalive_claimed_at < claimed_before,
+            ),
+            or_(Connection.refresh_not_before.is_(None), Connection.refresh_not_before <= now),
+        )
+        .order_by(last)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    async with db.transaction() as session:
+        rows = await session.execute(
+            update(Connection)
+            .where(Connection.id.in_(due.scalar_subquery()))
+            .values(keepalive_claimed_at=now)
+            .returning(Connection.workspace_id, Connection.organization_id)
+            .execution_options(synchronize_session=False)
+        )
+        return [(str(w), str(o)) for w, o in rows.all()]

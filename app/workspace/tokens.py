@@ -10,14 +10,18 @@ the whole grant. So refreshes for one workspace collapse into one, in two layers
    refreshed already and that token is reused.
 
 The new access token, the (rotated) refresh token and `instance_url` are stored together.
-`invalid_grant` marks the connection `reauthorization_required`.
+A dead grant (`invalid_grant`, `inactive_user`, `inactive_org`) marks the connection
+`reauthorization_required` with a reason. Refusals that keep the connection (the token
+endpoint's rate limit, "ip restricted or invalid login hours", our app's client refused) hold
+further refreshes back for a while (`refresh_not_before`), so no path refreshes in a loop.
+`keep_alive` refreshes a quiet connection before Salesforce's idle expiry ends it.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,16 +29,22 @@ import httpx
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import Database
+from app.errors import SalesforceClientRejected, SalesforceLoginRestricted
+from app.kit.clocks import Now, utc_now
 from app.kit.singleflight import SingleFlight
 from app.models import Connection, ConnectionStatus
 from app.salesforce import oauth
 from app.salesforce.client import Credentials
 from app.salesforce.errors import (
+    ClientRejected,
     HostNotAllowed,
     InvalidGrant,
+    LoginRestricted,
     NotConnected,
     ReauthorizationRequired,
+    SalesforceError,
     SalesforceUnavailable,
+    TokenRateLimited,
 )
 from app.salesforce.hosts import instance_origin
 from app.workspace import repository
@@ -42,6 +52,9 @@ from app.workspace.budget import ApiBudget
 from app.workspace.context import ContextChanged, WorkspaceContext
 
 logger = logging.getLogger("app.salesforce.tokens")
+
+# Whether the row's grant must be refreshed now (the row, its current credentials).
+_Needed = Callable[[Connection, "Credentials"], bool]
 
 
 class TokenStore:
@@ -54,9 +67,11 @@ class TokenStore:
         http: httpx.AsyncClient,
         settings: Settings,
         *,
+        now: Now = utc_now,
         budget: ApiBudget | None = None,
     ) -> None:
         self._db = db
+        self._now = now
         self._budget = budget
         self._cipher = cipher
         self._http = http
@@ -78,7 +93,7 @@ class TokenStore:
         if row is None:
             raise NotConnected()
         if row.status == ConnectionStatus.REAUTHORIZATION_REQUIRED:
-            raise ReauthorizationRequired()
+            raise ReauthorizationRequired(row.status_reason, row.status_detail)
         return Credentials(
             connection_id=row.id,
             workspace_id=row.workspace_id,
@@ -90,23 +105,44 @@ class TokenStore:
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials:
         """New credentials after `stale_access_token` was refused; one refresh at a time."""
         return await self._refreshes.run(
-            workspace_id, lambda: self._refresh_across_processes(workspace_id, stale_access_token)
+            workspace_id,
+            lambda: self._refresh_across_processes(
+                workspace_id, lambda row, current: current.access_token == stale_access_token
+            ),
         )
 
-    async def _refresh_across_processes(self, workspace_id: str, stale: str) -> Credentials:
-        async with repository.refresh_lock(self._db, workspace_id):
-            return await self._refresh_locked(workspace_id, stale)
+    async def keep_alive(self, workspace_id: str, refreshed_before: datetime) -> bool:
+        """Refresh the grant when its last refresh (or the connect) is older than
+        `refreshed_before`, so Salesforce's idle refresh-token expiry never ends a quiet
+        connection. True when a refresh was made. Same single flight and lock as `refresh`."""
+        refreshed: list[bool] = []
 
-    async def _refresh_locked(self, workspace_id: str, stale: str) -> Credentials:
+        def due(row: Connection, current: Credentials) -> bool:
+            refreshed.append(last_refreshed(row) < refreshed_before)
+            return refreshed[-1]
+
+        await self._refreshes.run(
+            f"keepalive:{workspace_id}", lambda: self._refresh_across_processes(workspace_id, due)
+        )
+        return bool(refreshed and refreshed[-1])
+
+    async def _refresh_across_processes(self, workspace_id: str, needed: _Needed) -> Credentials:
+        async with repository.refresh_lock(self._db, workspace_id):
+            return await self._refresh_locked(workspace_id, needed)
+
+    async def _refresh_locked(self, workspace_id: str, needed: _Needed) -> Credentials:
         row = await repository.connection_of(self._db, workspace_id)
         current = self._usable(row)
         assert row is not None
-        if current.access_token != stale:
+        if not needed(row, current):
             logger.info("salesforce.token.reused", extra={"workspace_id": workspace_id})
             return current
         if not row.refresh_token_encrypted:
-            await self._mark_reauthorization_required(row.id, workspace_id, "no_refresh_token")
-            raise ReauthorizationRequired()
+            await self._mark_reauthorization_required(row, "no_refresh_token", NO_REFRESH_TOKEN)
+            raise ReauthorizationRequired("no_refresh_token", NO_REFRESH_TOKEN)
+        now = self._now()
+        if row.refresh_not_before is not None and row.refresh_not_before > now:
+            raise held_back(row.status_reason, row.status_detail, row.refresh_not_before - now)
         if self._budget is not None:
             self._budget.count(workspace_id, "token")
         try:
@@ -117,8 +153,17 @@ class TokenStore:
                 self._cipher.decrypt(row.refresh_token_encrypted),
             )
         except InvalidGrant as exc:
-            await self._mark_reauthorization_required(row.id, workspace_id, exc.description)
-            raise ReauthorizationRequired() from exc
+            reason, detail = dead_grant(exc)
+            await self._mark_reauthorization_required(row, reason, detail)
+            raise ReauthorizationRequired(reason, detail) from exc
+        except (TokenRateLimited, LoginRestricted, ClientRejected) as exc:
+            reason, detail, wait = refused_for_now(exc)
+            await repository.hold_back_refresh(self._db, row.id, reason, detail, now + wait)
+            logger.warning(
+                "salesforce.token.held_back",
+                extra={"workspace_id": workspace_id, "reason": reason, "seconds": wait.seconds},
+            )
+            raise held_back(reason, detail, wait) from exc
         try:
             instance_url = instance_origin(
                 str(answer.get("instance_url") or row.instance_url), self._settings
@@ -134,7 +179,10 @@ class TokenStore:
         values: dict[str, Any] = {
             "access_token_encrypted": self._cipher.encrypt(str(answer["access_token"])),
             "instance_url": instance_url,
-            "tokens_refreshed_at": datetime.now(UTC),
+            "tokens_refreshed_at": now,
+            "status_reason": None,
+            "status_detail": None,
+            "refresh_not_before": None,
         }
         rotated = bool(answer.get("refresh_token"))
         if rotated:
@@ -157,10 +205,79 @@ class TokenStore:
         )
 
     async def _mark_reauthorization_required(
-        self, connection_id: uuid.UUID, workspace_id: str, reason: str
+        self, row: Connection, reason: str, detail: str
     ) -> None:
-        await repository.mark_reauthorization_required(self._db, connection_id)
+        await repository.mark_reauthorization_required(self._db, row.id, reason, detail)
         logger.warning(
             "salesforce.connection.reauthorization_required",
-            extra={"workspace_id": workspace_id, "reason": reason},
+            extra={"workspace_id": row.workspace_id, "reason": reason},
         )
+
+
+def last_refreshed(row: Connection) -> datetime:
+    """When the grant was last used to refresh (or obtained)."""
+    return row.tokens_refreshed_at or row.connected_at
+
+
+RECONNECT = "An owner or manager must reconnect Salesforce in Workspace Settings > Integrations."
+NO_REFRESH_TOKEN = f"Salesforce gave no refresh token for this connection. {RECONNECT}"
+_DEAD_GRANTS = {
+    "inactive_user": (
+        "user_inactive",
+        "The Salesforce user who connected was deactivated. Another Salesforce user must "
+        "reconnect Salesforce in Workspace Settings > Integrations.",
+    ),
+    "inactive_org": (
+        "org_inactive",
+        "The Salesforce organization is inactive (for example an expired trial or a suspended "
+        f"org). Once it is active again, {RECONNECT[0].lower()}{RECONNECT[1:]}",
+    ),
+}
+# How long refreshes are held back after each kind of refusal.
+HOLD_BACK = {
+    "token_rate_limited": timedelta(seconds=60),
+    "login_restricted": timedelta(minutes=5),
+    "client_rejected": timedelta(minutes=5),
+}
+
+
+def dead_grant(exc: InvalidGrant) -> tuple[str, str]:
+    """The reason and the sentence stored with `reauthorization_required`."""
+    if exc.error in _DEAD_GRANTS:
+        return _DEAD_GRANTS[exc.error]
+    said = f" (Salesforce said: {exc.description[:200]})" if exc.description else ""
+    return (
+        "grant_expired_or_revoked",
+        "Salesforce no longer accepts this connection's grant: it was revoked, or it expired "
+        f"under the org's refresh-token policy{said}. {RECONNECT}",
+    )
+
+
+def refused_for_now(exc: SalesforceError) -> tuple[str, str, timedelta]:
+    """A refusal that keeps the connection: reason, sentence, how long to hold back."""
+    if isinstance(exc, LoginRestricted):
+        return (
+            "login_restricted",
+            str(SalesforceLoginRestricted.detail),
+            HOLD_BACK["login_restricted"],
+        )
+    if isinstance(exc, ClientRejected):
+        return "client_rejected", str(SalesforceClientRejected.detail), HOLD_BACK["client_rejected"]
+    return (
+        "token_rate_limited",
+        "Salesforce limits how often this connection may log in; the service waits before "
+        "trying again.",
+        HOLD_BACK["token_rate_limited"],
+    )
+
+
+def held_back(reason: str | None, detail: str | None, wait: timedelta) -> SalesforceError:
+    """The error to raise while refreshes are held back, without asking Salesforce."""
+    seconds = max(1.0, wait.total_seconds())
+    if reason == "login_restricted":
+        return LoginRestricted("invalid_grant", detail or "", status=400)
+    if reason == "client_rejected":
+        return ClientRejected("invalid_client", detail or "", status=400)
+    error = TokenRateLimited(detail or "rate limit exceeded", error_code="rate_limit_exceeded")
+    error.retry_after = seconds
+    return error

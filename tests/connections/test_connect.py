@@ -138,8 +138,8 @@ async def test_reauthorize_same_org_updates_in_place(
     assert cipher.decrypt(after.refresh_token_encrypted) != cipher.decrypt(
         before.refresh_token_encrypted
     )
-    # The webhook key rotates on every connect.
-    assert after.webhook_key_hash != before.webhook_key_hash
+    # The same org again: the webhook key (and the Outbound Message's URL) is kept.
+    assert after.webhook_key_hash == before.webhook_key_hash
     # The replaced grant was revoked at Salesforce.
     assert sf_emulator.counters["revoke"] == 1
     assert sf_emulator.refresh_grant(cipher.decrypt(before.refresh_token_encrypted)) is None

@@ -62,6 +62,8 @@ async def test_disconnect_revokes_deletes_and_purges(
         "scopes": None,
         "connected_at": None,
         "connected_by": None,
+        "status_reason": None,
+        "status_detail": None,
         "api_usage": None,
     }
     assert await connection_row(app) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
@@ -37,3 +38,16 @@ class FakeClock:
             await entry[1]
         finally:
             self._sleepers.remove(entry)
+
+
+class FakeNow:
+    """The wall clock (`app.kit.clocks.Now`) the test moves by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.value = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.value
+
+    def advance(self, **delta: float) -> None:
+        self.value += timedelta(**delta)
