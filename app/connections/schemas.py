@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import ConnectionStatus
+from app.models import Connection, ConnectionStatus
 
 
 class ConnectRequest(BaseModel):
@@ -96,3 +96,22 @@ class ConnectionView(BaseModel):
     @classmethod
     def disconnected(cls) -> ConnectionView:
         return cls(status=ConnectionStatus.DISCONNECTED)
+
+
+def view_of(row: Connection | None) -> ConnectionView:
+    if row is None:
+        return ConnectionView.disconnected()
+    return ConnectionView(
+        status=ConnectionStatus(row.status),
+        organization_id=row.organization_id,
+        organization_name=row.organization_name,
+        instance_url=row.instance_url,
+        environment=row.environment,  # type: ignore[arg-type]
+        username=row.username,
+        user_display_name=row.user_display_name,
+        scopes=list(row.scopes or []),
+        connected_at=row.connected_at,
+        connected_by=row.connected_by,
+        status_reason=row.status_reason,
+        status_detail=row.status_detail,
+    )

@@ -23,10 +23,16 @@ from app import errors
 from app.config import Settings
 from app.connections import repository
 from app.connections.errors import ConnectFailed, invalid
-from app.connections.schemas import ApiUsage, ConnectionView, ConnectRequest, ConnectStarted
+from app.connections.schemas import (
+    ApiUsage,
+    ConnectionView,
+    ConnectRequest,
+    ConnectStarted,
+    view_of,
+)
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
-from app.models import Connection, ConnectionStatus, OAuthState
+from app.models import ConnectionStatus, OAuthState
 from app.salesforce import oauth
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
@@ -62,25 +68,6 @@ class Connected:
     connection: ConnectionView
     return_url: str | None
     reauthorized: bool
-
-
-def view_of(row: Connection | None) -> ConnectionView:
-    if row is None:
-        return ConnectionView.disconnected()
-    return ConnectionView(
-        status=ConnectionStatus(row.status),
-        organization_id=row.organization_id,
-        organization_name=row.organization_name,
-        instance_url=row.instance_url,
-        environment=row.environment,  # type: ignore[arg-type]
-        username=row.username,
-        user_display_name=row.user_display_name,
-        scopes=list(row.scopes or []),
-        connected_at=row.connected_at,
-        connected_by=row.connected_by,
-        status_reason=row.status_reason,
-        status_detail=row.status_detail,
-    )
 
 
 class ConnectionService:
