@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,18 +13,24 @@ import jwt
 from fastapi.security import HTTPBearer
 
 from app.config import Settings
-from app.errors import Forbidden, Unauthenticated
+from app.errors import Unauthenticated
+from app.observability import TOKEN_CACHE_EVENTS
 
 Role = Literal["owner", "manager", "agent"]
 ROLES: frozenset[str] = frozenset({"owner", "manager", "agent"})
 MANAGING_ROLES: frozenset[str] = frozenset({"owner", "manager"})
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 
+BEARER_FORMAT = "JWT"
+BEARER_DESCRIPTION = (
+    "A respond.io gateway token (HS256). Mint one for development with "
+    "`python -m app.cli dev-token --workspace W --role owner`."
+)
 bearer_scheme = HTTPBearer(
-    auto_error=False,
-    bearerFormat="JWT",
-    description="A respond.io gateway token (HS256). Mint one for development with "
-    "`python -m app.cli dev-token --workspace W --role owner`.",
+    auto_error=False, bearerFormat=BEARER_FORMAT, description=BEARER_DESCRIPTION
+)
+TOKEN_HIT, TOKEN_MISS, TOKEN_EXPIRED = (
+    TOKEN_CACHE_EVENTS.labels(event) for event in ("hit", "miss", "expired")
 )
 
 
@@ -38,9 +46,22 @@ class Caller:
 
 
 class TokenVerifier:
-    """Verifies caller tokens; built once per app so the hot path does no set-up work."""
+    """Verifies caller tokens; built once per app so the hot path does no set-up work.
 
-    def __init__(self, settings: Settings) -> None:
+    A token that verified once is not decoded again: its caller is kept, under the SHA-256 of
+    the token, until the token's `exp`, and refused from then on exactly as a fresh decode
+    would refuse it. Tokens are stateless (there is no revocation list): a token is valid until
+    it expires, cached or not. Only tokens that verified are kept, at most `max_cached`
+    (the oldest go first); the workspace and role checks run on every request regardless.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_cached: int | None = None,
+    ) -> None:
         self._secret = settings.service_jwt_secret
         self._audience = settings.service_jwt_audience
         self._issuer = settings.service_jwt_issuer
@@ -49,8 +70,39 @@ class TokenVerifier:
         if self._issuer:
             required.append("iss")
         self._options = {"require": required}
+        self._clock = clock
+        self._max_cached = max(
+            0, settings.service_jwt_cache_max_entries if max_cached is None else max_cached
+        )
+        # sha256(token) -> (caller, exp): insertion order is the eviction order.
+        self._verified: dict[bytes, tuple[Caller, float]] = {}
+
+    @property
+    def cached_tokens(self) -> int:
+        """How many verified tokens are held (expired ones leave when next presented)."""
+        return len(self._verified)
 
     def verify(self, token: str) -> Caller:
+        key = hashlib.sha256(token.encode()).digest()
+        held = self._verified.get(key)
+        if held is not None:
+            caller, expires_at = held
+            # PyJWT's own rule (no leeway): expired once now >= exp.
+            if self._clock() < expires_at:
+                TOKEN_HIT.inc()
+                return caller
+            self._verified.pop(key, None)
+            TOKEN_EXPIRED.inc()
+            raise Unauthenticated("The token has expired.")
+        caller, expires_at = self._decode(token)
+        TOKEN_MISS.inc()
+        if self._max_cached:
+            while len(self._verified) >= self._max_cached:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[key] = (caller, expires_at)
+        return caller
+
+    def _decode(self, token: str) -> tuple[Caller, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -78,7 +130,8 @@ class TokenVerifier:
             raise Unauthenticated("The token carries no workspace.")
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("The token carries no subject.")
-        return Caller(user_id=subject, workspace_id=workspace_id, role=role)
+        # jwt.decode has checked that exp is a number.
+        return Caller(user_id=subject, workspace_id=workspace_id, role=role), float(claims["exp"])
 
 
 def mint_token(
@@ -97,17 +150,3 @@ def mint_token(
     if settings.service_jwt_issuer:
         claims["iss"] = settings.service_jwt_issuer
     return jwt.encode(claims, settings.service_jwt_secret, algorithm=settings.service_jwt_algorithm)
-
-
-def member_of(workspace_id: str, caller: Caller) -> Caller:
-    """Any role of the workspace named in the path."""
-    if caller.workspace_id != workspace_id:
-        raise Forbidden("The token does not belong to this workspace.")
-    return caller
-
-
-def manager_of(caller: Caller) -> Caller:
-    """Owner or manager of the workspace named in the path."""
-    if not caller.can_manage:
-        raise Forbidden("Only workspace owners and managers may do this.")
-    return caller

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     service_jwt_audience: str = "salesforce-integration"
     service_jwt_issuer: str | None = None
     service_jwt_algorithm: Literal["HS256"] = "HS256"
+    # Verified caller tokens kept per process (until each one's exp); 0 verifies every time.
+    service_jwt_cache_max_entries: int = 10_000
 
     salesforce_client_id: str = ""
     salesforce_client_secret: str = ""
@@ -89,6 +91,11 @@ class Settings(BaseSettings):
     cache_max_connections: int = 64
     # How long a replica's lock on one lookup's Salesforce call lasts if it dies mid-call.
     cache_lock_seconds: float = 20.0
+    # With CACHE_URL: how long a replica serves a lookup answer from its own memory without
+    # asking Redis (0 = always ask). Also the bound on a stale answer after a lost
+    # invalidation message (app.workspace.near_cache).
+    lookup_near_cache_ttl_seconds: float = 1.0
+    lookup_near_cache_max_entries: int = 10_000
 
     respondio_api_base_url: str = "https://api.respond.io/v2"
     respondio_max_requests_per_second: float = 5.0

@@ -39,7 +39,8 @@ def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, now: Now | None = None
 ) -> FastAPI:
     """The app; its services (app.services) are built when it starts. `clock` drives the
-    expiry of the in-process caches (tests pass a fake one)."""
+    expiry of the in-process caches, `now` the wall-clock moments (token refreshes, the expiry
+    of caller tokens kept verified); tests pass fake ones."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -69,6 +70,9 @@ def create_app(
     )
     install_error_handlers(app)
     install_problem_documents(app)
+    # Routes are matched in the order they were added, one included router after another:
+    # the lookup, the hot path, goes first (no other path overlaps it).
+    app.include_router(lookup_router)
     install_offline_docs(app)
     install_sidebar_preview(app, settings)
     app.add_middleware(ObservabilityMiddleware)
@@ -77,7 +81,6 @@ def create_app(
     app.include_router(salesforce_webhook_router)
     app.include_router(connections_router)
     app.include_router(workspace_settings_router)
-    app.include_router(lookup_router)
     app.include_router(edits_router)
     return app
 

@@ -25,6 +25,11 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 CACHE_EVENTS = Counter("lookup_cache_events_total", "Lookup cache hits and misses", ["event"])
+TOKEN_CACHE_EVENTS = Counter(
+    "auth_token_cache_events_total",
+    "Caller tokens: hit (verified before), miss (decoded now), expired (refused from the cache)",
+    ["event"],
+)
 
 
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -33,6 +38,9 @@ QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The metric children per (method, route, status): `labels()` takes a lock and
+        # rebuilds its key on every call. Routes are templates, so this stays small.
+        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,8 +61,15 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - start
             route = route_template(scope)
             method = scope["method"]
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            metrics = self._metrics.get((method, route, status))
+            if metrics is None:
+                metrics = (
+                    HTTP_REQUESTS.labels(method, route, str(status)),
+                    HTTP_LATENCY.labels(method, route),
+                )
+                self._metrics[(method, route, status)] = metrics
+            metrics[0].inc()
+            metrics[1].observe(elapsed)
             if route not in QUIET_ROUTES or status >= 500:
                 fields: dict[str, Any] = {
                     "method": method,

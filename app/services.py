@@ -39,6 +39,7 @@ from app.workspace.describe_store import DescribeStore
 from app.workspace.describes import DescribeCache
 from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
 from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
+from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.tokens import TokenStore
@@ -70,8 +71,11 @@ class Services:
         await self.budget.stop()
         if self.bus is not None:
             await self.bus.stop()
-        if isinstance(self.caches.lookups, RedisLookupCache):
-            await self.caches.lookups.close()
+        lookups = self.caches.lookups
+        if isinstance(lookups, NearLookupCache):
+            lookups = lookups.shared
+        if isinstance(lookups, RedisLookupCache):
+            await lookups.close()
         if isinstance(self.misses, RedisMissLimiter):
             await self.misses.close()
         await self.http.aclose()
@@ -94,7 +98,8 @@ async def start_services(
     settings: Settings, *, clock: Clock = time.monotonic, now: Now = utc_now
 ) -> Services:
     """Build everything; `clock` drives the expiry of the in-process caches, `now` the
-    moments written with tokens (refresh times, back-off)."""
+    moments written with tokens (refresh times, back-off) and the expiry of verified caller
+    tokens."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
@@ -104,7 +109,7 @@ async def start_services(
     # fake `clock` moves it too.
     wall = now if now is not utc_now else wall_clock_following(clock)
     budget = ApiBudget(db, settings, clock=clock, now=wall)
-    tokens = TokenStore(db, cipher, http, settings, now=now, budget=budget)
+    tokens = TokenStore(db, cipher, http, settings, now=now, clock=clock, budget=budget)
     breaker = CircuitBreaker(
         failures=settings.salesforce_breaker_failures,
         window=settings.salesforce_breaker_window_seconds,
@@ -115,6 +120,7 @@ async def start_services(
     caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
+    invalidation.purge_on_both(tokens.forget_async)
     if bus is not None:
         await bus.start()
     budget.start()
@@ -124,7 +130,7 @@ async def start_services(
         db=db,
         http=http,
         cipher=cipher,
-        verifier=TokenVerifier(settings),
+        verifier=TokenVerifier(settings, clock=lambda: now().timestamp()),
         templates=jinja2.Environment(
             loader=jinja2.PackageLoader("app", "templates"),
             autoescape=True,
@@ -218,10 +224,25 @@ def _workspace_caches(
         prefix=settings.cache_key_prefix,
     )
 
+    near = NearLookupCache(
+        shared,
+        ttl_seconds=settings.lookup_near_cache_ttl_seconds,
+        max_entries=settings.lookup_near_cache_max_entries,
+        clock=clock,
+    )
+
     def purged_elsewhere(workspace_id: str, generation: int) -> None:
         contexts.invalidate(workspace_id)
         describes.purge_workspace(workspace_id)
+        tokens.forget(workspace_id)
+        near.forget_workspace(workspace_id)
         shared.forget_local(workspace_id, generation)
+
+    def changed_elsewhere(workspace_id: str, contact_id: str | None) -> None:
+        if contact_id:
+            near.forget_contact(workspace_id, contact_id)
+        else:
+            near.forget_workspace(workspace_id)
 
     bus = CacheBus(
         redis.asyncio.Redis.from_url(
@@ -231,6 +252,10 @@ def _workspace_caches(
         ),
         channel=settings.cache_key_prefix + "purge",
         on_purge=purged_elsewhere,
+        on_change=changed_elsewhere,
+        on_subscribed=near.clear,
     )
     shared.on_purged = bus.publish
-    return WorkspaceCaches(contexts, describes, shared), bus
+    near.announce = bus.publish_change
+    near.listening = lambda: bus.listening
+    return WorkspaceCaches(contexts, describes, near), bus

@@ -11,12 +11,15 @@ Import it after putting the project root on sys.path: `from bench._common import
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +30,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
+from pydantic import BaseModel
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -72,6 +76,29 @@ def bench_app() -> Any:
 
 def constant_path(workspace: str) -> str:
     return f"/v1/workspaces/{workspace}/bench/constant"
+
+
+class MinimalAnswer(BaseModel):
+    ok: bool
+    workspace_id: str
+
+
+def minimal_app() -> Any:
+    """The yardstick: a minimal FastAPI app returning a pydantic model, nothing else (no auth,
+    no middleware, no logging). For uvicorn: `bench._common:minimal_app --factory`."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/v1/workspaces/{workspace_id}/minimal")
+    async def minimal(workspace_id: str) -> MinimalAnswer:
+        return MinimalAnswer(ok=True, workspace_id=workspace_id)
+
+    return app
+
+
+def minimal_path(workspace: str) -> str:
+    return f"/v1/workspaces/{workspace}/minimal"
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
@@ -220,16 +247,24 @@ def service_env(database: str, salesforce_url: str, **extra: str) -> dict[str, s
     }
 
 
+# What `make run` and the Dockerfile use: one worker on uvloop and httptools.
+UVICORN_FAST = ("--loop", "uvloop", "--http", "httptools")
+
+
 def start_replica(
-    env: Mapping[str, str], port: int, uvicorn_options: Sequence[str] = ()
+    env: Mapping[str, str],
+    port: int,
+    uvicorn_options: Sequence[str] = (),
+    app_factory: str = "bench._common:bench_app",
 ) -> subprocess.Popen[bytes]:
-    """One uvicorn worker serving `bench_app` on a loopback port; output discarded."""
+    """One uvicorn worker serving `app_factory` (the service's `bench_app` unless told) on a
+    loopback port; output discarded."""
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bench._common:bench_app",
+            app_factory,
             "--factory",
             "--host",
             LOOPBACK,
@@ -247,14 +282,14 @@ def start_replica(
     )
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    """Until GET /healthz answers 200; raises if the process exits or 60 s pass."""
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], probe: str = "/healthz") -> None:
+    """Until GET `probe` answers 200; raises if the process exits or 60 s pass."""
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the service at {base_url} exited during start-up")
         try:
-            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
+            if httpx.get(base_url + probe, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -276,11 +311,17 @@ def stop_processes(processes: Iterable[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+class Service(NamedTuple):
+    url: str
+    pid: int
+
+
 @contextmanager
-def running_replicas(
+def running_services(
     env: Mapping[str, str], count: int, uvicorn_options: Sequence[str] = ()
-) -> Iterator[list[str]]:
-    """`count` replicas (start_replica), each ready; their base URLs. Stopped on the way out."""
+) -> Iterator[list[Service]]:
+    """`count` replicas (start_replica), each ready; their base URLs and process ids.
+    Stopped on the way out."""
     ports: list[int] = []
     while len(ports) < count:  # distinct, however unlikely a repeat
         if (port := free_port()) not in ports:
@@ -292,12 +333,200 @@ def running_replicas(
         urls = [local_url(port) for port in ports]
         for url, process in zip(urls, processes, strict=True):
             wait_ready(url, process)
-        yield urls
+        yield [Service(url, p.pid) for url, p in zip(urls, processes, strict=True)]
     finally:
         stop_processes(processes)
 
 
-# -- load generation ----------------------------------------------------------------------------
+@contextmanager
+def running_replicas(
+    env: Mapping[str, str], count: int, uvicorn_options: Sequence[str] = ()
+) -> Iterator[list[str]]:
+    """`count` replicas (start_replica), each ready; their base URLs. Stopped on the way out."""
+    with running_services(env, count, uvicorn_options) as services:
+        yield [service.url for service in services]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the Salesforce emulator in a process of its own ------------------------------------------
+
+EMULATOR_CALLBACK = "http://testserver/v1/salesforce/oauth/callback"
+
+
+class EmulatorProcess:
+    """`python -m emulator` on a loopback port, driven through its control API, so that its
+    CPU is neither counted as the bench's nor shared with it."""
+
+    def __init__(self, url: str, process: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.process = process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.url}/__emulator{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._control("GET", "/counters"))
+
+    def reset_counters(self) -> None:
+        self._control("POST", "/counters/reset")
+
+    def set(self, **settings: Any) -> None:
+        """PUT /__emulator/settings, e.g. `set(latency_ms=50)`."""
+        self._control("PUT", "/settings", json=settings)
+
+    def default_username(self, org_id: str) -> str:
+        org = next(o for o in self._control("GET", "/orgs") if o["id"] == org_id)
+        return str(org["users"][0]["username"])
+
+
+@contextmanager
+def salesforce_emulator_process() -> Iterator[EmulatorProcess]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--callback-url",
+            EMULATOR_CALLBACK,
+        ],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "PUBLIC_BASE_URL"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = local_url(port)
+        wait_ready(url, process, "/__emulator/settings")
+        yield EmulatorProcess(url, process)
+    finally:
+        stop_processes([process])
+
+
+@contextmanager
+def running_minimal_app(uvicorn_options: Sequence[str] = ()) -> Iterator[str]:
+    """`minimal_app` in its own uvicorn process with the same options; its base URL."""
+    port = free_port()
+    process = start_replica(os.environ, port, uvicorn_options, "bench._common:minimal_app")
+    try:
+        url = local_url(port)
+        wait_ready(url, process, minimal_path("ready"))
+        yield url
+    finally:
+        stop_processes([process])
+
+
+# -- load generation: wrk -----------------------------------------------------------------------
+
+WRK_INSTALL_HINT = "install wrk for figures the service itself limits: apt-get install wrk"
+
+# Cycles through the paths (each wrk thread from its own offset) and prints exact percentiles
+# as JSON from done().
+_WRK_SCRIPT = """
+local paths = {%(paths)s}
+local threads = {}
+function setup(thread)
+  thread:set("offset", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  index = offset
+  wrk.headers["Authorization"] = %(authorization)s
+end
+function request()
+  index = index + 1
+  return wrk.format("GET", paths[(index - 1) %% #paths + 1])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write("WRK-JSON " .. string.format(
+    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "errors": %%d}',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout + e.status) .. "\\n")
+end
+"""
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def _lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string of printable ASCII is a valid Lua string
+
+
+def run_wrk(
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    seconds: float,
+    concurrency: int,
+    authorization: str | None = None,
+) -> dict[str, float]:
+    """One wrk run (1 thread, keep-alive, `concurrency` connections, `seconds` long) cycling
+    through `paths`, with `authorization` as the Authorization header. Requests/s, p50, p99
+    and errors (non-2xx/3xx answers and socket errors) as run_load() reports them."""
+    wrk = wrk_path()
+    if wrk is None:
+        raise RuntimeError(WRK_INSTALL_HINT)
+    if not base_url.startswith(f"http://{LOOPBACK}:"):
+        raise ValueError("benchmarks only send traffic to the loopback address")
+    script = _WRK_SCRIPT % {
+        "paths": ", ".join(_lua_string(p) for p in paths),
+        "authorization": _lua_string(authorization) if authorization else "nil",
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        completed = subprocess.run(
+            [
+                wrk,
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                handle.name,
+                base_url + paths[0],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + LOAD_GRACE_SECONDS,
+            check=True,
+        )
+    finally:
+        os.unlink(handle.name)
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("WRK-JSON "))
+    figures = json.loads(line.removeprefix("WRK-JSON "))
+    return {
+        "requests": figures["requests"],
+        "errors": figures["errors"],
+        "rps": figures["requests"] / (figures["duration_us"] / 1e6),
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+    }
+
+
+# -- load generation: the Python fallback -------------------------------------------------------
 
 
 async def read_response_head(reader: asyncio.StreamReader) -> tuple[int, int]:

@@ -15,7 +15,10 @@ Measured:
    one replica and then round-robin against both: requests/s, latency, Salesforce queries
    per 1,000 lookups next to the distinct (workspace, email) pairs asked, 5xx, answers
    naming a contact of another workspace's org, and lookups issued after an edit was
-   acknowledged that did not show it (on whichever replica they reached).
+   acknowledged that did not show it (on whichever replica they reached). Each replica's
+   near cache (app.workspace.near_cache) learns of an edit made through the other over the
+   purge bus, so a lookup sent within that delivery delay (bench/edit_visibility.py measures
+   it) may still show the value before the edit: the count says how often that happened.
 
 `python bench/load.py [--requests 3000] [--seconds 20] [--concurrency 32]`
 """
@@ -41,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
     LOAD_GRACE_SECONDS,
+    UVICORN_FAST,
     bench_token,
     connect_workspaces,
     constant_path,
@@ -60,7 +64,6 @@ ORGS = {"ws-load-a": "00D5g000003GIV7EAO", "ws-load-b": "00D8c000003VlcBEAS"}  #
 IDENTIFIERS = 5_000
 ZIPF_S = 1.1
 HOT_SET = 100
-UVICORN_FAST = ("--loop", "uvloop", "--http", "httptools")
 SETTINGS_DOCUMENT = {
     "visible_fields": ["Name", "Email", "Phone", "Title", "LeadSource"],
     "editing_enabled": True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from fastapi import APIRouter
 from app.auth import mint_token
 from app.config import Settings
 from app.deps import AnyMember, Manager
+from app.main import create_app
 
 PROBE = APIRouter()
 
@@ -197,3 +199,101 @@ def test_production_refuses_placeholder_secrets() -> None:
 def test_docs_offer_bearer_authorize_button(probe_client: Any, app: Any) -> None:
     schemes = app.openapi()["components"]["securitySchemes"]
     assert any(s.get("scheme") == "bearer" for s in schemes.values())
+
+
+def _token_events(event: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("auth_token_cache_events_total", {"event": event}) or 0.0
+
+
+async def test_a_verified_token_is_not_verified_again(
+    probe_client: Any, app: Any, settings: Settings
+) -> None:
+    token = mint_token(settings, workspace_id="ws-1", role="owner", user_id="u-7")
+    hits, misses = _token_events("hit"), _token_events("miss")
+    for _ in range(3):
+        response = await probe_client.get(
+            "/v1/workspaces/ws-1/probe/member", headers=_bearer(token)
+        )
+        assert response.json() == {"user": "u-7", "role": "owner"}
+    assert _token_events("miss") - misses == 1
+    assert _token_events("hit") - hits == 2
+    assert app.state.services.verifier.cached_tokens == 1
+
+
+async def test_workspace_and_role_are_checked_even_when_the_token_is_cached(
+    probe_client: Any, settings: Settings
+) -> None:
+    token = mint_token(settings, workspace_id="ws-1", role="agent")
+    member = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+    assert member.status_code == 200
+    hits = _token_events("hit")
+    other = await probe_client.get("/v1/workspaces/ws-2/probe/member", headers=_bearer(token))
+    await _assert_problem(other, 403, "forbidden")
+    manager = await probe_client.get("/v1/workspaces/ws-1/probe/manager", headers=_bearer(token))
+    await _assert_problem(manager, 403, "forbidden")
+    assert _token_events("hit") - hits == 2
+
+
+async def test_an_expired_token_is_refused_even_when_cached(settings: Settings) -> None:
+    now = [time.time()]
+    app = create_app(settings, now=lambda: datetime.fromtimestamp(now[0], UTC))
+    app.include_router(PROBE)
+    token = mint_token(settings, workspace_id="ws-1", role="owner", ttl=60)
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as probe_client,
+    ):
+        verifier = app.state.services.verifier
+        first = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+        assert first.status_code == 200
+        assert verifier.cached_tokens == 1
+
+        now[0] = exp - 1
+        still = await probe_client.get("/v1/workspaces/ws-1/probe/member", headers=_bearer(token))
+        assert still.status_code == 200
+        expired, misses = _token_events("expired"), _token_events("miss")
+        now[0] = exp  # PyJWT's rule: expired once now >= exp
+        response = await probe_client.get(
+            "/v1/workspaces/ws-1/probe/member", headers=_bearer(token)
+        )
+        await _assert_problem(response, 401, "unauthenticated")
+        assert "expired" in response.json()["detail"]
+        # Refused from the cache, not decoded again (a fresh decode would use the real clock).
+        assert _token_events("expired") - expired == 1
+        assert _token_events("miss") == misses
+        assert verifier.cached_tokens == 0
+
+
+def test_the_verified_tokens_kept_are_bounded(settings: Settings) -> None:
+    from app.auth import TokenVerifier
+
+    verifier = TokenVerifier(settings, max_cached=2)
+    tokens = [
+        mint_token(settings, workspace_id="ws-1", role="owner", user_id=f"u-{i}") for i in range(3)
+    ]
+    for token in tokens:
+        verifier.verify(token)
+    assert verifier.cached_tokens == 2
+    misses = _token_events("miss")
+    assert verifier.verify(tokens[0]).user_id == "u-0"  # the oldest went first
+    assert _token_events("miss") - misses == 1
+    assert verifier.cached_tokens == 2
+
+
+def test_a_refused_token_is_not_kept(settings: Settings) -> None:
+    from app.auth import TokenVerifier
+    from app.errors import AppError
+
+    verifier = TokenVerifier(settings)
+    forged = jwt.encode(
+        _claims(settings), "another-secret-of-sufficient-length!", algorithm="HS256"
+    )
+    for _ in range(2):
+        with pytest.raises(AppError):
+            verifier.verify(forged)
+    assert verifier.cached_tokens == 0

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Request, Response
 
 from app import errors
 from app.deps import AnyMember, LookupServiceDep
 from app.lookup.schemas import (
-    MAX_EMAIL_LENGTH,
-    MAX_PHONE_LENGTH,
+    LOOKUP_QUERY_PARAMETERS,
     LookupResponse,
-    checked_identifiers,
+    identifiers_from_query,
 )
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
-
-# Documented only: the service trims and refuses blank identifiers (app.lookup.schemas).
-NOT_BLANK = r"\S"
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", tags=["contacts"])
 
@@ -38,35 +32,16 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", t
     responses=problem_responses(
         *AUTH_ERRORS, errors.ValidationFailed, errors.TooManyRequests, *SALESFORCE_READ_ERRORS
     ),
+    openapi_extra={"parameters": LOOKUP_QUERY_PARAMETERS},
 )
 async def lookup_contact(
-    caller: AnyMember,
-    service: LookupServiceDep,
-    email: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_EMAIL_LENGTH,
-            description="Matched first, against Contact.Email (case-insensitive, as in "
-            "Salesforce). Give `email`, `phone` or both: neither is a 422.",
-            json_schema_extra={"pattern": NOT_BLANK},
-            examples=["ana.souza@example.com"],
-        ),
-    ] = None,
-    phone: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_PHONE_LENGTH,
-            description="Matched against Phone and MobilePhone when the email finds nothing: "
-            "exactly as stored, or as E.164 (extension included) with "
-            "`phone_matching=normalized`.",
-            json_schema_extra={"pattern": NOT_BLANK},
-            examples=["+60 12-345 6789"],
-        ),
-    ] = None,
+    caller: AnyMember, service: LookupServiceDep, request: Request
 ) -> Response:
-    email, phone = checked_identifiers(email, phone)
-    answer = await service.lookup(caller.workspace_id, email, phone)
-    # The model is already validated: serialize it once, straight to JSON bytes. `lead` is
-    # set only while Leads are enabled; otherwise the answer has no such key.
-    exclude = None if "lead" in answer.model_fields_set else {"lead"}
-    return Response(answer.model_dump_json(exclude=exclude), media_type="application/json")
+    # `email` and `phone` are read from the query here (documented by openapi_extra above):
+    # declared parameters cost FastAPI a validation each on every request.
+    email, phone = identifiers_from_query(request.query_params)
+    # The answer's JSON is rendered once per cached answer (app.lookup.service).
+    return Response(
+        await service.lookup_json(caller.workspace_id, email, phone),
+        media_type="application/json",
+    )

@@ -92,6 +92,8 @@ class LookupService:
         self._plans: dict[tuple[int, tuple[str, ...], str], tuple[ContactDescribe, Plan]] = {}
         self._variants: dict[tuple[str, str], str] = {}
         self._rendered: dict[tuple[object, ...], tuple[LookupEntry, Plan, LookupResponse]] = {}
+        # The JSON of memoised (cached) answers, by the answer object's id.
+        self._json: dict[int, tuple[LookupResponse, bytes]] = {}
 
     async def lookup(
         self, workspace_id: str, email: str | None, phone: str | None
@@ -100,6 +102,21 @@ class LookupService:
             return await self._lookup(context, email, phone)
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def lookup_json(self, workspace_id: str, email: str | None, phone: str | None) -> bytes:
+        """`lookup`'s answer as JSON; a cached answer is serialized once, not per request."""
+        answer = await self.lookup(workspace_id, email, phone)
+        held = self._json.get(id(answer))
+        if held is not None and held[0] is answer:
+            return held[1]
+        # `lead` is set only while Leads are enabled; otherwise the answer has no such key.
+        exclude = None if "lead" in answer.model_fields_set else {"lead"}
+        body = answer.model_dump_json(exclude=exclude).encode()
+        if answer.cached:
+            if len(self._json) >= RENDER_MEMO_SIZE:
+                self._json.clear()
+            self._json[id(answer)] = (answer, body)
+        return body
 
     async def _lookup(
         self, context: WorkspaceContext, email: str | None, phone: str | None

@@ -34,18 +34,40 @@ BUS_MESSAGES = Counter(
 RESUBSCRIBE_SECONDS = 1.0
 
 OnPurge = Callable[[str, int], None]
+# (workspace, contact id or None for every answer of the workspace)
+OnChange = Callable[[str, str | None], None]
 
 
 class CacheBus:
-    def __init__(self, redis: Redis, channel: str, on_purge: OnPurge) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        channel: str,
+        on_purge: OnPurge,
+        *,
+        on_change: OnChange | None = None,
+        on_subscribed: Callable[[], None] | None = None,
+    ) -> None:
         # `redis` should be a client without a short socket timeout: the subscription idles.
         self._redis = redis
         self._channel = channel
         self._on_purge = on_purge
+        self.on_change = on_change
+        # Called whenever the subscription is (re)established: messages sent while it was
+        # down are lost, so copies that rely on them must be dropped.
+        self.on_subscribed = on_subscribed
         self._origin = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._listening = False
         self._logged_at = -LOG_INTERVAL_SECONDS
+        self.received = 0  # messages from other replicas handled so far
+        self._arrived = asyncio.Event()
+
+    @property
+    def listening(self) -> bool:
+        """Subscribed now: changes published by other replicas reach this one."""
+        return self._listening
 
     async def start(self, *, wait_seconds: float = 1.0) -> None:
         """Subscribe in the background; wait briefly so that a replica which has just started
@@ -73,11 +95,30 @@ class CacheBus:
         except REDIS_FAILURES as exc:
             self._unavailable("publish", exc)
 
+    async def until_received(self, count: int) -> None:
+        """Until `received` reaches `count` (tests wait for a delivery with this)."""
+        while self.received < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def publish_change(self, workspace_id: str, contact_id: str | None) -> None:
+        """A change to cached answers other than a purge: one contact's, or (None) any of the
+        workspace's. Receivers drop their in-process copies (app.workspace.near_cache)."""
+        message = json.dumps({"w": workspace_id, "c": contact_id, "o": self._origin})
+        try:
+            await self._redis.publish(self._channel, message)
+            BUS_MESSAGES.labels("sent").inc()
+        except REDIS_FAILURES as exc:
+            self._unavailable("publish", exc)
+
     async def _listen(self) -> None:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
+                self._listening = True
+                if self.on_subscribed is not None:
+                    self.on_subscribed()
                 self._subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
@@ -88,6 +129,7 @@ class CacheBus:
             except REDIS_FAILURES as exc:
                 self._unavailable("subscribe", exc)
             finally:
+                self._listening = False
                 try:
                     await pubsub.aclose()
                 except REDIS_FAILURES:
@@ -97,14 +139,22 @@ class CacheBus:
     def _received(self, data: object) -> None:
         try:
             message = json.loads(data)  # type: ignore[arg-type]
-            workspace_id, generation = str(message["w"]), int(message["g"])
+            workspace_id = str(message["w"])
+            generation = int(message["g"]) if "g" in message else None
+            contact = message.get("c")
+            contact_id = str(contact) if contact else None
         except (TypeError, ValueError, KeyError):
             logger.warning("cache.bus.malformed_message")
             return
         if message.get("o") == self._origin:
-            return  # this replica purged before publishing
+            return  # this replica changed its own copies before publishing
         BUS_MESSAGES.labels("received").inc()
-        self._on_purge(workspace_id, generation)
+        if generation is not None:
+            self._on_purge(workspace_id, generation)
+        elif self.on_change is not None:
+            self.on_change(workspace_id, contact_id)
+        self.received += 1
+        self._arrived.set()
 
     def _unavailable(self, operation: str, exc: BaseException) -> None:
         REDIS_ERRORS.labels(f"bus_{operation}").inc()

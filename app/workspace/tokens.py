@@ -15,6 +15,16 @@ A dead grant (`invalid_grant`, `inactive_user`, `inactive_org`) marks the connec
 endpoint's rate limit, "ip restricted or invalid login hours", our app's client refused) hold
 further refreshes back for a while (`refresh_not_before`), so no path refreshes in a loop.
 `keep_alive` refreshes a quiet connection before Salesforce's idle expiry ends it.
+
+Credentials in memory. An uncached lookup used to read (and decrypt) the connection row in
+a transaction of its own: three PostgreSQL round trips per Salesforce call. `for_context`
+now serves the decrypted credentials kept per workspace, checked against the snapshot's
+connection id (a reconnect is a new id, so another grant's token is never used), for at most
+`CREDENTIALS_TTL_SECONDS`. They are replaced by a refresh in this process and dropped by
+`forget` (connect, disconnect, a purge from another replica, a grant marked dead, a
+keep-alive refresh). A refresh by another process makes the kept token stale: Salesforce
+answers 401 and `refresh` finds the newer token in the row and reuses it (one extra call, no
+new refresh), as it always did for an expired token.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import Database
 from app.errors import SalesforceClientRejected, SalesforceLoginRestricted
-from app.kit.clocks import Now, utc_now
+from app.kit.clocks import Clock, Now, monotonic, utc_now
 from app.kit.singleflight import SingleFlight
 from app.models import Connection, ConnectionStatus
 from app.salesforce import oauth
@@ -53,6 +63,9 @@ from app.workspace.context import ContextChanged, WorkspaceContext
 
 logger = logging.getLogger("app.salesforce.tokens")
 
+CREDENTIALS_TTL_SECONDS = 300.0
+CREDENTIALS_MAX_WORKSPACES = 50_000
+
 # Whether the row's grant must be refreshed now (the row, its current credentials).
 _Needed = Callable[[Connection, "Credentials"], bool]
 
@@ -68,6 +81,8 @@ class TokenStore:
         settings: Settings,
         *,
         now: Now = utc_now,
+        ttl_seconds: float = CREDENTIALS_TTL_SECONDS,
+        clock: Clock = monotonic,
         budget: ApiBudget | None = None,
     ) -> None:
         self._db = db
@@ -77,17 +92,56 @@ class TokenStore:
         self._http = http
         self._settings = settings
         self._refreshes: SingleFlight[str, Credentials] = SingleFlight()
+        self._ttl = ttl_seconds
+        self._clock = clock
+        # workspace -> (credentials, read at): insertion order is the eviction order.
+        self._held: dict[str, tuple[Credentials, float]] = {}
+        # Bumped by `forget`: a read that began before it must not be kept.
+        self._generation: dict[str, int] = {}
 
     async def credentials(self, workspace_id: str) -> Credentials:
+        """Read from the connection row (no memory): for callers without a snapshot."""
         return self._usable(await repository.connection_of(self._db, workspace_id))
 
     async def for_context(self, context: WorkspaceContext) -> Credentials:
-        """The credentials of the connection the snapshot describes; ContextChanged when the
-        workspace has connected again since the snapshot was taken."""
-        credentials = await self.credentials(context.workspace_id)
+        """The credentials of the connection the snapshot describes, from memory when held;
+        ContextChanged when the workspace has connected again since the snapshot was taken."""
+        workspace_id = context.workspace_id
+        held = self._held.get(workspace_id)
+        if (
+            held is not None
+            and held[0].connection_id == context.connection_id
+            and self._clock() - held[1] < self._ttl
+        ):
+            return held[0]
+        generation = self._generation.get(workspace_id, 0)
+        credentials = await self.credentials(workspace_id)
         if credentials.connection_id != context.connection_id:
             raise ContextChanged()
+        if self._generation.get(workspace_id, 0) == generation:
+            self._keep(credentials)
         return credentials
+
+    def forget(self, workspace_id: str) -> None:
+        """Drop the workspace's credentials kept in memory (connect, disconnect, purge)."""
+        self._held.pop(workspace_id, None)
+        self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1
+        if len(self._generation) > 2 * CREDENTIALS_MAX_WORKSPACES:
+            self._generation.clear()  # reads in flight may then keep what they read: harmless
+
+    async def forget_async(self, workspace_id: str) -> None:
+        """`forget`, as an `Invalidation` purge."""
+        self.forget(workspace_id)
+
+    @property
+    def held_workspaces(self) -> int:
+        return len(self._held)
+
+    def _keep(self, credentials: Credentials) -> None:
+        self._held.pop(credentials.workspace_id, None)
+        while len(self._held) >= CREDENTIALS_MAX_WORKSPACES:
+            self._held.pop(next(iter(self._held)))
+        self._held[credentials.workspace_id] = (credentials, self._clock())
 
     def _usable(self, row: Connection | None) -> Credentials:
         if row is None:
@@ -104,12 +158,17 @@ class TokenStore:
 
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials:
         """New credentials after `stale_access_token` was refused; one refresh at a time."""
-        return await self._refreshes.run(
+        self._held.pop(workspace_id, None)
+        generation = self._generation.get(workspace_id, 0)
+        credentials = await self._refreshes.run(
             workspace_id,
             lambda: self._refresh_across_processes(
                 workspace_id, lambda row, current: current.access_token == stale_access_token
             ),
         )
+        if self._generation.get(workspace_id, 0) == generation:
+            self._keep(credentials)
+        return credentials
 
     async def keep_alive(self, workspace_id: str, refreshed_before: datetime) -> bool:
         """Refresh the grant when its last refresh (or the connect) is older than
@@ -124,6 +183,8 @@ class TokenStore:
         await self._refreshes.run(
             f"keepalive:{workspace_id}", lambda: self._refresh_across_processes(workspace_id, due)
         )
+        if refreshed and refreshed[-1]:
+            self.forget(workspace_id)
         return bool(refreshed and refreshed[-1])
 
     async def _refresh_across_processes(self, workspace_id: str, needed: _Needed) -> Credentials:
@@ -207,6 +268,7 @@ class TokenStore:
     async def _mark_reauthorization_required(
         self, row: Connection, reason: str, detail: str
     ) -> None:
+        self.forget(row.workspace_id)
         await repository.mark_reauthorization_required(self._db, row.id, reason, detail)
         logger.warning(
             "salesforce.connection.reauthorization_required",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,20 @@ class Replica:
 StartReplica = Callable[..., Awaitable[Replica]]
 
 LOOKUP = "/v1/workspaces/{ws}/salesforce/contacts/lookup"
+BUS_DELIVERY_TIMEOUT = 10.0
+
+
+@asynccontextmanager
+async def delivered_to(replica: Replica, messages: int = 1) -> AsyncIterator[None]:
+    """Run the block, then wait until `replica` has handled `messages` more messages from
+    the purge bus: a change made elsewhere reaches a replica's near cache over the bus
+    (app.workspace.near_cache), so "the other replica shows it" means "once delivered"."""
+    bus = replica.app.state.services.bus
+    expected = bus.received + messages
+    yield
+    await asyncio.wait_for(bus.until_received(expected), BUS_DELIVERY_TIMEOUT)
+
+
 ANA = "0035g0000006SevAAE"
 ANA_EMAIL = "ana.souza@example.com"
 PRIYA_EMAIL = "priya.raman@example.com"

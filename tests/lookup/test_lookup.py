@@ -301,3 +301,25 @@ async def test_disconnect_purges_and_reconnect_starts_a_new_generation(
     after = (await lookup(client, auth, email="ana.souza@example.com")).json()
     assert after["cached"] is False
     assert after["contact"]["id"] != first["contact"]["id"]
+
+
+async def test_the_openapi_document_shows_the_lookups_query_parameters(client) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"][
+        "/v1/workspaces/{workspace_id}/salesforce/contacts/lookup"
+    ]["get"]
+    parameters = {(p["in"], p["name"]): p for p in operation["parameters"]}
+    assert set(parameters) == {("path", "workspace_id"), ("query", "email"), ("query", "phone")}
+    assert parameters[("query", "email")]["schema"]["anyOf"][0]["maxLength"] == 320
+    assert parameters[("query", "phone")]["schema"]["anyOf"][0]["maxLength"] == 64
+    assert not parameters[("query", "email")]["required"]
+
+
+async def test_the_last_of_repeated_identifiers_is_used(client, auth, connect) -> None:
+    await connect("ws-1")
+    response = await client.get(
+        URL.format(ws="ws-1"),
+        params=[("email", "nobody@example.com"), ("email", "ana.souza@example.com")],
+        headers=auth("ws-1", "agent"),
+    )
+    assert response.status_code == 200
+    assert response.json()["matched"] is True

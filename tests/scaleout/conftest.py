@@ -63,12 +63,13 @@ def shared_settings(sf_settings: Settings, redis_url: str, key_prefix: str) -> S
 
 @pytest.fixture
 async def start_replica(shared_settings: Settings) -> AsyncIterator[StartReplica]:
-    """`await start_replica()` (or with Settings overrides): a running app and its client."""
+    """`await start_replica()` (or with Settings overrides, or `clock=` a fake cache clock):
+    a running app and its client."""
     started: list[tuple[Any, Any, httpx.AsyncClient]] = []
 
-    async def start(**overrides: Any) -> Replica:
+    async def start(clock: Any = None, **overrides: Any) -> Replica:
         settings = shared_settings.model_copy(update=overrides) if overrides else shared_settings
-        app = create_app(settings)
+        app = create_app(settings, clock=clock)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         client = httpx.AsyncClient(

@@ -13,6 +13,7 @@ from tests.helpers.replicas import (
     PRIYA_EMAIL,
     Replica,
     StartReplica,
+    delivered_to,
     field,
     lookup,
     put_settings,
@@ -30,11 +31,12 @@ async def test_edit_through_one_replica_is_seen_by_the_other_without_a_query(
     from_b = (await lookup(b, auth, email=ANA_EMAIL)).json()
     assert from_b["cached"] is True and field(from_b, "Title")["value"] == "Head of Operations"
 
-    edited = await a.client.patch(
-        f"/v1/workspaces/ws-1/salesforce/contacts/{ANA}",
-        json={"fields": {"Title": "Chief Cache Officer"}},
-        headers=auth("ws-1", "agent"),
-    )
+    async with delivered_to(b):
+        edited = await a.client.patch(
+            f"/v1/workspaces/ws-1/salesforce/contacts/{ANA}",
+            json={"fields": {"Title": "Chief Cache Officer"}},
+            headers=auth("ws-1", "agent"),
+        )
     assert edited.status_code == 200, edited.text
     sf_emulator.reset_counters()
 
@@ -47,10 +49,11 @@ async def test_edit_through_one_replica_is_seen_by_the_other_without_a_query(
     }
     assert sf_emulator.counters["query"] == 0
 
-    reverted = await b.client.post(
-        f"/v1/workspaces/ws-1/salesforce/contacts/{ANA}/fields/Title/revert",
-        headers=auth("ws-1", "agent"),
-    )
+    async with delivered_to(a):
+        reverted = await b.client.post(
+            f"/v1/workspaces/ws-1/salesforce/contacts/{ANA}/fields/Title/revert",
+            headers=auth("ws-1", "agent"),
+        )
     assert reverted.status_code == 200, reverted.text
     back = (await lookup(a, auth, email=ANA_EMAIL)).json()
     assert back["cached"] is True and field(back, "Title")["value"] == "Head of Operations"
@@ -88,7 +91,7 @@ async def test_concurrent_misses_on_two_replicas_make_one_salesforce_call(
     assert sf_emulator.counters["query"] == 1
 
 
-async def test_disconnect_on_one_replica_is_seen_at_once_by_the_other(
+async def test_disconnect_on_one_replica_is_seen_by_the_other_once_the_bus_delivers(
     replicas: tuple[Replica, Replica], connect: Any, auth: Any
 ) -> None:
     a, b = replicas
@@ -96,9 +99,10 @@ async def test_disconnect_on_one_replica_is_seen_at_once_by_the_other(
     assert (await lookup(b, auth, email=ANA_EMAIL)).status_code == 200
     assert (await lookup(b, auth, email=ANA_EMAIL)).json()["cached"] is True
 
-    gone = await a.client.delete(
-        "/v1/workspaces/ws-1/salesforce/connection", headers=auth("ws-1", "owner")
-    )
+    async with delivered_to(b):
+        gone = await a.client.delete(
+            "/v1/workspaces/ws-1/salesforce/connection", headers=auth("ws-1", "owner")
+        )
     assert gone.status_code == 204
 
     answer = await lookup(b, auth, email=ANA_EMAIL)
@@ -113,10 +117,11 @@ async def test_reconnect_to_another_org_never_serves_the_old_orgs_answers(
     await connect(a, "ws-1", ACME)
     acme = (await lookup(b, auth, email=ANA_EMAIL)).json()
     assert acme["matched"] is True
-    await a.client.delete(
-        "/v1/workspaces/ws-1/salesforce/connection", headers=auth("ws-1", "owner")
-    )
-    await connect(a, "ws-1", GLOBEX)
+    async with delivered_to(b, messages=2):  # the disconnect's purge, the connect's
+        await a.client.delete(
+            "/v1/workspaces/ws-1/salesforce/connection", headers=auth("ws-1", "owner")
+        )
+        await connect(a, "ws-1", GLOBEX)
 
     globex = (await lookup(b, auth, email=ANA_EMAIL)).json()
     assert globex["cached"] is False
@@ -124,7 +129,7 @@ async def test_reconnect_to_another_org_never_serves_the_old_orgs_answers(
         assert globex["contact"]["id"] in sf_emulator.org(GLOBEX).contacts
 
 
-async def test_settings_change_on_one_replica_applies_on_the_other_at_once(
+async def test_settings_change_on_one_replica_applies_on_the_other_once_delivered(
     replicas: tuple[Replica, Replica], connect: Any, auth: Any
 ) -> None:
     a, b = replicas
@@ -133,7 +138,8 @@ async def test_settings_change_on_one_replica_applies_on_the_other_at_once(
     before = (await lookup(b, auth, email=ANA_EMAIL)).json()
     assert field(before, "Title")["editable"] is False
 
-    await put_settings(a, auth, editing_enabled=True, visible_fields=["Name", "Title"])
+    async with delivered_to(b):
+        await put_settings(a, auth, editing_enabled=True, visible_fields=["Name", "Title"])
 
     after = (await lookup(b, auth, email=ANA_EMAIL)).json()
     assert [f["name"] for f in after["contact"]["fields"]] == ["Name", "Title"]
