@@ -137,6 +137,12 @@ class SalesforceLeadNotFound(AppError):
     detail = "The Lead does not exist in Salesforce, was deleted or was converted."
 
 
+def record_not_found(sobject: str) -> AppError:
+    """The not-found error of the object: `salesforce_lead_not_found` for a Lead,
+    `salesforce_contact_not_found` for a Contact."""
+    return SalesforceLeadNotFound() if sobject == "Lead" else SalesforceContactNotFound()
+
+
 class SalesforceValidationFailed(AppError):
     status = 422
     code = "salesforce_validation_failed"

@@ -292,7 +292,12 @@ class ContactFieldEdit(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(64))
     organization_id: Mapped[str] = mapped_column(String(18))
+    # The record's id; `object` says what it is: a Contact or a Lead (their edits share this
+    # table and everything about them but the object).
     contact_id: Mapped[str] = mapped_column(String(18))
+    object: Mapped[str] = mapped_column(
+        String(16), default="Contact", server_default=text("'Contact'")
+    )
     # The fields written by one request share a change id (one PATCH, applied as a whole).
     change_id: Mapped[uuid.UUID] = mapped_column(index=True)
     field: Mapped[str] = mapped_column(String(80))

@@ -1,5 +1,6 @@
-"""Reading a Contact for an edit: fresh from Salesforce (never from the lookup cache), and
-settling with the values it holds the edits left unsettled by a lost answer or a crash."""
+"""Reading a Contact (or Lead) for an edit: fresh from Salesforce (never from the lookup
+cache), and settling with the values it holds the edits left unsettled by a lost answer or a
+crash. A converted Lead is read like a deleted one: it can no longer be edited."""
 
 from __future__ import annotations
 
@@ -33,25 +34,29 @@ class ContactReader:
     async def get(
         self,
         context: WorkspaceContext,
-        contact_id: str,
+        ref: ContactRef,
         fields: Iterable[str],
         credentials: Credentials,
     ) -> dict[str, Any]:
-        names = list(dict.fromkeys([*fields, "Id", "LastModifiedDate"]))
+        converted = ("IsConverted",) if ref.sobject == "Lead" else ()
+        names = list(dict.fromkeys([*fields, "Id", "LastModifiedDate", *converted]))
         try:
-            return await self._salesforce.get_contact(
-                context.workspace_id, contact_id, names, credentials=credentials
+            record = await self._salesforce.get_record(
+                context.workspace_id, ref.sobject, ref.contact_id, names, credentials=credentials
             )
         except RecordNotFound:
-            raise app_errors.SalesforceContactNotFound() from None
+            raise app_errors.record_not_found(ref.sobject) from None
         except MalformedRequest as exc:
             if exc.error_code in MALFORMED_ID_CODES:
-                raise app_errors.SalesforceContactNotFound() from None
+                raise app_errors.record_not_found(ref.sobject) from None
             if exc.error_code == "INVALID_FIELD":
                 # A field was removed in Salesforce since the describe was read.
                 self._describes.distrust(context.workspace_id)
                 raise ContextChanged() from exc
             raise
+        if converted and record.get("IsConverted"):
+            raise app_errors.SalesforceLeadNotFound()
+        return record
 
     async def read_and_settle(
         self,
@@ -62,13 +67,13 @@ class ContactReader:
         credentials: Credentials,
         extra_fields: list[str],
     ) -> dict[str, Any]:
-        """The Contact fresh from Salesforce; edits left unsettled are settled with it."""
+        """The record fresh from Salesforce; edits left unsettled are settled with it."""
         unsettled = await edit_history.unsettled(self._db, ref)
         unsettled_fields = [
             f.name for f in (describe.field(row.field) for row in unsettled) if f is not None
         ]
         record = await self.get(
-            context, ref.contact_id, [*plan.selected, *extra_fields, *unsettled_fields], credentials
+            context, ref, [*plan.selected, *extra_fields, *unsettled_fields], credentials
         )
         if unsettled:
             await self._settle(context, describe, ref, unsettled, record)
@@ -83,7 +88,7 @@ class ContactReader:
         unsettled: list[ContactFieldEdit],
     ) -> None:
         names = [f.name for f in (describe.field(row.field) for row in unsettled) if f is not None]
-        record = await self.get(context, ref.contact_id, names, credentials)
+        record = await self.get(context, ref, names, credentials)
         await self._settle(context, describe, ref, unsettled, record)
 
     async def _settle(

@@ -53,6 +53,7 @@ async def insert_pending(
             workspace_id=ref.workspace_id,
             organization_id=ref.organization_id,
             contact_id=ref.contact_id,
+            object=ref.sobject,
             change_id=change_id,
             field=change.field,
             old_value=change.old_value,

@@ -1,4 +1,9 @@
-"""Edit Salesforce Contact fields from respond.io, revert those edits, and list them.
+"""Edit Salesforce Contact (and Lead) fields from respond.io, revert those edits, and list
+them. Leads follow the Contact rules word for word (docs/api.md, "Lead edits"): their fields are
+`leads.visible_fields`, their ids start with `00Q`, and a Lead that was converted is gone
+(`salesforce_lead_not_found`). Whenever Salesforce says the record is gone, the cached
+lookups holding it are dropped, so the next lookup shows what replaced it (for a converted
+Lead, the Contact it became).
 
 An edit, step by step (no database transaction is open during a Salesforce call):
 
@@ -27,10 +32,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from app import errors as app_errors
 from app.db import Database
@@ -38,30 +43,38 @@ from app.edits import repository as edit_history
 from app.edits.reader import MALFORMED_ID_CODES, ContactReader
 from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
-from app.edits.validation import canonical_contact_id, check_editable, check_values
+from app.edits.validation import canonical_record_id, check_editable, check_values
+from app.edits.writer import RecordWriter, last_modified
 from app.salesforce.client import Credentials, SalesforceClient
 from app.salesforce.errors import (
     MalformedRequest,
     NotConnected,
     PreconditionFailed,
     ReauthorizationRequired,
+    RecordNotFound,
     SalesforceError,
     SalesforceUnavailable,
+    WriteRejected,
 )
-from app.salesforce.values import parse_datetime, same_value
+from app.salesforce.values import same_value
 from app.workspace.caches import WorkspaceCaches
-from app.workspace.contacts import ContactRef, ContactView, Plan, plan_for, render_contact
+from app.workspace.contacts import ContactRef, ContactView, plan_for
 from app.workspace.context import ContextChanged, WorkspaceContext, require_connected
+from app.workspace.describes import SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.contacts.edits")
-
+T = TypeVar("T")
 
 CONFLICT_DETAIL = (
-    "The Contact was changed in Salesforce after respond.io read it, so nothing was written. "
+    "The {} was changed in Salesforce after respond.io read it, so nothing was written. "
     "Reload the contact and make the change again."
 )
+# Salesforce's answers to a PATCH of a record that is not (or no longer) there to edit.
+GONE_CODES = MALFORMED_ID_CODES | {"CANNOT_UPDATE_CONVERTED_LEAD"}
+NOT_FOUND = (app_errors.SalesforceContactNotFound, app_errors.SalesforceLeadNotFound)
+Step = Callable[[WorkspaceContext, str], Awaitable[T]]
 
 
 class EditService:
@@ -80,6 +93,7 @@ class EditService:
         self._salesforce = salesforce
         self._tokens = tokens
         self._reader = ContactReader(db, self._describes, salesforce)
+        self._writer = RecordWriter(db, self._lookups, salesforce, self._reader)
         # One edit or revert of a contact at a time in this process: a double click or a
         # retry racing the original then reads the first one's result and writes nothing.
         # (Across replicas, If-Unmodified-Since catches the race except within one second.)
@@ -89,48 +103,84 @@ class EditService:
     # -- public ------------------------------------------------------------------------------
 
     async def edit(
-        self, workspace_id: str, contact_id: str, values: dict[str, Any], user_id: str
+        self,
+        workspace_id: str,
+        sobject: SObject,
+        record_id: str,
+        values: dict[str, Any],
+        user_id: str,
     ) -> ContactView:
-        contact_id = canonical_contact_id(contact_id)
+        async def step(context: WorkspaceContext, full_id: str) -> ContactView:
+            return await self._edit(context, sobject, full_id, values, user_id)
 
-        async def attempt(context: WorkspaceContext) -> ContactView:
-            async with self._one_at_a_time(workspace_id, contact_id):
-                return await self._edit(context, contact_id, values, user_id)
-
-        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+        return await self._run(workspace_id, sobject, record_id, step, exclusive=True)
 
     async def revert(
-        self, workspace_id: str, contact_id: str, field: str, user_id: str, *, force: bool
+        self,
+        workspace_id: str,
+        sobject: SObject,
+        record_id: str,
+        field: str,
+        user_id: str,
+        *,
+        force: bool,
     ) -> ContactView:
-        contact_id = canonical_contact_id(contact_id)
+        async def step(context: WorkspaceContext, full_id: str) -> ContactView:
+            return await self._revert(context, sobject, full_id, field, user_id, force)
 
-        async def attempt(context: WorkspaceContext) -> ContactView:
-            async with self._one_at_a_time(workspace_id, contact_id):
-                return await self._revert(context, contact_id, field, user_id, force)
+        return await self._run(workspace_id, sobject, record_id, step, exclusive=True)
 
-        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+    async def history(
+        self, workspace_id: str, sobject: SObject, record_id: str
+    ) -> list[HistoryEntry]:
+        async def step(context: WorkspaceContext, full_id: str) -> list[HistoryEntry]:
+            return await self._history(context, sobject, full_id)
 
-    async def history(self, workspace_id: str, contact_id: str) -> list[HistoryEntry]:
-        contact_id = canonical_contact_id(contact_id)
+        return await self._run(workspace_id, sobject, record_id, step, exclusive=False)
 
-        async def attempt(context: WorkspaceContext) -> list[HistoryEntry]:
-            return await self._history(context, contact_id)
+    async def _run(
+        self, workspace_id: str, sobject: SObject, raw_id: str, step: Step[T], *, exclusive: bool
+    ) -> T:
+        """`step` with the workspace's context and the 18-character id, Salesforce's failures
+        turned into ours; a record Salesforce says is gone leaves no cached lookup behind."""
+        record_id = canonical_record_id(raw_id, sobject)
 
-        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+        async def attempt(context: WorkspaceContext) -> T:
+            try:
+                if not exclusive:
+                    return await step(context, record_id)
+                async with self._one_at_a_time(workspace_id, record_id):
+                    return await step(context, record_id)
+            except RecordNotFound:
+                raise app_errors.record_not_found(sobject) from None
+            except (MalformedRequest, WriteRejected) as exc:
+                # A read answers these as malformed requests, a write as refusals.
+                if exc.error_code in GONE_CODES:
+                    raise app_errors.record_not_found(sobject) from exc
+                raise
+
+        try:
+            return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+        except NOT_FOUND:
+            # Deleted, or (a Lead) converted: the next lookup reads what Salesforce now has.
+            await self._lookups.invalidate_contact(workspace_id, record_id)
+            raise
 
     # -- edit ---------------------------------------------------------------------------------
 
     async def _edit(
-        self, context: WorkspaceContext, contact_id: str, values: dict[str, Any], user_id: str
+        self,
+        context: WorkspaceContext,
+        sobject: SObject,
+        contact_id: str,
+        values: dict[str, Any],
+        user_id: str,
     ) -> ContactView:
-        if not context.settings.editing_enabled:
-            raise app_errors.EditingDisabled()
-        require_connected(context)
-        describe = await self._describes.get(context)
-        fields = check_editable(context, describe, values)
+        ref = self._editable_ref(context, sobject, contact_id)
+        describe = await self._describes.get(context, sobject)
+        fields = check_editable(context, describe, values, sobject)
         checked = check_values(fields, list(values.values()))
-        plan = plan_for(context, describe)
-        ref = self._ref(context, contact_id)
+        plan = plan_for(context, describe, sobject)
         credentials = await self._tokens.for_context(context)
         record = await self._reader.read_and_settle(
             context, describe, plan, ref, credentials, [f.name for f in fields]
@@ -143,32 +193,37 @@ class EditService:
         if not changes:
             logger.info(
                 "contacts.edit.unchanged",
-                extra={"workspace_id": context.workspace_id, "contact_id": contact_id},
+                extra={
+                    "workspace_id": context.workspace_id,
+                    "contact_id": contact_id,
+                    "object": sobject,
+                },
             )
-            return await self._publish(context, plan, record, ref)
+            return await self._writer.publish(context, plan, record, ref)
 
-        since = self._last_modified(record)
+        since = last_modified(record)
         change_id, ids = await edit_history.insert_pending(self._db, ref, changes, user_id)
         written = {change.field: change.new_value for change in changes}
         log = {
             "workspace_id": context.workspace_id,
             "contact_id": contact_id,
+            "object": sobject,
             "change_id": str(change_id),
             "fields": sorted(written),
             "user_id": user_id,
         }
-        await self._write(context, contact_id, written, since, credentials, ids, log)
+        await self._write(context, ref, written, since, credentials, ids, log)
         try:
             await edit_history.mark_applied(self._db, ids)
         except Exception:  # noqa: BLE001 - Salesforce has the change; the next read settles it
             logger.exception("contacts.edit.mark_failed", extra=log)
         logger.info("contacts.edit.applied", extra=log)
-        return await self._after_write(context, plan, ref, credentials, record, written)
+        return await self._writer.after_write(context, plan, ref, credentials, record, written)
 
     async def _write(
         self,
         context: WorkspaceContext,
-        contact_id: str,
+        ref: ContactRef,
         values: dict[str, Any],
         since: datetime,
         credentials: Credentials,
@@ -177,17 +232,11 @@ class EditService:
     ) -> None:
         """PATCH with the precondition; settle `ids` as failed when Salesforce surely refused."""
         try:
-            await self._salesforce.update_contact(
-                context.workspace_id,
-                contact_id,
-                values,
-                if_unmodified_since=since,
-                credentials=credentials,
-            )
+            await self._writer.update(context, ref, values, since, credentials)
         except PreconditionFailed:
             await edit_history.mark_failed(self._db, ids, "PRECONDITION_FAILED")
             logger.info("contacts.edit.conflict", extra=log)
-            raise app_errors.EditConflict(CONFLICT_DETAIL) from None
+            raise app_errors.EditConflict(CONFLICT_DETAIL.format(ref.sobject)) from None
         except SalesforceUnavailable:
             # No answer: Salesforce may or may not have applied it. The rows stay pending
             # and are settled from Salesforce's values on the next read of the contact.
@@ -197,8 +246,6 @@ class EditService:
             code = getattr(exc, "error_code", type(exc).__name__)
             await edit_history.mark_failed(self._db, ids, code)
             logger.info("contacts.edit.rejected", extra={**log, "error_code": code})
-            if isinstance(exc, MalformedRequest) and exc.error_code in MALFORMED_ID_CODES:
-                raise app_errors.SalesforceContactNotFound() from exc
             raise
 
     # -- revert -------------------------------------------------------------------------------
@@ -206,18 +253,16 @@ class EditService:
     async def _revert(
         self,
         context: WorkspaceContext,
+        sobject: SObject,
         contact_id: str,
         field_name: str,
         user_id: str,
         force: bool,
     ) -> ContactView:
-        if not context.settings.editing_enabled:
-            raise app_errors.EditingDisabled()
-        require_connected(context)
-        describe = await self._describes.get(context)
-        (field,) = check_editable(context, describe, [field_name])
-        plan = plan_for(context, describe)
-        ref = self._ref(context, contact_id)
+        ref = self._editable_ref(context, sobject, contact_id)
+        describe = await self._describes.get(context, sobject)
+        (field,) = check_editable(context, describe, [field_name], sobject)
+        plan = plan_for(context, describe, sobject)
         credentials = await self._tokens.for_context(context)
         record = await self._reader.read_and_settle(
             context, describe, plan, ref, credentials, [field.name]
@@ -231,6 +276,7 @@ class EditService:
         log = {
             "workspace_id": context.workspace_id,
             "contact_id": contact_id,
+            "object": sobject,
             "field": field.name,
             "edit_id": edit.id,
             "user_id": user_id,
@@ -242,7 +288,7 @@ class EditService:
                 f"{field.name} was changed in Salesforce after respond.io wrote it, so the "
                 "revert would overwrite that change. Use force=true to revert anyway."
             )
-        since = self._last_modified(record)
+        since = last_modified(record)
         if not await edit_history.start_revert(self._db, edit.id, user_id):
             raise app_errors.EditConflict(
                 f"Another revert of {field.name} is in progress. Reload the contact."
@@ -251,19 +297,13 @@ class EditService:
         if same_value(field.type, current, edit.old_value):
             await edit_history.finish_revert(self._db, edit.id, user_id)
             logger.info("contacts.revert.already_in_place", extra=log)
-            return await self._publish(context, plan, record, ref)
+            return await self._writer.publish(context, plan, record, ref)
         try:
-            await self._salesforce.update_contact(
-                context.workspace_id,
-                contact_id,
-                written,
-                if_unmodified_since=since,
-                credentials=credentials,
-            )
+            await self._writer.update(context, ref, written, since, credentials)
         except PreconditionFailed:
             await edit_history.abandon_revert(self._db, edit.id)
             logger.info("contacts.revert.conflict", extra=log)
-            raise app_errors.EditConflict(CONFLICT_DETAIL) from None
+            raise app_errors.EditConflict(CONFLICT_DETAIL.format(sobject)) from None
         except SalesforceUnavailable:
             logger.warning("contacts.revert.outcome_unknown", extra=log)
             raise
@@ -276,17 +316,19 @@ class EditService:
         except Exception:  # noqa: BLE001 - Salesforce has the change; the next read settles it
             logger.exception("contacts.revert.mark_failed", extra=log)
         logger.info("contacts.revert.applied", extra=log)
-        return await self._after_write(context, plan, ref, credentials, record, written)
+        return await self._writer.after_write(context, plan, ref, credentials, record, written)
 
     # -- history ------------------------------------------------------------------------------
 
-    async def _history(self, context: WorkspaceContext, contact_id: str) -> list[HistoryEntry]:
+    async def _history(
+        self, context: WorkspaceContext, sobject: SObject, contact_id: str
+    ) -> list[HistoryEntry]:
         require_connected(context)
-        ref = self._ref(context, contact_id)
+        ref = self._ref(context, sobject, contact_id)
         unsettled = await edit_history.unsettled(self._db, ref)
         if unsettled:
             try:
-                describe = await self._describes.get(context)
+                describe = await self._describes.get(context, sobject)
                 credentials = await self._tokens.for_context(context)
                 await self._reader.settle_from_salesforce(
                     context, describe, ref, credentials, unsettled
@@ -298,6 +340,7 @@ class EditService:
                     extra={
                         "workspace_id": context.workspace_id,
                         "contact_id": contact_id,
+                        "object": sobject,
                         "error": type(exc).__name__,
                     },
                 )
@@ -320,51 +363,22 @@ class EditService:
                 del self._lock_users[key]
                 del self._locks[key]
 
-    @staticmethod
-    def _ref(context: WorkspaceContext, contact_id: str) -> ContactRef:
-        assert context.organization_id is not None  # require_connected passed
-        return ContactRef(context.workspace_id, context.organization_id, contact_id)
-
-    @staticmethod
-    def _last_modified(record: dict[str, Any]) -> datetime:
-        modified = parse_datetime(record.get("LastModifiedDate"), naive_is_utc=False)
-        if modified is None:
-            # Without it the precondition cannot be sent; refuse rather than overwrite blindly.
-            raise SalesforceUnavailable("Salesforce answered without LastModifiedDate")
-        return modified
-
-    async def _after_write(
-        self,
-        context: WorkspaceContext,
-        plan: Plan,
-        ref: ContactRef,
-        credentials: Credentials,
-        before: dict[str, Any],
-        written: dict[str, Any],
-    ) -> ContactView:
-        """Read the Contact again and refresh the cached lookups holding it."""
-        try:
-            record = await self._reader.get(context, ref.contact_id, plan.selected, credentials)
-        except (SalesforceError, ContextChanged, app_errors.AppError) as exc:
-            # The write stands; answer with what we know and let lookups read it afresh.
-            logger.warning(
-                "contacts.edit.reread_failed",
-                extra={
-                    "workspace_id": context.workspace_id,
-                    "contact_id": ref.contact_id,
-                    "error": type(exc).__name__,
-                },
+    @classmethod
+    def _editable_ref(
+        cls, context: WorkspaceContext, sobject: SObject, contact_id: str
+    ) -> ContactRef:
+        """The record's ref once editing is on (for a Lead: Leads too) and Salesforce connected."""
+        if not context.settings.editing_enabled:
+            raise app_errors.EditingDisabled()
+        if sobject == "Lead" and not context.settings.leads.enabled:
+            raise app_errors.EditingDisabled(
+                "Leads are turned off for this workspace (`leads.enabled`), so Lead fields "
+                "cannot be edited."
             )
-            await self._lookups.invalidate_contact(context.workspace_id, ref.contact_id)
-            record = {**before, **written, "LastModifiedDate": None}
-            revertible = await edit_history.revertible_fields(self._db, ref)
-            return render_contact(context, plan.fields, record, revertible)
-        return await self._publish(context, plan, record, ref)
+        require_connected(context)
+        return cls._ref(context, sobject, contact_id)
 
-    async def _publish(
-        self, context: WorkspaceContext, plan: Plan, record: dict[str, Any], ref: ContactRef
-    ) -> ContactView:
-        """The contact object for a fresh record; cached lookups holding it get it too."""
-        revertible = await edit_history.revertible_fields(self._db, ref)
-        await self._lookups.update_contact(context.workspace_id, record, revertible=revertible)
-        return render_contact(context, plan.fields, record, revertible)
+    @staticmethod
+    def _ref(context: WorkspaceContext, sobject: SObject, contact_id: str) -> ContactRef:
+        assert context.organization_id is not None  # require_connected passed
+        return ContactRef(context.workspace_id, context.organization_id, contact_id, sobject)

@@ -1,4 +1,4 @@
-"""What an edit may write: the Contact id, the fields (visible, editable) and their values,
+"""What an edit may write: the Contact or Lead id, the fields (visible, editable) and their values,
 checked against the describe before anything is written.
 
 Values are normalized to what Salesforce answers when the field is read back (numbers as
@@ -18,6 +18,7 @@ from typing import Any
 from app import errors as app_errors
 from app.salesforce.values import (
     CONTACT_PREFIX,
+    LEAD_PREFIX,
     NUMBER_TYPES,
     TEXT_TYPES,
     format_datetime,
@@ -25,8 +26,9 @@ from app.salesforce.values import (
     is_id,
     parse_datetime,
 )
+from app.workspace.contacts import visible_fields
 from app.workspace.context import WorkspaceContext
-from app.workspace.describes import NOT_EDITABLE_TYPES, ContactDescribe, ContactField
+from app.workspace.describes import NOT_EDITABLE_TYPES, ContactDescribe, ContactField, SObject
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATETIME_PATTERN = re.compile(
@@ -145,33 +147,45 @@ def _datetime(value: Any) -> str:
     return format_datetime(parsed)
 
 
-def canonical_contact_id(raw: str) -> str:
-    """The 18-character id of a Contact id given with 15 or 18 characters.
+ID_PREFIXES: dict[SObject, str] = {"Contact": CONTACT_PREFIX, "Lead": LEAD_PREFIX}
 
-    A string of the wrong shape is a 422; a well-formed id that cannot be a Contact (another
-    object's prefix, a checksum that does not match) is reported as a missing Contact."""
+
+def canonical_record_id(raw: str, sobject: SObject = "Contact") -> str:
+    """The 18-character id of a Contact (or Lead) id given with 15 or 18 characters.
+
+    A string of the wrong shape is a 422; a well-formed id that cannot be one of the object's
+    (another object's prefix, a checksum that does not match) is reported as not found."""
+    name = "lead_id" if sobject == "Lead" else "contact_id"
     if not is_id(raw):
         raise app_errors.ValidationFailed(
-            "contact_id: a Salesforce Contact id has 15 or 18 letters and digits",
-            errors=[{"field": "contact_id", "message": "must be 15 or 18 letters and digits"}],
+            f"{name}: a Salesforce {sobject} id has 15 or 18 letters and digits",
+            errors=[{"field": name, "message": "must be 15 or 18 letters and digits"}],
         )
     full = id18(raw)
-    if full is None or not raw.startswith(CONTACT_PREFIX):
-        raise app_errors.SalesforceContactNotFound()
+    if full is None or not raw.startswith(ID_PREFIXES[sobject]):
+        raise app_errors.record_not_found(sobject)
     return full
 
 
+def canonical_contact_id(raw: str) -> str:
+    return canonical_record_id(raw, "Contact")
+
+
 def check_editable(
-    context: WorkspaceContext, describe: ContactDescribe, names: Iterable[str]
+    context: WorkspaceContext,
+    describe: ContactDescribe,
+    names: Iterable[str],
+    sobject: SObject = "Contact",
 ) -> list[ContactField]:
-    """The fields in the describe's spelling; 422 `field_not_editable` naming every refusal."""
-    visible = {name.lower() for name in context.settings.visible_fields}
+    """The fields in the describe's spelling; 422 `field_not_editable` naming every refusal.
+    A Lead's visible fields are `leads.visible_fields`."""
+    visible = {name.lower() for name in visible_fields(context, sobject)}
     fields: list[ContactField] = []
     problems: list[dict[str, str]] = []
     for name in names:
         field = describe.field(name)
         if field is None:
-            reason = "is not a field of Contact"
+            reason = f"is not a field of {sobject}"
         elif field.name.lower() not in visible:
             reason = "is not one of the workspace's visible fields"
         elif field.type in NOT_EDITABLE_TYPES:

@@ -221,7 +221,8 @@ class LookupService:
         record = entry.record
         if record is None or not context.settings.editing_enabled or not context.organization_id:
             return entry
-        ref = ContactRef(context.workspace_id, context.organization_id, str(record["Id"]))
+        sobject: SObject = "Lead" if entry.sobject == "Lead" else "Contact"
+        ref = ContactRef(context.workspace_id, context.organization_id, str(record["Id"]), sobject)
         try:
             revertible = await revertible_fields(self._contexts.db, ref)
         except SQLAlchemyError as exc:

@@ -28,17 +28,17 @@ from app.salesforce.errors import (
     error_from_response,
 )
 from app.salesforce.hooks import (
-    _LIMIT_INFO,
     CallGuard,
     CallObserver,
     Credentials,
     TokenSource,
     json_object,
     parse_limit_info,
+    record_limits,
     records_of,
 )
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO, SALESFORCE_CALLS
+from app.salesforce.metrics import SALESFORCE_CALLS
 
 logger = logging.getLogger("app.salesforce.client")
 
@@ -122,7 +122,7 @@ class SalesforceClient:
                 guard.failed(organization_id)
             else:
                 guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
-        self._record_limits(response, organization_id)
+        record_limits(response, organization_id)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         error = (
             error_from_response(response, write=method.upper() in WRITE_METHODS)
@@ -306,13 +306,28 @@ class SalesforceClient:
         credentials: Credentials | None = None,
         purpose: str = "edit",
     ) -> dict[str, Any]:
+        return await self.get_record(
+            workspace_id, "Contact", contact_id, fields, credentials=credentials, purpose=purpose
+        )
+
+    async def get_record(
+        self,
+        workspace_id: str,
+        sobject: str,
+        record_id: str,
+        fields: list[str],
+        *,
+        credentials: Credentials | None = None,
+        purpose: str = "edit",
+    ) -> dict[str, Any]:
+        """One record of `sobject` (Contact, Lead, ...) with the given fields."""
         response = await self.call(
             workspace_id,
             "GET",
-            f"sobjects/Contact/{contact_id}",
+            f"sobjects/{sobject}/{record_id}",
             params={"fields": ",".join(fields)} if fields else None,
             credentials=credentials,
-            operation="contact.get",
+            operation=f"{sobject.lower()}.get",
             purpose=purpose,
         )
         return json_object(response)
@@ -327,6 +342,28 @@ class SalesforceClient:
         credentials: Credentials | None = None,
         purpose: str = "edit",
     ) -> None:
+        await self.update_record(
+            workspace_id,
+            "Contact",
+            contact_id,
+            values,
+            if_unmodified_since=if_unmodified_since,
+            credentials=credentials,
+            purpose=purpose,
+        )
+
+    async def update_record(
+        self,
+        workspace_id: str,
+        sobject: str,
+        record_id: str,
+        values: dict[str, Any],
+        *,
+        if_unmodified_since: datetime | None = None,
+        credentials: Credentials | None = None,
+        purpose: str = "edit",
+    ) -> None:
+        """PATCH the record; with `if_unmodified_since`, a change made since answers 412."""
         headers = (
             {"If-Unmodified-Since": format_datetime(if_unmodified_since, usegmt=True)}
             if if_unmodified_since
@@ -335,11 +372,11 @@ class SalesforceClient:
         await self.call(
             workspace_id,
             "PATCH",
-            f"sobjects/Contact/{contact_id}",
+            f"sobjects/{sobject}/{record_id}",
             json=values,
             headers=headers,
             credentials=credentials,
-            operation="contact.update",
+            operation=f"{sobject.lower()}.update",
             purpose=purpose,
         )
 
@@ -348,15 +385,6 @@ class SalesforceClient:
             workspace_id, "GET", "limits", operation="limits", purpose="other"
         )
         return json_object(response)
-
-    @staticmethod
-    def _record_limits(response: httpx.Response, organization_id: str | None) -> None:
-        info = response.headers.get("Sforce-Limit-Info")
-        if not info or not organization_id:
-            return
-        match = _LIMIT_INFO.search(info)
-        if match and int(match.group(2)) > 0:
-            SALESFORCE_API_USAGE_RATIO.observe(int(match.group(1)) / int(match.group(2)))
 
 
 __all__ = [

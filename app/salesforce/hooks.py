@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import httpx
 
 from app.salesforce.errors import SalesforceError, SalesforceUnavailable
+from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
@@ -84,3 +85,10 @@ def records_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
     return records
+
+
+def record_limits(response: httpx.Response, organization_id: str | None) -> None:
+    """The answer's api-usage ratio into metrics (no tenant label)."""
+    usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+    if usage and organization_id and usage[1] > 0:
+        SALESFORCE_API_USAGE_RATIO.observe(usage[0] / usage[1])

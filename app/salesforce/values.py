@@ -13,6 +13,7 @@ from typing import Any
 ID_PATTERN = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 CONTACT_PREFIX = "003"
+LEAD_PREFIX = "00Q"
 
 
 def id15(record_id: str) -> str:

@@ -115,11 +115,13 @@ def render_contact(
 
 @dataclass(frozen=True, slots=True)
 class ContactRef:
-    """Whose contact: the workspace, the org it is connected to and the 18-character id."""
+    """Whose record: the workspace, the org it is connected to, the 18-character id and the
+    object (a Contact, or a Lead)."""
 
     workspace_id: str
     organization_id: str
-    contact_id: str
+    contact_id: str  # the record's id, a Contact's or a Lead's
+    sobject: SObject = "Contact"
 
 
 def of_contact(ref: ContactRef) -> Any:
@@ -128,6 +130,7 @@ def of_contact(ref: ContactRef) -> Any:
         ContactFieldEdit.workspace_id == ref.workspace_id,
         ContactFieldEdit.organization_id == ref.organization_id,
         ContactFieldEdit.contact_id == ref.contact_id,
+        ContactFieldEdit.object == ref.sobject,
     )
 
 

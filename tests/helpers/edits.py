@@ -30,6 +30,10 @@ VISIBLE = [
     "FirstName",
 ]
 CONTACTS = "/v1/workspaces/{ws}/salesforce/contacts"
+LEADS = "/v1/workspaces/{ws}/salesforce/leads"
+LENA = "00Q5g0000006TPJEA2"  # Lena Only, lead.only@example.com: a Lead and no Contact
+LENA_EMAIL = "lead.only@example.com"
+LEAD_VISIBLE = ["Name", "Company", "Email", "Phone", "MobilePhone", "Title", "Status"]
 
 
 async def setup_workspace(
@@ -41,7 +45,9 @@ async def setup_workspace(
     *,
     editing: bool = True,
     visible: list[str] | None = None,
+    leads: list[str] | None = None,
 ) -> None:
+    """Connected, with `editing` as given; `leads` turns Leads on with those visible fields."""
     await connect(ws, org)
     document = {
         "visible_fields": visible or VISIBLE,
@@ -49,6 +55,8 @@ async def setup_workspace(
         "phone_matching": "exact",
         "auto_create": {"enabled": False, "add_tag": True, "include_bulk_imports": False},
     }
+    if leads is not None:
+        document["leads"] = {"enabled": True, "visible_fields": leads}
     response = await client.put(
         f"/v1/workspaces/{ws}/salesforce/settings", json=document, headers=auth(ws, "owner")
     )
@@ -62,9 +70,10 @@ async def edit(
     contact: str = ANA,
     ws: str = "ws-1",
     user: str = "agent-7",
+    path: str = CONTACTS,
 ) -> httpx.Response:
     return await client.patch(
-        f"{CONTACTS.format(ws=ws)}/{contact}",
+        f"{path.format(ws=ws)}/{contact}",
         json={"fields": fields},
         headers=auth(ws, "agent", user),
     )
@@ -78,19 +87,24 @@ async def revert(
     ws: str = "ws-1",
     user: str = "agent-8",
     force: bool = False,
+    path: str = CONTACTS,
 ) -> httpx.Response:
     return await client.post(
-        f"{CONTACTS.format(ws=ws)}/{contact}/fields/{field}/revert",
+        f"{path.format(ws=ws)}/{contact}/fields/{field}/revert",
         params={"force": "true"} if force else None,
         headers=auth(ws, "agent", user),
     )
 
 
 async def history(
-    client: httpx.AsyncClient, auth: Any, contact: str = ANA, ws: str = "ws-1"
+    client: httpx.AsyncClient,
+    auth: Any,
+    contact: str = ANA,
+    ws: str = "ws-1",
+    path: str = CONTACTS,
 ) -> list[dict[str, Any]]:
     response = await client.get(
-        f"{CONTACTS.format(ws=ws)}/{contact}/history", headers=auth(ws, "agent")
+        f"{path.format(ws=ws)}/{contact}/history", headers=auth(ws, "agent")
     )
     assert response.status_code == 200, response.text
     body: list[dict[str, Any]] = response.json()

@@ -17,7 +17,8 @@ const MESSAGES = {
   unauthenticated: ["error", "Not signed in", "The token is missing, invalid or expired: mint a new one."],
   forbidden: ["error", "Not allowed", "This token's role or workspace may not do this."],
 };
-const state = { contact: null, query: null, describe: null };
+// `contact` is the record shown: a Contact, or a Lead when `object` is "Lead".
+const state = { contact: null, object: "Contact", query: null, describe: {} };
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -93,7 +94,8 @@ async function lookup(event) {
       show(message("info", `No Salesforce Contact matches ${state.query}.`, answer.hint || "", "no_match"));
       return;
     }
-    state.contact = answer.contact;
+    state.object = answer.matched_object === "Lead" ? "Lead" : "Contact";
+    state.contact = answer.lead || answer.contact;
     renderContact(answer);
   } catch (error) {
     state.contact = null;
@@ -112,7 +114,8 @@ function renderContact(answer) {
   const contact = state.contact;
   const notes = [];
   if (answer && answer.matched_on) notes.push(`Matched on ${answer.matched_on}`);
-  if (answer && answer.other_matches) notes.push(`${answer.other_matches} other Contact(s) match too`);
+  if (answer && answer.matched_object === "Lead") notes.push("A Lead (no Contact matches)");
+  if (answer && answer.other_matches) notes.push(`${answer.other_matches} other ${state.object}(s) match too`);
   if (answer && answer.stale) notes.push("Salesforce is unreachable: showing an older answer");
   const list = el("dl", { class: "fields" });
   for (const field of contact.fields) list.append(renderField(field));
@@ -143,11 +146,17 @@ function renderField(field) {
 
 // -- edit and revert ----------------------------------------------------------------------
 
+function recordPath() {
+  const segment = state.object === "Lead" ? "leads" : "contacts";
+  return `${base()}/${segment}/${encodeURIComponent(state.contact.id)}`;
+}
+
 async function picklistValues(name) {
-  if (!state.describe) {
-    try { state.describe = await api("GET", `${base()}/fields`); } catch { state.describe = []; }
+  const object = state.object;
+  if (!state.describe[object]) {
+    try { state.describe[object] = await api("GET", `${base()}/fields?object=${object}`); } catch { state.describe[object] = []; }
   }
-  const field = state.describe.find((f) => f.name === name);
+  const field = state.describe[object].find((f) => f.name === name);
   return field ? field.picklist_values.filter((p) => p.active) : [];
 }
 
@@ -191,7 +200,7 @@ async function startEdit(field, dd) {
     event.preventDefault();
     save.disabled = true;
     try {
-      state.contact = await api("PATCH", `${base()}/contacts/${encodeURIComponent(state.contact.id)}`,
+      state.contact = await api("PATCH", recordPath(),
         { fields: { [field.name]: parsed(field, input.value) } });
       renderContact(null);
     } catch (failure) {
@@ -206,7 +215,7 @@ async function startEdit(field, dd) {
 }
 
 async function revert(field, dd, force) {
-  const path = `${base()}/contacts/${encodeURIComponent(state.contact.id)}/fields/${encodeURIComponent(field.name)}/revert`;
+  const path = `${recordPath()}/fields/${encodeURIComponent(field.name)}/revert`;
   try {
     state.contact = await api("POST", force ? `${path}?force=true` : path);
     renderContact(null);
@@ -225,7 +234,7 @@ async function loadHistory() {
   const list = $("history-list");
   list.replaceChildren(el("li", {}, "Loading…"));
   try {
-    const entries = await api("GET", `${base()}/contacts/${encodeURIComponent(state.contact.id)}/history`);
+    const entries = await api("GET", `${recordPath()}/history`);
     if (!entries.length) { list.replaceChildren(el("li", {}, "No edits made through respond.io yet.")); return; }
     const labels = Object.fromEntries(state.contact.fields.map((f) => [f.name, f.label]));
     list.replaceChildren(...entries.map((entry) => el("li", { class: entry.reverted_at ? "reverted" : "" },
@@ -295,7 +304,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("refresh").addEventListener("click", refresh);
   $("connect").addEventListener("click", connect);
   $("editing").addEventListener("change", toggleEditing);
-  $("workspace").addEventListener("change", () => { state.describe = null; mint(); });
+  $("workspace").addEventListener("change", () => { state.describe = {}; mint(); });
   $("role").addEventListener("change", mint);
   $("token").addEventListener("change", refresh);
   mint();

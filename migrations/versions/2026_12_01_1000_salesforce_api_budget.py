@@ -2,7 +2,7 @@
 describes, reconciliation back-off and pause reason
 
 Revision ID: a13b0d9e7c41
-Revises: 0004_connection_health
+Revises: 0005_edit_history_object
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "a13b0d9e7c41"
-down_revision: str | None = "0004_connection_health"
+down_revision: str | None = "0005_edit_history_object"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
