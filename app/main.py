@@ -16,7 +16,7 @@ from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.docs_assets import install_offline_docs
 from app.edits.router import router as edits_router
-from app.errors import install_error_handlers
+from app.error_handlers import install_error_handlers
 from app.kit.clocks import Clock, Now, utc_now
 from app.logs import configure_logging
 from app.lookup.router import router as lookup_router
