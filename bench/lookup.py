@@ -36,12 +36,15 @@ import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.config import Settings  # noqa: E402
+from app.lookup.matching import email_query  # noqa: E402
 from bench._common import (  # noqa: E402
     LOAD_GRACE_SECONDS,
     UVICORN_FAST,
@@ -64,12 +67,15 @@ from bench._common import (  # noqa: E402
     service_env,
     wrk_path,
 )
+from tests.helpers.factories import grant_from_emulator  # noqa: E402
 
 WORKSPACE = "ws-bench"
 ACME = "00D5g000003GIV7EAO"
 HOT_EMAIL = "ana.souza@example.com"
 UNCACHED_CONCURRENCY = (1, 8)
 UNCACHED_SECONDS = 5.0
+# The fields a default workspace's lookup selects (the query the emulator is asked directly).
+SELECTED = ("Id", "Name", "Email", "Phone", "MobilePhone", "Title", "LeadSource")
 
 
 # -- load generation (in a separate process) -------------------------------------------------
@@ -275,6 +281,27 @@ def main() -> None:
             figures["emulator_cpu_ms"] = (cpu_after[1] - cpu_before[1]) * 1000 / served
             uncached[uncached_concurrency] = figures
 
+        # The same kind of query sent to the emulator directly, with no service in between:
+        # what the emulator and the machine add on their own.
+        grant = asyncio.run(grant_from_emulator(emulator.url, username))
+        api = Settings(_env_file=None, environment="development").salesforce_api_version  # type: ignore[call-arg]
+        direct: dict[int, dict[str, float]] = {}
+        for level in UNCACHED_CONCURRENCY:
+            batch += 1
+            most = level * UNCACHED_SECONDS * 1000 / max(1, options.latency_ms)
+            soql = [
+                email_query("Contact", SELECTED, f"direct{batch}.{i}@example.com")
+                for i in range(int(most) + level)
+            ]
+            direct[level] = load(
+                emulator.url,
+                [f"/services/data/{api}/query?q={quote(q, safe='')}" for q in soql],
+                seconds=UNCACHED_SECONDS,
+                concurrency=level,
+                authorization=f"Bearer {grant['access_token']}",
+            )
+            time.sleep(1 + options.latency_ms / 1000)
+
         emulator.set(latency_ms=0)
         emulator.reset_counters()
         mixed_paths = [
@@ -336,11 +363,15 @@ def main() -> None:
             f" {figures['rps']:.0f} req/s, Salesforce calls {figures['calls']},"
             f" errors {int(figures['errors'])}"
         )
+        alone = direct[level]
         print(
-            f"    where the time went, per lookup: service CPU {figures['service_cpu_ms']:.2f} ms,"
-            f" emulator CPU {figures['emulator_cpu_ms']:.2f} ms; the rest of the"
-            f" +{figures['p50_ms'] - options.latency_ms:.1f} ms is waiting for one of the"
-            f" {os.cpu_count()} CPUs (shared with the load generator, PostgreSQL and Redis)"
+            f"    where the time went: the emulator asked directly (the same query, no"
+            f" service) answers in p50 {alone['p50_ms']:.1f} ms"
+            f" (+{alone['p50_ms'] - options.latency_ms:.1f} ms), p99 {alone['p99_ms']:.1f} ms;"
+            f" the service adds p50 {figures['p50_ms'] - alone['p50_ms']:+.1f} ms."
+            f" CPU per lookup: service {figures['service_cpu_ms']:.2f} ms,"
+            f" emulator {figures['emulator_cpu_ms']:.2f} ms; the rest is waiting for one of"
+            f" the {os.cpu_count()} CPUs (shared with the load generator, PostgreSQL, Redis)"
         )
     per_thousand = mixed_calls * 1000 / max(1, mixed["requests"])
     print(
