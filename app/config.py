@@ -116,6 +116,16 @@ class Settings(BaseSettings):
     autocreate_language_field: str = "Preferred_Language__c"
     webhook_max_body_bytes: int = 2_000_000
 
+    # The org's daily Salesforce API allocation (docs/api.md, "Salesforce API usage").
+    salesforce_api_background_max_usage: float = Field(default=0.8, gt=0, le=1)
+    salesforce_api_foreground_max_usage: float = Field(default=0.95, gt=0, le=1)
+    lookup_miss_rate_per_workspace: float = Field(default=10.0, gt=0)
+    lookup_miss_burst_per_workspace: int = Field(default=20, ge=1)
+    # How often the per-purpose call counts and the usage seen are written to the store.
+    api_usage_flush_seconds: float = Field(default=2.0, gt=0)
+    # Reconciliation of a workspace where nothing new appears backs off up to this factor.
+    autocreate_reconcile_max_backoff: int = Field(default=16, ge=1)
+
     @field_validator("salesforce_api_version")
     @classmethod
     def _version_format(cls, value: str) -> str:

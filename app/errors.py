@@ -1,13 +1,13 @@
-"""The AppError family and the one problem+json (RFC 9457) renderer (the handlers that
-answer with it are installed by app.problems)."""
+"""The AppError family and the one problem+json (RFC 9457) renderer."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from fastapi.exceptions import RequestValidationError
+import asyncpg
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
 logger = logging.getLogger("app.errors")
 
@@ -151,6 +151,16 @@ class SalesforceRateLimited(AppError):
     detail = "The Salesforce organization has used up its API requests. Try again later."
 
 
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+    detail = (
+        "This workspace is asking Salesforce for uncached answers faster than its share of "
+        "the org's API allocation allows. Try again after Retry-After seconds."
+    )
+
+
 class SalesforceUnavailable(AppError):
     status = 502
     code = "salesforce_unavailable"
@@ -232,6 +242,22 @@ class NothingToRevert(AppError):
     title = "Nothing to revert"
 
 
+class ServiceUnavailable(AppError):
+    """The service's own database cannot be reached (docs/api.md, "Errors")."""
+
+    status = 503
+    code = "service_unavailable"
+    title = "The service is unavailable"
+    detail = "The service cannot reach its database right now. Try again shortly."
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
+        super().__init__(detail, **kwargs)
+
+
+SERVICE_RETRY_AFTER_SECONDS = 5
+
+
 class RecordCreationDisabled(AppError):
     status = 403
     code = "record_creation_disabled"
@@ -269,22 +295,6 @@ class IdempotencyKeyInProgress(AppError):
     detail = "A request with this Idempotency-Key has not finished yet. Retry shortly."
 
 
-class ServiceUnavailable(AppError):
-    """The service's own database cannot be reached (docs/api.md, "Errors")."""
-
-    status = 503
-    code = "service_unavailable"
-    title = "The service is unavailable"
-    detail = "The service cannot reach its database right now. Try again shortly."
-
-    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("headers", {"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)})
-        super().__init__(detail, **kwargs)
-
-
-SERVICE_RETRY_AFTER_SECONDS = 5
-
-
 class OAuthStateInvalid(AppError):
     status = 400
     code = "oauth_state_invalid"
@@ -306,9 +316,25 @@ def problem_response(error: AppError) -> JSONResponse:
     )
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for err in exc.errors():
-        location = [str(part) for part in err.get("loc", ()) if part != "body"]
-        errors.append({"field": ".".join(location), "message": err.get("msg", "invalid")})
-    return errors
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, connect timeout (TimeoutError is an OSError)
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # the pool had no connection to give in time
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def unavailable_database(exc: BaseException) -> bool:
+    """True when `exc` (or what it wraps) says the database cannot be reached."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, DATABASE_DOWN):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -16,13 +16,13 @@ from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.docs_assets import install_offline_docs
 from app.edits.router import router as edits_router
+from app.error_handlers import install_error_handlers
 from app.kit.clocks import Clock, Now, utc_now
 from app.logs import configure_logging
 from app.lookup.router import router as lookup_router
 from app.observability import ObservabilityMiddleware
 from app.openapi import install_problem_documents
 from app.preview.router import install_sidebar_preview
-from app.problems import install_error_handlers
 from app.services import start_services
 from app.workspace_settings.router import router as workspace_settings_router
 from app.writeback.router import router as writeback_router

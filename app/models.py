@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Identity,
     Index,
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+NOW = func.now()
 
 DEFAULT_VISIBLE_FIELDS = ["Name", "Email", "Phone", "MobilePhone", "Title", "LeadSource"]
 DEFAULT_LEAD_VISIBLE_FIELDS = ["Name", "Company", "Email", "Phone", "Status"]
@@ -110,12 +112,9 @@ class WorkspaceSettings(Base):
     auto_create_add_tag: Mapped[bool] = mapped_column(Boolean, default=True)
     auto_create_include_bulk_imports: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_create_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    record_creation_enabled: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
-    )
-    activity_logging_enabled: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false")
-    )
+    # Write-back (app/writeback): each off until an owner or manager turns it on.
+    record_creation_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    activity_logging_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Leads in the lookup (docs/api.md, "Fields and settings"); rows older than these columns
     # got the defaults from the migration.
     leads_enabled: Mapped[bool] = mapped_column(
@@ -240,6 +239,10 @@ class AutocreateWorkspace(Base):
     last_reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reconciliations in a row that found nothing new: the next one waits longer.
+    idle_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Why reconciliation is paused (the org's API usage), null while it runs.
+    paused_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -316,13 +319,9 @@ class ContactFieldEdit(Base):
     revert_started_by: Mapped[str | None] = mapped_column(String(64))
 
 
-# --- Records and activities written from respond.io (app/writeback) ---------------------------
-
-
 class WritebackIdempotencyKey(Base):
-    """An `Idempotency-Key` of a create (docs/api.md, "Creating records"): the hash of the
-    request it came with and, once Salesforce answered, the answer. `pending` while the
-    create is in flight or its answer was lost; `done` with `response` after. Kept 24 hours."""
+    """An `Idempotency-Key` of a create (app/writeback): the request's hash, `pending` until
+    Salesforce answered, then `done` with the answer (`response`). Honoured for 24 hours."""
 
     __tablename__ = "writeback_idempotency_keys"
 
@@ -331,19 +330,14 @@ class WritebackIdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     sobject: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    record_id: Mapped[str | None] = mapped_column(String(18))
     response: Mapped[dict[str, object] | None] = mapped_column(JSONType, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
 
 
 class LoggedActivity(Base):
-    """A conversation logged as a Salesforce Task, unique per (workspace, external_id).
-
-    Recorded before the Task is created (`pending`, with the `marker` written into the Task's
-    Description), then `created` with `task_id`. A `pending` row left by a lost answer or a
-    crash is settled against Salesforce by its marker before any retry creates a Task."""
+    """A conversation logged as a Task (app/writeback), unique per (workspace, external_id):
+    `pending` (with the `marker` the Task's Description carries) before the Task is created,
+    then `created` with `task_id`; a pending row is settled by its marker before a retry."""
 
     __tablename__ = "logged_activities"
     __table_args__ = (
@@ -355,7 +349,6 @@ class LoggedActivity(Base):
     workspace_id: Mapped[str] = mapped_column(String(64))
     organization_id: Mapped[str] = mapped_column(String(18))
     external_id: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[str] = mapped_column(String(18))
     marker: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(255))
@@ -363,7 +356,45 @@ class LoggedActivity(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     task_id: Mapped[str | None] = mapped_column(String(18))
     created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
     attempt_started_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+        DateTime(timezone=True), server_default=NOW
     )
+
+
+# --- The org's Salesforce API allocation (app/workspace/budget.py) ---------------------------
+
+
+class SalesforceApiUsage(Base):
+    """The latest `Sforce-Limit-Info: api-usage=USED/LIMIT` seen for an org, by any replica."""
+
+    __tablename__ = "salesforce_api_usage"
+
+    organization_id: Mapped[str] = mapped_column(String(18), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)
+    api_limit: Mapped[int] = mapped_column(BigInteger)
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SalesforceApiCalls(Base):
+    """Salesforce calls this service made for a workspace, per purpose and UTC day."""
+
+    __tablename__ = "salesforce_api_calls"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class SalesforceDescribe(Base):
+    """An sObject describe, shared by every process: one fetch per connection per TTL."""
+
+    __tablename__ = "salesforce_describes"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    sobject: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[dict] = mapped_column(JSONType)  # type: ignore[type-arg]
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -29,14 +29,17 @@ from app.crypto import TokenCipher
 from app.db import Database
 from app.edits.service import EditService
 from app.kit.breaker import CircuitBreaker
-from app.kit.clocks import Clock, Now, utc_now
+from app.kit.clocks import Clock, Now, utc_now, wall_clock_following
 from app.lookup.service import LookupService
 from app.salesforce.client import SalesforceClient
+from app.workspace.budget import ApiBudget
 from app.workspace.bus import CacheBus
 from app.workspace.caches import Invalidation, WorkspaceCaches
 from app.workspace.context import WorkspaceContexts
+from app.workspace.describe_store import DescribeStore
 from app.workspace.describes import DescribeCache
 from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
+from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
 from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
@@ -56,9 +59,11 @@ class Services:
     templates: jinja2.Environment
     tokens: TokenStore
     salesforce: SalesforceClient
+    budget: ApiBudget
     caches: WorkspaceCaches
     invalidation: Invalidation
     bus: CacheBus | None
+    misses: MissLimiter
     connections: ConnectionService
     workspace_settings: WorkspaceSettingsService
     lookup: LookupService
@@ -68,6 +73,7 @@ class Services:
     activities: ActivityService
 
     async def close(self) -> None:
+        await self.budget.stop()
         if self.bus is not None:
             await self.bus.stop()
         lookups = self.caches.lookups
@@ -75,6 +81,8 @@ class Services:
             lookups = lookups.shared
         if isinstance(lookups, RedisLookupCache):
             await lookups.close()
+        if isinstance(self.misses, RedisMissLimiter):
+            await self.misses.close()
         await self.http.aclose()
         await self.db.dispose()
 
@@ -102,20 +110,26 @@ async def start_services(
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
     http = outbound_http(settings)
     cipher = TokenCipher(settings.encryption_keys)
-    tokens = TokenStore(db, cipher, http, settings, now=now, clock=clock)
+    # Rows other processes read (usage, shared describes) are stamped with `now`; a test's
+    # fake `clock` moves it too.
+    wall = now if now is not utc_now else wall_clock_following(clock)
+    budget = ApiBudget(db, settings, clock=clock, now=wall)
+    tokens = TokenStore(db, cipher, http, settings, now=now, clock=clock, budget=budget)
     breaker = CircuitBreaker(
         failures=settings.salesforce_breaker_failures,
         window=settings.salesforce_breaker_window_seconds,
         open_seconds=settings.salesforce_breaker_open_seconds,
         clock=clock,
     )
-    salesforce = SalesforceClient(http, settings, tokens, guard=breaker)
+    salesforce = SalesforceClient(http, settings, tokens, observer=budget, guard=breaker)
     caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
     invalidation.purge_on_both(tokens.forget_async)
     if bus is not None:
         await bus.start()
+    budget.start()
+    misses = _miss_limiter(settings, clock)
     return Services(
         settings=settings,
         db=db,
@@ -129,9 +143,11 @@ async def start_services(
         ),
         tokens=tokens,
         salesforce=salesforce,
+        budget=budget,
         caches=caches,
         invalidation=invalidation,
         bus=bus,
+        misses=misses,
         connections=ConnectionService(
             db=db,
             cipher=cipher,
@@ -139,10 +155,16 @@ async def start_services(
             settings=settings,
             salesforce=salesforce,
             purge_workspace=invalidation.purge_workspace,
+            budget=budget,
         ),
         workspace_settings=WorkspaceSettingsService(db, caches),
         lookup=LookupService(
-            caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
+            caches=caches,
+            salesforce=salesforce,
+            tokens=tokens,
+            settings=settings,
+            budget=budget,
+            misses=misses,
         ),
         edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
         autocreate=AutocreateService(db, cipher, settings, salesforce),
@@ -152,6 +174,28 @@ async def start_services(
         activities=ActivityService(
             db=db, caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
         ),
+    )
+
+
+def _miss_limiter(settings: Settings, clock: Clock) -> MissLimiter:
+    """The per-workspace limit on lookup cache misses; across replicas with CACHE_URL."""
+    local = MemoryMissLimiter(
+        settings.lookup_miss_rate_per_workspace,
+        settings.lookup_miss_burst_per_workspace,
+        clock=clock,
+    )
+    if not settings.cache_url:
+        return local
+    return RedisMissLimiter(
+        connect_redis(
+            settings.cache_url,
+            socket_timeout=settings.cache_socket_timeout_seconds,
+            max_connections=settings.cache_max_connections,
+        ),
+        settings.lookup_miss_rate_per_workspace,
+        settings.lookup_miss_burst_per_workspace,
+        prefix=settings.cache_key_prefix,
+        fallback=local,
     )
 
 
@@ -166,7 +210,12 @@ def _workspace_caches(
     and purges reach the other replicas over a bus."""
     contexts = WorkspaceContexts(db, clock=clock)
     describes = DescribeCache(
-        salesforce, tokens, ttl_seconds=settings.fields_cache_ttl_seconds, clock=clock
+        salesforce,
+        tokens,
+        ttl_seconds=settings.fields_cache_ttl_seconds,
+        clock=clock,
+        store=DescribeStore(db),
+        now=wall_clock_following(clock),
     )
     if not settings.cache_url:
         lookups: LookupCache = MemoryLookupCache(

@@ -32,6 +32,9 @@ from app.db import Database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
+from app.workspace.budget import ApiBudget
+from app.workspace.describe_store import DescribeStore
+from app.workspace.describes import DescribeCache
 from app.workspace.keepalive import TICK_SECONDS as KEEPALIVE_TICK_SECONDS
 from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
@@ -59,6 +62,15 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     """Pool reset for the jobs' connections. Their statements change no session state (no
     SET, LISTEN, advisory lock or cursor), and asyncpg still rolls back a transaction left
     open, so the default reset (one more round trip per release) is skipped."""
+
+
+def shared_describes(
+    db: Database, salesforce: SalesforceClient, tokens: TokenStore, settings: Settings
+) -> DescribeCache:
+    """The worker's describes: the ones every service process shares (app.services)."""
+    return DescribeCache(
+        salesforce, tokens, ttl_seconds=settings.fields_cache_ttl_seconds, store=DescribeStore(db)
+    )
 
 
 class Worker:
@@ -91,8 +103,10 @@ class Worker:
             follow_redirects=False,
         )
         cipher = TokenCipher(settings.encryption_keys)
-        tokens = TokenStore(db, cipher, http, settings)
-        salesforce = SalesforceClient(http, settings, tokens)
+        budget = ApiBudget(db, settings)
+        tokens = TokenStore(db, cipher, http, settings, budget=budget)
+        salesforce = SalesforceClient(http, settings, tokens, observer=budget)
+        describes = shared_describes(db, salesforce, tokens, settings)
         respondio = RespondioClient(
             http,
             settings.respondio_api_base_url,
@@ -113,16 +127,22 @@ class Worker:
             extra={"jobs": self._run_jobs, "reconcile": self._run_reconcile},
         )
         jobs = AutocreateJobs(jobs_pool, cipher, respondio, settings)
+        budget.start()
         try:
             async with asyncio.TaskGroup() as group:
                 if self._run_jobs:
                     group.create_task(self._process_jobs(jobs, pool, concurrency))
                     group.create_task(self._summarize(jobs))
                 if self._run_reconcile:
-                    group.create_task(self._schedule(Reconciler(db, salesforce, settings), db))
-                    group.create_task(self._keep_alive(KeepAlive(db, tokens, settings)))
+                    reconciler = Reconciler(
+                        db, salesforce, settings, budget=budget, describes=describes
+                    )
+                    group.create_task(self._schedule(reconciler, db))
+                    keepalive = KeepAlive(db, tokens, settings, budget=budget)
+                    group.create_task(self._keep_alive(keepalive))
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
+            await budget.stop()
             await pool.close()
             await jobs_pool.close()
             await http.aclose()

@@ -12,11 +12,11 @@ from typing import Any
 
 from pgqueuer import Queries
 from pgqueuer.db import AsyncpgDriver
-from sqlalchemy import func, literal_column
+from sqlalchemy import func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import AutocreateContact
+from app.models import AutocreateContact, AutocreateWorkspace
 from app.salesforce.values import parse_datetime
 
 ENTRYPOINT = "autocreate.contact"
@@ -161,6 +161,16 @@ async def store_contacts(
         new_ids.extend(row.id for row in result if row.inserted)
     if new_ids:
         await enqueue(session, new_ids, settle)
+    if new_ids and source == "webhook":
+        # Something new: reconciliation returns to its configured interval (see reconcile).
+        await session.execute(
+            update(AutocreateWorkspace)
+            .where(
+                AutocreateWorkspace.workspace_id == workspace_id,
+                AutocreateWorkspace.idle_streak > 0,
+            )
+            .values(idle_streak=0)
+        )
     return new_ids
 
 

@@ -80,6 +80,6 @@ class ContactReader:
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(unique), _IDS_PER_QUERY):
             soql = contacts_by_id_soql(fields, unique[start : start + _IDS_PER_QUERY])
-            for record in await self._salesforce.query(workspace_id, soql):
+            for record in await self._salesforce.query(workspace_id, soql, purpose="autocreate"):
                 found[str(record.get("Id", ""))[:15]] = record
         return found, language_field

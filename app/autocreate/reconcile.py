@@ -5,6 +5,13 @@ Once per interval across all replicas: each tick claims the workspaces that are 
 `UPDATE ... SET next_reconcile_at = now() + interval WHERE next_reconcile_at <= now()`;
 the row lock makes a second replica's identical UPDATE skip a workspace another replica has
 just claimed. No lock is held across the Salesforce calls.
+
+Sparing the org's API allocation (app.workspace.budget): a workspace where nothing new
+appears is reconciled less and less often (interval x 2, x 4, ... up to
+AUTOCREATE_RECONCILE_MAX_BACKOFF), and at the interval again as soon as a reconciliation or
+an Outbound Message brings something new; while the org is above
+SALESFORCE_API_BACKGROUND_MAX_USAGE reconciliation makes no call and says why in the
+auto-create status (`paused_reason`).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
@@ -26,7 +34,6 @@ from app.autocreate.ingest import (
     whole_second,
 )
 from app.autocreate.outcomes import enabled_since
-from app.autocreate.readback import LanguageFields
 from app.config import Settings
 from app.db import Database
 from app.models import (
@@ -38,6 +45,9 @@ from app.models import (
 )
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import NotConnected, ReauthorizationRequired, SalesforceError
+from app.workspace.budget import ApiBudget
+from app.workspace.context import ContextChanged
+from app.workspace.describes import DescribeCache
 
 logger = logging.getLogger("app.autocreate.reconcile")
 
@@ -76,11 +86,20 @@ def contacts_created_since_soql(
 
 
 class Reconciler:
-    def __init__(self, db: Database, salesforce: SalesforceClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        salesforce: SalesforceClient,
+        settings: Settings,
+        *,
+        budget: ApiBudget,
+        describes: DescribeCache,
+    ) -> None:
         self._db = db
         self._salesforce = salesforce
         self._settings = settings
-        self._languages = LanguageFields(salesforce, settings)
+        self._budget = budget
+        self._describes = describes
 
     async def tick(self) -> int:
         """Reconcile every due workspace; re-queue orphaned rows; purge old notification
@@ -119,7 +138,12 @@ class Reconciler:
                 .where(
                     AutocreateWorkspace.workspace_id.in_(enabled),
                     (AutocreateWorkspace.next_reconcile_at.is_(None))
-                    | (AutocreateWorkspace.next_reconcile_at <= func.now()),
+                    | (AutocreateWorkspace.next_reconcile_at <= func.now())
+                    # backed off, and an Outbound Message has brought something new since
+                    | (
+                        (AutocreateWorkspace.idle_streak == 0)
+                        & (AutocreateWorkspace.next_reconcile_at > func.now() + interval)
+                    ),
                 )
                 .values(next_reconcile_at=func.now() + interval)
                 .returning(AutocreateWorkspace.workspace_id)
@@ -148,15 +172,19 @@ class Reconciler:
                 state.watermark - timedelta(seconds=settings.autocreate_reconcile_overlap_seconds),
             )
         queued = 0
+        if await self._paused(workspace_id, connection.organization_id):
+            return 0
         try:
-            language_field = await self._language_field(workspace_id)
+            language_field = await self._language_field(workspace_id, connection.id)
             fields = BASE_FIELDS + ([language_field] if language_field else []) + AUDIT_FIELDS
             after: tuple[datetime, str] | None = None
-            for _ in range(settings.autocreate_reconcile_max_pages):
+            for page in range(settings.autocreate_reconcile_max_pages):
+                if page and await self._paused(workspace_id, connection.organization_id):
+                    return queued
                 soql = contacts_created_since_soql(
                     fields, since, settings.autocreate_reconcile_page_size, after
                 )
-                records = await self._salesforce.query(workspace_id, soql)
+                records = await self._salesforce.query(workspace_id, soql, purpose="autocreate")
                 seen = [ContactSeen.from_fields(r, language_field=language_field) for r in records]
                 fresh = [c for c in seen if c.created_at is None or c.created_at >= floor]
                 queued += await self._store_page(workspace_id, connection.organization_id, fresh)
@@ -169,7 +197,7 @@ class Reconciler:
                 if page_end == after:
                     break  # no progress: never re-read the same page
                 after = page_end
-        except (NotConnected, ReauthorizationRequired) as exc:
+        except (NotConnected, ReauthorizationRequired, ContextChanged) as exc:
             await self._record_error(workspace_id, f"salesforce: {type(exc).__name__}")
             return queued
         except SalesforceError as exc:
@@ -186,12 +214,7 @@ class Reconciler:
                 extra={"workspace_id": workspace_id, "error": type(exc).__name__},
             )
             return queued
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(AutocreateWorkspace)
-                .where(AutocreateWorkspace.workspace_id == workspace_id)
-                .values(last_reconciled_at=func.now())
-            )
+        await self._reschedule(workspace_id, queued)
         logger.info(
             "autocreate.reconcile.done",
             extra={
@@ -229,9 +252,46 @@ class Reconciler:
                 )
         return len(new_ids)
 
-    async def _language_field(self, workspace_id: str) -> str | None:
-        """The configured language field when the org's Contact has it (describe, cached)."""
-        return await self._languages.field(workspace_id)
+    async def _paused(self, workspace_id: str, organization_id: str) -> bool:
+        """Is the org above the background threshold? Records the reason (or its end)."""
+        reason = await self._budget.pause_reason(organization_id)
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(AutocreateWorkspace)
+                .where(
+                    AutocreateWorkspace.workspace_id == workspace_id,
+                    AutocreateWorkspace.paused_reason.is_distinct_from(reason),
+                )
+                .values(paused_reason=reason)
+            )
+        if reason is not None:
+            logger.info("autocreate.reconcile.paused", extra={"workspace_id": workspace_id})
+        return reason is not None
+
+    async def _reschedule(self, workspace_id: str, queued: int) -> None:
+        """Nothing new: wait twice as long next time (up to the maximum back-off);
+        something new: back to the configured interval."""
+        interval = timedelta(seconds=self._settings.autocreate_reconcile_interval_seconds)
+        ceiling = max(1, self._settings.autocreate_reconcile_max_backoff)
+        async with self._db.transaction() as session:
+            state = await session.get(AutocreateWorkspace, workspace_id, with_for_update=True)
+            if state is None:
+                return
+            state.last_reconciled_at = func.now()  # type: ignore[assignment]
+            if queued:
+                state.idle_streak = 0
+                return
+            state.idle_streak = min((state.idle_streak or 0) + 1, 30)
+            factor = min(2**state.idle_streak, ceiling)
+            state.next_reconcile_at = func.now() + interval * factor  # type: ignore[assignment]
+
+    async def _language_field(self, workspace_id: str, connection_id: uuid.UUID) -> str | None:
+        """The configured language field when the org's Contact has it (the shared describe)."""
+        configured = self._settings.autocreate_language_field.strip()
+        if not configured:
+            return None
+        describe = await self._describes.get_for(workspace_id, connection_id)
+        return configured if describe.field(configured) is not None else None
 
     async def _record_error(self, workspace_id: str, error: str) -> None:
         async with self._db.transaction() as session:

@@ -62,6 +62,11 @@ class AutoCreateStatus(BaseModel):
     )
     last_reconciled_at: datetime | None
     last_error: LastError | None
+    paused_reason: str | None = Field(
+        default=None,
+        description="Why reconciliation is paused (the Salesforce org's API usage is above "
+        "SALESFORCE_API_BACKGROUND_MAX_USAGE); null while it runs.",
+    )
 
 
 class RespondioCredentialsIn(BaseModel):

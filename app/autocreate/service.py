@@ -180,6 +180,7 @@ class AutocreateService:
             watermark=state.watermark if state else None,
             last_reconciled_at=state.last_reconciled_at if state else None,
             last_error=errors[-1] if errors else None,
+            paused_reason=state.paused_reason if state else None,
         )
 
     # -- respond.io credentials ----------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.models import ConnectionStatus
+from app.models import Connection, ConnectionStatus
 
 
 class ConnectRequest(BaseModel):
@@ -44,6 +44,26 @@ class ConnectStarted(BaseModel):
     expires_at: datetime = Field(description="The authorization link stops working after this.")
 
 
+class PurposeCounts(BaseModel):
+    lookup: int = 0
+    edit: int = 0
+    create: int = 0
+    activity: int = 0
+    autocreate: int = 0
+    token: int = 0
+    describe: int = 0
+
+
+class ApiUsage(BaseModel):
+    """The org's daily API allocation as last reported by Salesforce, and the calls this
+    service made for the workspace today (UTC), by purpose."""
+
+    used: int = Field(description="API requests the org has used in the last 24 hours.")
+    limit: int = Field(description="The org's daily API allocation.")
+    measured_at: datetime = Field(description="When Salesforce last reported it.")
+    by_purpose_today: PurposeCounts
+
+
 class ConnectionView(BaseModel):
     """The workspace's Salesforce connection; every field but `status` is null when
     disconnected."""
@@ -69,7 +89,29 @@ class ConnectionView(BaseModel):
     status_detail: str | None = Field(
         default=None, description="The same, as a sentence for people."
     )
+    api_usage: ApiUsage | None = Field(
+        default=None, description="Null until Salesforce has reported the org's usage."
+    )
 
     @classmethod
     def disconnected(cls) -> ConnectionView:
         return cls(status=ConnectionStatus.DISCONNECTED)
+
+
+def view_of(row: Connection | None) -> ConnectionView:
+    if row is None:
+        return ConnectionView.disconnected()
+    return ConnectionView(
+        status=ConnectionStatus(row.status),
+        organization_id=row.organization_id,
+        organization_name=row.organization_name,
+        instance_url=row.instance_url,
+        environment=row.environment,  # type: ignore[arg-type]
+        username=row.username,
+        user_display_name=row.user_display_name,
+        scopes=list(row.scopes or []),
+        connected_at=row.connected_at,
+        connected_by=row.connected_by,
+        status_reason=row.status_reason,
+        status_detail=row.status_detail,
+    )

@@ -23,10 +23,16 @@ from app import errors
 from app.config import Settings
 from app.connections import repository
 from app.connections.errors import ConnectFailed, invalid
-from app.connections.schemas import ConnectionView, ConnectRequest, ConnectStarted
+from app.connections.schemas import (
+    ApiUsage,
+    ConnectionView,
+    ConnectRequest,
+    ConnectStarted,
+    view_of,
+)
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
-from app.models import Connection, ConnectionStatus, OAuthState
+from app.models import ConnectionStatus, OAuthState
 from app.salesforce import oauth
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
@@ -39,6 +45,7 @@ from app.salesforce.errors import (
     UnusableGrant,
 )
 from app.salesforce.hosts import is_host
+from app.workspace.budget import ApiBudget
 
 logger = logging.getLogger("app.connections")
 
@@ -63,25 +70,6 @@ class Connected:
     reauthorized: bool
 
 
-def view_of(row: Connection | None) -> ConnectionView:
-    if row is None:
-        return ConnectionView.disconnected()
-    return ConnectionView(
-        status=ConnectionStatus(row.status),
-        organization_id=row.organization_id,
-        organization_name=row.organization_name,
-        instance_url=row.instance_url,
-        environment=row.environment,  # type: ignore[arg-type]
-        username=row.username,
-        user_display_name=row.user_display_name,
-        scopes=list(row.scopes or []),
-        connected_at=row.connected_at,
-        connected_by=row.connected_by,
-        status_reason=row.status_reason,
-        status_detail=row.status_detail,
-    )
-
-
 class ConnectionService:
     def __init__(
         self,
@@ -92,7 +80,9 @@ class ConnectionService:
         settings: Settings,
         salesforce: SalesforceClient,
         purge_workspace: PurgeWorkspace | None = None,
+        budget: ApiBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._db = db
         self._cipher = cipher
         self._http = http
@@ -330,7 +320,13 @@ class ConnectionService:
     # -- read ------------------------------------------------------------------------------
 
     async def status(self, workspace_id: str) -> ConnectionView:
-        return view_of(await repository.connection_of(self._db, workspace_id))
+        row = await repository.connection_of(self._db, workspace_id)
+        view = view_of(row)
+        if row is not None and self._budget is not None:
+            usage = await self._budget.summary(workspace_id, row.organization_id)
+            if usage is not None:
+                view.api_usage = ApiUsage.model_validate(usage)
+        return view
 
     async def _purge_quietly(self, workspace_id: str, event: str) -> None:
         if self._purge_workspace is None:

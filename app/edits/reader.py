@@ -51,7 +51,7 @@ class ContactReader:
                 raise app_errors.record_not_found(ref.sobject) from None
             if exc.error_code == "INVALID_FIELD":
                 # A field was removed in Salesforce since the describe was read.
-                self._describes.purge_workspace(context.workspace_id)
+                self._describes.distrust(context.workspace_id)
                 raise ContextChanged() from exc
             raise
         if converted and record.get("IsConverted"):

@@ -25,8 +25,13 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce/contacts", t
     "phone. A phone with an extension matches only the same number with the same extension. "
     "Answers (matches and misses) are cached per workspace for `LOOKUP_CACHE_TTL_SECONDS`; "
     "when Salesforce is rate-limited or down, an older answer may be served with "
-    "`stale: true`.",
-    responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
+    "`stale: true`. While the org's API usage is above `SALESFORCE_API_FOREGROUND_MAX_USAGE` "
+    "an answer that would need Salesforce is served stale, else 503 `salesforce_rate_limited` "
+    "with `Retry-After`; a workspace's cache misses past `LOOKUP_MISS_RATE_PER_WORKSPACE` "
+    "answer 429 `too_many_requests` with `Retry-After`.",
+    responses=problem_responses(
+        *AUTH_ERRORS, errors.ValidationFailed, errors.TooManyRequests, *SALESFORCE_READ_ERRORS
+    ),
     openapi_extra={"parameters": LOOKUP_QUERY_PARAMETERS},
 )
 async def lookup_contact(

@@ -9,6 +9,7 @@ settings come from a seconds-long in-process snapshot (see app.workspace.context
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import Settings
+from app.errors import TooManyRequests
 from app.kit.clocks import Now, utc_now
 from app.lookup import matching
 from app.lookup.finder import Finder, Found
@@ -23,6 +25,7 @@ from app.lookup.schemas import LookupResponse
 from app.observability import CACHE_EVENTS
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
+from app.workspace.budget import ApiBudget
 from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import (
     ContactRef,
@@ -36,6 +39,7 @@ from app.workspace.context import ContextChanged, WorkspaceContext, require_conn
 from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.lookup_cache import CacheResult, LookupEntry, LookupKey
+from app.workspace.miss_limit import MissLimiter
 from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.contacts.lookup")
@@ -69,8 +73,12 @@ class LookupService:
         salesforce: SalesforceClient,
         tokens: TokenStore,
         settings: Settings,
+        budget: ApiBudget,
+        misses: MissLimiter,
         now: Now = utc_now,
     ) -> None:
+        self._budget = budget
+        self._misses = misses
         self._contexts = caches.contexts
         self._describes = caches.describes
         self._lookups = caches.lookups
@@ -134,13 +142,14 @@ class LookupService:
         key = LookupKey(context.workspace_id, str(connection_id), kind, value, self._variant(plans))
 
         async def load() -> LookupEntry:
+            await self._spend_allowed(context)
             try:
                 entry = await self._load(context, plans, email, phone_query)
             except MalformedRequest as exc:
                 if exc.error_code != "INVALID_FIELD":
                     raise
                 # A visible field was removed in Salesforce since the describe was read.
-                self._describes.purge_workspace(context.workspace_id)
+                self._describes.distrust(context.workspace_id)
                 raise ContextChanged() from exc
             return await self._with_revertible(context, entry)
 
@@ -168,6 +177,16 @@ class LookupService:
             self._rendered.clear()
         self._rendered[memo_key] = (result.entry, plan, answer)
         return answer
+
+    async def _spend_allowed(self, context: WorkspaceContext) -> None:
+        """Before a miss goes to Salesforce: the org's allocation above the foreground
+        threshold raises ApiBudgetExceeded (a stale entry answers, else 503); the workspace's
+        own miss rate past its limit answers 429."""
+        if context.organization_id:
+            await self._budget.check_foreground(context.organization_id)
+        wait = await self._misses.acquire(context.workspace_id)
+        if wait > 0:
+            raise TooManyRequests(headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     def _plan(self, context: WorkspaceContext, describe: ContactDescribe, sobject: SObject) -> Plan:
         settings = context.settings

@@ -3,66 +3,47 @@
 On 401 INVALID_SESSION_ID the client asks its token source for fresh credentials once (a
 single-flight refresh, see app.workspace.tokens) and retries once; it never refreshes on a
 403. Every answer's `Sforce-Limit-Info` is recorded in metrics.
+
+Every call names its `purpose` (lookup, edit, create, activity, autocreate, token,
+describe); a `CallObserver` given at construction hears of each call that reached Salesforce
+with that purpose and the answer's api-usage, so the workspace core can count and cap the
+org's API allocation (docs/api.md, "Salesforce API usage") without this package knowing it.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from app.config import Settings
 from app.salesforce.errors import (
+    RequestLimitExceeded,
     SalesforceError,
     SalesforceUnavailable,
     SessionExpired,
     error_from_response,
 )
+from app.salesforce.hooks import (
+    CallGuard,
+    CallObserver,
+    Credentials,
+    TokenSource,
+    json_object,
+    parse_limit_info,
+    record_limits,
+    records_of,
+)
 from app.salesforce.hosts import ensure_allowed
-from app.salesforce.metrics import SALESFORCE_API_USAGE_RATIO, SALESFORCE_CALLS
+from app.salesforce.metrics import SALESFORCE_CALLS
 
 logger = logging.getLogger("app.salesforce.client")
 
-_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 MAX_QUERY_PAGES = 10
 WRITE_METHODS = frozenset({"PATCH", "POST", "PUT", "DELETE"})
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    connection_id: uuid.UUID
-    workspace_id: str
-    organization_id: str
-    instance_url: str
-    access_token: str
-
-    def __repr__(self) -> str:  # never print the token
-        return f"Credentials(workspace_id={self.workspace_id!r}, org={self.organization_id!r})"
-
-
-class TokenSource(Protocol):
-    """Where the client gets a workspace's credentials, and fresh ones after a 401."""
-
-    async def credentials(self, workspace_id: str) -> Credentials: ...
-
-    async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials: ...
-
-
-class CallGuard(Protocol):
-    """A circuit breaker per org (app.kit.breaker): `allow` is None to go ahead, else the
-    seconds until Salesforce is tried again."""
-
-    def allow(self, key: str) -> float | None: ...
-
-    def succeeded(self, key: str) -> None: ...
-
-    def failed(self, key: str) -> None: ...
 
 
 class SalesforceClient:
@@ -71,12 +52,14 @@ class SalesforceClient:
         http: httpx.AsyncClient,
         settings: Settings,
         tokens: TokenSource,
+        observer: CallObserver | None = None,
         *,
         guard: CallGuard | None = None,
     ) -> None:
         self._http = http
         self._settings = settings
         self.tokens = tokens
+        self.observer = observer
         self._guard = guard
         self.data_path = f"/services/data/{settings.salesforce_api_version}/"
 
@@ -95,6 +78,8 @@ class SalesforceClient:
         *,
         operation: str = "call",
         organization_id: str | None = None,
+        workspace_id: str | None = None,
+        purpose: str = "other",
         **kwargs: Any,
     ) -> httpx.Response:
         """One request with the given token. `path` is relative to /services/data/vNN.0/
@@ -137,9 +122,24 @@ class SalesforceClient:
                 guard.failed(organization_id)
             else:
                 guard.succeeded(organization_id)  # answered: 4xx is a refusal, not an outage
-        self._record_limits(response, organization_id)
-        if response.status_code >= 400:
-            error = error_from_response(response, write=method.upper() in WRITE_METHODS)
+        record_limits(response, organization_id)
+        usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
+        error = (
+            error_from_response(response, write=method.upper() in WRITE_METHODS)
+            if response.status_code >= 400
+            else None
+        )
+        if isinstance(error, RequestLimitExceeded):
+            error.api_usage = usage
+        if self.observer is not None:
+            self.observer.on_call(
+                organization_id=organization_id,
+                workspace_id=workspace_id,
+                purpose=purpose,
+                api_usage=usage,
+                error=error,
+            )
+        if error is not None:
             SALESFORCE_CALLS.labels(operation, error.error_code).inc()
             logger.info(
                 "salesforce.call.failed",
@@ -162,6 +162,7 @@ class SalesforceClient:
         *,
         credentials: Credentials | None = None,
         operation: str = "call",
+        purpose: str = "other",
         **kwargs: Any,
     ) -> httpx.Response:
         """A request with the workspace's stored tokens; refresh once and retry once on 401."""
@@ -175,6 +176,8 @@ class SalesforceClient:
                     path,
                     operation=operation,
                     organization_id=creds.organization_id,
+                    workspace_id=workspace_id,
+                    purpose=purpose,
                     **kwargs,
                 )
             except SessionExpired:
@@ -186,10 +189,17 @@ class SalesforceClient:
     # -- typed operations ------------------------------------------------------------------
 
     async def query(
-        self, workspace_id: str, soql: str, *, credentials: Credentials | None = None
+        self,
+        workspace_id: str,
+        soql: str,
+        *,
+        credentials: Credentials | None = None,
+        purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
-        response = await self._get(workspace_id, "query", credentials, params={"q": soql})
-        return await self._collect_pages(workspace_id, json_object(response), credentials)
+        response = await self._get(
+            workspace_id, "query", credentials, purpose=purpose, params={"q": soql}
+        )
+        return await self._collect_pages(workspace_id, json_object(response), credentials, purpose)
 
     async def _get(
         self, workspace_id: str, operation: str, credentials: Credentials | None, **kwargs: Any
@@ -208,7 +218,11 @@ class SalesforceClient:
         return records_of(json_object(response))
 
     async def _collect_pages(
-        self, workspace_id: str, body: dict[str, Any], credentials: Credentials | None
+        self,
+        workspace_id: str,
+        body: dict[str, Any],
+        credentials: Credentials | None,
+        purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
         records = records_of(body)
         pages = 1
@@ -219,6 +233,7 @@ class SalesforceClient:
                 str(body["nextRecordsUrl"]),
                 credentials=credentials,
                 operation="query_more",
+                purpose=purpose,
             )
             body = json_object(response)
             records.extend(records_of(body))
@@ -226,9 +241,16 @@ class SalesforceClient:
         return records
 
     async def search(
-        self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
+        self,
+        workspace_id: str,
+        sosl: str,
+        *,
+        credentials: Credentials | None = None,
+        purpose: str = "lookup",
     ) -> list[dict[str, Any]]:
-        response = await self._get(workspace_id, "search", credentials, params={"q": sosl})
+        response = await self._get(
+            workspace_id, "search", credentials, purpose=purpose, params={"q": sosl}
+        )
         try:
             body = response.json()
         except ValueError as exc:
@@ -268,23 +290,12 @@ class SalesforceClient:
             headers=headers,
             credentials=credentials,
             operation="describe",
+            purpose="describe",
         )
         last_modified = response.headers.get("Last-Modified")
         if response.status_code == 304:
             return None, last_modified or if_modified_since
         return json_object(response), last_modified
-
-    async def get_contact(
-        self,
-        workspace_id: str,
-        contact_id: str,
-        fields: list[str],
-        *,
-        credentials: Credentials | None = None,
-    ) -> dict[str, Any]:
-        return await self.get_record(
-            workspace_id, "Contact", contact_id, fields, credentials=credentials
-        )
 
     async def get_record(
         self,
@@ -294,6 +305,7 @@ class SalesforceClient:
         fields: list[str],
         *,
         credentials: Credentials | None = None,
+        purpose: str = "edit",
     ) -> dict[str, Any]:
         """One record of `sobject` (Contact, Lead, ...) with the given fields."""
         response = await self.call(
@@ -303,26 +315,9 @@ class SalesforceClient:
             params={"fields": ",".join(fields)} if fields else None,
             credentials=credentials,
             operation=f"{sobject.lower()}.get",
+            purpose=purpose,
         )
         return json_object(response)
-
-    async def update_contact(
-        self,
-        workspace_id: str,
-        contact_id: str,
-        values: dict[str, Any],
-        *,
-        if_unmodified_since: datetime | None = None,
-        credentials: Credentials | None = None,
-    ) -> None:
-        await self.update_record(
-            workspace_id,
-            "Contact",
-            contact_id,
-            values,
-            if_unmodified_since=if_unmodified_since,
-            credentials=credentials,
-        )
 
     async def update_record(
         self,
@@ -333,6 +328,7 @@ class SalesforceClient:
         *,
         if_unmodified_since: datetime | None = None,
         credentials: Credentials | None = None,
+        purpose: str = "edit",
     ) -> None:
         """PATCH the record; with `if_unmodified_since`, a change made since answers 412."""
         headers = (
@@ -348,6 +344,7 @@ class SalesforceClient:
             headers=headers,
             credentials=credentials,
             operation=f"{sobject.lower()}.update",
+            purpose=purpose,
         )
 
     async def create_record(
@@ -364,36 +361,20 @@ class SalesforceClient:
         return record_id
 
     async def limits(self, workspace_id: str) -> dict[str, Any]:
-        response = await self.call(workspace_id, "GET", "limits", operation="limits")
+        response = await self.call(
+            workspace_id, "GET", "limits", operation="limits", purpose="other"
+        )
         return json_object(response)
 
-    @staticmethod
-    def _record_limits(response: httpx.Response, organization_id: str | None) -> None:
-        info = response.headers.get("Sforce-Limit-Info")
-        if not info or not organization_id:
-            return
-        match = _LIMIT_INFO.search(info)
-        if match and int(match.group(2)) > 0:
-            SALESFORCE_API_USAGE_RATIO.observe(int(match.group(1)) / int(match.group(2)))
 
-
-def json_object(response: httpx.Response) -> dict[str, Any]:
-    """The answer's JSON object; SalesforceUnavailable when a 2xx answer is not one (a proxy's
-    HTML page, a cut-off body): never a 500 of ours."""
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise SalesforceUnavailable("Salesforce's answer is not JSON") from exc
-    if not isinstance(body, dict):
-        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
-    return body
-
-
-def records_of(body: dict[str, Any]) -> list[dict[str, Any]]:
-    records = body.get("records", [])
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise SalesforceUnavailable("Salesforce's answer has an unexpected shape")
-    return records
-
-
-__all__ = ["CallGuard", "Credentials", "SalesforceClient", "SalesforceError", "TokenSource"]
+__all__ = [
+    "CallGuard",
+    "CallObserver",
+    "Credentials",
+    "SalesforceClient",
+    "SalesforceError",
+    "TokenSource",
+    "json_object",
+    "parse_limit_info",
+    "records_of",
+]

@@ -36,10 +36,20 @@ class SessionExpired(SalesforceError):
 
 
 class RequestLimitExceeded(SalesforceError):
-    """403 REQUEST_LIMIT_EXCEEDED: daily or concurrent API limit. `retry_after` (seconds)
-    when known."""
+    """403 REQUEST_LIMIT_EXCEEDED: the daily allocation ("TotalRequests Limit exceeded")
+    unless `concurrent` (too many long requests at once, "ConcurrentPerOrgLongTxn"), which
+    clears within seconds. `api_usage` is the answer's `Sforce-Limit-Info` (used, limit)."""
 
+    concurrent: bool = False
+    api_usage: tuple[int, int] | None = None
+    # Seconds to wait, when whoever raised or observed this could tell.
     retry_after: float | None = None
+
+
+class ConcurrentLimitExceeded(RequestLimitExceeded):
+    """REQUEST_LIMIT_EXCEEDED for concurrent long-running requests: retry in seconds."""
+
+    concurrent = True
 
 
 class ApiDisabled(SalesforceError):
@@ -226,7 +236,7 @@ def error_from_response(response: httpx.Response, *, write: bool = False) -> Sal
     if status == 401:
         kind = SessionExpired
     elif code == "REQUEST_LIMIT_EXCEEDED":
-        kind = RequestLimitExceeded
+        kind = ConcurrentLimitExceeded if "concurrent" in message.lower() else RequestLimitExceeded
     elif code in API_DISABLED_CODES:
         kind = ApiDisabled
     elif code in INSUFFICIENT_ACCESS_CODES or (status == 403 and not write):

@@ -4,20 +4,24 @@ If-Modified-Since.
 A describe is large and changes rarely: it is fetched once per connection, trusted for
 `fields_cache_ttl_seconds`, then revalidated (a 304 costs no parsing). If Salesforce is
 rate-limited or unavailable at revalidation time, the describe already held is used.
+With a `DescribeStore` (app.workspace.describe_store) the describe and its revalidation are
+shared by every process: each keeps a parsed copy, and one of them revalidates per TTL.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Literal
 
-from app.kit.clocks import Clock, monotonic
+from app.kit.clocks import Clock, Now, monotonic, utc_now
 from app.kit.singleflight import SingleFlight
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import RequestLimitExceeded, SalesforceUnavailable
 from app.workspace.context import ContextChanged, WorkspaceContext
+from app.workspace.describe_store import DescribeStore, StoredDescribe
 from app.workspace.tokens import TokenStore
 
 NOT_EDITABLE_TYPES = frozenset({"email", "phone"})
@@ -133,7 +137,14 @@ class DescribeCache:
         *,
         ttl_seconds: float,
         clock: Clock = monotonic,
+        store: DescribeStore | None = None,
+        now: Now = utc_now,
     ) -> None:
+        self._store = store
+        self._now = now
+        # Workspaces whose shared describe must be revalidated even if it looks fresh: a
+        # query named a field Salesforce no longer has (the moment it was found out).
+        self._distrusted: dict[str, datetime] = {}
         self._salesforce = salesforce
         self._tokens = tokens
         self._ttl = ttl_seconds
@@ -146,12 +157,88 @@ class DescribeCache:
         """The connection's describe of `sobject`; the caller has checked the workspace is
         connected."""
         assert context.connection_id is not None
-        key = (context.workspace_id, context.connection_id, sobject)
+        return await self.get_for(context.workspace_id, context.connection_id, sobject)
+
+    async def get_for(
+        self, workspace_id: str, connection_id: uuid.UUID, sobject: SObject = "Contact"
+    ) -> ContactDescribe:
+        """The describe of this connection of the workspace (ContextChanged if it is not the
+        workspace's current one)."""
+        key: _Key = (workspace_id, connection_id, sobject)
         held = self._held.get(key)
         if held is not None and self._clock() - held.checked_at < self._ttl:
             return held.describe
-        generation = self._generation.get(context.workspace_id, 0)
-        return await self._loads.run(key, partial(self._refresh, key, held, generation))
+        generation = self._generation.get(workspace_id, 0)
+        refresh = self._refresh if self._store is None else self._refresh_shared
+        return await self._loads.run(key, partial(refresh, key, held, generation))
+
+    def distrust(self, workspace_id: str) -> None:
+        """Forget the workspace's describe and revalidate the shared one on the next read."""
+        self._distrusted[workspace_id] = self._now()
+        self.purge_workspace(workspace_id)
+
+    def _fresh(self, workspace_id: str, stored: StoredDescribe | None) -> bool:
+        if stored is None:
+            return False
+        distrusted = self._distrusted.get(workspace_id)
+        if distrusted is not None and stored.checked_at <= distrusted:
+            return False
+        return (self._now() - stored.checked_at).total_seconds() < self._ttl
+
+    async def _refresh_shared(
+        self, key: _Key, held: _Held | None, generation: int
+    ) -> ContactDescribe:
+        assert self._store is not None
+        workspace_id, connection_id, sobject = key
+        stored = await self._store.read(connection_id, sobject)
+        if not self._fresh(workspace_id, stored):
+            async with self._store.lock(connection_id, sobject):
+                stored = await self._store.read(connection_id, sobject)
+                if not self._fresh(workspace_id, stored):
+                    stored = await self._revalidate_shared(key, stored, held)
+        assert stored is not None
+        if held is not None and held.last_modified == stored.last_modified and stored.last_modified:
+            describe = held.describe
+        else:
+            describe = ContactDescribe.parse(stored.body)
+        if self._generation.get(workspace_id, 0) != generation:
+            return describe
+        age = max(0.0, (self._now() - stored.checked_at).total_seconds())
+        self._keep(key, _Held(describe, stored.last_modified, self._clock() - age))
+        return describe
+
+    async def _revalidate_shared(
+        self, key: _Key, stored: StoredDescribe | None, held: _Held | None
+    ) -> StoredDescribe:
+        assert self._store is not None
+        workspace_id, connection_id, sobject = key
+        credentials = await self._tokens.credentials(workspace_id)
+        if credentials.connection_id != connection_id:
+            raise ContextChanged()
+        try:
+            raw, last_modified = await self._salesforce.describe_sobject(
+                workspace_id,
+                sobject,
+                if_modified_since=stored.last_modified if stored else None,
+                credentials=credentials,
+            )
+            if raw is None and stored is None:  # a 304 for a describe nobody holds
+                raw, last_modified = await self._salesforce.describe_sobject(
+                    workspace_id, sobject, credentials=credentials
+                )
+        except (RequestLimitExceeded, SalesforceUnavailable):
+            if stored is not None:
+                return stored  # revalidate again on the next read
+            raise
+        body = raw if raw is not None else (stored.body if stored else {})
+        fresh = StoredDescribe(body or {}, last_modified, self._now())
+        await self._store.write(workspace_id, connection_id, sobject, fresh)
+        return fresh
+
+    def _keep(self, key: _Key, held: _Held) -> None:
+        if len(self._held) >= DESCRIBE_MAX_CONNECTIONS and key not in self._held:
+            self._held.pop(next(iter(self._held)))
+        self._held[key] = held
 
     async def _refresh(self, key: _Key, held: _Held | None, generation: int) -> ContactDescribe:
         workspace_id, connection_id, sobject = key
@@ -180,9 +267,7 @@ class DescribeCache:
             describe = ContactDescribe.parse(raw)
         if self._generation.get(workspace_id, 0) != generation:
             return describe  # purged meanwhile: answer, but keep nothing
-        if len(self._held) >= DESCRIBE_MAX_CONNECTIONS and key not in self._held:
-            self._held.pop(next(iter(self._held)))
-        self._held[key] = _Held(describe, last_modified, self._clock())
+        self._keep(key, _Held(describe, last_modified, self._clock()))
         return describe
 
     def purge_workspace(self, workspace_id: str) -> None:

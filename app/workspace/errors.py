@@ -21,6 +21,7 @@ from app.salesforce.errors import (
     SalesforceUnavailable,
     WriteRejected,
 )
+from app.workspace.budget import retry_after_seconds
 from app.workspace.context import ContextChanged, WorkspaceContext, WorkspaceContexts
 
 T = TypeVar("T")
@@ -41,8 +42,16 @@ def to_app_error(exc: Exception) -> app_errors.AppError:
     if isinstance(exc, ApiDisabled):
         return app_errors.SalesforceApiDisabled()
     if isinstance(exc, RequestLimitExceeded):
-        seconds = math.ceil(exc.retry_after) if exc.retry_after else 60
-        return app_errors.SalesforceRateLimited(headers={"Retry-After": str(seconds)})
+        # Set by the API budget (app.workspace.budget): seconds for a concurrent-request
+        # refusal, the time the org's allocation takes to recover for a daily one.
+        retry_after = (
+            exc.retry_after
+            if exc.retry_after is not None
+            else retry_after_seconds(*(exc.api_usage or (1, 1)), 0.95)
+        )
+        return app_errors.SalesforceRateLimited(
+            headers={"Retry-After": str(max(1, math.ceil(retry_after)))}
+        )
     if isinstance(exc, InsufficientAccess):
         error = app_errors.SalesforceInsufficientAccess(exc.message or None)
         if exc.errors:

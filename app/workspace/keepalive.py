@@ -19,6 +19,7 @@ from app.db import Database
 from app.kit.clocks import Now, utc_now
 from app.salesforce.errors import ReauthorizationRequired, SalesforceError
 from app.workspace import repository
+from app.workspace.budget import ApiBudget
 from app.workspace.tokens import TokenStore
 
 logger = logging.getLogger("app.workspace.keepalive")
@@ -31,8 +32,15 @@ BATCH = 50
 
 class KeepAlive:
     def __init__(
-        self, db: Database, tokens: TokenStore, settings: Settings, *, now: Now = utc_now
+        self,
+        db: Database,
+        tokens: TokenStore,
+        settings: Settings,
+        *,
+        now: Now = utc_now,
+        budget: ApiBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._db = db
         self._tokens = tokens
         self._every = timedelta(hours=settings.salesforce_keepalive_hours)
@@ -40,9 +48,9 @@ class KeepAlive:
 
     async def may_run(self, organization_id: str) -> bool:
         """Whether background work may spend the org's API requests now: the one place the
-        keep-alive asks. A token refresh does not count against the REST API allocation, so
-        nothing holds it back yet; an API budget for background work plugs in here."""
-        return True
+        keep-alive asks. False while the org is above SALESFORCE_API_BACKGROUND_MAX_USAGE
+        (app.workspace.budget); the refresh is tried again once the claim runs out."""
+        return self._budget is None or await self._budget.background_allowed(organization_id)
 
     async def tick(self) -> int:
         """Refresh every connection that is due; how many were refreshed."""

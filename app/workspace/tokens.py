@@ -58,6 +58,7 @@ from app.salesforce.errors import (
 )
 from app.salesforce.hosts import instance_origin
 from app.workspace import repository
+from app.workspace.budget import ApiBudget
 from app.workspace.context import ContextChanged, WorkspaceContext
 
 logger = logging.getLogger("app.salesforce.tokens")
@@ -82,9 +83,11 @@ class TokenStore:
         now: Now = utc_now,
         ttl_seconds: float = CREDENTIALS_TTL_SECONDS,
         clock: Clock = monotonic,
+        budget: ApiBudget | None = None,
     ) -> None:
         self._db = db
         self._now = now
+        self._budget = budget
         self._cipher = cipher
         self._http = http
         self._settings = settings
@@ -201,6 +204,8 @@ class TokenStore:
         now = self._now()
         if row.refresh_not_before is not None and row.refresh_not_before > now:
             raise held_back(row.status_reason, row.status_detail, row.refresh_not_before - now)
+        if self._budget is not None:
+            self._budget.count(workspace_id, "token")
         try:
             answer = await oauth.refresh_access_token(
                 self._http,

@@ -134,7 +134,6 @@ class ActivityService:
             "workspace_id": ws,
             "organization_id": str(context.organization_id),
             "external_id": body.external_id,
-            "request_hash": "",
             "record_id": record_id,
             "marker": marker_of(ws, body.external_id),
             "subject": body.subject,
@@ -185,7 +184,7 @@ class ActivityService:
                 "Status": status,
             }
             task_id = await self._salesforce.create_record(
-                ws, "Task", values, credentials=credentials
+                ws, "Task", values, credentials=credentials, purpose="activity"
             )
         except SalesforceUnavailable:
             await repository.give_up_lease(self._db, row.id)
@@ -239,6 +238,7 @@ class ActivityService:
             "SELECT ApiName, MasterLabel, SortOrder FROM TaskStatus WHERE IsClosed = true "
             "ORDER BY SortOrder ASC",
             credentials=credentials,
+            purpose="activity",
         )
         names = [str(r.get("ApiName") or r.get("MasterLabel")) for r in rows]
         status = "Completed" if "Completed" in names else (names[0] if names else "Completed")

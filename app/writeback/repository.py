@@ -65,7 +65,7 @@ async def claim_key(
         now: datetime = (await session.execute(select(func.now()))).scalar_one()
         if row.created_at < now - KEY_LIFETIME:  # expired: the key starts afresh
             row.request_hash, row.sobject, row.status = request_hash, sobject, PENDING
-            row.response, row.record_id, row.created_at = None, None, now
+            row.response, row.created_at = None, now
             return KeyClaim("new")
         if row.request_hash != request_hash:
             raise app_errors.IdempotencyKeyReused()
@@ -74,9 +74,7 @@ async def claim_key(
         return KeyClaim(PENDING)
 
 
-async def finish_key(
-    db: Database, workspace_id: str, key: str, record_id: str, response: dict[str, Any]
-) -> None:
+async def finish_key(db: Database, workspace_id: str, key: str, response: dict[str, Any]) -> None:
     async with db.transaction() as session:
         await session.execute(
             update(WritebackIdempotencyKey)
@@ -84,7 +82,7 @@ async def finish_key(
                 WritebackIdempotencyKey.workspace_id == workspace_id,
                 WritebackIdempotencyKey.key == key,
             )
-            .values(status=DONE, record_id=record_id, response=response)
+            .values(status=DONE, response=response)
         )
 
 

@@ -172,7 +172,7 @@ class RecordCreationService:
         credentials = await self._tokens.for_context(context)
         try:
             record_id = await self._salesforce.create_record(
-                ws, sobject, values, credentials=credentials
+                ws, sobject, values, credentials=credentials, purpose="create"
             )
         except SalesforceUnavailable:
             logger.warning("writeback.create.outcome_unknown", extra=log)
@@ -199,9 +199,7 @@ class RecordCreationService:
             sobject=sobject,
         )
         if idempotency_key is not None:
-            await repository.finish_key(
-                self._db, ws, idempotency_key, record_id, view.model_dump(mode="json")
-            )
+            await repository.finish_key(self._db, ws, idempotency_key, view.model_dump(mode="json"))
         return Created(view, replayed=False)
 
     async def _release(self, workspace_id: str, idempotency_key: str | None) -> None:

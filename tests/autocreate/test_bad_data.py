@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 
-from app.autocreate.reconcile import Reconciler
 from app.config import Settings
 from app.models import AutocreateWorkspace
 from app.salesforce.values import parse_datetime
@@ -21,6 +20,7 @@ from tests.helpers.autocreate import (
     ago,
     job_runner,
     post_soap,
+    reconciler_of,
     rows,
     run_pending,
     seed_contact,
@@ -46,7 +46,7 @@ async def test_a_nul_in_a_name_does_not_block_reconciliation(
         {"FirstName": "Good", "LastName": "Later", "Email": "good@example.com"},
         ago(20),
     )
-    reconciler = Reconciler(app.state.services.db, app.state.services.salesforce, settings)
+    reconciler = reconciler_of(app, settings)
     assert await reconciler.claim_due_workspaces() == [workspace.id]
     assert await reconciler.reconcile(workspace.id) == 1
     outcomes = {r.salesforce_contact_id: (r.status, r.reason) for r in await rows(app)}

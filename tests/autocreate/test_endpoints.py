@@ -109,6 +109,7 @@ async def test_status_counts_by_outcome(
         "watermark": None,
         "last_reconciled_at": None,
         "last_error": None,
+        "paused_reason": None,
     }
     agent = await client.get(
         f"/v1/workspaces/{workspace.id}/salesforce/auto-create/status",

@@ -10,7 +10,7 @@ import httpx
 
 from app.autocreate.ingest import ContactSeen
 from app.autocreate.outcomes import AUTO_CREATED_TAG
-from app.autocreate.reconcile import Reconciler, contacts_created_since_soql
+from app.autocreate.reconcile import contacts_created_since_soql
 from app.config import Settings
 from app.models import AutocreateWorkspace
 from app.salesforce.values import parse_datetime
@@ -22,6 +22,7 @@ from tests.helpers.autocreate import (
     ago,
     connect_workspace,
     deliver,
+    reconciler_of,
     rows,
     running_worker,
     settled,
@@ -120,7 +121,7 @@ async def test_webhook_and_reconciliation_together_create_once(
         await deliver(client, sf_emulator, workspace.webhook_path, ids[:3])
         await wait_until(lambda: settled(app, 5))
         # Two more reconciliations of the workspace, run here rather than waited for.
-        reconciler = Reconciler(app.state.services.db, app.state.services.salesforce, settings)
+        reconciler = reconciler_of(app, settings)
         for _ in range(2):
             await reconciler.reconcile(workspace.id)
         await wait_until(lambda: settled(app, 5))
@@ -146,9 +147,7 @@ async def test_one_replica_reconciles_a_workspace_per_interval(
     app: Any, sf_emulator: Any, settings: Settings, workspace: Workspace
 ) -> None:
     slow = settings.model_copy(update={"autocreate_reconcile_interval_seconds": 3600})
-    replicas = [
-        Reconciler(app.state.services.db, app.state.services.salesforce, slow) for _ in range(4)
-    ]
+    replicas = [reconciler_of(app, slow) for _ in range(4)]
     claims = await asyncio.gather(*(r.claim_due_workspaces() for r in replicas))
     assert sorted(ws for claim in claims for ws in claim) == [workspace.id]
     assert await replicas[0].claim_due_workspaces() == []
@@ -163,7 +162,7 @@ async def test_salesforce_failure_is_recorded_and_the_watermark_kept(
     auth: Any,
 ) -> None:
     add_contacts(sf_emulator, 1)
-    reconciler = Reconciler(app.state.services.db, app.state.services.salesforce, settings)
+    reconciler = reconciler_of(app, settings)
     assert await reconciler.claim_due_workspaces() == [workspace.id]
     sf_emulator.set_fault(ACME, "server_unavailable")
     try:

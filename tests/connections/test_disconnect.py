@@ -64,6 +64,7 @@ async def test_disconnect_revokes_deletes_and_purges(
         "connected_by": None,
         "status_reason": None,
         "status_detail": None,
+        "api_usage": None,
     }
     assert await connection_row(app) is None
     with pytest.raises(NotConnected):

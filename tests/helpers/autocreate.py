@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from app.autocreate.reconcile import Reconciler
 from app.config import Settings
 from app.models import AutocreateContact
 from emulator.salesforce.outbound import build_deliveries, is_ack
@@ -174,6 +175,18 @@ async def running_worker(settings: Settings, **kwargs: Any) -> AsyncIterator[Any
     finally:
         worker.stop()
         await asyncio.wait_for(task, timeout=30)
+
+
+def reconciler_of(app: Any, settings: Settings) -> Reconciler:
+    """A Reconciler on the app's services (its API budget and shared describe)."""
+    services = app.state.services
+    return Reconciler(
+        services.db,
+        services.salesforce,
+        settings,
+        budget=services.budget,
+        describes=services.caches.describes,
+    )
 
 
 @asynccontextmanager

@@ -154,9 +154,12 @@ async def test_settings_change_on_one_replica_applies_on_the_other_once_delivere
 
 
 async def test_expired_token_is_refreshed_once_by_two_replicas(
-    replicas: tuple[Replica, Replica], connect: Any, auth: Any, sf_emulator: Any
+    start_replica: StartReplica, connect: Any, auth: Any, sf_emulator: Any
 ) -> None:
-    a, b = replicas
+    # 30 misses at once: above the default burst of LOOKUP_MISS_BURST_PER_WORKSPACE.
+    a = await start_replica(lookup_miss_burst_per_workspace=100)
+    b = await start_replica(lookup_miss_burst_per_workspace=100)
+    replicas = (a, b)
     await connect(a, "ws-1")
     for replica in replicas:
         await replica.client.get("/v1/workspaces/ws-1/salesforce/fields", headers=auth("ws-1"))

@@ -70,7 +70,13 @@ async def test_fields_are_cached_revalidated_and_purged(
     assert (await get()).json() == first
     assert sf_emulator.counters["describe"] == 2
 
-    await app.state.services.invalidation.purge_workspace("ws-1")  # disconnect / reconnect
+    # A purge forgets this process's copy; the connection's describe is shared by every
+    # process in the database, so it is read from there, not asked of Salesforce again.
+    await app.state.services.invalidation.purge_workspace("ws-1")
+    assert (await get()).json() == first
+    assert sf_emulator.counters["describe"] == 2
+
+    await connect("ws-1")  # a new connection (maybe another org): its own describe
     assert (await get()).json() == first
     assert sf_emulator.counters["describe"] == 3
 

@@ -1,17 +1,15 @@
-"""The exception handlers and the last-resort middleware that answer every failure with the
-problem+json of app.errors: our AppErrors, FastAPI's validation errors, Starlette's HTTP
-errors, an unreachable database (503) and anything else (500)."""
+"""The handlers that render every error as application/problem+json (app.errors holds the
+AppError family): validation errors, Starlette's HTTP errors (405 with `Allow`), and an
+outermost middleware for anything unhandled (503 when the database is unreachable)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,10 +20,18 @@ from app.errors import (
     ValidationFailed,
     problem_response,
     route_template,
-    validation_errors,
+    unavailable_database,
 )
 
 logger = logging.getLogger("app.errors")
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        location = [str(part) for part in err.get("loc", ()) if part != "body"]
+        errors.append({"field": ".".join(location), "message": err.get("msg", "invalid")})
+    return errors
 
 
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -35,7 +41,7 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(exc)
+    errors = _validation_errors(exc)
     detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
     return problem_response(ValidationFailed(detail, errors=errors))
 
@@ -71,30 +77,6 @@ def _allowed_methods(app: Any, scope: Scope) -> list[str]:
         if any(route.matches(probe)[0] == Match.FULL for route in app.router.routes):
             methods.append(method)
     return methods
-
-
-DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, unreachable, connect timeout (TimeoutError is an OSError)
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,  # the pool had no connection to give in time
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-)
-
-
-def unavailable_database(exc: BaseException) -> bool:
-    """True when `exc` (or what it wraps) says the database cannot be reached."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if isinstance(seen, DATABASE_DOWN):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class UnhandledErrors:

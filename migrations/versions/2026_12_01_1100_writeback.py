@@ -1,7 +1,7 @@
 """write-back: the creation and activity toggles, idempotency keys of creates, logged activities
 
 Revision ID: 0006_writeback
-Revises: 0005_edit_history_object
+Revises: a13b0d9e7c41
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006_writeback"
-down_revision: str | None = "0005_edit_history_object"
+down_revision: str | None = "a13b0d9e7c41"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -30,7 +30,6 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("sobject", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("record_id", sa.String(length=18), nullable=True),
         sa.Column("response", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column(
             "created_at",
@@ -40,18 +39,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("workspace_id", "key", name=op.f("pk_writeback_idempotency_keys")),
     )
-    op.create_index(
-        op.f("ix_writeback_idempotency_keys_created_at"),
-        "writeback_idempotency_keys",
-        ["created_at"],
-    )
     op.create_table(
         "logged_activities",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("workspace_id", sa.String(length=64), nullable=False),
         sa.Column("organization_id", sa.String(length=18), nullable=False),
         sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("record_id", sa.String(length=18), nullable=False),
         sa.Column("marker", sa.String(length=64), nullable=False),
         sa.Column("subject", sa.String(length=255), nullable=False),
@@ -86,9 +79,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_logged_activities_record", table_name="logged_activities")
     op.drop_table("logged_activities")
-    op.drop_index(
-        op.f("ix_writeback_idempotency_keys_created_at"), table_name="writeback_idempotency_keys"
-    )
     op.drop_table("writeback_idempotency_keys")
     for column in ("activity_logging_enabled", "record_creation_enabled"):
         op.drop_column("workspace_settings", column)

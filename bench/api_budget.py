@@ -1,0 +1,165 @@
+"""Salesforce API calls one workspace costs its org in a day: a simulated day, compressed.
+
+The service (1 replica, then 3 sharing PostgreSQL, each with its own in-process caches) runs
+in this process on a clock the bench moves by hand, so a day of traffic takes seconds and the
+caches expire exactly as they would. Calls are counted at the Salesforce emulator, and by
+purpose by the service itself (`api_usage` of the connection).
+
+Typical traffic of one workspace (8 working hours): 300 conversations, each opened in the
+sidebar 4 times over ~10 minutes by the agents handling it (so repeats within and beyond the
+60 s lookup TTL); 15% of the day's contacts come back later that day; 30 field edits; 20
+Contacts created in Salesforce, found by the reconciliation (60 s interval, backing off while
+nothing new appears). Prints calls by purpose and in total. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from app.auth import mint_token  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.models import AutocreateWorkspace, SalesforceApiCalls  # noqa: E402
+from bench._common import salesforce_emulator, scratch_database  # noqa: E402
+from tests.helpers.autocreate import ACME, connect_workspace, reconciler_of  # noqa: E402
+from tests.helpers.clock import FakeClock  # noqa: E402
+
+DAY = 86_400.0
+WORK_START, WORK_HOURS = 9 * 3600.0, 8
+CONVERSATIONS, OPENS, RETURNING, EDITS, NEW_CONTACTS = 300, 4, 0.15, 30, 20
+WS = "ws-budget"
+EDIT_EMAIL = "ana.souza@example.com"
+
+
+def day_of_events(rng: random.Random) -> list[tuple[float, str, str]]:
+    """(time, kind, email) for the day, in order."""
+    events: list[tuple[float, str, str]] = []
+    span = WORK_HOURS * 3600.0
+    for i in range(CONVERSATIONS):
+        start = WORK_START + rng.uniform(0, span)
+        email = f"customer{i}@example.com"
+        for _ in range(OPENS):
+            events.append((start + rng.uniform(0, 600), "lookup", email))
+        if rng.random() < RETURNING:
+            events.append((start + rng.uniform(1800, 4 * 3600), "lookup", email))
+    for _ in range(EDITS):
+        events.append((WORK_START + rng.uniform(0, span), "edit", EDIT_EMAIL))
+    for i in range(NEW_CONTACTS):
+        events.append((WORK_START + rng.uniform(0, span), "new", f"new{i}@example.com"))
+    return sorted(events)
+
+
+async def simulate(settings: Settings, emulator: Any, replicas: int) -> dict[str, Any]:
+    clock = FakeClock(start=0.0)
+    apps = [create_app(settings, clock=clock) for _ in range(replicas)]
+    contexts = [app.router.lifespan_context(app) for app in apps]
+    for context in contexts:
+        await context.__aenter__()
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        for app in apps
+    ]
+    token = mint_token(settings, workspace_id=WS, role="manager", user_id="bench")
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        await connect_workspace(apps[0], emulator, WS)
+        current = (
+            await clients[0].get(f"/v1/workspaces/{WS}/salesforce/settings", headers=headers)
+        ).json()
+        put = await clients[0].put(
+            f"/v1/workspaces/{WS}/salesforce/settings",
+            json={**current, "editing_enabled": True},
+            headers=headers,
+        )
+        assert put.status_code == 200, put.text
+        emulator.reset_counters()
+        rng = random.Random(13)
+        reconciler = reconciler_of(apps[0], settings)
+        await reconciler.claim_due_workspaces()  # creates the workspace's schedule row
+        next_reconcile = 0.0
+        contact_id = None
+        for at, kind, email in day_of_events(rng):
+            while next_reconcile <= at:  # the reconciliation schedule, backing off
+                clock.advance(max(0.0, next_reconcile - clock.now))
+                await reconciler.reconcile(WS)
+                async with apps[0].state.services.db.transaction() as session:
+                    state = await session.get(AutocreateWorkspace, WS)
+                streak = state.idle_streak if state else 0
+                factor = min(2**streak, settings.autocreate_reconcile_max_backoff)
+                next_reconcile += settings.autocreate_reconcile_interval_seconds * factor
+            clock.advance(max(0.0, at - clock.now))
+            client = rng.choice(clients)
+            if kind == "lookup" or (kind == "edit" and contact_id is None):
+                answer = await client.get(
+                    f"/v1/workspaces/{WS}/salesforce/contacts/lookup",
+                    params={"email": email},
+                    headers=headers,
+                )
+                if kind == "edit":
+                    contact_id = answer.json()["contact"]["id"]
+            if kind == "edit":
+                edited = await client.patch(
+                    f"/v1/workspaces/{WS}/salesforce/contacts/{contact_id}",
+                    json={"fields": {"Title": f"Title {at:.0f}"}},
+                    headers=headers,
+                )
+                assert edited.status_code == 200, edited.text
+            elif kind == "new":
+                emulator.add_contact(ACME, {"LastName": "New", "Email": email})
+        clock.advance(DAY - clock.now)
+        for app in apps:
+            await app.state.services.budget.flush()
+        # The simulated day may straddle two UTC dates: sum the workspace's rows.
+        async with apps[0].state.services.db.transaction() as session:
+            rows = await session.execute(
+                select(SalesforceApiCalls.purpose, func.sum(SalesforceApiCalls.calls))
+                .where(SalesforceApiCalls.workspace_id == WS)
+                .group_by(SalesforceApiCalls.purpose)
+            )
+            by_purpose = {purpose: int(calls) for purpose, calls in rows}
+        return {"emulator_api_calls": emulator.counters.get("api", 0), "by_purpose": by_purpose}
+    finally:
+        for client in clients:
+            await client.aclose()
+        for context in reversed(contexts):
+            await context.__aexit__(None, None, None)
+
+
+def main() -> None:
+    print(
+        f"one workspace, one simulated day: {CONVERSATIONS} conversations x {OPENS} sidebar "
+        f"opens ({RETURNING:.0%} return later), {EDITS} edits, {NEW_CONTACTS} new Contacts"
+    )
+    for replicas in (1, 3):
+        with salesforce_emulator() as (emulator, _), scratch_database("bench_budget") as db:
+            host = emulator.base_url.split("://", 1)[1]
+            settings = Settings(  # type: ignore[call-arg]
+                _env_file=None,
+                environment="test",
+                database_url=db.url,
+                salesforce_login_url=emulator.base_url,
+                salesforce_sandbox_login_url=emulator.base_url,
+                salesforce_extra_allowed_hosts=host,
+                log_level="WARNING",
+                lookup_miss_rate_per_workspace=1000.0,
+                lookup_miss_burst_per_workspace=1000,
+            )
+            figures = asyncio.run(simulate(settings, emulator, replicas))
+        purposes = ", ".join(f"{k} {v}" for k, v in figures["by_purpose"].items() if v)
+        print(
+            f"  {replicas} replica(s): {figures['emulator_api_calls']} Salesforce API calls "
+            f"(emulator) — by purpose: {purposes}"
+        )
+
+
+if __name__ == "__main__":
+    main()
