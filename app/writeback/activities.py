@@ -217,7 +217,9 @@ class ActivityService:
             row.record_id,
             since,
         )
-        tasks = await self._salesforce.query(context.workspace_id, soql, credentials=credentials)
+        tasks = await self._salesforce.query(
+            context.workspace_id, soql, credentials=credentials, purpose="activity"
+        )
         for task in tasks:
             if row.marker in str(task.get("Description") or ""):
                 logger.info(
