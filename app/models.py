@@ -321,7 +321,8 @@ class ContactFieldEdit(Base):
 
 class WritebackIdempotencyKey(Base):
     """An `Idempotency-Key` of a create (app/writeback): the request's hash, `pending` until
-    Salesforce answered, then `done` with the answer (`response`). Honoured for 24 hours."""
+    Salesforce answered, then `done` with the answer (`response`). Honoured for 24 hours.
+    `attempt_started_at`: the lease of the attempt in flight (see LoggedActivity)."""
 
     __tablename__ = "writeback_idempotency_keys"
 
@@ -332,6 +333,7 @@ class WritebackIdempotencyKey(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     response: Mapped[dict[str, object] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
+    attempt_started_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW)
 
 
 class LoggedActivity(Base):
@@ -357,9 +359,7 @@ class LoggedActivity(Base):
     task_id: Mapped[str | None] = mapped_column(String(18))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW)
-    attempt_started_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=NOW
-    )
+    attempt_started_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW)
 
 
 # --- The org's Salesforce API allocation (app/workspace/budget.py) ---------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any
 
 from app import errors as app_errors
@@ -44,13 +44,13 @@ from app.writeback.schemas import (
     ActivityRequest,
     LoggedActivityOut,
 )
+from app.writeback.settle import lease_of, settle_since
 
 logger = logging.getLogger("app.writeback.activity")
 
 PREFIXES = {"003": "Contact", "00Q": "Lead"}
 CUT_MARKER = "\n\n[… cut by respond.io: the conversation was longer than Salesforce allows]"
 POLL_SECONDS = 0.05
-SETTLE_WINDOW = timedelta(minutes=10)
 
 
 def marker_of(workspace_id: str, external_id: str) -> str:
@@ -90,7 +90,7 @@ class ActivityService:
         self._contexts = caches.contexts
         self._salesforce = salesforce
         self._tokens = tokens
-        self._lease = timedelta(seconds=settings.salesforce_timeout_seconds * 2 + 5)
+        self._lease = lease_of(settings)
         self._closed_status: dict[tuple[str, str], str] = {}
 
     async def log(self, workspace_id: str, body: ActivityRequest, user_id: str) -> ActivityOut:
@@ -210,7 +210,7 @@ class ActivityService:
         self, context: WorkspaceContext, row: LoggedActivity, credentials: Credentials
     ) -> str | None:
         """The Task an earlier attempt created, found by its marker, or None."""
-        since = (row.created_at - SETTLE_WINDOW).astimezone(UTC).replace(microsecond=0)
+        since = settle_since(row.created_at)
         soql = format_soql(
             "SELECT Id, Description FROM Task WHERE WhoId = {} AND CreatedDate >= {} "
             "ORDER BY CreatedDate DESC LIMIT 200",

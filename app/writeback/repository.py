@@ -7,6 +7,7 @@ replica or a restart find the first request's outcome instead of writing twice.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,10 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import errors as app_errors
 from app.db import Database
-from app.models import LoggedActivity, WritebackIdempotencyKey
+from app.models import Connection, LoggedActivity, WritebackIdempotencyKey
 
 KEY_LIFETIME = timedelta(hours=24)
-PENDING, DONE, CREATED = "pending", "done", "created"
+PENDING, DONE, CREATED, SETTLE = "pending", "done", "created", "settle"
 # A lease given up at once: the outcome of the attempt is unknown, settle before retrying.
 RELEASED = datetime(2000, 1, 1).astimezone()
 
@@ -29,14 +30,17 @@ RELEASED = datetime(2000, 1, 1).astimezone()
 
 @dataclass(frozen=True, slots=True)
 class KeyClaim:
-    """`new`: this request owns the key; `done`: the first answer; `pending`: in flight."""
+    """`new`: this request owns the key; `done`: the first answer; `pending`: in flight;
+    `settle`: this request took over a key whose attempt lost its answer or died, and must
+    look in Salesforce for a record created since `intent_at` before creating one."""
 
     state: str
     response: dict[str, Any] | None = None
+    intent_at: datetime | None = None
 
 
 async def claim_key(
-    db: Database, workspace_id: str, key: str, request_hash: str, sobject: str
+    db: Database, workspace_id: str, key: str, request_hash: str, sobject: str, lease: timedelta
 ) -> KeyClaim:
     async with db.transaction() as session:
         inserted = await session.scalar(
@@ -65,12 +69,15 @@ async def claim_key(
         now: datetime = (await session.execute(select(func.now()))).scalar_one()
         if row.created_at < now - KEY_LIFETIME:  # expired: the key starts afresh
             row.request_hash, row.sobject, row.status = request_hash, sobject, PENDING
-            row.response, row.created_at = None, now
+            row.response, row.created_at, row.attempt_started_at = None, now, now
             return KeyClaim("new")
         if row.request_hash != request_hash:
             raise app_errors.IdempotencyKeyReused()
         if row.status == DONE:
             return KeyClaim(DONE, row.response)
+        if row.attempt_started_at < now - lease:  # lost its answer, or its request died
+            row.attempt_started_at = now
+            return KeyClaim(SETTLE, intent_at=row.created_at)
         return KeyClaim(PENDING)
 
 
@@ -84,6 +91,29 @@ async def finish_key(db: Database, workspace_id: str, key: str, response: dict[s
             )
             .values(status=DONE, response=response)
         )
+
+
+async def give_up_key(db: Database, workspace_id: str, key: str) -> None:
+    """The create's outcome is unknown (lost answer): the next attempt settles it first."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(WritebackIdempotencyKey)
+            .where(
+                WritebackIdempotencyKey.workspace_id == workspace_id,
+                WritebackIdempotencyKey.key == key,
+                WritebackIdempotencyKey.status == PENDING,
+            )
+            .values(attempt_started_at=RELEASED)
+        )
+
+
+async def connection_user(db: Database, connection_id: uuid.UUID) -> str | None:
+    """The Salesforce user the connection acts as (CreatedById of what it creates)."""
+    async with db.transaction() as session:
+        user: str | None = await session.scalar(
+            select(Connection.user_id).where(Connection.id == connection_id)
+        )
+        return user
 
 
 async def release_key(db: Database, workspace_id: str, key: str) -> None:

@@ -10,7 +10,9 @@ A create, step by step (no database transaction is open during the Salesforce ca
 2. With an `Idempotency-Key`: claim it under the hash of the request (object + fields). The
    same key and request within 24 hours answers the first answer and creates nothing; the
    same key with another request is `idempotency_key_reused`; a first request still in
-   flight (or whose answer from Salesforce was lost) is `idempotency_key_in_progress`.
+   flight is `idempotency_key_in_progress`. A first request whose answer was lost (or which
+   died: its lease ran out) is settled first (app/writeback/settle.py): the record it
+   created is found by its values and answered, without a second create.
 3. One POST to Salesforce (one API call). Duplicate rules → `salesforce_duplicate` with the
    ids Salesforce names; any definite rejection releases the key.
 4. Every cached lookup answer for the new record's emails and phones is dropped (on every
@@ -26,12 +28,13 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from app import errors as app_errors
 from app.config import Settings
 from app.db import Database
-from app.salesforce.client import SalesforceClient
+from app.salesforce.client import Credentials, SalesforceClient
 from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, WriteRejected
 from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import ContactView, plan_for, render_contact
@@ -42,6 +45,7 @@ from app.workspace.field_values import InvalidValue, normalize
 from app.workspace.identifiers import cache_identifiers
 from app.workspace.tokens import TokenStore
 from app.writeback import repository
+from app.writeback.settle import find_created, lease_of
 
 logger = logging.getLogger("app.writeback.create")
 
@@ -125,6 +129,7 @@ class RecordCreationService:
         self._salesforce = salesforce
         self._tokens = tokens
         self._region = settings.phone_default_region
+        self._lease = lease_of(settings)
 
     async def create(
         self,
@@ -160,22 +165,36 @@ class RecordCreationService:
         describe = await self._describe(context, sobject)
         values = check_create(describe, sobject, fields)
         ws = context.workspace_id
+        credentials: Credentials | None = None
         if idempotency_key is not None:
             claim = await repository.claim_key(
-                self._db, ws, idempotency_key, request_hash(sobject, fields), sobject
+                self._db, ws, idempotency_key, request_hash(sobject, fields), sobject, self._lease
             )
             if claim.state == repository.DONE and claim.response is not None:
                 return Created(ContactView.model_validate(claim.response), replayed=True)
             if claim.state == repository.PENDING:
                 raise app_errors.IdempotencyKeyInProgress(headers={"Retry-After": "5"})
+            if claim.state == repository.SETTLE and claim.intent_at is not None:
+                credentials = await self._tokens.for_context(context)
+                found = await self._settle(
+                    context, sobject, values, claim.intent_at, credentials, idempotency_key
+                )
+                if found is not None:
+                    view = self._view(context, describe, sobject, found, values)
+                    await repository.finish_key(
+                        self._db, ws, idempotency_key, view.model_dump(mode="json")
+                    )
+                    return Created(view, replayed=True)
         log = {"workspace_id": ws, "sobject": sobject, "user_id": user_id}
-        credentials = await self._tokens.for_context(context)
+        if credentials is None:
+            credentials = await self._tokens.for_context(context)
         try:
             record_id = await self._salesforce.create_record(
                 ws, sobject, values, credentials=credentials, purpose="create"
             )
         except SalesforceUnavailable:
             logger.warning("writeback.create.outcome_unknown", extra=log)
+            await self._give_up(ws, idempotency_key)
             raise  # the key stays pending: Salesforce may have created the record
         except DuplicatesDetected as exc:
             await self._release(ws, idempotency_key)
@@ -192,15 +211,53 @@ class RecordCreationService:
             raise
         logger.info("writeback.create.created", extra={**log, "record_id": record_id})
         await self._forget_cached(ws, describe, values)
-        view = render_contact(
-            context,
-            plan_for(context, describe, sobject).fields,
-            as_created(describe, record_id, values),
-            sobject=sobject,
-        )
+        view = self._view(context, describe, sobject, record_id, values)
         if idempotency_key is not None:
             await repository.finish_key(self._db, ws, idempotency_key, view.model_dump(mode="json"))
         return Created(view, replayed=False)
+
+    @staticmethod
+    def _view(
+        context: WorkspaceContext,
+        describe: ContactDescribe,
+        sobject: SObject,
+        record_id: str,
+        values: dict[str, Any],
+    ) -> ContactView:
+        fields = plan_for(context, describe, sobject).fields
+        return render_contact(
+            context, fields, as_created(describe, record_id, values), sobject=sobject
+        )
+
+    async def _settle(
+        self,
+        context: WorkspaceContext,
+        sobject: SObject,
+        values: dict[str, Any],
+        intent_at: datetime,
+        credentials: Credentials,
+        idempotency_key: str,
+    ) -> str | None:
+        """The record an earlier attempt with this key created, or None (create it now)."""
+        ws = context.workspace_id
+        try:
+            user = await repository.connection_user(self._db, require_connected(context))
+            found = await find_created(
+                self._salesforce, credentials, sobject, values, user, intent_at
+            )
+        except BaseException:
+            await self._give_up(ws, idempotency_key)  # still unknown: the next retry settles
+            raise
+        if found is not None:
+            logger.info(
+                "writeback.create.settled",
+                extra={"workspace_id": ws, "sobject": sobject, "record_id": found},
+            )
+        return found
+
+    async def _give_up(self, workspace_id: str, idempotency_key: str | None) -> None:
+        if idempotency_key is not None:
+            await repository.give_up_key(self._db, workspace_id, idempotency_key)
 
     async def _release(self, workspace_id: str, idempotency_key: str | None) -> None:
         if idempotency_key is not None:
