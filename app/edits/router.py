@@ -9,13 +9,12 @@ FastAPI must evaluate their annotations, which name that function's locals.
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import ValidationError
 
 from app import errors
 from app.deps import AnyMember, EditServiceDep
 from app.edits.schemas import MAX_BODY_BYTES, EditRequest, HistoryEntry
-from app.kit.body import BodyTooLarge, read_bounded
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.workspace.bodies import read_json
 from app.workspace.contacts import ContactView
 from app.workspace.describes import SObject
 
@@ -34,27 +33,6 @@ OBJECTS: dict[SObject, tuple[str, str, str, str]] = {
     "Contact": ("contacts", "contact_id", "003", "0035g0000006SevAAE"),
     "Lead": ("leads", "lead_id", "00Q", "00Q5g0000006TPJEA2"),
 }
-
-
-async def _edit_request(request: Request) -> EditRequest:
-    """The body, read with a size cap before any parsing."""
-    try:
-        body = await read_bounded(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        raise errors.RequestTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.") from None
-    try:
-        return EditRequest.model_validate_json(body)
-    except ValidationError as exc:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ())) or "body",
-                "message": err.get("msg", "invalid"),
-            }
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise errors.ValidationFailed(
-            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
-        ) from None
 
 
 def record_routes(sobject: SObject) -> APIRouter:
@@ -121,7 +99,7 @@ def record_routes(sobject: SObject) -> APIRouter:
     async def edit_record(
         caller: AnyMember, service: EditServiceDep, request: Request, record_id: RecordId
     ) -> ContactView:
-        body = await _edit_request(request)
+        body = await read_json(request, EditRequest, MAX_BODY_BYTES)
         fields = dict(body.fields)
         return await service.edit(caller.workspace_id, sobject, record_id, fields, caller.user_id)
 

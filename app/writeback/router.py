@@ -3,15 +3,14 @@ records" and "Activities")."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import ValidationError
 
 from app import errors
 from app.deps import ActivityServiceDep, AnyMember, RecordCreationServiceDep
-from app.kit.body import BodyTooLarge, read_bounded
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.workspace.bodies import read_json
 from app.workspace.contacts import ContactView
 from app.workspace.describes import SObject
 from app.writeback.schemas import (
@@ -21,8 +20,6 @@ from app.writeback.schemas import (
     CreateRequest,
     LoggedActivityOut,
 )
-
-M = TypeVar("M", CreateRequest, ActivityRequest)
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["write-back"])
 
@@ -50,26 +47,6 @@ IdempotencyKeyHeader = Annotated[
         "`idempotency_key_reused` (422).",
     ),
 ]
-
-
-async def _body(request: Request, model: type[M]) -> M:
-    try:
-        raw = await read_bounded(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        raise errors.RequestTooLarge(f"The body may be at most {MAX_BODY_BYTES} bytes.") from None
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in err.get("loc", ())) or "body",
-                "message": err.get("msg", "invalid"),
-            }
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise errors.ValidationFailed(
-            "; ".join(f"{p['field']}: {p['message']}" for p in problems), errors=problems
-        ) from None
 
 
 ENABLED_WHEN = {
@@ -113,7 +90,7 @@ async def _create(
     response: Response,
     idempotency_key: str | None,
 ) -> ContactView:
-    body = await _body(request, CreateRequest)
+    body = await read_json(request, CreateRequest, MAX_BODY_BYTES)
     created = await service.create(
         caller.workspace_id, sobject, dict(body.fields), caller.user_id, idempotency_key
     )
@@ -175,7 +152,7 @@ async def create_lead(
 async def log_activity(
     caller: AnyMember, service: ActivityServiceDep, request: Request, response: Response
 ) -> ActivityOut:
-    body = await _body(request, ActivityRequest)
+    body = await read_json(request, ActivityRequest, MAX_BODY_BYTES)
     logged = await service.log(caller.workspace_id, body, caller.user_id)
     if not logged.created:
         response.status_code = 200
