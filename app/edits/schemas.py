@@ -4,27 +4,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field
 
-# Salesforce's longest text fields (long text areas) hold 131,072 characters.
-MAX_VALUE_LENGTH = 131_072
+from app.workspace.field_values import FieldName, FieldValue
+
 MAX_FIELDS_PER_EDIT = 100
 # Enough for the longest values of every editable field; the request is refused past it.
 MAX_BODY_BYTES = 1_048_576
 MAX_HISTORY_ROWS = 500
-
-FieldValue = (
-    Annotated[StrictStr, Field(max_length=MAX_VALUE_LENGTH)]
-    | StrictBool
-    | StrictInt
-    | StrictFloat
-    | None
-)
-FieldName = Annotated[
-    StrictStr, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-]
 
 
 class EditRequest(BaseModel):

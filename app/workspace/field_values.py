@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from app.salesforce.values import (
     NUMBER_TYPES,
@@ -28,6 +30,21 @@ DATETIME_PATTERN = re.compile(
 TIME_PATTERN = re.compile(r"^\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?Z?$")
 # A scale Salesforce uses when the describe gives none for a number field.
 MAX_SCALE = 18
+
+
+# A value and a field name as a request body gives them (an edit, a create). Salesforce's
+# longest text fields (long text areas) hold 131,072 characters.
+MAX_VALUE_LENGTH = 131_072
+FieldValue = (
+    Annotated[StrictStr, Field(max_length=MAX_VALUE_LENGTH)]
+    | StrictBool
+    | StrictInt
+    | StrictFloat
+    | None
+)
+FieldName = Annotated[
+    StrictStr, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+]
 
 
 class InvalidValue(ValueError):

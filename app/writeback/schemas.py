@@ -4,20 +4,17 @@ records" and "Activities")."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictFloat,
-    StrictInt,
     StrictStr,
 )
 
-MAX_VALUE_LENGTH = 131_072
+from app.workspace.field_values import FieldName, FieldValue
+
 MAX_FIELDS_PER_CREATE = 100
 MAX_BODY_BYTES = 1_048_576
 # Salesforce's limit for Task.Description; longer transcripts are cut, never refused.
@@ -26,16 +23,6 @@ DESCRIPTION_LIMIT = 32_000
 MAX_DESCRIPTION_LENGTH = 500_000
 MAX_ACTIVITIES_LISTED = 200
 
-FieldValue = (
-    Annotated[StrictStr, Field(max_length=MAX_VALUE_LENGTH)]
-    | StrictBool
-    | StrictInt
-    | StrictFloat
-    | None
-)
-FieldName = Annotated[
-    StrictStr, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-]
 # Neither Salesforce nor PostgreSQL can hold a NUL character.
 NO_NUL = r"^[^\x00]*$"
 
