@@ -35,17 +35,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from app import errors as app_errors
-from app.db import Database
 from app.edits import repository as edit_history
 from app.edits.reader import MALFORMED_ID_CODES, ContactReader
 from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
 from app.edits.validation import canonical_record_id, check_editable, check_values
 from app.edits.writer import RecordWriter, last_modified
-from app.salesforce.client import Credentials, SalesforceClient
+from app.salesforce.client import Credentials
 from app.salesforce.errors import (
     MalformedRequest,
     NotConnected,
@@ -57,12 +56,11 @@ from app.salesforce.errors import (
     WriteRejected,
 )
 from app.salesforce.values import same_value
-from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import ContactRef, ContactView, plan_for
 from app.workspace.context import ContextChanged, WorkspaceContext, require_connected
 from app.workspace.describes import SObject
 from app.workspace.errors import with_salesforce_errors
-from app.workspace.tokens import TokenStore
+from app.workspace.service_base import ServiceParts, WorkspaceService
 
 logger = logging.getLogger("app.contacts.edits")
 T = TypeVar("T")
@@ -77,23 +75,11 @@ NOT_FOUND = (app_errors.SalesforceContactNotFound, app_errors.SalesforceLeadNotF
 Step = Callable[[WorkspaceContext, str], Awaitable[T]]
 
 
-class EditService:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        caches: WorkspaceCaches,
-        salesforce: SalesforceClient,
-        tokens: TokenStore,
-    ) -> None:
-        self._db = db
-        self._contexts = caches.contexts
-        self._describes = caches.describes
-        self._lookups = caches.lookups
-        self._salesforce = salesforce
-        self._tokens = tokens
-        self._reader = ContactReader(db, self._describes, salesforce)
-        self._writer = RecordWriter(db, self._lookups, salesforce, self._reader)
+class EditService(WorkspaceService):
+    def __init__(self, **parts: Unpack[ServiceParts]) -> None:
+        super().__init__(**parts)
+        self._reader = ContactReader(self._db, self._describes, self._salesforce)
+        self._writer = RecordWriter(self._db, self._lookups, self._salesforce, self._reader)
         # One edit or revert of a contact at a time in this process: a double click or a
         # retry racing the original then reads the first one's result and writes nothing.
         # (Across replicas, If-Unmodified-Since catches the race except within one second.)

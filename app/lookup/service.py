@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,10 +23,8 @@ from app.lookup import matching
 from app.lookup.finder import Finder, Found
 from app.lookup.schemas import LookupResponse
 from app.observability import CACHE_EVENTS
-from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
 from app.workspace.budget import ApiBudget
-from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import (
     ContactRef,
     Plan,
@@ -40,7 +38,7 @@ from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.lookup_cache import CacheResult, LookupEntry, LookupKey
 from app.workspace.miss_limit import MissLimiter
-from app.workspace.tokens import TokenStore
+from app.workspace.service_base import ServiceParts, WorkspaceService
 
 logger = logging.getLogger("app.contacts.lookup")
 
@@ -65,25 +63,19 @@ HINT_UNREADABLE_PHONE = (
 )
 
 
-class LookupService:
+class LookupService(WorkspaceService):
     def __init__(
         self,
         *,
-        caches: WorkspaceCaches,
-        salesforce: SalesforceClient,
-        tokens: TokenStore,
         settings: Settings,
         budget: ApiBudget,
         misses: MissLimiter,
         now: Now = utc_now,
+        **parts: Unpack[ServiceParts],
     ) -> None:
+        super().__init__(**parts)
         self._budget = budget
         self._misses = misses
-        self._contexts = caches.contexts
-        self._describes = caches.describes
-        self._lookups = caches.lookups
-        self._salesforce = salesforce
-        self._tokens = tokens
         self._region = settings.phone_default_region
         self._search_lag = timedelta(seconds=settings.lookup_search_lag_seconds)
         self._now = now

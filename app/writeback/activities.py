@@ -22,20 +22,18 @@ import asyncio
 import hashlib
 import logging
 from datetime import UTC
-from typing import Any
+from typing import Any, Unpack
 
 from app import errors as app_errors
 from app.config import Settings
-from app.db import Database
 from app.models import LoggedActivity
-from app.salesforce.client import Credentials, SalesforceClient
+from app.salesforce.client import Credentials
 from app.salesforce.errors import SalesforceUnavailable, WriteRejected
 from app.salesforce.soql import format_soql
 from app.salesforce.values import id18, is_id
-from app.workspace.caches import WorkspaceCaches
 from app.workspace.context import WorkspaceContext, require_connected
 from app.workspace.errors import with_salesforce_errors
-from app.workspace.tokens import TokenStore
+from app.workspace.service_base import ServiceParts, WorkspaceService
 from app.writeback import repository
 from app.writeback.schemas import (
     DESCRIPTION_LIMIT,
@@ -76,20 +74,9 @@ def canonical_record_id(raw: str) -> tuple[str, str]:
     return str(id18(raw)), PREFIXES[raw[:3]]
 
 
-class ActivityService:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        caches: WorkspaceCaches,
-        salesforce: SalesforceClient,
-        tokens: TokenStore,
-        settings: Settings,
-    ) -> None:
-        self._db = db
-        self._contexts = caches.contexts
-        self._salesforce = salesforce
-        self._tokens = tokens
+class ActivityService(WorkspaceService):
+    def __init__(self, *, settings: Settings, **parts: Unpack[ServiceParts]) -> None:
+        super().__init__(**parts)
         self._lease = lease_of(settings)
         self._closed_status: dict[tuple[str, str], str] = {}
 

@@ -29,21 +29,19 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
 from app import errors as app_errors
 from app.config import Settings
-from app.db import Database
-from app.salesforce.client import Credentials, SalesforceClient
+from app.salesforce.client import Credentials
 from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, WriteRejected
-from app.workspace.caches import WorkspaceCaches
 from app.workspace.contacts import ContactView, plan_for, render_contact
 from app.workspace.context import WorkspaceContext, require_connected
 from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.field_values import InvalidValue, normalize
 from app.workspace.identifiers import cache_identifiers
-from app.workspace.tokens import TokenStore
+from app.workspace.service_base import ServiceParts, WorkspaceService
 from app.writeback import repository
 from app.writeback.settle import find_created, lease_of
 
@@ -112,22 +110,9 @@ def as_created(describe: ContactDescribe, record_id: str, values: dict[str, Any]
     return record
 
 
-class RecordCreationService:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        caches: WorkspaceCaches,
-        salesforce: SalesforceClient,
-        tokens: TokenStore,
-        settings: Settings,
-    ) -> None:
-        self._db = db
-        self._contexts = caches.contexts
-        self._describes = caches.describes
-        self._lookups = caches.lookups
-        self._salesforce = salesforce
-        self._tokens = tokens
+class RecordCreationService(WorkspaceService):
+    def __init__(self, *, settings: Settings, **parts: Unpack[ServiceParts]) -> None:
+        super().__init__(**parts)
         self._region = settings.phone_default_region
         self._lease = lease_of(settings)
 

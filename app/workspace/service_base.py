@@ -1,0 +1,30 @@
+"""What every feature service working on a workspace's Salesforce data is built from: the
+workspace caches it reads through, the Salesforce client, the credentials and the database
+(docs/architecture.md, "How a request flows")."""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict, Unpack
+
+from app.db import Database
+from app.salesforce.client import SalesforceClient
+from app.workspace.caches import WorkspaceCaches
+from app.workspace.tokens import TokenStore
+
+
+class ServiceParts(TypedDict):
+    caches: WorkspaceCaches
+    salesforce: SalesforceClient
+    tokens: TokenStore
+    db: NotRequired[Database]  # the caches' database when not given
+
+
+class WorkspaceService:
+    def __init__(self, **parts: Unpack[ServiceParts]) -> None:
+        caches = parts["caches"]
+        self._db = parts.get("db", caches.contexts.db)
+        self._contexts = caches.contexts
+        self._describes = caches.describes
+        self._lookups = caches.lookups
+        self._salesforce = parts["salesforce"]
+        self._tokens = parts["tokens"]
