@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import MetaData
+from sqlalchemy import Executable, MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -49,6 +49,12 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on error."""
         async with self.sessionmaker() as session, session.begin():
             yield session
+
+    async def changes(self, statement: Executable) -> bool:
+        """Run one UPDATE or DELETE in its own transaction: whether it matched a row."""
+        async with self.transaction() as session:
+            result = await session.execute(statement)
+            return bool(getattr(result, "rowcount", 0))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -196,17 +196,15 @@ async def latest_unreverted(db: Database, ref: ContactRef, field: str) -> Contac
 
 async def start_revert(db: Database, edit_id: int, user_id: str) -> bool:
     """Claim the edit for a revert; False when it is reverted or being reverted already."""
-    async with db.transaction() as session:
-        result = await session.execute(
-            update(ContactFieldEdit)
-            .where(
-                ContactFieldEdit.id == edit_id,
-                ContactFieldEdit.reverted_at.is_(None),
-                ContactFieldEdit.revert_started_at.is_(None),
-            )
-            .values(revert_started_at=datetime.now(UTC), revert_started_by=user_id)
+    return await db.changes(
+        update(ContactFieldEdit)
+        .where(
+            ContactFieldEdit.id == edit_id,
+            ContactFieldEdit.reverted_at.is_(None),
+            ContactFieldEdit.revert_started_at.is_(None),
         )
-        return bool(getattr(result, "rowcount", 0))
+        .values(revert_started_at=datetime.now(UTC), revert_started_by=user_id)
+    )
 
 
 async def finish_revert(db: Database, edit_id: int, user_id: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from app import errors as app_errors
@@ -81,30 +81,30 @@ async def claim_key(
         return KeyClaim(PENDING)
 
 
+def _the_key(workspace_id: str, key: str, *status: str) -> list[ColumnElement[bool]]:
+    """The WHERE clause of one key (in one of `status`, when given)."""
+    clause = [
+        WritebackIdempotencyKey.workspace_id == workspace_id,
+        WritebackIdempotencyKey.key == key,
+    ]
+    return clause + [WritebackIdempotencyKey.status.in_(status)] if status else clause
+
+
 async def finish_key(db: Database, workspace_id: str, key: str, response: dict[str, Any]) -> None:
-    async with db.transaction() as session:
-        await session.execute(
-            update(WritebackIdempotencyKey)
-            .where(
-                WritebackIdempotencyKey.workspace_id == workspace_id,
-                WritebackIdempotencyKey.key == key,
-            )
-            .values(status=DONE, response=response)
-        )
+    await db.changes(
+        update(WritebackIdempotencyKey)
+        .where(*_the_key(workspace_id, key))
+        .values(status=DONE, response=response)
+    )
 
 
 async def give_up_key(db: Database, workspace_id: str, key: str) -> None:
     """The create's outcome is unknown (lost answer): the next attempt settles it first."""
-    async with db.transaction() as session:
-        await session.execute(
-            update(WritebackIdempotencyKey)
-            .where(
-                WritebackIdempotencyKey.workspace_id == workspace_id,
-                WritebackIdempotencyKey.key == key,
-                WritebackIdempotencyKey.status == PENDING,
-            )
-            .values(attempt_started_at=RELEASED)
-        )
+    await db.changes(
+        update(WritebackIdempotencyKey)
+        .where(*_the_key(workspace_id, key, PENDING))
+        .values(attempt_started_at=RELEASED)
+    )
 
 
 async def connection_user(db: Database, connection_id: uuid.UUID) -> str | None:
@@ -118,14 +118,7 @@ async def connection_user(db: Database, connection_id: uuid.UUID) -> str | None:
 
 async def release_key(db: Database, workspace_id: str, key: str) -> None:
     """Salesforce surely created nothing: the key may be used again."""
-    async with db.transaction() as session:
-        await session.execute(
-            delete(WritebackIdempotencyKey).where(
-                WritebackIdempotencyKey.workspace_id == workspace_id,
-                WritebackIdempotencyKey.key == key,
-                WritebackIdempotencyKey.status == PENDING,
-            )
-        )
+    await db.changes(delete(WritebackIdempotencyKey).where(*_the_key(workspace_id, key, PENDING)))
 
 
 # -- activities ----------------------------------------------------------------------------
@@ -159,17 +152,15 @@ async def activity(db: Database, row_id: int) -> LoggedActivity | None:
 
 async def take_over(db: Database, row_id: int, lease: timedelta) -> bool:
     """Take the lease of a pending row whose attempt ended or expired (a crash)."""
-    async with db.transaction() as session:
-        result = await session.execute(
-            update(LoggedActivity)
-            .where(
-                LoggedActivity.id == row_id,
-                LoggedActivity.status == PENDING,
-                LoggedActivity.attempt_started_at < func.now() - lease,
-            )
-            .values(attempt_started_at=func.now())
+    return await db.changes(
+        update(LoggedActivity)
+        .where(
+            LoggedActivity.id == row_id,
+            LoggedActivity.status == PENDING,
+            LoggedActivity.attempt_started_at < func.now() - lease,
         )
-        return bool(getattr(result, "rowcount", 0))
+        .values(attempt_started_at=func.now())
+    )
 
 
 async def mark_created(db: Database, row_id: int, task_id: str) -> None:
