@@ -12,7 +12,7 @@ from app.deps import ActivityServiceDep, AnyMember, RecordCreationServiceDep
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 from app.workspace.bodies import read_json
 from app.workspace.contacts import ContactView
-from app.workspace.describes import SObject
+from app.workspace.describes import SOBJECTS, SObject
 from app.writeback.schemas import (
     MAX_BODY_BYTES,
     ActivityOut,
@@ -100,26 +100,24 @@ async def _create(
     return created.record
 
 
-@router.post("/contacts", **_create_doc("Contact"))  # type: ignore[arg-type]
-async def create_contact(
-    caller: AnyMember,
-    service: RecordCreationServiceDep,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> ContactView:
-    return await _create("Contact", caller, service, request, response, idempotency_key)
+def _create_route(sobject: SObject) -> None:
+    """POST `/contacts` (`create_contact`) or `/leads` (`create_lead`)."""
+
+    async def create(
+        caller: AnyMember,
+        service: RecordCreationServiceDep,
+        request: Request,
+        response: Response,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> ContactView:
+        return await _create(sobject, caller, service, request, response, idempotency_key)
+
+    create.__name__ = create.__qualname__ = f"create_{sobject.lower()}"
+    router.post(f"/{sobject.lower()}s", **_create_doc(sobject))(create)  # type: ignore[arg-type]
 
 
-@router.post("/leads", **_create_doc("Lead"))  # type: ignore[arg-type]
-async def create_lead(
-    caller: AnyMember,
-    service: RecordCreationServiceDep,
-    request: Request,
-    response: Response,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> ContactView:
-    return await _create("Lead", caller, service, request, response, idempotency_key)
+for _sobject in SOBJECTS:
+    _create_route(_sobject)
 
 
 @router.post(
