@@ -83,6 +83,8 @@ class CacheResult:
 
 
 Loader = Callable[[], Awaitable[LookupEntry]]
+# The errors of a load on which `fetch` answers with the kept expired entry instead.
+StaleOn = tuple[type[BaseException], ...]
 
 
 def refreshed_entry(
@@ -107,13 +109,7 @@ class LookupCache(Protocol):
 
     async def set(self, key: LookupKey, entry: LookupEntry) -> None: ...
 
-    async def fetch(
-        self,
-        key: LookupKey,
-        load: Loader,
-        *,
-        stale_on: tuple[type[BaseException], ...] = (),
-    ) -> CacheResult:
+    async def fetch(self, key: LookupKey, load: Loader, *, stale_on: StaleOn = ()) -> CacheResult:
         """The fresh entry, or one `load()` shared by every concurrent caller of the key;
         when that load raises one of `stale_on` and an expired entry is kept, that entry."""
 
@@ -121,11 +117,7 @@ class LookupCache(Protocol):
         """Drop every entry of the workspace holding this contact."""
 
     async def update_contact(
-        self,
-        workspace_id: str,
-        record: dict[str, Any],
-        *,
-        revertible: frozenset[str] | None = None,
+        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:
         """Write the given field values (and, when given, the revertible fields) into every
         entry holding the record's contact."""
@@ -172,13 +164,7 @@ class MemoryLookupCache:
     async def set(self, key: LookupKey, entry: LookupEntry) -> None:
         self._store(key, entry)
 
-    async def fetch(
-        self,
-        key: LookupKey,
-        load: Loader,
-        *,
-        stale_on: tuple[type[BaseException], ...] = (),
-    ) -> CacheResult:
+    async def fetch(self, key: LookupKey, load: Loader, *, stale_on: StaleOn = ()) -> CacheResult:
         entry = self._fresh.get(key)
         if entry is not None:
             return CacheResult(entry, cached=True)
@@ -198,15 +184,10 @@ class MemoryLookupCache:
             self._stale.pop(key, None)
 
     async def update_contact(
-        self,
-        workspace_id: str,
-        record: dict[str, Any],
-        *,
-        revertible: frozenset[str] | None = None,
+        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:
+        # A record without an id finds no entry: only non-empty contact ids are indexed.
         contact_id = str(record.get("Id") or "")
-        if not contact_id:
-            return
         for key in self._keys_of_contact(workspace_id, contact_id, pop=False):
             entry = self._stale.get(key)
             if entry is None or entry.record is None:
@@ -279,6 +260,7 @@ __all__ = [
     "LookupEntry",
     "LookupKey",
     "MemoryLookupCache",
+    "StaleOn",
     "key_identifiers",
     "looked_up_with",
     "refreshed_entry",

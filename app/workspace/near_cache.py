@@ -37,7 +37,14 @@ from typing import Any
 
 from app.kit.clocks import Clock, monotonic
 from app.salesforce.values import id15
-from app.workspace.lookup_cache import CacheResult, Loader, LookupCache, LookupEntry, LookupKey
+from app.workspace.lookup_cache import (
+    CacheResult,
+    Loader,
+    LookupCache,
+    LookupEntry,
+    LookupKey,
+    StaleOn,
+)
 
 # (workspace, contact id or None for the whole workspace) -> tell the other replicas.
 Announce = Callable[[str, str | None], Awaitable[None]]
@@ -84,13 +91,7 @@ class NearLookupCache:
     async def set(self, key: LookupKey, entry: LookupEntry) -> None:
         await self._changing(key.workspace_id, None, self.shared.set(key, entry))
 
-    async def fetch(
-        self,
-        key: LookupKey,
-        load: Loader,
-        *,
-        stale_on: tuple[type[BaseException], ...] = (),
-    ) -> CacheResult:
+    async def fetch(self, key: LookupKey, load: Loader, *, stale_on: StaleOn = ()) -> CacheResult:
         held = self._held.get(key)
         if held is not None:
             if self._clock() < held[1]:
@@ -114,11 +115,7 @@ class NearLookupCache:
         )
 
     async def update_contact(
-        self,
-        workspace_id: str,
-        record: dict[str, Any],
-        *,
-        revertible: frozenset[str] | None = None,
+        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:
         contact_id = str(record.get("Id") or "") or None
         await self._changing(

@@ -43,6 +43,7 @@ from app.workspace.lookup_cache import (
     Loader,
     LookupEntry,
     LookupKey,
+    StaleOn,
     key_identifiers,
     looked_up_with,
     refreshed_entry,
@@ -128,13 +129,7 @@ class RedisLookupCache:
     async def set(self, key: LookupKey, entry: LookupEntry) -> None:
         await self._put(key, key_digest(key), entry, generation="", token="")
 
-    async def fetch(
-        self,
-        key: LookupKey,
-        load: Loader,
-        *,
-        stale_on: tuple[type[BaseException], ...] = (),
-    ) -> CacheResult:
+    async def fetch(self, key: LookupKey, load: Loader, *, stale_on: StaleOn = ()) -> CacheResult:
         digest = key_digest(key)
         if not self._health.skipping():
             # Each caller reads for itself: a request must see what was written before it
@@ -166,11 +161,7 @@ class RedisLookupCache:
             self._health.failed("invalidate_contact", exc)
 
     async def update_contact(
-        self,
-        workspace_id: str,
-        record: dict[str, Any],
-        *,
-        revertible: frozenset[str] | None = None,
+        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:
         contact_id = str(record.get("Id") or "")
         if not contact_id:
