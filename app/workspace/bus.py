@@ -88,12 +88,7 @@ class CacheBus:
         await self._redis.aclose()
 
     async def publish(self, workspace_id: str, generation: int) -> None:
-        message = json.dumps({"w": workspace_id, "g": generation, "o": self._origin})
-        try:
-            await self._redis.publish(self._channel, message)
-            BUS_MESSAGES.labels("sent").inc()
-        except REDIS_FAILURES as exc:
-            self._unavailable("publish", exc)
+        await self._send({"w": workspace_id, "g": generation})
 
     async def until_received(self, count: int) -> None:
         """Until `received` reaches `count` (tests wait for a delivery with this)."""
@@ -104,7 +99,11 @@ class CacheBus:
     async def publish_change(self, workspace_id: str, contact_id: str | None) -> None:
         """A change to cached answers other than a purge: one contact's, or (None) any of the
         workspace's. Receivers drop their in-process copies (app.workspace.near_cache)."""
-        message = json.dumps({"w": workspace_id, "c": contact_id, "o": self._origin})
+        await self._send({"w": workspace_id, "c": contact_id})
+
+    async def _send(self, fields: dict[str, object]) -> None:
+        """What both publish methods send: the fields and this replica's origin."""
+        message = json.dumps({**fields, "o": self._origin})
         try:
             await self._redis.publish(self._channel, message)
             BUS_MESSAGES.labels("sent").inc()
