@@ -10,19 +10,18 @@ a new one is written.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.db import Database
 from app.models import SalesforceDescribe
+from app.workspace.repository import advisory_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +80,6 @@ class DescribeStore:
                 )
             )
 
-    @asynccontextmanager
-    async def lock(self, connection_id: uuid.UUID, sobject: str) -> AsyncIterator[None]:
+    def lock(self, connection_id: uuid.UUID, sobject: str) -> AbstractAsyncContextManager[None]:
         """One revalidation of this describe at a time, across processes."""
-        digest = hashlib.sha256(f"salesforce-describe:{connection_id}:{sobject}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        async with self._db.engine.connect() as lock_conn:
-            await lock_conn.execution_options(isolation_level="AUTOCOMMIT")
-            await lock_conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                await lock_conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return advisory_lock(self._db, f"salesforce-describe:{connection_id}:{sobject}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -84,15 +84,21 @@ async def hold_back_refresh(
         )
 
 
-def advisory_lock_key(workspace_id: str) -> int:
-    digest = hashlib.sha256(f"salesforce-refresh:{workspace_id}".encode()).digest()
+def advisory_lock_key(name: str) -> int:
+    digest = hashlib.sha256(name.encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-@asynccontextmanager
-async def refresh_lock(db: Database, workspace_id: str) -> AsyncIterator[None]:
+def refresh_lock(db: Database, workspace_id: str) -> AbstractAsyncContextManager[None]:
     """The workspace's token-refresh lock across processes (a session advisory lock)."""
-    key = advisory_lock_key(workspace_id)
+    return advisory_lock(db, f"salesforce-refresh:{workspace_id}")
+
+
+@asynccontextmanager
+async def advisory_lock(db: Database, name: str) -> AsyncIterator[None]:
+    """A session advisory lock named `name`, held on a connection of its own (token refresh
+    here, describe revalidation in app.workspace.describe_store)."""
+    key = advisory_lock_key(name)
     async with db.engine.connect() as lock_conn:
         await lock_conn.execution_options(isolation_level="AUTOCOMMIT")
         await lock_conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
