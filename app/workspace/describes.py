@@ -20,6 +20,7 @@ from app.kit.clocks import Clock, Now, monotonic, utc_now
 from app.kit.singleflight import SingleFlight
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import RequestLimitExceeded, SalesforceUnavailable
+from app.salesforce.hooks import Credentials
 from app.workspace.context import ContextChanged, WorkspaceContext
 from app.workspace.describe_store import DescribeStore, StoredDescribe
 from app.workspace.tokens import TokenStore
@@ -212,20 +213,10 @@ class DescribeCache:
     ) -> StoredDescribe:
         assert self._store is not None
         workspace_id, connection_id, sobject = key
-        credentials = await self._tokens.credentials(workspace_id)
-        if credentials.connection_id != connection_id:
-            raise ContextChanged()
+        credentials = await self._credentials(key)
         try:
-            raw, last_modified = await self._salesforce.describe_sobject(
-                workspace_id,
-                sobject,
-                if_modified_since=stored.last_modified if stored else None,
-                credentials=credentials,
-            )
-            if raw is None and stored is None:  # a 304 for a describe nobody holds
-                raw, last_modified = await self._salesforce.describe_sobject(
-                    workspace_id, sobject, credentials=credentials
-                )
+            since = stored.last_modified if stored else None
+            raw, last_modified = await self._download(key, credentials, since, stored is not None)
         except (RequestLimitExceeded, SalesforceUnavailable):
             if stored is not None:
                 return stored  # revalidate again on the next read
@@ -240,31 +231,42 @@ class DescribeCache:
             self._held.pop(next(iter(self._held)))
         self._held[key] = held
 
-    async def _refresh(self, key: _Key, held: _Held | None, generation: int) -> ContactDescribe:
-        workspace_id, connection_id, sobject = key
-        credentials = await self._tokens.credentials(workspace_id)
-        if credentials.connection_id != connection_id:
+    async def _credentials(self, key: _Key) -> Credentials:
+        """The workspace's credentials, if they are still those of the key's connection."""
+        credentials = await self._tokens.credentials(key[0])
+        if credentials.connection_id != key[1]:
             raise ContextChanged()
-        try:
+        return credentials
+
+    async def _download(
+        self, key: _Key, credentials: Credentials, since: str | None, holding: bool
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The describe if it changed since `since` (None: unchanged, and the caller is
+        `holding` it); a 304 for a describe the caller does not hold is fetched whole."""
+        workspace_id, _, sobject = key
+        raw, last_modified = await self._salesforce.describe_sobject(
+            workspace_id, sobject, if_modified_since=since, credentials=credentials
+        )
+        if raw is None and not holding:
             raw, last_modified = await self._salesforce.describe_sobject(
-                workspace_id,
-                sobject,
-                if_modified_since=held.last_modified if held else None,
-                credentials=credentials,
+                workspace_id, sobject, credentials=credentials
             )
+        return raw, last_modified
+
+    async def _refresh(self, key: _Key, held: _Held | None, generation: int) -> ContactDescribe:
+        workspace_id = key[0]
+        credentials = await self._credentials(key)
+        try:
+            since = held.last_modified if held else None
+            raw, last_modified = await self._download(key, credentials, since, held is not None)
         except (RequestLimitExceeded, SalesforceUnavailable):
             if held is None:
                 raise
             return held.describe  # revalidate again on the next call
         if raw is None and held is not None:
             describe = held.describe
-        elif raw is None:  # a 304 for a describe we no longer hold: fetch it whole
-            raw, last_modified = await self._salesforce.describe_sobject(
-                workspace_id, sobject, credentials=credentials
-            )
-            describe = ContactDescribe.parse(raw or {})
         else:
-            describe = ContactDescribe.parse(raw)
+            describe = ContactDescribe.parse(raw or {})
         if self._generation.get(workspace_id, 0) != generation:
             return describe  # purged meanwhile: answer, but keep nothing
         self._keep(key, _Held(describe, last_modified, self._clock()))
