@@ -15,7 +15,9 @@ import importlib.util
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 
 import asyncpg
 import httpx
@@ -180,33 +182,31 @@ class Worker:
         been set since (app/autocreate/waiting.py)."""
         interval = self.settings.autocreate_reconcile_interval_seconds
         tick = max(0.05, min(interval / 4, 5.0))
-        while not self._stop.is_set():
-            try:
-                await reconciler.tick()
-            except Exception as exc:  # noqa: BLE001 - the scheduler must outlive one bad tick
-                logger.exception(
-                    "autocreate.reconcile.tick_failed", extra={"error": type(exc).__name__}
-                )
-            try:
-                await resume_waiting(db)
-            except Exception as exc:  # noqa: BLE001 - as above
-                logger.exception(
-                    "autocreate.waiting.sweep_failed", extra={"error": type(exc).__name__}
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), tick)
+        await self._every(
+            tick,
+            ("autocreate.reconcile.tick_failed", reconciler.tick),
+            ("autocreate.waiting.sweep_failed", partial(resume_waiting, db)),
+        )
 
     async def _keep_alive(self, keepalive: KeepAlive) -> None:
         """Refresh quiet connections before Salesforce's idle refresh-token expiry."""
+        await self._every(
+            KEEPALIVE_TICK_SECONDS, ("salesforce.keepalive.tick_failed", keepalive.tick)
+        )
+
+    async def _every(
+        self, seconds: float, *steps: tuple[str, Callable[[], Awaitable[object]]]
+    ) -> None:
+        """Run the steps every `seconds` until stopped: the scheduler and the keep-alive loop.
+        A step that fails is logged as its event and the loop goes on."""
         while not self._stop.is_set():
-            try:
-                await keepalive.tick()
-            except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad tick
-                logger.exception(
-                    "salesforce.keepalive.tick_failed", extra={"error": type(exc).__name__}
-                )
+            for event, step in steps:
+                try:
+                    await step()
+                except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad tick
+                    logger.exception(event, extra={"error": type(exc).__name__})
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), KEEPALIVE_TICK_SECONDS)
+                await asyncio.wait_for(self._stop.wait(), seconds)
 
 
 def _log_summary(jobs: AutocreateJobs) -> None:
