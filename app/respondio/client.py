@@ -177,32 +177,26 @@ class RespondioClient:
         self, api_token: str, identifier: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Create a contact; RespondioBadRequest (often RespondioConflict) when it exists."""
-        response = await self._request(
-            "create_contact",
-            "POST",
-            api_token,
-            identifier,
-            f"/contact/{_encode(identifier)}",
-            json=body,
+        return await self._post(
+            "create_contact", api_token, identifier, f"/contact/{_encode(identifier)}", body
         )
-        assert response is not None
-        return _json_object(response, "create_contact", required=False)
 
     async def create_or_update_contact(
         self, api_token: str, identifier: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """Create the contact, or update the one that has this identifier
         (respond.io answers ``{"contactId": n}``)."""
-        response = await self._request(
-            "create_or_update_contact",
-            "POST",
-            api_token,
-            identifier,
-            f"/contact/create_or_update/{_encode(identifier)}",
-            json=body,
-        )
+        path = f"/contact/create_or_update/{_encode(identifier)}"
+        return await self._post("create_or_update_contact", api_token, identifier, path, body)
+
+    async def _post(
+        self, operation: str, api_token: str, identifier: str, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """POST `body` (both contact writes): the call took effect, so an odd answer body
+        yields {} rather than an error (`_json_object`)."""
+        response = await self._request(operation, "POST", api_token, identifier, path, json=body)
         assert response is not None
-        return _json_object(response, "create_or_update_contact", required=False)
+        return _json_object(response, operation, required=False)
 
     async def add_tags(self, api_token: str, identifier: str, tags: list[str]) -> None:
         """Add tags to an existing contact (RespondioNotFound when there is none)."""
