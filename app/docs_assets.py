@@ -4,7 +4,9 @@ load them from a CDN, so without internet /docs is blank)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -44,20 +46,30 @@ def install_offline_docs(app: FastAPI) -> None:
     app.docs_url = app.redoc_url = None
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
+    def page(
+        request: Request,
+        render: Callable[..., HTMLResponse],
+        name: str,
+        paths: dict[str, str],
+        **options: Any,
+    ) -> HTMLResponse:
+        """Swagger UI's or ReDoc's page: the spec's URL and `paths` under the root path."""
+        root = request.scope.get("root_path", "")
+        urls = {key: root + path for key, path in {"openapi_url": openapi_url, **paths}.items()}
+        return _offline(render(title=f"{app.title} - {name}", **urls, **options))
+
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _offline(
-            get_swagger_ui_html(
-                openapi_url=root + openapi_url,
-                title=app.title + " - Swagger UI",
-                oauth2_redirect_url=root + oauth2_redirect_url,
-                swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
-                # No validator badge: Swagger UI would ask an online validator about the spec.
-                swagger_ui_parameters={**(app.swagger_ui_parameters or {}), "validatorUrl": None},
-            )
+        paths = {
+            "oauth2_redirect_url": oauth2_redirect_url,
+            "swagger_js_url": f"{ASSETS_PATH}/swagger-ui-bundle.js",
+            "swagger_css_url": f"{ASSETS_PATH}/swagger-ui.css",
+            "swagger_favicon_url": f"{ASSETS_PATH}/favicon.png",
+        }
+        # No validator badge: Swagger UI would ask an online validator about the spec.
+        parameters = {**(app.swagger_ui_parameters or {}), "validatorUrl": None}
+        return page(
+            request, get_swagger_ui_html, "Swagger UI", paths, swagger_ui_parameters=parameters
         )
 
     @app.get(oauth2_redirect_url, include_in_schema=False)
@@ -66,13 +78,8 @@ def install_offline_docs(app: FastAPI) -> None:
 
     @app.get(redoc_url, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _offline(
-            get_redoc_html(
-                openapi_url=root + openapi_url,
-                title=app.title + " - ReDoc",
-                redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
-                with_google_fonts=False,
-            )
-        )
+        paths = {
+            "redoc_js_url": f"{ASSETS_PATH}/redoc.standalone.js",
+            "redoc_favicon_url": f"{ASSETS_PATH}/favicon.png",
+        }
+        return page(request, get_redoc_html, "ReDoc", paths, with_google_fonts=False)
