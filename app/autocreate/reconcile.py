@@ -139,10 +139,13 @@ class Reconciler:
                     AutocreateWorkspace.workspace_id.in_(enabled),
                     (AutocreateWorkspace.next_reconcile_at.is_(None))
                     | (AutocreateWorkspace.next_reconcile_at <= func.now())
-                    # backed off, and an Outbound Message has brought something new since
+                    # backed off (at least twice the interval ahead), and an Outbound Message
+                    # has brought something new since. Not "more than one interval ahead": a
+                    # replica whose transaction began a moment before another's claim would
+                    # see that claim's `now() + interval` as ahead of its own and take it too.
                     | (
                         (AutocreateWorkspace.idle_streak == 0)
-                        & (AutocreateWorkspace.next_reconcile_at > func.now() + interval)
+                        & (AutocreateWorkspace.next_reconcile_at > func.now() + interval * 1.5)
                     ),
                 )
                 .values(next_reconcile_at=func.now() + interval)
