@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -87,20 +87,17 @@ class _Claimed:
             raise AttributeError(name) from None
 
 
+@dataclass(eq=False)
 class AutocreateJobs:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        cipher: TokenCipher,
-        respondio: RespondioClient,
-        settings: Settings,
-    ) -> None:
-        self._pool = pool
-        self._cipher = cipher
-        self._respondio = respondio
-        self._settings = settings
-        self._lease = float(settings.autocreate_lease_seconds)
-        self._outcomes: Counter[str] = Counter()
+    pool: asyncpg.Pool
+    cipher: TokenCipher
+    respondio: RespondioClient
+    settings: Settings
+    _lease: float = field(init=False)
+    _outcomes: Counter[str] = field(init=False, default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._lease = float(self.settings.autocreate_lease_seconds)
 
     def take_summary(self) -> dict[str, int]:
         """Outcomes since the last call, e.g. {"created": 812, "skipped:bulk_import": 3}."""
@@ -144,9 +141,9 @@ class AutocreateJobs:
         One statement takes the lease, sets the create marker and reads everything the
         decision needs (settings, connection, credential, the size of the row's batch);
         a skip is recorded in the same transaction, with the marker put back."""
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, conn.transaction():
             record = await conn.fetchrow(
-                CLAIM, row_id, self._lease, self._settings.autocreate_bulk_min_batch
+                CLAIM, row_id, self._lease, self.settings.autocreate_bulk_min_batch
             )
             if record is None:
                 await self._not_claimable(conn, row_id)
@@ -186,10 +183,10 @@ class AutocreateJobs:
     def _bulk(self, claimed: Any) -> bool:
         """The documented rule: at least AUTOCREATE_BULK_MIN_BATCH Contacts of the workspace
         created by the same user within the same second (CreatedDate is stored truncated)."""
-        return int(claimed.batch_size or 0) >= self._settings.autocreate_bulk_min_batch
+        return int(claimed.batch_size or 0) >= self.settings.autocreate_bulk_min_batch
 
     def _decide(self, claimed: Any) -> WorkItem | tuple[str, str]:
-        settings = self._settings
+        settings = self.settings
         skip = precondition_failure(
             auto_create_enabled=claimed.auto_create_enabled,
             enabled_at=whole_second_or_none(
@@ -216,7 +213,7 @@ class AutocreateJobs:
         return WorkItem(
             row_id=claimed.id,
             workspace_id=claimed.workspace_id,
-            api_token=self._cipher.decrypt(claimed.api_token_encrypted),
+            api_token=self.cipher.decrypt(claimed.api_token_encrypted),
             identifier=identifier,
             body=respondio_body(claimed, identifier, settings.phone_default_region),
             tags=tags,
@@ -259,7 +256,7 @@ class AutocreateJobs:
     # -- respond.io ------------------------------------------------------------------------
 
     async def _push(self, item: WorkItem) -> None:
-        client = self._respondio
+        client = self.respondio
         try:
             await client.create_contact(item.api_token, item.identifier, item.body)
         except (RespondioBadRequest, RespondioAuthError) as refused:
@@ -297,7 +294,7 @@ class AutocreateJobs:
         respondio_contact_id: Any = None,
         attempts: int | None = None,
     ) -> None:
-        await self._pool.execute(
+        await self.pool.execute(
             SETTLE,
             item.row_id,
             status,
@@ -313,7 +310,7 @@ class AutocreateJobs:
         self._record_outcome(item.row_id, item.workspace_id, status, reason)
 
     async def _clear_create_marker(self, row_id: int) -> None:
-        await self._pool.execute(
+        await self.pool.execute(
             "UPDATE autocreate_contacts SET create_sent_at = NULL, updated_at = now() "
             "WHERE id = $1",
             row_id,
@@ -322,12 +319,12 @@ class AutocreateJobs:
     async def _reschedule(
         self, row_id: int, delay: float, note: str, *, attempts: int | None = None
     ) -> None:
-        await self._pool.execute(
+        await self.pool.execute(
             RESCHEDULE, row_id, datetime.now(UTC) + timedelta(seconds=delay), note, attempts
         )
 
     async def _failed_attempt(self, item: WorkItem, exc: Exception) -> None:
-        settings = self._settings
+        settings = self.settings
         attempts = item.attempts + 1
         error = f"{type(exc).__name__}: {exc}"[:1000]
         if attempts >= settings.autocreate_max_attempts:

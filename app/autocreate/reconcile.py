@@ -20,6 +20,7 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
@@ -85,21 +86,14 @@ def contacts_created_since_soql(
     )
 
 
+@dataclass(eq=False)
 class Reconciler:
-    def __init__(
-        self,
-        db: Database,
-        salesforce: SalesforceClient,
-        settings: Settings,
-        *,
-        budget: ApiBudget,
-        describes: DescribeCache,
-    ) -> None:
-        self._db = db
-        self._salesforce = salesforce
-        self._settings = settings
-        self._budget = budget
-        self._describes = describes
+    db: Database
+    salesforce: SalesforceClient
+    settings: Settings
+    _: KW_ONLY
+    budget: ApiBudget
+    describes: DescribeCache
 
     async def tick(self) -> int:
         """Reconcile every due workspace; re-queue orphaned rows; purge old notification
@@ -112,8 +106,8 @@ class Reconciler:
         return len(due)
 
     async def claim_due_workspaces(self) -> list[str]:
-        interval = timedelta(seconds=self._settings.autocreate_reconcile_interval_seconds)
-        async with self._db.transaction() as session:
+        interval = timedelta(seconds=self.settings.autocreate_reconcile_interval_seconds)
+        async with self.db.transaction() as session:
             await session.execute(
                 text(
                     "INSERT INTO autocreate_workspaces (workspace_id) "
@@ -124,7 +118,7 @@ class Reconciler:
                 ),
                 {"connected": ConnectionStatus.CONNECTED.value},
             )
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             enabled = (
                 select(WorkspaceSettings.workspace_id)
                 .join(Connection, Connection.workspace_id == WorkspaceSettings.workspace_id)
@@ -156,9 +150,9 @@ class Reconciler:
     async def reconcile(self, workspace_id: str) -> int:
         """Query Contacts created since the watermark (minus the overlap) and store them.
         Returns how many new contacts were queued."""
-        settings = self._settings
+        settings = self.settings
         started = time.monotonic()
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             ws = await session.get(WorkspaceSettings, workspace_id)
             state = await session.get(AutocreateWorkspace, workspace_id)
             connection = await session.scalar(
@@ -187,7 +181,7 @@ class Reconciler:
                 soql = contacts_created_since_soql(
                     fields, since, settings.autocreate_reconcile_page_size, after
                 )
-                records = await self._salesforce.query(workspace_id, soql, purpose="autocreate")
+                records = await self.salesforce.query(workspace_id, soql, purpose="autocreate")
                 seen = [ContactSeen.from_fields(r, language_field=language_field) for r in records]
                 fresh = [c for c in seen if c.created_at is None or c.created_at >= floor]
                 queued += await self._store_page(workspace_id, connection.organization_id, fresh)
@@ -233,14 +227,14 @@ class Reconciler:
         self, workspace_id: str, organization_id: str, contacts: list[ContactSeen]
     ) -> int:
         stamps = [c.created_at for c in contacts if c.created_at is not None]
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             new_ids = await store_contacts(
                 session,
                 workspace_id=workspace_id,
                 organization_id=organization_id,
                 source="reconcile",
                 contacts=contacts,
-                settle=timedelta(seconds=self._settings.autocreate_bulk_settle_seconds),
+                settle=timedelta(seconds=self.settings.autocreate_bulk_settle_seconds),
             )
             if stamps:
                 newest = whole_second(max(stamps))
@@ -257,8 +251,8 @@ class Reconciler:
 
     async def _paused(self, workspace_id: str, organization_id: str) -> bool:
         """Is the org above the background threshold? Records the reason (or its end)."""
-        reason = await self._budget.pause_reason(organization_id)
-        async with self._db.transaction() as session:
+        reason = await self.budget.pause_reason(organization_id)
+        async with self.db.transaction() as session:
             await session.execute(
                 update(AutocreateWorkspace)
                 .where(
@@ -274,9 +268,9 @@ class Reconciler:
     async def _reschedule(self, workspace_id: str, queued: int) -> None:
         """Nothing new: wait twice as long next time (up to the maximum back-off);
         something new: back to the configured interval."""
-        interval = timedelta(seconds=self._settings.autocreate_reconcile_interval_seconds)
-        ceiling = max(1, self._settings.autocreate_reconcile_max_backoff)
-        async with self._db.transaction() as session:
+        interval = timedelta(seconds=self.settings.autocreate_reconcile_interval_seconds)
+        ceiling = max(1, self.settings.autocreate_reconcile_max_backoff)
+        async with self.db.transaction() as session:
             state = await session.get(AutocreateWorkspace, workspace_id, with_for_update=True)
             if state is None:
                 return
@@ -290,14 +284,14 @@ class Reconciler:
 
     async def _language_field(self, workspace_id: str, connection_id: uuid.UUID) -> str | None:
         """The configured language field when the org's Contact has it (the shared describe)."""
-        configured = self._settings.autocreate_language_field.strip()
+        configured = self.settings.autocreate_language_field.strip()
         if not configured:
             return None
-        describe = await self._describes.get_for(workspace_id, connection_id)
+        describe = await self.describes.get_for(workspace_id, connection_id)
         return configured if describe.field(configured) is not None else None
 
     async def _record_error(self, workspace_id: str, error: str) -> None:
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             await session.execute(
                 update(AutocreateWorkspace)
                 .where(AutocreateWorkspace.workspace_id == workspace_id)
@@ -307,8 +301,8 @@ class Reconciler:
     async def requeue_orphans(self, limit: int = 1000) -> int:
         """Pending rows whose job vanished (a handler that crashed in an unexpected way is
         deleted by PgQueuer) get a new job: nothing pending is ever forgotten."""
-        grace = timedelta(seconds=max(2 * self._settings.autocreate_job_heartbeat_seconds, 5.0))
-        async with self._db.transaction() as session:
+        grace = timedelta(seconds=max(2 * self.settings.autocreate_job_heartbeat_seconds, 5.0))
+        async with self.db.transaction() as session:
             rows = await session.execute(
                 text(
                     "SELECT a.id FROM autocreate_contacts a "
@@ -331,7 +325,7 @@ class Reconciler:
 
     async def purge_notifications(self) -> None:
         cutoff = datetime.now(UTC) - NOTIFICATION_RETENTION
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             await session.execute(
                 delete(AutocreateNotification).where(AutocreateNotification.received_at < cutoff)
             )

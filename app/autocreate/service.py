@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import InitVar, dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -46,19 +47,19 @@ WEBHOOK_PATH = "/v1/webhooks/salesforce/outbound-messages/"
 __all__ = ["AutocreateService", "Delivery", "DeliveryResult"]
 
 
+@dataclass(eq=False)
 class AutocreateService:
-    def __init__(
-        self,
-        db: Database,
-        cipher: TokenCipher,
-        settings: Settings,
-        salesforce: SalesforceClient,
-    ) -> None:
-        self._db = db
-        self._cipher = cipher
-        self._settings = settings
+    db: Database
+    cipher: TokenCipher
+    settings: Settings
+    salesforce: InitVar[SalesforceClient]
+    _listener: OutboundMessageListener = field(init=False)
+
+    def __post_init__(self, salesforce: SalesforceClient) -> None:
         self._listener = OutboundMessageListener(
-            db, ContactReader(salesforce, LanguageFields(salesforce, settings)), settings
+            self.db,
+            ContactReader(salesforce, LanguageFields(salesforce, self.settings)),
+            self.settings,
         )
 
     # -- Outbound Messages ---------------------------------------------------------------
@@ -71,22 +72,22 @@ class AutocreateService:
     # -- webhook setup -------------------------------------------------------------------
 
     async def webhook_setup(self, workspace_id: str) -> WebhookSetup:
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             connection = await session.scalar(
                 select(Connection).where(Connection.workspace_id == workspace_id)
             )
             if connection is None:
                 raise SalesforceNotConnected()
             if connection.webhook_key_encrypted:
-                key = self._cipher.decrypt(connection.webhook_key_encrypted)
+                key = self.cipher.decrypt(connection.webhook_key_encrypted)
             else:
                 # A connection made before webhook keys existed gets one now.
                 key = secrets.token_urlsafe(32)
                 connection.webhook_key_hash = sha256_hex(key)
-                connection.webhook_key_encrypted = self._cipher.encrypt(key)
+                connection.webhook_key_encrypted = self.cipher.encrypt(key)
             await remember_key(session, sha256_hex(key), workspace_id)
-        url = self._settings.public_base_url.rstrip("/") + WEBHOOK_PATH + key
-        language = self._settings.autocreate_language_field.strip()
+        url = self.settings.public_base_url.rstrip("/") + WEBHOOK_PATH + key
+        language = self.settings.autocreate_language_field.strip()
         fields = BASE_FIELDS + AUDIT_FIELDS
         return WebhookSetup(
             outbound_message_url=url,
@@ -118,7 +119,7 @@ class AutocreateService:
     # -- status --------------------------------------------------------------------------
 
     async def status(self, workspace_id: str) -> AutoCreateStatus:
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             ws = await session.get(WorkspaceSettings, workspace_id)
             state = await session.get(AutocreateWorkspace, workspace_id)
             token = await session.get(RespondioCredential, workspace_id)
@@ -188,10 +189,10 @@ class AutocreateService:
     async def set_respondio_token(
         self, workspace_id: str, api_token: str, user_id: str
     ) -> RespondioCredentialsStatus:
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             statement = insert(RespondioCredential).values(
                 workspace_id=workspace_id,
-                api_token_encrypted=self._cipher.encrypt(api_token),
+                api_token_encrypted=self.cipher.encrypt(api_token),
                 updated_by=user_id,
             )
             row = await session.execute(
@@ -214,7 +215,7 @@ class AutocreateService:
         return RespondioCredentialsStatus(configured=True, updated_at=updated_at)
 
     async def respondio_token_status(self, workspace_id: str) -> RespondioCredentialsStatus:
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             row = await session.get(RespondioCredential, workspace_id)
         if row is None:
             return RespondioCredentialsStatus(configured=False)
