@@ -70,25 +70,15 @@ class Connected:
     reauthorized: bool
 
 
+@dataclass(eq=False, kw_only=True)
 class ConnectionService:
-    def __init__(
-        self,
-        *,
-        db: Database,
-        cipher: TokenCipher,
-        http: httpx.AsyncClient,
-        settings: Settings,
-        salesforce: SalesforceClient,
-        purge_workspace: PurgeWorkspace | None = None,
-        budget: ApiBudget | None = None,
-    ) -> None:
-        self._budget = budget
-        self._db = db
-        self._cipher = cipher
-        self._http = http
-        self._settings = settings
-        self._salesforce = salesforce
-        self._purge_workspace = purge_workspace
+    db: Database
+    cipher: TokenCipher
+    http: httpx.AsyncClient
+    settings: Settings
+    salesforce: SalesforceClient
+    purge_workspace: PurgeWorkspace | None = None
+    budget: ApiBudget | None = None
 
     # -- connect ---------------------------------------------------------------------------
 
@@ -96,11 +86,11 @@ class ConnectionService:
         self, workspace_id: str, user_id: str, request: ConnectRequest
     ) -> ConnectStarted:
         try:
-            login_url = oauth.login_url_for(self._settings, request.environment, request.my_domain)
+            login_url = oauth.login_url_for(self.settings, request.environment, request.my_domain)
         except ValueError as exc:
             raise invalid("my_domain", str(exc)) from exc
         return_url = self._checked_return_url(request.return_url)
-        authorization = oauth.authorization_request(self._settings, login_url)
+        authorization = oauth.authorization_request(self.settings, login_url)
         now = datetime.now(UTC)
         expires_at = now + STATE_TTL
         state = OAuthState(
@@ -109,11 +99,11 @@ class ConnectionService:
             user_id=user_id,
             environment=request.environment,
             login_url=login_url,
-            code_verifier_encrypted=self._cipher.encrypt(authorization.code_verifier),
+            code_verifier_encrypted=self.cipher.encrypt(authorization.code_verifier),
             return_url=return_url,
             expires_at=expires_at,
         )
-        await repository.add_state(self._db, state, sweep_before=now - STATE_RETENTION)
+        await repository.add_state(self.db, state, sweep_before=now - STATE_RETENTION)
         logger.info(
             "salesforce.connect.started",
             extra={
@@ -131,7 +121,7 @@ class ConnectionService:
         parts = urlsplit(return_url)
         host = (parts.hostname or "").lower()
         netloc = parts.netloc.lower()
-        allowed = self._settings.return_hosts
+        allowed = self.settings.return_hosts
         if parts.scheme not in {"https", "http"} or not host or parts.username or parts.password:
             raise invalid("return_url", "must be an https URL")
         if host != "::1" and not is_host(parts.netloc, allow_port=True):
@@ -177,16 +167,16 @@ class ConnectionService:
 
     async def _consume_state(self, state: str) -> OAuthState | None:
         """Mark the state used, atomically; None when unknown, expired or already used."""
-        return await repository.consume_state(self._db, sha256_hex(state), datetime.now(UTC))
+        return await repository.consume_state(self.db, sha256_hex(state), datetime.now(UTC))
 
     async def _connect(self, pending: OAuthState, code: str) -> Connected:
         try:
             tokens = await oauth.exchange_code(
-                self._http,
-                self._settings,
+                self.http,
+                self.settings,
                 pending.login_url,
                 code,
-                self._cipher.decrypt(pending.code_verifier_encrypted),
+                self.cipher.decrypt(pending.code_verifier_encrypted),
             )
         except SalesforceError as exc:
             self._log_failed(pending, f"token_exchange:{_reason(exc)}")
@@ -196,7 +186,7 @@ class ConnectionService:
             raise ConnectFailed(_exchange_error(exc), pending.return_url) from exc
         try:
             identity = await oauth.fetch_identity(
-                self._http, self._settings, tokens.identity_url, tokens.access_token
+                self.http, self.settings, tokens.identity_url, tokens.access_token
             )
             organization_name = await self._organization_name(tokens)
             connected = await self._store(pending, tokens, identity, organization_name)
@@ -224,7 +214,7 @@ class ConnectionService:
 
     async def _organization_name(self, tokens: oauth.TokenAnswer) -> str | None:
         """The org's name; also proves the REST API is usable (403 API_DISABLED_FOR_ORG)."""
-        records = await self._salesforce.query_with_token(
+        records = await self.salesforce.query_with_token(
             tokens.instance_url, tokens.access_token, ORGANIZATION_NAME_SOQL
         )
         return str(records[0].get("Name")) if records and records[0].get("Name") else None
@@ -249,12 +239,12 @@ class ConnectionService:
             "user_display_name": identity.display_name,
             "user_email": identity.email,
             "scopes": tokens.scopes,
-            "access_token_encrypted": self._cipher.encrypt(tokens.access_token),
+            "access_token_encrypted": self.cipher.encrypt(tokens.access_token),
             "refresh_token_encrypted": (
-                self._cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None
+                self.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None
             ),
             "webhook_key_hash": sha256_hex(webhook_key),
-            "webhook_key_encrypted": self._cipher.encrypt(webhook_key),
+            "webhook_key_encrypted": self.cipher.encrypt(webhook_key),
             "connected_at": datetime.now(UTC),
             "connected_by": pending.user_id,
             "tokens_refreshed_at": None,
@@ -265,7 +255,7 @@ class ConnectionService:
         }
         try:
             row, replaced_refresh, reauthorized = await repository.save_connection(
-                self._db, pending.workspace_id, identity.organization_id, values
+                self.db, pending.workspace_id, identity.organization_id, values
             )
         except repository.OtherOrganization as other:
             self._log_failed(pending, "other_organization")
@@ -279,7 +269,7 @@ class ConnectionService:
             ) from None
         view = view_of(row)
         if replaced_refresh:
-            old = self._cipher.decrypt(replaced_refresh)
+            old = self.cipher.decrypt(replaced_refresh)
             if old != tokens.refresh_token:
                 await self._revoke_token_quietly(pending.login_url, old, pending.workspace_id)
         logger.info(
@@ -308,7 +298,7 @@ class ConnectionService:
 
     async def _revoke_token_quietly(self, login_url: str, token: str, workspace_id: str) -> bool:
         try:
-            await oauth.revoke(self._http, self._settings, login_url, token)
+            await oauth.revoke(self.http, self.settings, login_url, token)
         except SalesforceError as exc:
             logger.warning(
                 "salesforce.revoke.failed",
@@ -320,19 +310,19 @@ class ConnectionService:
     # -- read ------------------------------------------------------------------------------
 
     async def status(self, workspace_id: str) -> ConnectionView:
-        row = await repository.connection_of(self._db, workspace_id)
+        row = await repository.connection_of(self.db, workspace_id)
         view = view_of(row)
-        if row is not None and self._budget is not None:
-            usage = await self._budget.summary(workspace_id, row.organization_id)
+        if row is not None and self.budget is not None:
+            usage = await self.budget.summary(workspace_id, row.organization_id)
             if usage is not None:
                 view.api_usage = ApiUsage.model_validate(usage)
         return view
 
     async def _purge_quietly(self, workspace_id: str, event: str) -> None:
-        if self._purge_workspace is None:
+        if self.purge_workspace is None:
             return
         try:
-            await self._purge_workspace(workspace_id, reason=event)
+            await self.purge_workspace(workspace_id, reason=event)
         except Exception as exc:  # noqa: BLE001 - the connect or disconnect itself has happened
             logger.exception(
                 f"salesforce.{event}.purge_failed",
@@ -344,12 +334,12 @@ class ConnectionService:
     async def disconnect(self, workspace_id: str, user_id: str) -> None:
         """Delete the row (tokens gone), revoke the grant (best effort), purge caches.
         Settings stay. Idempotent."""
-        row = await repository.delete_connection(self._db, workspace_id)
+        row = await repository.delete_connection(self.db, workspace_id)
         revoked = False
         if row is not None:
             secret = row.refresh_token_encrypted or row.access_token_encrypted
             revoked = await self._revoke_token_quietly(
-                row.login_url, self._cipher.decrypt(secret), workspace_id
+                row.login_url, self.cipher.decrypt(secret), workspace_id
             )
         await self._purge_quietly(workspace_id, "disconnect")
         logger.info(

@@ -20,6 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -38,31 +39,24 @@ OnPurge = Callable[[str, int], None]
 OnChange = Callable[[str, str | None], None]
 
 
+@dataclass(eq=False)
 class CacheBus:
-    def __init__(
-        self,
-        redis: Redis,
-        channel: str,
-        on_purge: OnPurge,
-        *,
-        on_change: OnChange | None = None,
-        on_subscribed: Callable[[], None] | None = None,
-    ) -> None:
-        # `redis` should be a client without a short socket timeout: the subscription idles.
-        self._redis = redis
-        self._channel = channel
-        self._on_purge = on_purge
-        self.on_change = on_change
-        # Called whenever the subscription is (re)established: messages sent while it was
-        # down are lost, so copies that rely on them must be dropped.
-        self.on_subscribed = on_subscribed
-        self._origin = uuid.uuid4().hex
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
-        self._listening = False
-        self._logged_at = -LOG_INTERVAL_SECONDS
-        self.received = 0  # messages from other replicas handled so far
-        self._arrived = asyncio.Event()
+    # `redis` should be a client without a short socket timeout: the subscription idles.
+    redis: Redis
+    channel: str
+    on_purge: OnPurge
+    _: KW_ONLY
+    on_change: OnChange | None = None
+    # Called whenever the subscription is (re)established: messages sent while it was
+    # down are lost, so copies that rely on them must be dropped.
+    on_subscribed: Callable[[], None] | None = None
+    _origin: str = field(init=False, default_factory=lambda: uuid.uuid4().hex)
+    _task: asyncio.Task[None] | None = field(init=False, default=None)
+    _subscribed: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _listening: bool = field(init=False, default=False)
+    _logged_at: float = field(init=False, default=-LOG_INTERVAL_SECONDS)
+    received: int = field(init=False, default=0)  # messages from other replicas handled so far
+    _arrived: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     @property
     def listening(self) -> bool:
@@ -85,7 +79,7 @@ class CacheBus:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        await self._redis.aclose()
+        await self.redis.aclose()
 
     async def publish(self, workspace_id: str, generation: int) -> None:
         await self._send({"w": workspace_id, "g": generation})
@@ -105,16 +99,16 @@ class CacheBus:
         """What both publish methods send: the fields and this replica's origin."""
         message = json.dumps({**fields, "o": self._origin})
         try:
-            await self._redis.publish(self._channel, message)
+            await self.redis.publish(self.channel, message)
             BUS_MESSAGES.labels("sent").inc()
         except REDIS_FAILURES as exc:
             self._unavailable("publish", exc)
 
     async def _listen(self) -> None:
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel)
+                await pubsub.subscribe(self.channel)
                 self._listening = True
                 if self.on_subscribed is not None:
                     self.on_subscribed()
@@ -149,7 +143,7 @@ class CacheBus:
             return  # this replica changed its own copies before publishing
         BUS_MESSAGES.labels("received").inc()
         if generation is not None:
-            self._on_purge(workspace_id, generation)
+            self.on_purge(workspace_id, generation)
         elif self.on_change is not None:
             self.on_change(workspace_id, contact_id)
         self.received += 1

@@ -11,7 +11,7 @@ shared by every process: each keeps a parsed copy, and one of them revalidates p
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
@@ -130,29 +130,21 @@ class _Held:
     checked_at: float
 
 
+@dataclass(eq=False)
 class DescribeCache:
-    def __init__(
-        self,
-        salesforce: SalesforceClient,
-        tokens: TokenStore,
-        *,
-        ttl_seconds: float,
-        clock: Clock = monotonic,
-        store: DescribeStore | None = None,
-        now: Now = utc_now,
-    ) -> None:
-        self._store = store
-        self._now = now
-        # Workspaces whose shared describe must be revalidated even if it looks fresh: a
-        # query named a field Salesforce no longer has (the moment it was found out).
-        self._distrusted: dict[str, datetime] = {}
-        self._salesforce = salesforce
-        self._tokens = tokens
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._held: dict[_Key, _Held] = {}
-        self._loads: SingleFlight[_Key, ContactDescribe] = SingleFlight()
-        self._generation: dict[str, int] = {}
+    salesforce: SalesforceClient
+    tokens: TokenStore
+    _: KW_ONLY
+    ttl_seconds: float
+    store: DescribeStore | None = None
+    clock: Clock = monotonic
+    now: Now = utc_now
+    # Workspaces whose shared describe must be revalidated even if it looks fresh: a
+    # query named a field Salesforce no longer has (the moment it was found out).
+    _distrusted: dict[str, datetime] = field(init=False, default_factory=dict)
+    _held: dict[_Key, _Held] = field(init=False, default_factory=dict)
+    _loads: SingleFlight[_Key, ContactDescribe] = field(init=False, default_factory=SingleFlight)
+    _generation: dict[str, int] = field(init=False, default_factory=dict)
 
     async def get(self, context: WorkspaceContext, sobject: SObject = "Contact") -> ContactDescribe:
         """The connection's describe of `sobject`; the caller has checked the workspace is
@@ -167,15 +159,15 @@ class DescribeCache:
         workspace's current one)."""
         key: _Key = (workspace_id, connection_id, sobject)
         held = self._held.get(key)
-        if held is not None and self._clock() - held.checked_at < self._ttl:
+        if held is not None and self.clock() - held.checked_at < self.ttl_seconds:
             return held.describe
         generation = self._generation.get(workspace_id, 0)
-        refresh = self._refresh if self._store is None else self._refresh_shared
+        refresh = self._refresh if self.store is None else self._refresh_shared
         return await self._loads.run(key, partial(refresh, key, held, generation))
 
     def distrust(self, workspace_id: str) -> None:
         """Forget the workspace's describe and revalidate the shared one on the next read."""
-        self._distrusted[workspace_id] = self._now()
+        self._distrusted[workspace_id] = self.now()
         self.purge_workspace(workspace_id)
 
     def _fresh(self, workspace_id: str, stored: StoredDescribe | None) -> bool:
@@ -184,17 +176,17 @@ class DescribeCache:
         distrusted = self._distrusted.get(workspace_id)
         if distrusted is not None and stored.checked_at <= distrusted:
             return False
-        return (self._now() - stored.checked_at).total_seconds() < self._ttl
+        return (self.now() - stored.checked_at).total_seconds() < self.ttl_seconds
 
     async def _refresh_shared(
         self, key: _Key, held: _Held | None, generation: int
     ) -> ContactDescribe:
-        assert self._store is not None
+        assert self.store is not None
         workspace_id, connection_id, sobject = key
-        stored = await self._store.read(connection_id, sobject)
+        stored = await self.store.read(connection_id, sobject)
         if not self._fresh(workspace_id, stored):
-            async with self._store.lock(connection_id, sobject):
-                stored = await self._store.read(connection_id, sobject)
+            async with self.store.lock(connection_id, sobject):
+                stored = await self.store.read(connection_id, sobject)
                 if not self._fresh(workspace_id, stored):
                     stored = await self._revalidate_shared(key, stored, held)
         assert stored is not None
@@ -204,14 +196,14 @@ class DescribeCache:
             describe = ContactDescribe.parse(stored.body)
         if self._generation.get(workspace_id, 0) != generation:
             return describe
-        age = max(0.0, (self._now() - stored.checked_at).total_seconds())
-        self._keep(key, _Held(describe, stored.last_modified, self._clock() - age))
+        age = max(0.0, (self.now() - stored.checked_at).total_seconds())
+        self._keep(key, _Held(describe, stored.last_modified, self.clock() - age))
         return describe
 
     async def _revalidate_shared(
         self, key: _Key, stored: StoredDescribe | None, held: _Held | None
     ) -> StoredDescribe:
-        assert self._store is not None
+        assert self.store is not None
         workspace_id, connection_id, sobject = key
         credentials = await self._credentials(key)
         try:
@@ -222,8 +214,8 @@ class DescribeCache:
                 return stored  # revalidate again on the next read
             raise
         body = raw if raw is not None else (stored.body if stored else {})
-        fresh = StoredDescribe(body or {}, last_modified, self._now())
-        await self._store.write(workspace_id, connection_id, sobject, fresh)
+        fresh = StoredDescribe(body or {}, last_modified, self.now())
+        await self.store.write(workspace_id, connection_id, sobject, fresh)
         return fresh
 
     def _keep(self, key: _Key, held: _Held) -> None:
@@ -233,7 +225,7 @@ class DescribeCache:
 
     async def _credentials(self, key: _Key) -> Credentials:
         """The workspace's credentials, if they are still those of the key's connection."""
-        credentials = await self._tokens.credentials(key[0])
+        credentials = await self.tokens.credentials(key[0])
         if credentials.connection_id != key[1]:
             raise ContextChanged()
         return credentials
@@ -244,11 +236,11 @@ class DescribeCache:
         """The describe if it changed since `since` (None: unchanged, and the caller is
         `holding` it); a 304 for a describe the caller does not hold is fetched whole."""
         workspace_id, _, sobject = key
-        raw, last_modified = await self._salesforce.describe_sobject(
+        raw, last_modified = await self.salesforce.describe_sobject(
             workspace_id, sobject, if_modified_since=since, credentials=credentials
         )
         if raw is None and not holding:
-            raw, last_modified = await self._salesforce.describe_sobject(
+            raw, last_modified = await self.salesforce.describe_sobject(
                 workspace_id, sobject, credentials=credentials
             )
         return raw, last_modified
@@ -269,7 +261,7 @@ class DescribeCache:
             describe = ContactDescribe.parse(raw or {})
         if self._generation.get(workspace_id, 0) != generation:
             return describe  # purged meanwhile: answer, but keep nothing
-        self._keep(key, _Held(describe, last_modified, self._clock()))
+        self._keep(key, _Held(describe, last_modified, self.clock()))
         return describe
 
     def purge_workspace(self, workspace_id: str) -> None:

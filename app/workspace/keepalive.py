@@ -12,6 +12,7 @@ lock, so two workers never refresh one connection twice. A connection is marked
 from __future__ import annotations
 
 import logging
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import timedelta
 
 from app.config import Settings
@@ -30,35 +31,32 @@ CLAIM_SECONDS = 600.0
 BATCH = 50
 
 
+@dataclass(eq=False)
 class KeepAlive:
-    def __init__(
-        self,
-        db: Database,
-        tokens: TokenStore,
-        settings: Settings,
-        *,
-        now: Now = utc_now,
-        budget: ApiBudget | None = None,
-    ) -> None:
-        self._budget = budget
-        self._db = db
-        self._tokens = tokens
+    db: Database
+    tokens: TokenStore
+    settings: InitVar[Settings]
+    _: KW_ONLY
+    now: Now = utc_now
+    budget: ApiBudget | None = None
+    _every: timedelta = field(init=False)
+
+    def __post_init__(self, settings: Settings) -> None:
         self._every = timedelta(hours=settings.salesforce_keepalive_hours)
-        self._now = now
 
     async def may_run(self, organization_id: str) -> bool:
         """Whether background work may spend the org's API requests now: the one place the
         keep-alive asks. False while the org is above SALESFORCE_API_BACKGROUND_MAX_USAGE
         (app.workspace.budget); the refresh is tried again once the claim runs out."""
-        return self._budget is None or await self._budget.background_allowed(organization_id)
+        return self.budget is None or await self.budget.background_allowed(organization_id)
 
     async def tick(self) -> int:
         """Refresh every connection that is due; how many were refreshed."""
         refreshed = 0
         while True:
-            now = self._now()
+            now = self.now()
             claimed = await repository.claim_keepalive(
-                self._db,
+                self.db,
                 refreshed_before=now - self._every,
                 claimed_before=now - timedelta(seconds=CLAIM_SECONDS),
                 now=now,
@@ -76,7 +74,7 @@ class KeepAlive:
             logger.info("salesforce.keepalive.paused", extra=log)
             return False
         try:
-            done = await self._tokens.keep_alive(workspace_id, self._now() - self._every)
+            done = await self.tokens.keep_alive(workspace_id, self.now() - self._every)
         except ReauthorizationRequired as exc:
             logger.warning("salesforce.keepalive.grant_dead", extra={**log, "reason": exc.reason})
             return False

@@ -33,6 +33,7 @@ workspace), which gives it the three guarantees above.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from app.kit.clocks import Clock, monotonic
@@ -50,31 +51,26 @@ from app.workspace.lookup_cache import (
 Announce = Callable[[str, str | None], Awaitable[None]]
 
 
+@dataclass(eq=False)
 class NearLookupCache:
     """`LookupCache` in front of another `LookupCache` (the Redis one). One event loop."""
 
-    def __init__(
-        self,
-        shared: LookupCache,
-        *,
-        ttl_seconds: float,
-        max_entries: int,
-        clock: Clock = monotonic,
-        announce: Announce | None = None,
-        listening: Callable[[], bool] = lambda: True,
-    ) -> None:
-        self.shared = shared
-        self._ttl = ttl_seconds
-        self._max_entries = max(1, max_entries)
-        self._clock = clock
-        self.announce = announce
-        # Whether changes made by other replicas reach this one (the bus is subscribed).
-        self.listening = listening
-        # key -> (the cached result to hand out, served until): insertion order = eviction.
-        self._held: dict[LookupKey, tuple[CacheResult, float]] = {}
-        self._by_contact: dict[tuple[str, str], set[LookupKey]] = {}
-        # Bumped by every change: a read in flight that began before it must not be kept.
-        self._generation: dict[str, int] = {}
+    shared: LookupCache
+    _: KW_ONLY
+    ttl_seconds: float
+    max_entries: int
+    clock: Clock = monotonic
+    announce: Announce | None = None
+    # Whether changes made by other replicas reach this one (the bus is subscribed).
+    listening: Callable[[], bool] = lambda: True
+    # key -> (the cached result to hand out, served until): insertion order = eviction.
+    _held: dict[LookupKey, tuple[CacheResult, float]] = field(init=False, default_factory=dict)
+    _by_contact: dict[tuple[str, str], set[LookupKey]] = field(init=False, default_factory=dict)
+    # Bumped by every change: a read in flight that began before it must not be kept.
+    _generation: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.max_entries = max(1, self.max_entries)
 
     @property
     def size(self) -> int:
@@ -94,7 +90,7 @@ class NearLookupCache:
     async def fetch(self, key: LookupKey, load: Loader, *, stale_on: StaleOn = ()) -> CacheResult:
         held = self._held.get(key)
         if held is not None:
-            if self._clock() < held[1]:
+            if self.clock() < held[1]:
                 return held[0]
             self._drop(key)
         workspace_id = key.workspace_id
@@ -102,7 +98,7 @@ class NearLookupCache:
         result = await self.shared.fetch(key, load, stale_on=stale_on)
         if (
             not result.stale
-            and self._ttl > 0
+            and self.ttl_seconds > 0
             and self._generation.get(workspace_id, 0) == generation
             and self.listening()
         ):
@@ -182,16 +178,16 @@ class NearLookupCache:
         held = self._held.get(key)
         if held is None:
             return None
-        if self._clock() < held[1]:
+        if self.clock() < held[1]:
             return held[0]
         self._drop(key)
         return None
 
     def _keep(self, key: LookupKey, entry: LookupEntry) -> None:
         self._drop(key)
-        while len(self._held) >= self._max_entries:
+        while len(self._held) >= self.max_entries:
             self._drop(next(iter(self._held)))
-        self._held[key] = (CacheResult(entry, cached=True), self._clock() + self._ttl)
+        self._held[key] = (CacheResult(entry, cached=True), self.clock() + self.ttl_seconds)
         contact_id = entry.contact_id
         if contact_id:
             self._by_contact.setdefault((key.workspace_id, id15(contact_id)), set()).add(key)
@@ -211,7 +207,7 @@ class NearLookupCache:
 
     def _bump(self, workspace_id: str) -> None:
         self._generation[workspace_id] = self._generation.get(workspace_id, 0) + 1
-        if len(self._generation) > 4 * self._max_entries:
+        if len(self._generation) > 4 * self.max_entries:
             # Loads in flight may then keep what they read, for one TTL at most.
             self._generation.clear()
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,38 +71,28 @@ CREDENTIALS_MAX_WORKSPACES = 50_000
 _Needed = Callable[[Connection, "Credentials"], bool]
 
 
+@dataclass(eq=False)
 class TokenStore:
     """The `TokenSource` of the Salesforce client: credentials from the connection row."""
 
-    def __init__(
-        self,
-        db: Database,
-        cipher: TokenCipher,
-        http: httpx.AsyncClient,
-        settings: Settings,
-        *,
-        now: Now = utc_now,
-        ttl_seconds: float = CREDENTIALS_TTL_SECONDS,
-        clock: Clock = monotonic,
-        budget: ApiBudget | None = None,
-    ) -> None:
-        self._db = db
-        self._now = now
-        self._budget = budget
-        self._cipher = cipher
-        self._http = http
-        self._settings = settings
-        self._refreshes: SingleFlight[str, Credentials] = SingleFlight()
-        self._ttl = ttl_seconds
-        self._clock = clock
-        # workspace -> (credentials, read at): insertion order is the eviction order.
-        self._held: dict[str, tuple[Credentials, float]] = {}
-        # Bumped by `forget`: a read that began before it must not be kept.
-        self._generation: dict[str, int] = {}
+    db: Database
+    cipher: TokenCipher
+    http: httpx.AsyncClient
+    settings: Settings
+    _: KW_ONLY
+    now: Now = utc_now
+    ttl_seconds: float = CREDENTIALS_TTL_SECONDS
+    clock: Clock = monotonic
+    budget: ApiBudget | None = None
+    _refreshes: SingleFlight[str, Credentials] = field(init=False, default_factory=SingleFlight)
+    # workspace -> (credentials, read at): insertion order is the eviction order.
+    _held: dict[str, tuple[Credentials, float]] = field(init=False, default_factory=dict)
+    # Bumped by `forget`: a read that began before it must not be kept.
+    _generation: dict[str, int] = field(init=False, default_factory=dict)
 
     async def credentials(self, workspace_id: str) -> Credentials:
         """Read from the connection row (no memory): for callers without a snapshot."""
-        return self._usable(await repository.connection_of(self._db, workspace_id))
+        return self._usable(await repository.connection_of(self.db, workspace_id))
 
     async def for_context(self, context: WorkspaceContext) -> Credentials:
         """The credentials of the connection the snapshot describes, from memory when held;
@@ -111,7 +102,7 @@ class TokenStore:
         if (
             held is not None
             and held[0].connection_id == context.connection_id
-            and self._clock() - held[1] < self._ttl
+            and self.clock() - held[1] < self.ttl_seconds
         ):
             return held[0]
         generation = self._generation.get(workspace_id, 0)
@@ -141,7 +132,7 @@ class TokenStore:
         self._held.pop(credentials.workspace_id, None)
         while len(self._held) >= CREDENTIALS_MAX_WORKSPACES:
             self._held.pop(next(iter(self._held)))
-        self._held[credentials.workspace_id] = (credentials, self._clock())
+        self._held[credentials.workspace_id] = (credentials, self.clock())
 
     def _usable(self, row: Connection | None) -> Credentials:
         if row is None:
@@ -153,7 +144,7 @@ class TokenStore:
             workspace_id=row.workspace_id,
             organization_id=row.organization_id,
             instance_url=row.instance_url,
-            access_token=self._cipher.decrypt(row.access_token_encrypted),
+            access_token=self.cipher.decrypt(row.access_token_encrypted),
         )
 
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials:
@@ -188,11 +179,11 @@ class TokenStore:
         return bool(refreshed and refreshed[-1])
 
     async def _refresh_across_processes(self, workspace_id: str, needed: _Needed) -> Credentials:
-        async with repository.refresh_lock(self._db, workspace_id):
+        async with repository.refresh_lock(self.db, workspace_id):
             return await self._refresh_locked(workspace_id, needed)
 
     async def _refresh_locked(self, workspace_id: str, needed: _Needed) -> Credentials:
-        row = await repository.connection_of(self._db, workspace_id)
+        row = await repository.connection_of(self.db, workspace_id)
         current = self._usable(row)
         assert row is not None
         if not needed(row, current):
@@ -201,17 +192,17 @@ class TokenStore:
         if not row.refresh_token_encrypted:
             await self._mark_reauthorization_required(row, "no_refresh_token", NO_REFRESH_TOKEN)
             raise ReauthorizationRequired("no_refresh_token", NO_REFRESH_TOKEN)
-        now = self._now()
+        now = self.now()
         if row.refresh_not_before is not None and row.refresh_not_before > now:
             raise held_back(row.status_reason, row.status_detail, row.refresh_not_before - now)
-        if self._budget is not None:
-            self._budget.count(workspace_id, "token")
+        if self.budget is not None:
+            self.budget.count(workspace_id, "token")
         try:
             answer = await oauth.refresh_access_token(
-                self._http,
-                self._settings,
+                self.http,
+                self.settings,
                 row.login_url,
-                self._cipher.decrypt(row.refresh_token_encrypted),
+                self.cipher.decrypt(row.refresh_token_encrypted),
             )
         except InvalidGrant as exc:
             reason, detail = dead_grant(exc)
@@ -219,7 +210,7 @@ class TokenStore:
             raise ReauthorizationRequired(reason, detail) from exc
         except (TokenRateLimited, LoginRestricted, ClientRejected) as exc:
             reason, detail, wait = refused_for_now(exc)
-            await repository.hold_back_refresh(self._db, row.id, reason, detail, now + wait)
+            await repository.hold_back_refresh(self.db, row.id, reason, detail, now + wait)
             logger.warning(
                 "salesforce.token.held_back",
                 extra={"workspace_id": workspace_id, "reason": reason, "seconds": wait.seconds},
@@ -227,7 +218,7 @@ class TokenStore:
             raise held_back(reason, detail, wait) from exc
         try:
             instance_url = instance_origin(
-                str(answer.get("instance_url") or row.instance_url), self._settings
+                str(answer.get("instance_url") or row.instance_url), self.settings
             )
         except HostNotAllowed as exc:
             # Nothing of this answer is stored: the connection keeps its instance URL and
@@ -238,7 +229,7 @@ class TokenStore:
             )
             raise SalesforceUnavailable("the token answer's instance URL is refused") from exc
         values: dict[str, Any] = {
-            "access_token_encrypted": self._cipher.encrypt(str(answer["access_token"])),
+            "access_token_encrypted": self.cipher.encrypt(str(answer["access_token"])),
             "instance_url": instance_url,
             "tokens_refreshed_at": now,
             "status_reason": None,
@@ -247,8 +238,8 @@ class TokenStore:
         }
         rotated = bool(answer.get("refresh_token"))
         if rotated:
-            values["refresh_token_encrypted"] = self._cipher.encrypt(str(answer["refresh_token"]))
-        await repository.update_tokens(self._db, row.id, values)
+            values["refresh_token_encrypted"] = self.cipher.encrypt(str(answer["refresh_token"]))
+        await repository.update_tokens(self.db, row.id, values)
         logger.info(
             "salesforce.token.refreshed",
             extra={
@@ -269,7 +260,7 @@ class TokenStore:
         self, row: Connection, reason: str, detail: str
     ) -> None:
         self.forget(row.workspace_id)
-        await repository.mark_reauthorization_required(self._db, row.id, reason, detail)
+        await repository.mark_reauthorization_required(self.db, row.id, reason, detail)
         logger.warning(
             "salesforce.connection.reauthorization_required",
             extra={"workspace_id": row.workspace_id, "reason": reason},
