@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from datetime import date, datetime, timedelta
 
 from prometheus_client import Counter
@@ -90,28 +90,29 @@ def retry_after_seconds(used: int, limit: int, threshold: float) -> int:
     return int(min(WINDOW_SECONDS, max(MIN_RETRY_SECONDS, seconds)))
 
 
+@dataclass(eq=False)
 class ApiBudget:
-    def __init__(
-        self,
-        db: Database,
-        settings: Settings,
-        *,
-        clock: Clock = monotonic,
-        now: Now = utc_now,
-    ) -> None:
-        self._db = db
+    db: Database
+    settings: InitVar[Settings]
+    _: KW_ONLY
+    clock: Clock = monotonic
+    now: Now = utc_now
+    background_max: float = field(init=False)
+    foreground_max: float = field(init=False)
+    _flush_seconds: float = field(init=False)
+    _counts: dict[tuple[str, date, str], int] = field(init=False, default_factory=dict)
+    _seen: dict[str, Usage] = field(init=False, default_factory=dict)  # measured, not yet written
+    # (usage, when this process learnt it)
+    _known: dict[str, tuple[Usage, float]] = field(init=False, default_factory=dict)
+    _concurrent_until: dict[str, float] = field(init=False, default_factory=dict)
+    _flushing: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _task: asyncio.Task[None] | None = field(init=False, default=None)
+    _last_prune: date | None = field(init=False, default=None)
+
+    def __post_init__(self, settings: Settings) -> None:
         self.background_max = settings.salesforce_api_background_max_usage
         self.foreground_max = settings.salesforce_api_foreground_max_usage
         self._flush_seconds = settings.api_usage_flush_seconds
-        self._clock = clock
-        self._now = now
-        self._counts: dict[tuple[str, date, str], int] = {}
-        self._seen: dict[str, Usage] = {}  # measured here, not yet written
-        self._known: dict[str, tuple[Usage, float]] = {}  # (usage, when this process learnt it)
-        self._concurrent_until: dict[str, float] = {}
-        self._flushing = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._last_prune: date | None = None
 
     # -- measure (the CallObserver; synchronous, no I/O) ---------------------------------------
 
@@ -129,7 +130,7 @@ class ApiBudget:
             return
         if isinstance(error, RequestLimitExceeded):
             if error.concurrent:
-                self._concurrent_until[organization_id] = self._clock() + CONCURRENT_RETRY_SECONDS
+                self._concurrent_until[organization_id] = self.clock() + CONCURRENT_RETRY_SECONDS
                 error.retry_after = CONCURRENT_RETRY_SECONDS
             else:
                 # The daily allocation is spent, whatever the header said.
@@ -139,16 +140,16 @@ class ApiBudget:
                 used, known_limit = api_usage or (1, 1)
                 error.retry_after = retry_after_seconds(used, known_limit, self.foreground_max)
         if api_usage is not None and api_usage[1] > 0:
-            usage = Usage(api_usage[0], api_usage[1], self._now())
+            usage = Usage(api_usage[0], api_usage[1], self.now())
             self._seen[organization_id] = usage
-            self._known[organization_id] = (usage, self._clock())
+            self._known[organization_id] = (usage, self.clock())
 
     def count(self, workspace_id: str | None, purpose: str, calls: int = 1) -> None:
         """Count calls made for a workspace (also those the client does not make, e.g. the
         OAuth token endpoint's)."""
         CALLS_BY_PURPOSE.labels(purpose).inc(calls)
         if workspace_id:
-            key = (workspace_id, self._now().date(), purpose)
+            key = (workspace_id, self.now().date(), purpose)
             self._counts[key] = self._counts.get(key, 0) + calls
 
     def _limit_of(self, organization_id: str) -> int:
@@ -160,9 +161,9 @@ class ApiBudget:
     async def usage(self, organization_id: str) -> Usage | None:
         """The org's latest usage as measured by any process (a few seconds' delay)."""
         known = self._known.get(organization_id)
-        if known is not None and self._clock() - known[1] < REFRESH_SECONDS:
+        if known is not None and self.clock() - known[1] < REFRESH_SECONDS:
             return known[0]
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             row = await session.get(SalesforceApiUsage, organization_id)
         stored = Usage(row.used, row.api_limit, row.measured_at) if row is not None else None
         pending = self._seen.get(organization_id)
@@ -170,7 +171,7 @@ class ApiBudget:
         if not candidates:
             return None
         latest = max(candidates, key=lambda u: u.measured_at)
-        self._known[organization_id] = (latest, self._clock())
+        self._known[organization_id] = (latest, self.clock())
         return latest
 
     async def background_allowed(self, organization_id: str) -> bool:
@@ -197,9 +198,9 @@ class ApiBudget:
     async def check_foreground(self, organization_id: str) -> None:
         """Raise ApiBudgetExceeded when a call asked for by a person should not be made."""
         until = self._concurrent_until.get(organization_id, 0.0)
-        if until > self._clock():
+        if until > self.clock():
             BUDGET_REFUSALS.labels("concurrent_limit").inc()
-            raise self._exceeded(max(1.0, until - self._clock()))
+            raise self._exceeded(max(1.0, until - self.clock()))
         usage = await self.usage(organization_id)
         if usage is None or usage.ratio < self.foreground_max or self._probe_due(usage):
             return
@@ -207,7 +208,7 @@ class ApiBudget:
         raise self._exceeded(retry_after_seconds(usage.used, usage.limit, self.foreground_max))
 
     def _probe_due(self, usage: Usage) -> bool:
-        return (self._now() - usage.measured_at).total_seconds() >= PROBE_AFTER_SECONDS
+        return (self.now() - usage.measured_at).total_seconds() >= PROBE_AFTER_SECONDS
 
     @staticmethod
     def _exceeded(retry_after: float) -> ApiBudgetExceeded:
@@ -221,11 +222,11 @@ class ApiBudget:
         usage = await self.usage(organization_id)
         if usage is None:
             return None
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             rows = await session.execute(
                 select(SalesforceApiCalls.purpose, SalesforceApiCalls.calls).where(
                     SalesforceApiCalls.workspace_id == workspace_id,
-                    SalesforceApiCalls.day == self._now().date(),
+                    SalesforceApiCalls.day == self.now().date(),
                 )
             )
         today = dict.fromkeys(PURPOSES, 0)
@@ -260,7 +261,7 @@ class ApiBudget:
     async def _write(
         self, counts: dict[tuple[str, date, str], int], seen: dict[str, Usage]
     ) -> None:
-        async with self._db.transaction() as session:
+        async with self.db.transaction() as session:
             if counts:
                 statement = insert(SalesforceApiCalls).values(
                     [
@@ -297,7 +298,7 @@ class ApiBudget:
                         where=SalesforceApiUsage.measured_at <= statement.excluded.measured_at,
                     )
                 )
-            today = self._now().date()
+            today = self.now().date()
             if self._last_prune != today:
                 self._last_prune = today
                 cutoff = today - timedelta(days=COUNTS_RETENTION_DAYS)
