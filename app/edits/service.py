@@ -34,7 +34,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any, TypeVar, Unpack
 
 from app import errors as app_errors
@@ -44,7 +43,6 @@ from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
 from app.edits.validation import canonical_record_id, check_editable, check_values
 from app.edits.writer import RecordWriter, last_modified
-from app.salesforce.client import Credentials
 from app.salesforce.errors import (
     MalformedRequest,
     NotConnected,
@@ -198,7 +196,9 @@ class EditService(WorkspaceService):
             "fields": sorted(written),
             "user_id": user_id,
         }
-        await self._write(context, ref, written, since, credentials, ids, log)
+        await self._settle(
+            self._writer.update(context, ref, written, since, credentials), ref.sobject, ids, log
+        )
         try:
             await edit_history.mark_applied(self._db, ids)
         except Exception:  # noqa: BLE001 - Salesforce has the change; the next read settles it
@@ -206,23 +206,17 @@ class EditService(WorkspaceService):
         logger.info("contacts.edit.applied", extra=log)
         return await self._writer.after_write(context, plan, ref, credentials, record, written)
 
-    async def _write(
-        self,
-        context: WorkspaceContext,
-        ref: ContactRef,
-        values: dict[str, Any],
-        since: datetime,
-        credentials: Credentials,
-        ids: list[int],
-        log: dict[str, Any],
+    async def _settle(
+        self, write: Awaitable[None], sobject: SObject, ids: list[int], log: dict[str, Any]
     ) -> None:
-        """PATCH with the precondition; settle `ids` as failed when Salesforce surely refused."""
+        """Await the PATCH with the precondition; settle `ids` as failed when Salesforce surely
+        refused."""
         try:
-            await self._writer.update(context, ref, values, since, credentials)
+            await write
         except PreconditionFailed:
             await edit_history.mark_failed(self._db, ids, "PRECONDITION_FAILED")
             logger.info("contacts.edit.conflict", extra=log)
-            raise app_errors.EditConflict(CONFLICT_DETAIL.format(ref.sobject)) from None
+            raise app_errors.EditConflict(CONFLICT_DETAIL.format(sobject)) from None
         except SalesforceUnavailable:
             # No answer: Salesforce may or may not have applied it. The rows stay pending
             # and are settled from Salesforce's values on the next read of the contact.
