@@ -43,6 +43,7 @@ from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLi
 from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
+from app.workspace.service_base import ServiceParts
 from app.workspace.tokens import TokenStore
 from app.workspace_settings.service import WorkspaceSettingsService
 from app.writeback.activities import ActivityService
@@ -130,6 +131,8 @@ async def start_services(
         await bus.start()
     budget.start()
     misses = _miss_limiter(settings, clock)
+    # What every workspace feature service is built from (app.workspace.service_base).
+    parts = ServiceParts(db=db, caches=caches, salesforce=salesforce, tokens=tokens)
     return Services(
         settings=settings,
         db=db,
@@ -158,22 +161,11 @@ async def start_services(
             budget=budget,
         ),
         workspace_settings=WorkspaceSettingsService(db, caches),
-        lookup=LookupService(
-            caches=caches,
-            salesforce=salesforce,
-            tokens=tokens,
-            settings=settings,
-            budget=budget,
-            misses=misses,
-        ),
-        edits=EditService(db=db, caches=caches, salesforce=salesforce, tokens=tokens),
+        lookup=LookupService(settings=settings, budget=budget, misses=misses, **parts),
+        edits=EditService(**parts),
         autocreate=AutocreateService(db, cipher, settings, salesforce),
-        record_creation=RecordCreationService(
-            db=db, caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
-        ),
-        activities=ActivityService(
-            db=db, caches=caches, salesforce=salesforce, tokens=tokens, settings=settings
-        ),
+        record_creation=RecordCreationService(settings=settings, **parts),
+        activities=ActivityService(settings=settings, **parts),
     )
 
 
