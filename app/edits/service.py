@@ -55,7 +55,12 @@ from app.salesforce.errors import (
 )
 from app.salesforce.values import same_value
 from app.workspace.contacts import ContactRef, ContactView, plan_for
-from app.workspace.context import ContextChanged, WorkspaceContext, require_connected
+from app.workspace.context import (
+    ContextChanged,
+    WorkspaceContext,
+    require_connected,
+    require_enabled,
+)
 from app.workspace.describes import SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.service_base import ServiceParts, WorkspaceService
@@ -348,14 +353,14 @@ class EditService(WorkspaceService):
         cls, context: WorkspaceContext, sobject: SObject, contact_id: str
     ) -> ContactRef:
         """The record's ref once editing is on (for a Lead: Leads too) and Salesforce connected."""
-        if not context.settings.editing_enabled:
-            raise app_errors.EditingDisabled()
-        if sobject == "Lead" and not context.settings.leads.enabled:
-            raise app_errors.EditingDisabled(
-                "Leads are turned off for this workspace (`leads.enabled`), so Lead fields "
-                "cannot be edited."
-            )
-        require_connected(context)
+        require_enabled(
+            context,
+            sobject,
+            context.settings.editing_enabled,
+            app_errors.EditingDisabled,
+            "Leads are turned off for this workspace (`leads.enabled`), so Lead fields "
+            "cannot be edited.",
+        )
         return cls._ref(context, sobject, contact_id)
 
     @staticmethod

@@ -157,3 +157,19 @@ def require_connected(context: WorkspaceContext) -> uuid.UUID:
             error.extra["reason"] = context.status_reason
         raise error
     return context.connection_id
+
+
+def require_enabled(
+    context: WorkspaceContext,
+    sobject: str,
+    enabled: bool,
+    refusal: type[app_errors.AppError],
+    leads_off: str,
+) -> uuid.UUID:
+    """The connection id once the feature is `enabled` and, for a Lead, Leads are turned on
+    (else `refusal`, with `leads_off` as its detail for a Lead); then as `require_connected`."""
+    if not enabled:
+        raise refusal()
+    if sobject == "Lead" and not context.settings.leads.enabled:
+        raise refusal(leads_off)
+    return require_connected(context)

@@ -36,7 +36,7 @@ from app.config import Settings
 from app.salesforce.client import Credentials
 from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, WriteRejected
 from app.workspace.contacts import ContactView, plan_for, render_contact
-from app.workspace.context import WorkspaceContext, require_connected
+from app.workspace.context import WorkspaceContext, require_connected, require_enabled
 from app.workspace.describes import ContactDescribe, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.field_values import InvalidValue, normalize
@@ -140,13 +140,13 @@ class RecordCreationService(WorkspaceService):
         user_id: str,
         idempotency_key: str | None,
     ) -> Created:
-        if not context.settings.record_creation_enabled:
-            raise app_errors.RecordCreationDisabled()
-        if sobject == "Lead" and not context.settings.leads.enabled:
-            raise app_errors.RecordCreationDisabled(
-                "Leads are turned off in the settings (`leads.enabled`), so none is created."
-            )
-        require_connected(context)
+        require_enabled(
+            context,
+            sobject,
+            context.settings.record_creation_enabled,
+            app_errors.RecordCreationDisabled,
+            "Leads are turned off in the settings (`leads.enabled`), so none is created.",
+        )
         describe = await self._describe(context, sobject)
         values = check_create(describe, sobject, fields)
         ws = context.workspace_id
