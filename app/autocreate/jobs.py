@@ -87,7 +87,7 @@ class _Claimed:
             raise AttributeError(name) from None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class AutocreateJobs:
     pool: asyncpg.Pool
     cipher: TokenCipher

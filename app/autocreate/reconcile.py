@@ -86,7 +86,7 @@ def contacts_created_since_soql(
     )
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Reconciler:
     db: Database
     salesforce: SalesforceClient

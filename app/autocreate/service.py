@@ -47,7 +47,7 @@ WEBHOOK_PATH = "/v1/webhooks/salesforce/outbound-messages/"
 __all__ = ["AutocreateService", "Delivery", "DeliveryResult"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class AutocreateService:
     db: Database
     cipher: TokenCipher

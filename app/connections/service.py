@@ -70,7 +70,7 @@ class Connected:
     reauthorized: bool
 
 
-@dataclass(eq=False, kw_only=True)
+@dataclass(eq=False, repr=False, kw_only=True)
 class ConnectionService:
     db: Database
     cipher: TokenCipher

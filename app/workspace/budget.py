@@ -90,7 +90,7 @@ def retry_after_seconds(used: int, limit: int, threshold: float) -> int:
     return int(min(WINDOW_SECONDS, max(MIN_RETRY_SECONDS, seconds)))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ApiBudget:
     db: Database
     settings: InitVar[Settings]

@@ -39,7 +39,7 @@ OnPurge = Callable[[str, int], None]
 OnChange = Callable[[str, str | None], None]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CacheBus:
     # `redis` should be a client without a short socket timeout: the subscription idles.
     redis: Redis

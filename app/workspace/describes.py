@@ -130,7 +130,7 @@ class _Held:
     checked_at: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DescribeCache:
     salesforce: SalesforceClient
     tokens: TokenStore

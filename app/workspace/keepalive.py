@@ -31,7 +31,7 @@ CLAIM_SECONDS = 600.0
 BATCH = 50
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class KeepAlive:
     db: Database
     tokens: TokenStore

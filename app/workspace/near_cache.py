@@ -51,7 +51,7 @@ from app.workspace.lookup_cache import (
 Announce = Callable[[str, str | None], Awaitable[None]]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class NearLookupCache:
     """`LookupCache` in front of another `LookupCache` (the Redis one). One event loop."""
 

@@ -71,7 +71,7 @@ CREDENTIALS_MAX_WORKSPACES = 50_000
 _Needed = Callable[[Connection, "Credentials"], bool]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class TokenStore:
     """The `TokenSource` of the Salesforce client: credentials from the connection row."""
 
