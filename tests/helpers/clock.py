@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.config import Settings
 
 
 class FakeClock:
@@ -51,3 +56,16 @@ class FakeNow:
 
     def advance(self, **delta: float) -> None:
         self.value += timedelta(**delta)
+
+
+@asynccontextmanager
+async def app_with_wall_clock(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
+    """The app started with a fake wall clock (refresh times, verified caller tokens); its
+    tables are emptied when it stops."""
+    from app.main import create_app
+    from tests.helpers.database import truncate_all
+
+    application = create_app(settings, now=now)
+    async with application.router.lifespan_context(application):
+        yield application
+    await truncate_all(settings.async_database_url)

@@ -168,3 +168,16 @@ async def set_respondio_token(
                 workspace_id=workspace_id, api_token_encrypted=cipher.encrypt(token)
             )
         )
+
+
+async def connect_default_user(
+    app: Any, sf_emulator: Any, org: Any, workspace_id: str = "ws-1"
+) -> str:
+    """Connect `workspace_id` to `org` as its default user, through the emulator's real OAuth
+    flow, and store the connection as the connect flow would."""
+    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
+    services = app.state.services
+    await insert_connection(
+        services.db, services.cipher, workspace_id, grant, login_url=sf_emulator.base_url
+    )
+    return workspace_id

@@ -24,7 +24,7 @@ from app.salesforce.soql import (
 from app.workspace.contacts import selected_fields
 from emulator.salesforce.soql import parse_soql, tokenize
 from emulator.salesforce.sosl import parse_sosl
-from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.factories import connect_default_user
 
 SELECTED = selected_fields(["Name", "Title", "LeadSource"])
 
@@ -41,14 +41,7 @@ def settings(sf_settings: Settings) -> Settings:
 @pytest.fixture
 async def lookup_ready(app: Any, sf_emulator: Any) -> str:
     org = next(org for org in sf_emulator.orgs.values() if org.api_enabled)
-    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
-    await insert_connection(
-        app.state.services.db,
-        app.state.services.cipher,
-        "ws-1",
-        grant,
-        login_url=sf_emulator.base_url,
-    )
+    await connect_default_user(app, sf_emulator, org)
     return "ws-1"
 
 

@@ -14,14 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from app.config import Settings
-from app.main import create_app
 from app.models import Connection
 from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
-from tests.helpers.clock import FakeNow
-from tests.helpers.database import truncate_all
+from tests.helpers.clock import FakeNow, app_with_wall_clock
 from tests.helpers.emulator_control import advance_days, control, token_fault
-from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.factories import connect_default_user
 
 ACME = "00D5g000003GIV7EAO"
 
@@ -38,21 +36,13 @@ def now() -> FakeNow:
 
 @pytest.fixture
 async def app(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
-    application = create_app(settings, now=now)
-    async with application.router.lifespan_context(application):
+    async with app_with_wall_clock(settings, now) as application:
         yield application
-    await truncate_all(settings.async_database_url)
 
 
 @pytest.fixture
 async def connected(app: Any, sf_emulator: Any) -> str:
-    org = sf_emulator.org(ACME)
-    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
-    services = app.state.services
-    await insert_connection(
-        services.db, services.cipher, "ws-1", grant, login_url=sf_emulator.base_url
-    )
-    return "ws-1"
+    return await connect_default_user(app, sf_emulator, sf_emulator.org(ACME))
 
 
 def keepalive_of(app: Any, settings: Settings, now: FakeNow, *, own_tokens: bool = False) -> Any:

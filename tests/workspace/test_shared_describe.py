@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.factories import connect_default_user
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,14 +26,7 @@ async def test_two_service_processes_and_a_worker_fetch_the_describe_once(
     app: Any, sf_emulator: Any, settings: Settings
 ) -> None:
     org = next(org for org in sf_emulator.orgs.values() if org.api_enabled)
-    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
-    await insert_connection(
-        app.state.services.db,
-        app.state.services.cipher,
-        "ws-1",
-        grant,
-        login_url=sf_emulator.base_url,
-    )
+    await connect_default_user(app, sf_emulator, org)
     sf_emulator.reset_counters()
     env = {
         **os.environ,

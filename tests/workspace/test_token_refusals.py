@@ -12,11 +12,9 @@ import httpx
 import pytest
 
 from app.config import Settings
-from app.main import create_app
-from tests.helpers.clock import FakeNow
-from tests.helpers.database import truncate_all
+from tests.helpers.clock import FakeNow, app_with_wall_clock
 from tests.helpers.emulator_control import control, token_fault
-from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.factories import connect_default_user
 
 ACME = "00D5g000003GIV7EAO"
 LOOKUP = "/v1/workspaces/ws-1/salesforce/contacts/lookup"
@@ -35,21 +33,14 @@ def now() -> FakeNow:
 
 @pytest.fixture
 async def app(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
-    application = create_app(settings, now=now)
-    async with application.router.lifespan_context(application):
+    async with app_with_wall_clock(settings, now) as application:
         yield application
-    await truncate_all(settings.async_database_url)
 
 
 @pytest.fixture
 async def expired(app: Any, sf_emulator: Any) -> None:
     """ws-1 holds a grant whose access token Salesforce no longer accepts."""
-    org = sf_emulator.org(ACME)
-    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
-    services = app.state.services
-    await insert_connection(
-        services.db, services.cipher, "ws-1", grant, login_url=sf_emulator.base_url
-    )
+    await connect_default_user(app, sf_emulator, sf_emulator.org(ACME))
     await control(sf_emulator, "POST", "/expire-tokens", {})
 
 

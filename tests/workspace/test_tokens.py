@@ -22,7 +22,7 @@ from app.salesforce.errors import (
     RequestLimitExceeded,
     SalesforceUnavailable,
 )
-from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.factories import connect_default_user
 
 ROOT = Path(__file__).resolve().parents[2]
 SOQL = "SELECT Id, Email FROM Contact LIMIT 1"
@@ -40,14 +40,7 @@ def api_org(sf_emulator: Any) -> Any:
 @pytest.fixture
 async def connected(app: Any, sf_emulator: Any) -> str:
     org = api_org(sf_emulator)
-    grant = await grant_from_emulator(sf_emulator.base_url, org.default_user.username)
-    await insert_connection(
-        app.state.services.db,
-        app.state.services.cipher,
-        "ws-1",
-        grant,
-        login_url=sf_emulator.base_url,
-    )
+    await connect_default_user(app, sf_emulator, org)
     return "ws-1"
 
 
