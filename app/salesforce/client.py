@@ -30,6 +30,7 @@ from app.salesforce.errors import (
 from app.salesforce.hooks import (
     CallGuard,
     CallObserver,
+    CallRecord,
     Credentials,
     TokenSource,
     json_object,
@@ -132,13 +133,7 @@ class SalesforceClient:
         if isinstance(error, RequestLimitExceeded):
             error.api_usage = usage
         if self.observer is not None:
-            self.observer.on_call(
-                organization_id=organization_id,
-                workspace_id=workspace_id,
-                purpose=purpose,
-                api_usage=usage,
-                error=error,
-            )
+            self.observer.on_call(CallRecord(organization_id, workspace_id, purpose, usage, error))
         if error is not None:
             SALESFORCE_CALLS.labels(operation, error.error_code).inc()
             logger.info(
@@ -241,15 +236,11 @@ class SalesforceClient:
         return records
 
     async def search(
-        self,
-        workspace_id: str,
-        sosl: str,
-        *,
-        credentials: Credentials | None = None,
-        purpose: str = "lookup",
+        self, workspace_id: str, sosl: str, *, credentials: Credentials | None = None
     ) -> list[dict[str, Any]]:
+        """A SOSL search (only lookups search: the call counts towards `lookup`)."""
         response = await self._get(
-            workspace_id, "search", credentials, purpose=purpose, params={"q": sosl}
+            workspace_id, "search", credentials, purpose="lookup", params={"q": sosl}
         )
         try:
             body = response.json()
@@ -370,6 +361,7 @@ class SalesforceClient:
 __all__ = [
     "CallGuard",
     "CallObserver",
+    "CallRecord",
     "Credentials",
     "SalesforceClient",
     "SalesforceError",

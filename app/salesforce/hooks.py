@@ -37,18 +37,22 @@ class TokenSource(Protocol):
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call that reached Salesforce: whose it was, what for, the org's usage from the
+    `Sforce-Limit-Info` header (used, limit) and the error it answered with, if any."""
+
+    organization_id: str | None
+    workspace_id: str | None
+    purpose: str
+    api_usage: tuple[int, int] | None
+    error: SalesforceError | None
+
+
 class CallObserver(Protocol):
     """Hears of every call that reached Salesforce. Must not block: it runs on the hot path."""
 
-    def on_call(
-        self,
-        *,
-        organization_id: str | None,
-        workspace_id: str | None,
-        purpose: str,
-        api_usage: tuple[int, int] | None,
-        error: SalesforceError | None,
-    ) -> None: ...
+    def on_call(self, call: CallRecord) -> None: ...
 
 
 def parse_limit_info(value: str | None) -> tuple[int, int] | None:

@@ -38,7 +38,8 @@ from app.config import Settings
 from app.db import Database
 from app.kit.clocks import Clock, Now, monotonic, utc_now
 from app.models import SalesforceApiCalls, SalesforceApiUsage
-from app.salesforce.errors import RequestLimitExceeded, SalesforceError
+from app.salesforce.errors import RequestLimitExceeded
+from app.salesforce.hooks import CallRecord
 
 logger = logging.getLogger("app.workspace.budget")
 
@@ -116,16 +117,9 @@ class ApiBudget:
 
     # -- measure (the CallObserver; synchronous, no I/O) ---------------------------------------
 
-    def on_call(
-        self,
-        *,
-        organization_id: str | None,
-        workspace_id: str | None,
-        purpose: str,
-        api_usage: tuple[int, int] | None,
-        error: SalesforceError | None,
-    ) -> None:
-        self.count(workspace_id, purpose)
+    def on_call(self, call: CallRecord) -> None:
+        self.count(call.workspace_id, call.purpose)
+        organization_id, api_usage, error = call.organization_id, call.api_usage, call.error
         if organization_id is None:
             return
         if isinstance(error, RequestLimitExceeded):
