@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +19,8 @@ from app.salesforce.errors import (
     SalesforceUnavailable,
 )
 from tests.helpers.factories import connect_default_user
+from tests.helpers.processes import run_together
 
-ROOT = Path(__file__).resolve().parents[2]
 SOQL = "SELECT Id, Email FROM Contact LIMIT 1"
 
 
@@ -64,51 +60,16 @@ async def test_fifty_concurrent_calls_with_expired_token_refresh_once(
     assert sf_emulator.counters["token.refresh_token"] == 2
 
 
-async def read_all(stream: asyncio.StreamReader | None) -> str:
-    return (await stream.read()).decode() if stream is not None else ""
-
-
 async def test_two_processes_sharing_the_database_refresh_once(
     app: Any, sf_emulator: Any, connected: str, settings: Settings
 ) -> None:
     sf_emulator.rotate_refresh_tokens = True
     sf_emulator.expire_access_tokens()
     sf_emulator.reset_counters()
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": settings.async_database_url,
-        "SALESFORCE_LOGIN_URL": settings.salesforce_login_url,
-        "SALESFORCE_EXTRA_ALLOWED_HOSTS": settings.salesforce_extra_allowed_hosts,
-        "SERVICE_JWT_SECRET": settings.service_jwt_secret,
-        "TOKEN_ENCRYPTION_KEYS": settings.token_encryption_keys,
-    }
-    script = str(ROOT / "tests" / "workspace" / "refresh_process.py")
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            script,
-            connected,
-            "25",
-            env=env,
-            cwd=str(ROOT),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        for _ in range(2)
-    ]
-    for process in processes:  # both started, each waiting for the word
-        assert process.stdout is not None
-        ready = await asyncio.wait_for(process.stdout.readline(), timeout=60)
-        assert ready.strip() == b"ready", await read_all(process.stderr)
-    outputs = await asyncio.gather(
-        *(asyncio.wait_for(p.communicate(b"go\n"), timeout=60) for p in processes)
+    summaries = await run_together(
+        "workspace/refresh_process.py", [[connected, "25"] for _ in range(2)], settings
     )
-
-    for process, (out, err) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, err.decode()
-        assert json.loads(out.decode().strip().splitlines()[-1]) == {"ok": 25, "failed": 0}
+    assert summaries == [{"ok": 25, "failed": 0}] * 2
     assert sf_emulator.counters["token.refresh_token"] == 1
 
 
