@@ -6,7 +6,6 @@ days; the service's wall clock is a fake one."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,27 +16,11 @@ from app.config import Settings
 from app.models import Connection
 from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
-from tests.helpers.clock import FakeNow, app_with_wall_clock
+from tests.helpers.clock import FakeNow
 from tests.helpers.emulator_control import advance_days, control, token_fault
 from tests.helpers.factories import connect_default_user
 
 ACME = "00D5g000003GIV7EAO"
-
-
-@pytest.fixture
-def settings(sf_settings: Settings) -> Settings:
-    return sf_settings
-
-
-@pytest.fixture
-def now() -> FakeNow:
-    return FakeNow()
-
-
-@pytest.fixture
-async def app(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
-    async with app_with_wall_clock(settings, now) as application:
-        yield application
 
 
 @pytest.fixture

@@ -5,36 +5,18 @@ loop: the token calls are counted at the emulator."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from app.config import Settings
-from tests.helpers.clock import FakeNow, app_with_wall_clock
+from tests.helpers.clock import FakeNow
 from tests.helpers.emulator_control import control, token_fault
 from tests.helpers.factories import connect_default_user
 
 ACME = "00D5g000003GIV7EAO"
 LOOKUP = "/v1/workspaces/ws-1/salesforce/contacts/lookup"
 CONNECTION = "/v1/workspaces/ws-1/salesforce/connection"
-
-
-@pytest.fixture
-def settings(sf_settings: Settings) -> Settings:
-    return sf_settings
-
-
-@pytest.fixture
-def now() -> FakeNow:
-    return FakeNow()
-
-
-@pytest.fixture
-async def app(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
-    async with app_with_wall_clock(settings, now) as application:
-        yield application
 
 
 @pytest.fixture
