@@ -1,5 +1,6 @@
-"""`python -m app.worker`: the auto-create job workers, the reconciliation scheduler and the
-token keep-alive (app.workspace.keepalive).
+"""`python -m app.worker`: the auto-create job workers, the reconciliation scheduler, the
+token keep-alive (app.workspace.keepalive) and, every hour, the removal of write-back
+idempotency keys past their 24 hours.
 
 Run as many as you like: PgQueuer hands each job to one worker (`FOR UPDATE SKIP LOCKED`),
 re-offers a job whose worker stopped heart-beating, and the reconciliation claim makes each
@@ -40,6 +41,7 @@ from app.workspace.describes import DescribeCache
 from app.workspace.keepalive import TICK_SECONDS as KEEPALIVE_TICK_SECONDS
 from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
+from app.writeback.repository import delete_expired_keys
 
 logger = logging.getLogger("app.worker")
 
@@ -54,6 +56,7 @@ def remember_missing_sniffio() -> None:
 
 
 SUMMARY_INTERVAL_SECONDS = 30.0
+KEY_PRUNE_SECONDS = 3600.0
 
 
 def asyncpg_dsn(settings: Settings) -> str:
@@ -142,6 +145,12 @@ class Worker:
                     group.create_task(self._schedule(reconciler, db))
                     keepalive = KeepAlive(db, tokens, settings, budget=budget)
                     group.create_task(self._keep_alive(keepalive))
+                    group.create_task(
+                        self._every(
+                            KEY_PRUNE_SECONDS,
+                            ("writeback.keys.prune_failed", partial(_prune_keys, db)),
+                        )
+                    )
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
             await budget.stop()
@@ -207,6 +216,13 @@ class Worker:
                     logger.exception(event, extra={"error": type(exc).__name__})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), seconds)
+
+
+async def _prune_keys(db: Database) -> None:
+    """The idempotency-key table holds a day of creates, not every create ever made."""
+    removed = await delete_expired_keys(db)
+    if removed:
+        logger.info("writeback.keys.pruned", extra={"removed": removed})
 
 
 def _log_summary(jobs: AutocreateJobs) -> None:

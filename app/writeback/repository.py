@@ -121,6 +121,18 @@ async def release_key(db: Database, workspace_id: str, key: str) -> None:
     await db.changes(delete(WritebackIdempotencyKey).where(*_the_key(workspace_id, key, PENDING)))
 
 
+async def delete_expired_keys(db: Database) -> int:
+    """Drop the keys older than KEY_LIFETIME (a request that brings one again starts afresh
+    anyway, see claim_key): how many."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(WritebackIdempotencyKey).where(
+                WritebackIdempotencyKey.created_at < func.now() - KEY_LIFETIME
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
 # -- activities ----------------------------------------------------------------------------
 
 
