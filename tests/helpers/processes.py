@@ -38,12 +38,13 @@ async def run_together(
 ) -> list[dict[str, Any]]:
     """Start `tests/<script>` once per argument list, wait until every process is ready, let
     them all go at once; their summaries, in the order of `runs`."""
+    env = service_env(settings)
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
             str(ROOT / "tests" / script),
             *arguments,
-            env=service_env(settings),
+            env=env,
             cwd=str(ROOT),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
