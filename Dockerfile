@@ -1,18 +1,21 @@
-# Multi-stage build: wheels are built in the first stage, the runtime image is slim and
-# runs as an unprivileged user. Migrations run before the service starts.
+# Multi-stage build: the locked dependencies (requirements/service.txt, hash-checked) and the
+# service's own wheel are built in the first stage; the runtime image is slim and runs as an
+# unprivileged user. Migrations run before the service starts.
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN pip install --no-cache-dir --upgrade pip wheel
+COPY requirements/service.txt ./requirements/service.txt
+RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements/service.txt
 COPY pyproject.toml ./
 COPY app ./app
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN useradd --create-home --uid 10001 service
 WORKDIR /srv
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && rm -rf /wheels
 COPY alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
