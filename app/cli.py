@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "migrations, workers and the service",
     )
     run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--port", type=int, default=None, help="default: PORT, else 8000")
     run.add_argument("--no-emulators", action="store_true")
     run.set_defaults(func=_run)
     return parser

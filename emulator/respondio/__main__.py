@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
 import uvicorn
 
+from emulator.persistence import keep_state, load
 from emulator.respondio import RespondioEmulator, create_app
 
 
@@ -26,13 +29,24 @@ def main(argv: list[str] | None = None) -> None:
         dest="tokens",
         help="accept only these tokens (repeatable; default: any non-empty token)",
     )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help="keep the contacts and switches in this file across restarts",
+    )
     args = parser.parse_args(argv)
-    state = RespondioEmulator(
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    restored = load(args.state_file, RespondioEmulator) if args.state_file else None
+    state = restored or RespondioEmulator(
         allowed_tokens=args.tokens,
         rate_limit_per_second=args.rate_limit,
         latency_ms=args.latency_ms,
     )
-    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+    app = create_app(state)
+    if args.state_file:
+        keep_state(app, args.state_file, state)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
