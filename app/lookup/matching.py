@@ -1,6 +1,6 @@
 """Pure lookup logic: normalizing identifiers, building the queries, choosing the winner.
 
-Every query is selective in an org with millions of records (README, "Lookup"): email
+Every query is selective in an org with millions of records (docs/behaviour.md, "Lookup"): email
 through the Email index; phones, which Salesforce does not index, through SOSL (the search
 index) plus a recency query whose selective part is `SystemModstamp >= <now - lag>` (an
 indexed field), for records the search index has not caught up with yet.

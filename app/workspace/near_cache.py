@@ -6,7 +6,7 @@ the Redis figure well below the in-process one. This cache keeps the answers thi
 read from Redis (or loaded from Salesforce and stored there) for `LOOKUP_NEAR_CACHE_TTL_SECONDS`
 (default 1 s) and serves them without the round trip.
 
-Consistency (stated in README.md, "Caching"; tested in tests/scaleout/test_near_cache.py):
+Consistency (docs/production.md, "Running in production"; tests/scaleout/test_near_cache.py):
 
 - Every write goes through the `LookupCache` methods of this class (edit: `update_contact`,
   revert and failures: `invalidate_contact`, a record created through the service:
