@@ -45,6 +45,8 @@ logger = logging.getLogger("app.salesforce.client")
 
 MAX_QUERY_PAGES = 10
 WRITE_METHODS = frozenset({"PATCH", "POST", "PUT", "DELETE"})
+# Saves past duplicate rules that only alert (a blocking rule still refuses).
+ALLOW_DUPLICATES_HEADER = {"Sforce-Duplicate-Rule-Header": "allowSave=true"}
 
 
 class SalesforceClient:
@@ -339,10 +341,19 @@ class SalesforceClient:
         )
 
     async def create_record(
-        self, workspace_id: str, sobject: str, values: dict[str, Any], **kwargs: Any
+        self,
+        workspace_id: str,
+        sobject: str,
+        values: dict[str, Any],
+        *,
+        allow_duplicates: bool = False,
+        **kwargs: Any,
     ) -> str:
-        """POST sobjects/<sobject> (one API call): the new record's id."""
+        """POST sobjects/<sobject> (one API call): the new record's id. `allow_duplicates`
+        saves past duplicate rules that only alert (blocking rules still refuse)."""
         path, operation = f"sobjects/{sobject}", f"{sobject.lower()}.create"
+        if allow_duplicates:
+            kwargs["headers"] = {**kwargs.get("headers", {}), **ALLOW_DUPLICATES_HEADER}
         response = await self.call(
             workspace_id, "POST", path, json=values, operation=operation, **kwargs
         )

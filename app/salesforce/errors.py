@@ -78,14 +78,24 @@ class WriteRejected(SalesforceError):
 class DuplicatesDetected(WriteRejected):
     """400 DUPLICATES_DETECTED: the org's duplicate rules refused a new or changed record."""
 
+    def _results(self) -> list[dict[str, Any]]:
+        # The REST API spells the key `duplicateResut`; the SOAP API's `duplicateResult` is
+        # read too, should an answer ever carry it.
+        found = [e.get("duplicateResut") or e.get("duplicateResult") for e in self.errors]
+        return [r for r in found if isinstance(r, dict)]
+
+    @property
+    def save_allowed(self) -> bool:
+        """True when every matching rule only alerts: the same create with
+        `Sforce-Duplicate-Rule-Header: allowSave=true` would save."""
+        results = self._results()
+        return bool(results) and all(r.get("allowSave") is True for r in results)
+
     @property
     def duplicate_ids(self) -> list[str]:
         """The ids of the matching records Salesforce names (none when it names none)."""
         ids: list[str] = []
-        for error in self.errors:
-            result = error.get("duplicateResult")
-            if not isinstance(result, dict):
-                continue
+        for result in self._results():
             for match in result.get("matchResults") or []:
                 for candidate in (match or {}).get("matchRecords") or []:
                     record = (candidate or {}).get("record") or {}

@@ -28,7 +28,7 @@ from app import errors as app_errors
 from app.config import Settings
 from app.models import LoggedActivity
 from app.salesforce.client import Credentials
-from app.salesforce.errors import SalesforceUnavailable, WriteRejected
+from app.salesforce.errors import RecordNotFound, SalesforceUnavailable, WriteRejected
 from app.salesforce.soql import format_soql
 from app.salesforce.values import id18, is_id
 from app.workspace.context import WorkspaceContext, require_connected
@@ -177,14 +177,14 @@ class ActivityService(WorkspaceService):
             await repository.give_up_lease(self._db, row.id)
             logger.warning("writeback.activity.outcome_unknown", extra=log)
             raise
+        except RecordNotFound:
+            # ENTITY_IS_DELETED on WhoId (400, or 404): the Contact or Lead is in the bin.
+            await repository.forget_activity(self._db, row.id)
+            raise app_errors.record_not_found(sobject) from None
         except WriteRejected as exc:
             await repository.forget_activity(self._db, row.id)
             if exc.error_code == "INVALID_CROSS_REFERENCE_KEY":
-                raise (
-                    app_errors.SalesforceLeadNotFound()
-                    if sobject == "Lead"
-                    else app_errors.SalesforceContactNotFound()
-                ) from None
+                raise app_errors.record_not_found(sobject) from None
             raise
         except BaseException:
             await repository.forget_activity(self._db, row.id)

@@ -11,12 +11,12 @@ from app import errors
 from app.deps import ActivityServiceDep, AnyMember, RecordCreationServiceDep
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
 from app.workspace.bodies import read_json
-from app.workspace.contacts import ContactView
 from app.workspace.describes import SOBJECTS, SObject
 from app.writeback.schemas import (
     MAX_BODY_BYTES,
     ActivityOut,
     ActivityRequest,
+    CreatedRecord,
     CreateRequest,
     LoggedActivityOut,
 )
@@ -58,7 +58,7 @@ ENABLED_WHEN = {
 def _create_doc(sobject: str) -> dict[str, object]:
     return {
         "status_code": 201,
-        "response_model": ContactView,
+        "response_model": CreatedRecord,
         "summary": f"Create a Salesforce {sobject}",
         "description": (
             "Only while `record_creation_enabled` and `leads.enabled`. "
@@ -70,7 +70,9 @@ def _create_doc(sobject: str) -> dict[str, object]:
         "given; else 422 naming them and nothing is created. One Salesforce call. Answers with "
         "the new record as the lookup shows it; cached lookups of its email and phone are "
         "dropped at once. Salesforce's duplicate rules answer `salesforce_duplicate` with the "
-        "ids of the matching records in `duplicates`. A replayed `Idempotency-Key` answers "
+        "ids of the matching records in `duplicates`; `allow_duplicates: true` saves past "
+        "rules that only alert. A Lead shows the `owner` Salesforce gave it (two more calls). "
+        "A replayed `Idempotency-Key` answers "
         "200 with the first answer.",
         "openapi_extra": {
             "requestBody": {
@@ -89,10 +91,15 @@ async def _create(
     request: Request,
     response: Response,
     idempotency_key: str | None,
-) -> ContactView:
+) -> CreatedRecord:
     body = await read_json(request, CreateRequest, MAX_BODY_BYTES)
     created = await service.create(
-        caller.workspace_id, sobject, dict(body.fields), caller.user_id, idempotency_key
+        caller.workspace_id,
+        sobject,
+        dict(body.fields),
+        caller.user_id,
+        idempotency_key,
+        allow_duplicates=body.allow_duplicates,
     )
     if created.replayed:
         response.status_code = 200
@@ -109,7 +116,7 @@ def _create_route(sobject: SObject) -> None:
         request: Request,
         response: Response,
         idempotency_key: IdempotencyKeyHeader = None,
-    ) -> ContactView:
+    ) -> CreatedRecord:
         return await _create(sobject, caller, service, request, response, idempotency_key)
 
     create.__name__ = create.__qualname__ = f"create_{sobject.lower()}"

@@ -13,6 +13,8 @@ from pydantic import (
     StrictStr,
 )
 
+from app.workspace.contacts import ContactView
+from app.workspace.duplicates import AllowDuplicates
 from app.workspace.field_values import FieldName, FieldValue
 
 MAX_FIELDS_PER_CREATE = 100
@@ -48,6 +50,23 @@ class CreateRequest(BaseModel):
         min_length=1,
         max_length=MAX_FIELDS_PER_CREATE,
         description="Createable fields of the object by API name, email and phone included.",
+    )
+    allow_duplicates: AllowDuplicates = False
+
+
+class RecordOwner(BaseModel):
+    id: str = Field(examples=["0055g000000GR44AAG"])
+    name: str | None = Field(
+        examples=["Priya Nair"], description="The user's name (null for a queue)."
+    )
+
+
+class CreatedRecord(ContactView):
+    owner: RecordOwner | None = Field(
+        default=None,
+        description="Leads: the owner Salesforce gave the new Lead (the org's active "
+        "assignment rule may give it to another user), read back from Salesforce. Null for "
+        "Contacts.",
     )
 
 

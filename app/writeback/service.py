@@ -13,8 +13,10 @@ A create, step by step (no database transaction is open during the Salesforce ca
    flight is `idempotency_key_in_progress`. A first request whose answer was lost (or which
    died: its lease ran out) is settled first (app/writeback/settle.py): the record it
    created is found by its values and answered, without a second create.
-3. One POST to Salesforce (one API call). Duplicate rules → `salesforce_duplicate` with the
-   ids Salesforce names; any definite rejection releases the key.
+3. One POST to Salesforce (one API call; with `allow_duplicates`, past duplicate rules that
+   only alert). Duplicate rules → `salesforce_duplicate` with the ids Salesforce names
+   (app/workspace/duplicates.py); any definite rejection releases the key. A Lead's owner
+   (the org's assignment rule may have chosen it) is read back: two more calls.
 4. Every cached lookup answer for the new record's emails and phones is dropped (on every
    replica with a shared cache), so a miss cached a second earlier cannot hide it.
 5. Answer 201 with the record as the lookup shows it, built from the values written (no
@@ -34,35 +36,42 @@ from typing import Any, Unpack
 from app import errors as app_errors
 from app.config import Settings
 from app.salesforce.client import Credentials
-from app.salesforce.errors import DuplicatesDetected, SalesforceUnavailable, WriteRejected
-from app.workspace.contacts import ContactView, plan_for, render_contact
+from app.salesforce.errors import (
+    DuplicatesDetected,
+    RequestLimitExceeded,
+    SalesforceUnavailable,
+    WriteRejected,
+)
+from app.salesforce.soql import format_soql
+from app.workspace.contacts import plan_for, render_contact
 from app.workspace.context import WorkspaceContext, require_connected, require_enabled
 from app.workspace.describes import ContactDescribe, SObject
+from app.workspace.duplicates import duplicate_error
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.field_values import InvalidValue, normalize
 from app.workspace.identifiers import cache_identifiers
 from app.workspace.service_base import ServiceParts, WorkspaceService
 from app.writeback import repository
+from app.writeback.schemas import CreatedRecord, RecordOwner
 from app.writeback.settle import find_created, lease_of
 
 logger = logging.getLogger("app.writeback.create")
 
 EMAIL_TYPES = frozenset({"email"})
 PHONE_TYPES = frozenset({"phone"})
-DUPLICATE_DETAIL = (
-    "Salesforce's duplicate rules found this {sobject} already exists; nothing was created. "
-    "Open the matching record instead."
-)
 
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    record: ContactView
+    record: CreatedRecord
     replayed: bool
 
 
-def request_hash(sobject: str, fields: dict[str, Any]) -> str:
-    canonical = json.dumps([sobject, fields], sort_keys=True, separators=(",", ":"))
+def request_hash(sobject: str, fields: dict[str, Any], allow_duplicates: bool = False) -> str:
+    request: list[Any] = [sobject, fields]
+    if allow_duplicates:  # requests without it hash as they always did
+        request.append({"allow_duplicates": True})
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -123,9 +132,13 @@ class RecordCreationService(WorkspaceService):
         fields: dict[str, Any],
         user_id: str,
         idempotency_key: str | None,
+        *,
+        allow_duplicates: bool = False,
     ) -> Created:
         async def attempt(context: WorkspaceContext) -> Created:
-            return await self._create(context, sobject, fields, user_id, idempotency_key)
+            return await self._create(
+                context, sobject, fields, user_id, idempotency_key, allow_duplicates
+            )
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
 
@@ -139,6 +152,7 @@ class RecordCreationService(WorkspaceService):
         fields: dict[str, Any],
         user_id: str,
         idempotency_key: str | None,
+        allow_duplicates: bool,
     ) -> Created:
         require_enabled(
             context,
@@ -153,10 +167,15 @@ class RecordCreationService(WorkspaceService):
         credentials: Credentials | None = None
         if idempotency_key is not None:
             claim = await repository.claim_key(
-                self._db, ws, idempotency_key, request_hash(sobject, fields), sobject, self._lease
+                self._db,
+                ws,
+                idempotency_key,
+                request_hash(sobject, fields, allow_duplicates),
+                sobject,
+                self._lease,
             )
             if claim.state == repository.DONE and claim.response is not None:
-                return Created(ContactView.model_validate(claim.response), replayed=True)
+                return Created(CreatedRecord.model_validate(claim.response), replayed=True)
             if claim.state == repository.PENDING:
                 raise app_errors.IdempotencyKeyInProgress(headers={"Retry-After": "5"})
             if claim.state == repository.SETTLE and claim.intent_at is not None:
@@ -165,7 +184,7 @@ class RecordCreationService(WorkspaceService):
                     context, sobject, values, claim.intent_at, credentials, idempotency_key
                 )
                 if found is not None:
-                    view = self._view(context, describe, sobject, found, values)
+                    view = await self._view(context, describe, sobject, found, values, credentials)
                     await repository.finish_key(
                         self._db, ws, idempotency_key, view.model_dump(mode="json")
                     )
@@ -175,7 +194,12 @@ class RecordCreationService(WorkspaceService):
             credentials = await self._tokens.for_context(context)
         try:
             record_id = await self._salesforce.create_record(
-                ws, sobject, values, credentials=credentials, purpose="create"
+                ws,
+                sobject,
+                values,
+                allow_duplicates=allow_duplicates,
+                credentials=credentials,
+                purpose="create",
             )
         except SalesforceUnavailable:
             logger.warning("writeback.create.outcome_unknown", extra=log)
@@ -184,9 +208,7 @@ class RecordCreationService(WorkspaceService):
         except DuplicatesDetected as exc:
             await self._release(ws, idempotency_key)
             logger.info("writeback.create.duplicate", extra=log)
-            raise app_errors.SalesforceDuplicate(
-                DUPLICATE_DETAIL.format(sobject=sobject), duplicates=exc.duplicate_ids
-            ) from None
+            raise duplicate_error(exc, sobject, allow_duplicates=allow_duplicates) from None
         except WriteRejected:
             await self._release(ws, idempotency_key)
             raise
@@ -196,23 +218,52 @@ class RecordCreationService(WorkspaceService):
             raise
         logger.info("writeback.create.created", extra={**log, "record_id": record_id})
         await self._forget_cached(ws, describe, values)
-        view = self._view(context, describe, sobject, record_id, values)
+        view = await self._view(context, describe, sobject, record_id, values, credentials)
         if idempotency_key is not None:
             await repository.finish_key(self._db, ws, idempotency_key, view.model_dump(mode="json"))
         return Created(view, replayed=False)
 
-    @staticmethod
-    def _view(
+    async def _view(
+        self,
         context: WorkspaceContext,
         describe: ContactDescribe,
         sobject: SObject,
         record_id: str,
         values: dict[str, Any],
-    ) -> ContactView:
+        credentials: Credentials,
+    ) -> CreatedRecord:
         fields = plan_for(context, describe, sobject).fields
-        return render_contact(
+        view = render_contact(
             context, fields, as_created(describe, record_id, values), sobject=sobject
         )
+        owner = await self._owner(context, record_id, credentials) if sobject == "Lead" else None
+        return CreatedRecord(**dict(view), owner=owner)
+
+    async def _owner(
+        self, context: WorkspaceContext, record_id: str, credentials: Credentials
+    ) -> RecordOwner | None:
+        """The owner Salesforce gave a new Lead (its assignment rule may choose another user
+        than the connected one): the Lead's OwnerId, then that user's name. The Lead exists
+        whatever happens here: a read that fails leaves `owner` null rather than failing."""
+        ws = context.workspace_id
+        try:
+            lead = await self._salesforce.get_record(
+                ws, "Lead", record_id, ["OwnerId"], credentials=credentials, purpose="create"
+            )
+            owner_id = str(lead.get("OwnerId") or "")
+            if not owner_id.startswith("005"):  # a queue (00G) has no user name
+                return RecordOwner(id=owner_id, name=None) if owner_id else None
+            users = await self._salesforce.query(
+                ws,
+                format_soql("SELECT Id, Name FROM User WHERE Id = {}", owner_id),
+                credentials=credentials,
+                purpose="create",
+            )
+        except (SalesforceUnavailable, RequestLimitExceeded):
+            logger.warning("writeback.create.owner_unread", extra={"workspace_id": ws})
+            return None
+        name = users[0].get("Name") if users else None
+        return RecordOwner(id=owner_id, name=str(name) if name is not None else None)
 
     async def _settle(
         self,

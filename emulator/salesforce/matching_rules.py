@@ -5,7 +5,7 @@ A rule: {"object": "Contact", "fields": ["Email"], "action": "block" | "alert",
 non-blank values of all `fields` equal (case-insensitively) an existing record's is
 refused with DUPLICATES_DETECTED, in the REST shape Salesforce answers:
 
-[{"duplicateResult": {"allowSave", "duplicateRule", "duplicateRuleEntityType",
+[{"duplicateResut": {"allowSave", "duplicateRule", "duplicateRuleEntityType",
   "errorMessage", "matchResults": [{"entityType", "errors", "matchEngine",
   "matchRecords": [{"additionalInformation", "fieldDiffs", "matchConfidence",
   "record": {"attributes": {...}, "Id"}}], "rule", "size", "success"}]},
@@ -115,7 +115,7 @@ def _error(
     err = SFError(400, "DUPLICATES_DETECTED", message)
     err.body = [
         {
-            "duplicateResult": {
+            "duplicateResut": {
                 "allowSave": allow_save,
                 "duplicateRule": rule.get("name") or f"Standard_{type_name}_Duplicate_Rule",
                 "duplicateRuleEntityType": type_name,

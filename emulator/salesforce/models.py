@@ -26,6 +26,7 @@ class User:
     active: bool = True
     created_date: str = "2024-01-10T08:00:00.000+0000"
     api_enabled: bool = True  # the profile's "API Enabled" permission
+    profile: str = "System Administrator"
 
     @property
     def name(self) -> str:
@@ -83,6 +84,12 @@ class Org:
     search_index: dict[str, list[tuple[datetime, dict[str, Any]]]] = field(default_factory=dict)
     fault: str | None = None
     fault_remaining: int | None = None
+    # Field-level security: profile -> object -> fields its users cannot read.
+    hidden_fields: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # The active Lead assignment rule's owner (None: no active rule).
+    lead_assignment_owner: str | None = None
+    # Objects with millions of rows: non-selective filters answer QUERY_TIMEOUT.
+    large_tables: set[str] = field(default_factory=set)
 
     @property
     def contacts(self) -> dict[str, dict[str, Any]]:

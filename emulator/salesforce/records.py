@@ -31,6 +31,8 @@ class OrgLookups(Protocol):
 
     def reference_exists(self, target_prefix: str, record_id: str) -> bool: ...
 
+    def reference_deleted(self, target_prefix: str, record_id: str) -> bool: ...
+
     def unique_holder(self, field: str, value: Any, exclude_id: str | None) -> str | None: ...
 
 
@@ -261,6 +263,8 @@ def _check_value(f: Field, value: Any, lookups: OrgLookups) -> None:
                 f"{f.label}: id value of incorrect type: {value}",
                 [f.name],
             )
+        if lookups.reference_deleted(value[:3], value):
+            raise SFError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
         if not lookups.reference_exists(value[:3], value):
             raise SFError(
                 400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name]

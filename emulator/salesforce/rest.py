@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from . import errors
+from . import enterprise, errors
 from .describe import basic_info, describe
 from .errors import SFError
 from .oauth import bearer, sf
@@ -69,8 +69,14 @@ async def rest_ctx(request: Request, version: str) -> Ctx:
     return Ctx(state, org, at, f"{m.group(1)}.0")
 
 
-def org_type(ctx: Ctx, name: str) -> SObjectType:
+def visible_type(ctx: Ctx, name: str) -> SObjectType | None:
+    """The object as the calling user sees it: fields their profile hides are left out."""
     t = ctx.state.org_type(ctx.org, name)
+    return enterprise.visible_type(ctx.org, ctx.token.user_id, t) if t is not None else None
+
+
+def org_type(ctx: Ctx, name: str) -> SObjectType:
+    t = visible_type(ctx, name)
     if t is None:
         raise errors.not_found()
     return t
@@ -139,7 +145,7 @@ def _run_query(request: Request, ctx: Ctx, q: str | None, include_deleted: bool)
     try:
         query = parse_soql(
             q,
-            lookup=lambda name: state.org_type(ctx.org, name),
+            lookup=lambda name: visible_type(ctx, name),
             strict_datetimes=state.strict_soql_datetimes,
             today=state.clock.now().date(),
         )
@@ -148,6 +154,7 @@ def _run_query(request: Request, ctx: Ctx, q: str | None, include_deleted: bool)
     state.count(f"query.{query.type.name}")
     if query.type is ORGANIZATION:
         state.count("organization")
+    enterprise.check_selective(ctx.org, query.type.name, query.where)
     rows = execute(
         query, state.snapshot(ctx.org.id, query.type.name), include_deleted=include_deleted
     )
@@ -201,7 +208,7 @@ async def search(q: str | None = None, ctx: Ctx = Depends(rest_ctx)) -> dict:
     try:
         parsed = parse_sosl(
             q,
-            lookup=lambda name: state.org_type(ctx.org, name),
+            lookup=lambda name: visible_type(ctx, name),
             strict_datetimes=state.strict_soql_datetimes,
         )
     except SOQLError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from . import errors, matching_rules, write_faults
+from . import enterprise, errors, matching_rules, write_faults
 from .errors import SFError
 from .records import validate_write
 from .rest import Ctx, org_type, rest_ctx
@@ -42,6 +42,13 @@ class Lookups:
             return True  # objects the emulator does not store (Account...): id form only
         rec = self.ctx.state.find_record(org, t, record_id)
         return rec is not None and not rec.get("IsDeleted")
+
+    def reference_deleted(self, target_prefix: str, record_id: str) -> bool:
+        """A stored record (Contact, Lead, Task) in the recycle bin: ENTITY_IS_DELETED."""
+        type_name = STORED_PREFIXES.get(target_prefix)
+        t = sobject(type_name) if type_name else None
+        rec = self.ctx.state.find_record(self.ctx.org, t, record_id) if t is not None else None
+        return rec is not None and bool(rec.get("IsDeleted"))
 
     def unique_holder(self, field: str, value: Any, exclude_id: str | None) -> str | None:
         wanted = value.lower() if isinstance(value, str) else value
@@ -228,7 +235,10 @@ async def create_row(request: Request, type_name: str, ctx: Ctx = Depends(rest_c
             lookups=Lookups(ctx, t),
         )
         _apply_duplicate_rules(request, ctx, t, values)
-        rec = state._insert(ctx.org, t, values, created_by=ctx.token.user_id)
+        if t.name == "Lead":
+            enterprise.assign_lead_owner(ctx.org, request.headers.get("sforce-auto-assign"), values)
+        full = state.org_type(ctx.org, t.name) or t  # the record has every field, hidden or not
+        rec = state._insert(ctx.org, full, values, created_by=ctx.token.user_id)
     _lose_answer(request, fault)
     return JSONResponse({"id": rec["Id"], "success": True, "errors": []}, status_code=201)
 

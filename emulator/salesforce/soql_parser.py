@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from .enterprise import indexed, is_selective, mark
 from .schema import Field, SObjectType, sobject
 from .soql import (
     DATE_LITERALS,
@@ -183,14 +184,15 @@ class Parser:
             parts.append(self.unary(t))
         if len(parts) == 1:
             return parts[0]
-        if joiner == "AND":
-            return lambda r: all(p(r) for p in parts)
-        return lambda r: any(p(r) for p in parts)
+        if joiner == "AND":  # an index serves an AND when it serves one of its parts
+            return mark(lambda r: all(p(r) for p in parts), any(map(is_selective, parts)))
+        # An OR across indexes: over the threshold on a large table (enterprise.py).
+        return mark(lambda r: any(p(r) for p in parts), False)
 
     def unary(self, t: SObjectType) -> Predicate:
         if self.accept_kw("NOT"):
             inner = self.unary(t)
-            return lambda r: not inner(r)
+            return mark(lambda r: not inner(r), False)
         if self.accept_sym("("):
             inner = self.expr(t)
             self.expect_sym(")")
@@ -215,8 +217,8 @@ class Parser:
             self.expect_sym(")")
             preds = [self.predicate(f, "=", v) for v in values]
             if negate:
-                return lambda r: not any(p(r) for p in preds)
-            return lambda r: any(p(r) for p in preds)
+                return mark(lambda r: not any(p(r) for p in preds), False)
+            return mark(lambda r: any(p(r) for p in preds), indexed(t, f.name, "IN"))
         if negate:
             self.unexpected()
         if self.accept_kw("LIKE"):
@@ -231,12 +233,14 @@ class Parser:
                 )
             rx = re.compile(f"^{tok.like}$", re.IGNORECASE | re.DOTALL)
             name = f.name
-            return lambda r: r.get(name) is not None and bool(rx.match(str(r.get(name))))
+            return mark(
+                lambda r: r.get(name) is not None and bool(rx.match(str(r.get(name)))), False
+            )
         op_tok = self.next()
         if op_tok.kind != "sym" or op_tok.value not in _OPS:
             self.unexpected(op_tok)
         value = self.literal(f, op_tok.value)
-        return self.predicate(f, op_tok.value, value)
+        return mark(self.predicate(f, op_tok.value, value), indexed(t, f.name, op_tok.value))
 
     def literal(self, f: Field, op: str) -> Any:
         """Parse a literal and check it against the field type; returns a comparable value,

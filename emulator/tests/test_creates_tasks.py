@@ -52,7 +52,7 @@ def test_duplicate_rules(client, emu, token):
     assert resp.status_code == 400
     err = resp.json()[0]
     assert err["errorCode"] == "DUPLICATES_DETECTED"
-    result = err["duplicateResult"]
+    result = err["duplicateResut"]
     assert result["allowSave"] is False and result["duplicateRuleEntityType"] == "Contact"
     assert result["errorMessage"] == err["message"]
     match = result["matchResults"][0]
@@ -74,9 +74,9 @@ def test_duplicate_rules(client, emu, token):
     client.put(f"/__emulator/orgs/{ACME}/duplicate-rules", json=rules)
     body = {"LastName": "Only", "Company": "X", "Email": "lead.only@example.com"}
     err = _create(client, token, "Lead", body).json()[0]
-    assert err["duplicateResult"]["allowSave"] is True
+    assert err["duplicateResut"]["allowSave"] is True
     ids = [
-        r["record"]["Id"] for m in err["duplicateResult"]["matchResults"] for r in m["matchRecords"]
+        r["record"]["Id"] for m in err["duplicateResut"]["matchResults"] for r in m["matchRecords"]
     ]
     assert ids == [LEAD_ONLY]  # converted Leads are not matched
     ok = _create(client, token, "Lead", body, **{"Sforce-Duplicate-Rule-Header": "allowSave=true"})
