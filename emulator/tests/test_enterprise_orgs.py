@@ -3,7 +3,7 @@ own REST body, the active Lead assignment rule, deleted records named by a write
 
 from __future__ import annotations
 
-from .helpers import ACME, ACME_SALES, ANA, V, bearer
+from .helpers import ACME, ACME_ADMIN, ACME_SALES, ANA, V, bearer
 
 RULES = f"/__emulator/orgs/{ACME}/duplicate-rules"
 
@@ -80,3 +80,66 @@ def test_the_active_lead_assignment_rule_owns_new_leads(client, token):
     assert own.json()["OwnerId"] != ACME_SALES
     assert client.delete(rule).status_code < 300
     assert client.get(rule).json() == {"owner_id": None}
+
+
+def test_a_profile_hides_fields_from_describe_soql_sosl_and_reads(client, token):
+    profile = f"/__emulator/orgs/{ACME}/profiles/Integration/hidden-fields"
+    assert client.put(profile, json={"Contact": ["MobilePhone"]}).status_code == 200
+    user = f"/__emulator/orgs/{ACME}/users/{ACME_ADMIN}/profile"
+    assert client.put(user, json={"profile": "Integration"}).status_code == 200
+    h = bearer(token)
+
+    names = [
+        f["name"] for f in client.get(f"{V}/sobjects/Contact/describe", headers=h).json()["fields"]
+    ]
+    assert "MobilePhone" not in names and "Phone" in names
+    soql = client.get(f"{V}/query", params={"q": "SELECT Id, MobilePhone FROM Contact"}, headers=h)
+    assert soql.status_code == 400
+    assert soql.json()[0]["errorCode"] == "INVALID_FIELD"
+    assert "No such column 'MobilePhone' on entity 'Contact'" in soql.json()[0]["message"]
+    where = client.get(
+        f"{V}/query", params={"q": "SELECT Id FROM Contact WHERE MobilePhone = '1'"}, headers=h
+    )
+    assert where.json()[0]["errorCode"] == "INVALID_FIELD"
+    sosl = client.get(
+        f"{V}/search",
+        params={"q": "FIND {123} IN PHONE FIELDS RETURNING Contact(Id, MobilePhone)"},
+        headers=h,
+    )
+    assert sosl.status_code == 400 and sosl.json()[0]["errorCode"] == "INVALID_FIELD"
+    read = client.get(f"{V}/sobjects/Contact/{ANA}?fields=MobilePhone", headers=h)
+    assert read.status_code == 400 and read.json()[0]["errorCode"] == "INVALID_FIELD"
+    whole = client.get(f"{V}/sobjects/Contact/{ANA}", headers=h).json()
+    assert "MobilePhone" not in whole and whole["Phone"]
+    # Another profile (the sales user's, System Administrator) still sees it.
+    assert client.put(user, json={"profile": "System Administrator"}).status_code == 200
+    seen = client.get(f"{V}/query", params={"q": "SELECT MobilePhone FROM Contact"}, headers=h)
+    assert seen.status_code == 200
+
+
+def test_large_tables_time_out_non_selective_filters(client, token):
+    h = bearer(token)
+    tables = f"/__emulator/orgs/{ACME}/large-tables"
+    assert client.put(tables, json={"objects": ["Contact"]}).status_code == 200
+
+    def ask(where: str) -> int:
+        q = f"SELECT Id FROM Contact WHERE {where}"
+        answer = client.get(f"{V}/query", params={"q": q}, headers=h)
+        if answer.status_code != 200:
+            assert answer.json() == [
+                {
+                    "message": "Your query request was running for too long.",
+                    "errorCode": "QUERY_TIMEOUT",
+                }
+            ]
+        return answer.status_code
+
+    assert ask("Email = 'a@b.c'") == 200
+    assert (
+        ask("SystemModstamp >= 2026-01-01T00:00:00Z AND (Phone = '1' OR MobilePhone = '1')") == 200
+    )
+    assert ask("Phone = '1'") == 400
+    assert ask("Email = 'a@b.c' OR (SystemModstamp >= 2026-01-01T00:00:00Z AND Phone = '1')") == 400
+    assert ask("Phone LIKE '%0100'") == 400
+    assert client.put(tables, json={"objects": []}).status_code == 200
+    assert ask("Phone = '1'") == 200
