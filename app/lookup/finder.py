@@ -54,38 +54,47 @@ class Finder:
         phone: PhoneQuery | None,
         since: datetime,
     ) -> Found:
-        """`selected` names the objects to look in (Contact, and Lead when enabled)."""
-        recent = (since, phone) if phone is not None else None
+        """`selected` names the objects to look in (Contact, and Lead when enabled) and their
+        fields; an identifier field not selected is hidden from the connected user
+        (field-level security) and is neither queried nor matched on."""
+        contact = selected["Contact"]
+        email_on = email if matching.EMAIL_FIELD in contact else None
+        phones = matching.phone_fields(contact)
+        phone_on = phone if phones else None
         contacts_by_phone: list[Record] = []
-        if email is not None:
+        if email_on is not None:
+            recent = (since, phone_on) if phone_on is not None else None
             records = await self._query(
-                matching.email_query("Contact", selected["Contact"], email, recent)
+                matching.email_query("Contact", contact, email_on, recent, phones)
             )
-            by_email = matching.email_matches(records, email)
+            by_email = matching.email_matches(records, email_on)
             if by_email:
                 return Found("Contact", "email", by_email)
-            if phone is not None:
-                contacts_by_phone = matching.phone_matches(records, phone, self.region)
+            if phone_on is not None:
+                contacts_by_phone = matching.phone_matches(records, phone_on, self.region)
         searched: list[Record] = []
-        if phone is not None:
+        searchable = {s: f for s, f in selected.items() if matching.phone_fields(f)}
+        if phone is not None and searchable:
+            search = phone.search_term is not None
+            recent_query = phone_on is not None and email_on is None
             calls: list[Awaitable[list[Record]]] = []
-            if phone.search_term is not None:
-                calls.append(self._search(matching.phone_search(phone, selected)))
-            if email is None:
+            if search:
+                calls.append(self._search(matching.phone_search(phone, searchable)))
+            if recent_query:
                 calls.append(
                     self._query(
-                        matching.recent_phone_query("Contact", selected["Contact"], since, phone)
+                        matching.recent_phone_query("Contact", contact, since, phone, phones)
                     )
                 )
             answers = await asyncio.gather(*calls)
-            if phone.search_term is not None:
-                searched = answers[0]
-            recent_contacts = answers[-1] if email is None else []
-            contacts_by_phone = matching.phone_matches(
-                [*contacts_by_phone, *matching.of_type(searched, "Contact"), *recent_contacts],
-                phone,
-                self.region,
-            )
+            searched = answers[0] if search else []
+            recent_contacts = answers[-1] if recent_query else []
+            if phone_on is not None:
+                contacts_by_phone = matching.phone_matches(
+                    [*contacts_by_phone, *matching.of_type(searched, "Contact"), *recent_contacts],
+                    phone,
+                    self.region,
+                )
             if contacts_by_phone:
                 return Found("Contact", "phone", contacts_by_phone)
         if "Lead" not in selected:
@@ -100,11 +109,18 @@ class Finder:
         since: datetime,
         searched: list[Record],
     ) -> Found:
+        email = email if matching.EMAIL_FIELD in selected else None
+        phones = matching.phone_fields(selected)
+        phone = phone if phones else None
         if email is not None:
             recent = (since, phone) if phone is not None else None
-            records = await self._query(matching.email_query("Lead", selected, email, recent))
+            records = await self._query(
+                matching.email_query("Lead", selected, email, recent, phones)
+            )
         elif phone is not None:
-            records = await self._query(matching.recent_phone_query("Lead", selected, since, phone))
+            records = await self._query(
+                matching.recent_phone_query("Lead", selected, since, phone, phones)
+            )
         else:
             return Found()
         if email is not None:

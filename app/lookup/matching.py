@@ -23,6 +23,7 @@ from app.workspace.identifiers import phone_key as phone_key
 from app.workspace.identifiers import to_e164 as to_e164
 
 PHONE_FIELDS = ("Phone", "MobilePhone")
+EMAIL_FIELD = "Email"
 # Enough to count `other_matches` for any real duplicate set; the count saturates here.
 MATCH_LIMIT = 100
 # The recency query's residual filter in normalized mode: the stored string ends with these
@@ -37,23 +38,33 @@ class PhoneQuery:
 
     `key` is what a stored phone must equal: the string itself (`exact`), or E.164 with
     `;ext=N` when the number has an extension (`normalized`). `search_term` is the digits SOSL
-    looks for (None: no search, for a phone with fewer than two digits). `condition` is the
-    SOQL filter on the phone fields used behind the selective recency filter."""
+    looks for (None: no search, for a phone with fewer than two digits). A stored phone field
+    is compared with `operator` to `operand` behind the selective recency filter."""
 
     raw: str
     normalized: bool
     key: str
     search_term: str | None
-    condition: str
+    operator: str  # "=" (exact) or "LIKE" (normalized: the tail digits)
+    operand: str
+
+    def condition(self, fields: Sequence[str] = PHONE_FIELDS) -> str:
+        """The SOQL filter on these phone fields (those the connected user can see)."""
+        parts = [format_soql(f"{{:name}} {self.operator} {{}}", f, self.operand) for f in fields]
+        return "(" + " OR ".join(parts) + ")"
+
+
+def phone_fields(selected: Sequence[str]) -> tuple[str, ...]:
+    """The phone fields a lookup may match on: those selected (the describe shows them)."""
+    return tuple(f for f in PHONE_FIELDS if f in selected)
 
 
 def phone_query(phone: str, *, normalized: bool, default_region: str) -> PhoneQuery | None:
     """None when the phone cannot be matched at all (normalized and unreadable)."""
     if not normalized:
         digits = "".join(ch for ch in phone if ch.isdigit())
-        condition = format_soql("(Phone = {} OR MobilePhone = {})", phone, phone)
         # Salesforce refuses search terms shorter than two characters.
-        return PhoneQuery(phone, False, phone, digits if len(digits) >= 2 else None, condition)
+        return PhoneQuery(phone, False, phone, digits if len(digits) >= 2 else None, "=", phone)
     number = _parse(phone, default_region)
     key = phone_key(phone, default_region)
     if number is None or key is None:
@@ -61,10 +72,9 @@ def phone_query(phone: str, *, normalized: bool, default_region: str) -> PhoneQu
     national = phonenumbers.national_significant_number(number)
     extension = "".join(ch for ch in (number.extension or "") if ch.isdigit())
     tail = "%" + (extension or national)[-TAIL_DIGITS:]
-    condition = format_soql("(Phone LIKE {} OR MobilePhone LIKE {})", tail, tail)
     # SOSL compares digits, ignoring punctuation: the national number (what every stored form
     # of it ends with), followed by the extension's digits when there is one.
-    return PhoneQuery(phone, True, key, national + extension, condition)
+    return PhoneQuery(phone, True, key, national + extension, "LIKE", tail)
 
 
 def _where(sobject: str, condition: str) -> str:
@@ -76,27 +86,32 @@ def email_query(
     selected: Sequence[str],
     email: str,
     recent: tuple[datetime, PhoneQuery] | None = None,
+    phones: Sequence[str] = PHONE_FIELDS,
 ) -> str:
     """Records with this email; with `recent`, also those changed since then whose phone
-    matches. Both branches of the OR are selective on an indexed field (Email, SystemModstamp);
-    the phone comparison only filters what the index found."""
+    (one of `phones`) matches. Both branches of the OR are selective on an indexed field
+    (Email, SystemModstamp); the phone comparison only filters what the index found."""
     condition = format_soql("Email = {}", email)
     if recent is not None:
         since, phone = recent
-        condition += " OR " + _recent_condition(since, phone)
+        condition += " OR " + _recent_condition(since, phone, phones)
     return _select(sobject, selected, _where(sobject, condition))
 
 
 def recent_phone_query(
-    sobject: str, selected: Sequence[str], since: datetime, phone: PhoneQuery
+    sobject: str,
+    selected: Sequence[str],
+    since: datetime,
+    phone: PhoneQuery,
+    phones: Sequence[str] = PHONE_FIELDS,
 ) -> str:
     """Records changed since `since` whose phone matches (the search index may not have them)."""
-    return _select(sobject, selected, _where(sobject, _recent_condition(since, phone)))
+    return _select(sobject, selected, _where(sobject, _recent_condition(since, phone, phones)))
 
 
-def _recent_condition(since: datetime, phone: PhoneQuery) -> str:
+def _recent_condition(since: datetime, phone: PhoneQuery, phones: Sequence[str]) -> str:
     whole_second = since.astimezone(UTC).replace(microsecond=0)
-    return format_soql("(SystemModstamp >= {} AND ", whole_second) + phone.condition + ")"
+    return format_soql("(SystemModstamp >= {} AND ", whole_second) + phone.condition(phones) + ")"
 
 
 def _select(sobject: str, selected: Sequence[str], where: str) -> str:
@@ -109,11 +124,13 @@ def _select(sobject: str, selected: Sequence[str], where: str) -> str:
 
 def phone_search(phone: PhoneQuery, returning: Mapping[str, Sequence[str]]) -> str:
     """One SOSL over phone fields for every object in `returning` (Leads: unconverted only;
-    exact mode: only records whose phone equals the string). Salesforce ignores punctuation
-    in the search; every candidate is checked again here."""
+    exact mode: only records whose phone equals the string, in the phone fields selected).
+    Salesforce ignores punctuation in the search; every candidate is checked again here."""
     assert phone.search_term is not None
     where = {
-        sobject: _where(sobject, phone.condition) if not phone.normalized else UNCONVERTED
+        sobject: _where(sobject, phone.condition(phone_fields(returning[sobject])))
+        if not phone.normalized
+        else UNCONVERTED
         for sobject in returning
         if sobject == "Lead" or not phone.normalized
     }

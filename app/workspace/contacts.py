@@ -23,8 +23,11 @@ from app.salesforce.values import parse_datetime
 from app.workspace.context import WorkspaceContext
 from app.workspace.describes import ContactDescribe, ContactField, SObject
 
-# Always selected: the winner needs an id and a date, and picking needs the identifiers.
+# Always selected: the winner needs an id and a date, and picking needs the identifiers
+# (those the connected user can see: field-level security may hide any but Id).
 BASE_FIELDS = ("Id", "LastModifiedDate", "Email", "Phone", "MobilePhone")
+# The fields a lookup matches on; each one the describe hides is a settings warning.
+MATCH_FIELDS = ("Email", "Phone", "MobilePhone")
 
 
 class ContactFieldValue(BaseModel):
@@ -54,9 +57,9 @@ class Plan:
     variant: str
 
 
-def selected_fields(visible: Iterable[str]) -> tuple[str, ...]:
+def selected_fields(visible: Iterable[str], base: Iterable[str] = BASE_FIELDS) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for name in (*visible, *BASE_FIELDS):
+    for name in (*visible, *base):
         seen.setdefault(name, None)
     return tuple(seen)
 
@@ -81,7 +84,9 @@ def plan_for(
     fields = tuple(
         f for f in (describe.field(n) for n in visible_fields(context, sobject)) if f is not None
     )
-    selected = selected_fields(f.name for f in fields)
+    # A field the connected user's describe does not show is never queried (10.3).
+    base = [n for n in BASE_FIELDS if n == "Id" or describe.field(n) is not None]
+    selected = selected_fields((f.name for f in fields), base)
     return Plan(fields, selected, variant(selected, context.settings.phone_matching))
 
 
@@ -111,6 +116,11 @@ def render_contact(
             for f in fields
         ],
     )
+
+
+def hidden_match_fields(describe: ContactDescribe) -> list[str]:
+    """The match fields the connected user's describe does not show (field-level security)."""
+    return [name for name in MATCH_FIELDS if describe.field(name) is None]
 
 
 @dataclass(frozen=True, slots=True)

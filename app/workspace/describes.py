@@ -206,8 +206,12 @@ class DescribeCache:
         assert self.store is not None
         workspace_id, connection_id, sobject = key
         credentials = await self._credentials(key)
+        distrusted = self._distrusted.get(workspace_id)
+        # Distrusted: read it whole. Field-level security changes what a user's describe
+        # shows without changing its Last-Modified, so a 304 would keep the stale one.
+        whole = distrusted is not None and stored is not None and stored.checked_at <= distrusted
         try:
-            since = stored.last_modified if stored else None
+            since = stored.last_modified if stored and not whole else None
             raw, last_modified = await self._download(key, credentials, since, stored is not None)
         except (RequestLimitExceeded, SalesforceUnavailable):
             if stored is not None:

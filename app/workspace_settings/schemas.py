@@ -37,8 +37,20 @@ class AutoCreateSettings(BaseModel):
 
 
 class SettingsWarning(BaseModel):
-    code: str = Field(examples=["respondio_token_missing"])
+    code: str = Field(examples=["respondio_token_missing", "match_field_hidden"])
     message: str
+    object: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        examples=["Contact"],
+        description="`match_field_hidden`: the object whose match field is hidden.",
+    )
+    field: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        examples=["MobilePhone"],
+        description="`match_field_hidden`: the field the connected user cannot see.",
+    )
 
 
 FieldName = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]

@@ -7,6 +7,7 @@ import logging
 from app import errors as app_errors
 from app.db import Database
 from app.workspace.caches import WorkspaceCaches
+from app.workspace.contacts import hidden_match_fields
 from app.workspace.context import (
     SettingsSnapshot,
     WorkspaceContext,
@@ -33,6 +34,12 @@ RESPONDIO_TOKEN_MISSING = SettingsWarning(
     code="respondio_token_missing",
     message="Auto-create is on but no respond.io API token is stored: new Contacts wait and "
     "are created once one is set (PUT /v1/workspaces/{workspace_id}/respondio-credentials).",
+)
+
+MATCH_FIELD_HIDDEN = (
+    "The connected Salesforce user's profile hides {sobject}.{field} (field-level security): "
+    "lookups cannot match on it. A Salesforce admin can grant read access to that field on "
+    "the user's profile or permission set."
 )
 
 
@@ -118,9 +125,44 @@ class WorkspaceSettingsService:
     async def _warnings(
         self, workspace_id: str, snapshot: SettingsSnapshot
     ) -> list[SettingsWarning]:
+        warnings: list[SettingsWarning] = []
         if snapshot.auto_create.enabled and not await respondio_token_set(self._db, workspace_id):
-            return [RESPONDIO_TOKEN_MISSING]
-        return []
+            warnings.append(RESPONDIO_TOKEN_MISSING)
+        return warnings + await self._hidden_match_fields(workspace_id, snapshot)
+
+    async def _hidden_match_fields(
+        self, workspace_id: str, snapshot: SettingsSnapshot
+    ) -> list[SettingsWarning]:
+        """`match_field_hidden` for each match field the connected user's describe hides
+        (Contact, and Lead while Leads are on): lookups cannot match on it. Nothing when not
+        connected, or when Salesforce cannot be asked now (the settings still answer)."""
+        objects: list[SObject] = ["Contact", "Lead"] if snapshot.leads.enabled else ["Contact"]
+
+        async def load(context: WorkspaceContext) -> list[SettingsWarning]:
+            if context.connection_id is None:
+                return []
+            warnings: list[SettingsWarning] = []
+            for sobject in objects:
+                describe = await self._describes.get(context, sobject)
+                warnings += [
+                    SettingsWarning(
+                        code="match_field_hidden",
+                        message=MATCH_FIELD_HIDDEN.format(sobject=sobject, field=name),
+                        object=sobject,
+                        field=name,
+                    )
+                    for name in hidden_match_fields(describe)
+                ]
+            return warnings
+
+        try:
+            return await with_salesforce_errors(self._contexts, workspace_id, load)
+        except app_errors.AppError as exc:
+            logger.info(
+                "settings.warnings.unchecked",
+                extra={"workspace_id": workspace_id, "error": exc.code},
+            )
+            return []
 
     async def _checked_fields(
         self, workspace_id: str, names: list[str], sobject: SObject
