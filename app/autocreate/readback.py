@@ -33,9 +33,16 @@ def contacts_by_id_soql(fields: Sequence[str], ids: Sequence[str]) -> str:
     return f"SELECT {', '.join(fields)} FROM Contact WHERE Id IN ({quoted})"  # noqa: S608
 
 
+def readable(fields: Sequence[str], names: set[str]) -> list[str]:
+    """The fields the connected user's describe shows (field-level security hides the
+    others, and a query naming one fails); Id is always readable."""
+    return [f for f in fields if f == "Id" or f in names]
+
+
 class LanguageFields:
-    """Whether the org's Contact has the configured language field (describe, cached per
-    workspace for FIELDS_CACHE_TTL_SECONDS)."""
+    """Whether the org's Contact has the configured language field, and which of the fields
+    auto-create reads the connected user can see (describe, cached per workspace for
+    FIELDS_CACHE_TTL_SECONDS)."""
 
     def __init__(
         self, salesforce: SalesforceClient, settings: Settings, *, clock: Clock = monotonic
@@ -43,25 +50,21 @@ class LanguageFields:
         self._salesforce = salesforce
         self._settings = settings
         self._clock = clock
-        self._cache: dict[str, tuple[float, str | None]] = {}
+        self._cache: dict[str, tuple[float, str | None, list[str]]] = {}
 
-    async def field(self, workspace_id: str) -> str | None:
+    async def read(self, workspace_id: str) -> tuple[list[str], str | None]:
+        """The Contact fields auto-create reads, and the language field among them."""
         configured = self._settings.autocreate_language_field.strip()
-        if not configured:
-            return None
         cached = self._cache.get(workspace_id)
         now = self._clock()
         if cached is None or cached[0] < now:
             describe, _ = await self._salesforce.describe_contact(workspace_id)
             names = {str(f.get("name")) for f in (describe or {}).get("fields", [])}
-            present = configured if configured in names else None
-            cached = (now + self._settings.fields_cache_ttl_seconds, present)
+            present = configured if configured and configured in names else None
+            fields = readable(BASE_FIELDS + ([present] if present else []) + AUDIT_FIELDS, names)
+            cached = (now + self._settings.fields_cache_ttl_seconds, present, fields)
             self._cache[workspace_id] = cached
-        return cached[1]
-
-    def fields(self, language_field: str | None) -> list[str]:
-        """The Contact fields auto-create reads."""
-        return BASE_FIELDS + ([language_field] if language_field else []) + AUDIT_FIELDS
+        return cached[2], cached[1]
 
 
 class ContactReader:
@@ -74,8 +77,7 @@ class ContactReader:
     ) -> tuple[dict[str, dict[str, Any]], str | None]:
         """The Contacts that exist, keyed by their 15-character id, and the language field
         read. Raises the client's errors (NotConnected, SalesforceError, ...)."""
-        language_field = await self._languages.field(workspace_id)
-        fields = self._languages.fields(language_field)
+        fields, language_field = await self._languages.read(workspace_id)
         unique = list(dict.fromkeys(ids))
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(unique), _IDS_PER_QUERY):

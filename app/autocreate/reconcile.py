@@ -35,6 +35,7 @@ from app.autocreate.ingest import (
     whole_second,
 )
 from app.autocreate.outcomes import enabled_since
+from app.autocreate.readback import readable
 from app.config import Settings
 from app.db import Database
 from app.models import (
@@ -172,8 +173,7 @@ class Reconciler:
         if await self._paused(workspace_id, connection.organization_id):
             return 0
         try:
-            language_field = await self._language_field(workspace_id, connection.id)
-            fields = BASE_FIELDS + ([language_field] if language_field else []) + AUDIT_FIELDS
+            fields, language_field = await self._fields(workspace_id, connection.id)
             after: tuple[datetime, str] | None = None
             for page in range(settings.autocreate_reconcile_max_pages):
                 if page and await self._paused(workspace_id, connection.organization_id):
@@ -282,13 +282,17 @@ class Reconciler:
             factor = min(2**state.idle_streak, ceiling)
             state.next_reconcile_at = func.now() + interval * factor  # type: ignore[assignment]
 
-    async def _language_field(self, workspace_id: str, connection_id: uuid.UUID) -> str | None:
-        """The configured language field when the org's Contact has it (the shared describe)."""
+    async def _fields(
+        self, workspace_id: str, connection_id: uuid.UUID
+    ) -> tuple[list[str], str | None]:
+        """The Contact fields to read, those the connected user's describe shows (the shared
+        describe), and the configured language field when the org's Contact has it."""
         configured = self.settings.autocreate_language_field.strip()
-        if not configured:
-            return None
         describe = await self.describes.get_for(workspace_id, connection_id)
-        return configured if describe.field(configured) is not None else None
+        language = configured if configured and describe.field(configured) is not None else None
+        names = {f.name for f in describe.fields}
+        fields = readable(BASE_FIELDS + ([language] if language else []) + AUDIT_FIELDS, names)
+        return fields, language
 
     async def _record_error(self, workspace_id: str, error: str) -> None:
         async with self.db.transaction() as session:
