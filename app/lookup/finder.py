@@ -16,21 +16,51 @@ phone; among several matches the most recently modified wins. Calls, `lag` being
 
 The search index lags (minutes, more under load): a record created or changed within `lag`
 is found by the recency branch, older ones by the search. Neither query scans the table.
+
+In a large org even an OR of two indexed branches can exceed the optimizer's threshold and
+answer QUERY_TIMEOUT: the query of steps 1 and 3 is then made as its two halves at once
+(`Email = e`; `SystemModstamp >= ... AND phone matches`), each selective on its own, and the
+org's object is remembered (`SplitMemory`) so the next lookups split at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from app.kit.clocks import Now, utc_now
 from app.lookup import matching
 from app.lookup.matching import PhoneQuery
 from app.salesforce.client import Credentials, SalesforceClient
+from app.salesforce.errors import QueryTimeout
+
+logger = logging.getLogger("app.contacts.lookup")
 
 Record = dict[str, Any]
+# How long an org's object is queried split after a QUERY_TIMEOUT, before the OR is tried again.
+SPLIT_FOR = timedelta(hours=1)
+SPLIT_MEMORY_SIZE = 10_000
+
+
+@dataclass(slots=True)
+class SplitMemory:
+    """(organization, object) pairs whose lookup ORs time out: split them at once."""
+
+    now: Now = utc_now
+    _until: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def split(self, organization_id: str, sobject: str) -> bool:
+        until = self._until.get((organization_id, sobject))
+        return until is not None and self.now() < until
+
+    def timed_out(self, organization_id: str, sobject: str) -> None:
+        if len(self._until) >= SPLIT_MEMORY_SIZE:
+            self._until.clear()
+        self._until[(organization_id, sobject)] = self.now() + SPLIT_FOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +76,7 @@ class Finder:
     workspace_id: str
     credentials: Credentials
     region: str
+    splits: SplitMemory = field(default_factory=SplitMemory)
 
     async def find(
         self,
@@ -64,9 +95,7 @@ class Finder:
         contacts_by_phone: list[Record] = []
         if email_on is not None:
             recent = (since, phone_on) if phone_on is not None else None
-            records = await self._query(
-                matching.email_query("Contact", contact, email_on, recent, phones)
-            )
+            records = await self._by_email("Contact", contact, email_on, recent, phones)
             by_email = matching.email_matches(records, email_on)
             if by_email:
                 return Found("Contact", "email", by_email)
@@ -114,9 +143,7 @@ class Finder:
         phone = phone if phones else None
         if email is not None:
             recent = (since, phone) if phone is not None else None
-            records = await self._query(
-                matching.email_query("Lead", selected, email, recent, phones)
-            )
+            records = await self._by_email("Lead", selected, email, recent, phones)
         elif phone is not None:
             records = await self._query(
                 matching.recent_phone_query("Lead", selected, since, phone, phones)
@@ -133,6 +160,46 @@ class Finder:
             if by_phone:
                 return Found("Lead", "phone", by_phone)
         return Found()
+
+    async def _by_email(
+        self,
+        sobject: str,
+        selected: Sequence[str],
+        email: str,
+        recent: tuple[datetime, PhoneQuery] | None,
+        phones: Sequence[str],
+    ) -> list[Record]:
+        """Records with this email (or, with `recent`, changed since then with this phone):
+        one OR query, or its two halves when the org's table is too large for the OR."""
+        org = self.credentials.organization_id or ""
+        if recent is not None and self.splits.split(org, sobject):
+            return await self._split(sobject, selected, email, recent, phones)
+        try:
+            return await self._query(matching.email_query(sobject, selected, email, recent, phones))
+        except QueryTimeout:
+            if recent is None:
+                raise  # nothing left to split
+            logger.warning(
+                "contacts.lookup.query_split",
+                extra={"workspace_id": self.workspace_id, "sobject": sobject},
+            )
+            self.splits.timed_out(org, sobject)
+            return await self._split(sobject, selected, email, recent, phones)
+
+    async def _split(
+        self,
+        sobject: str,
+        selected: Sequence[str],
+        email: str,
+        recent: tuple[datetime, PhoneQuery],
+        phones: Sequence[str],
+    ) -> list[Record]:
+        since, phone = recent
+        by_email, by_phone = await asyncio.gather(
+            self._query(matching.email_query(sobject, selected, email, None, phones)),
+            self._query(matching.recent_phone_query(sobject, selected, since, phone, phones)),
+        )
+        return [*by_email, *by_phone]
 
     async def _query(self, soql: str) -> list[Record]:
         return await self.salesforce.query(self.workspace_id, soql, credentials=self.credentials)

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.errors import TooManyRequests
 from app.kit.clocks import Now, utc_now
 from app.lookup import matching
-from app.lookup.finder import Finder, Found
+from app.lookup.finder import Finder, Found, SplitMemory
 from app.lookup.schemas import LookupResponse
 from app.observability import CACHE_EVENTS
 from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
@@ -79,6 +79,7 @@ class LookupService(WorkspaceService):
         self._region = settings.phone_default_region
         self._search_lag = timedelta(seconds=settings.lookup_search_lag_seconds)
         self._now = now
+        self._splits = SplitMemory(now)
         # Plans per (describe, visible fields, matching): the describe is kept in the value so
         # its id() cannot be reused while the entry lives.
         self._plans: dict[tuple[int, tuple[str, ...], str], tuple[ContactDescribe, Plan]] = {}
@@ -234,7 +235,9 @@ class LookupService(WorkspaceService):
         phone: matching.PhoneQuery | None,
     ) -> LookupEntry:
         credentials = await self._tokens.for_context(context)
-        finder = Finder(self._salesforce, context.workspace_id, credentials, self._region)
+        finder = Finder(
+            self._salesforce, context.workspace_id, credentials, self._region, self._splits
+        )
         selected = {sobject: plan.selected for sobject, plan in plans.items()}
         if email is None and phone is None:
             found = Found()  # an unreadable phone alone: nothing to ask Salesforce

@@ -104,6 +104,11 @@ class DuplicatesDetected(WriteRejected):
         return list(dict.fromkeys(ids))
 
 
+class QueryTimeout(SalesforceError):
+    """400 QUERY_TIMEOUT: the query ran too long (in a large org, a filter no index serves,
+    such as an OR across fields). Salesforce's advice: separate selective queries."""
+
+
 class MalformedRequest(SalesforceError):
     """400 MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE: a bug in our request."""
 
@@ -257,6 +262,8 @@ def error_from_response(response: httpx.Response, *, write: bool = False) -> Sal
         kind = PreconditionFailed
     elif status >= 500 or code in TRANSIENT_WRITE_CODES:
         kind = SalesforceUnavailable
+    elif code == "QUERY_TIMEOUT":
+        kind = QueryTimeout
     elif code == "DUPLICATES_DETECTED":
         kind = DuplicatesDetected
     elif code in WRITE_ERROR_CODES or (write and 400 <= status < 500):
