@@ -143,3 +143,25 @@ def test_large_tables_time_out_non_selective_filters(client, token):
     assert ask("Phone LIKE '%0100'") == 400
     assert client.put(tables, json={"objects": []}).status_code == 200
     assert ask("Phone = '1'") == 200
+
+
+def test_the_versions_a_real_org_serves(client, token):
+    listed = client.get("/services/data").json()
+    assert listed[0] == {"label": "Spring '15", "url": "/services/data/v31.0", "version": "31.0"}
+    assert listed[-1] == {
+        "label": "Winter '27",
+        "url": "/services/data/v68.0",
+        "version": "68.0",
+    }
+    assert [v["version"] for v in listed] == [f"{n}.0" for n in range(31, 69)]
+    h = bearer(token)
+    assert client.get("/services/data/v68.0/limits", headers=h).status_code == 200
+    assert client.get("/services/data/v31.0/limits", headers=h).status_code == 200
+    # Retired (21.0 to 30.0 since Summer '25; older ones before): 410 Gone.
+    for retired in ("v30.0", "v21.0", "v20.0"):
+        assert client.get(f"/services/data/{retired}/limits", headers=h).status_code == 410
+    # Not released yet, or not a version at all: 404 NOT_FOUND.
+    unknown = client.get("/services/data/v69.0/limits", headers=h)
+    assert unknown.status_code == 404
+    assert unknown.json()[0]["errorCode"] == "NOT_FOUND"
+    assert client.get("/services/data/latest/limits", headers=h).status_code == 404
