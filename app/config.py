@@ -16,6 +16,8 @@ DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS1jaGFuZ2UtbWUtMDE="
 DEV_CLIENT_ID = "emulator-client-id"
 DEV_CLIENT_SECRET = "emulator-client-secret"
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", DEV_JWT_SECRET, DEV_ENCRYPTION_KEY}
+# Salesforce retired REST API versions 7.0 to 30.0 (the last ones in Summer '25): 410 Gone.
+LAST_RETIRED_API_VERSION = 30
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -61,7 +63,8 @@ class Settings(BaseSettings):
     salesforce_client_secret: str = ""
     salesforce_login_url: str = "https://login.salesforce.com"
     salesforce_sandbox_login_url: str = "https://test.salesforce.com"
-    salesforce_api_version: str = "v62.0"
+    # The newest GA version Salesforce documents at build time (Winter '27).
+    salesforce_api_version: str = "v68.0"
     salesforce_extra_allowed_hosts: str = ""
     salesforce_timeout_seconds: float = 10.0
     # Per org: this many timeouts/5xx/network failures in a row (each within the window of
@@ -131,8 +134,14 @@ class Settings(BaseSettings):
     def _version_format(cls, value: str) -> str:
         if not value.startswith("v"):
             value = f"v{value}"
-        if not value.endswith(".0"):
-            raise ValueError("SALESFORCE_API_VERSION looks like v62.0")
+        match = re.fullmatch(r"v(\d+)\.0", value)
+        if match is None:
+            raise ValueError("SALESFORCE_API_VERSION looks like v68.0")
+        if int(match.group(1)) <= LAST_RETIRED_API_VERSION:
+            raise ValueError(
+                f"SALESFORCE_API_VERSION {value} is retired: Salesforce answers 410 Gone to "
+                f"versions up to {LAST_RETIRED_API_VERSION}.0"
+            )
         return value
 
     @field_validator("salesforce_keepalive_hours")

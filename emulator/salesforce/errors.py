@@ -33,6 +33,11 @@ def not_found() -> SFError:
     return SFError(404, "NOT_FOUND", "The requested resource does not exist")
 
 
+def gone() -> SFError:
+    """A retired API version: Salesforce documents the 410 status; the body is the emulator's."""
+    return SFError(410, "GONE", "The requested API version has been retired")
+
+
 def invalid_session() -> SFError:
     return SFError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 

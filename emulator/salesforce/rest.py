@@ -23,7 +23,10 @@ from .util import http_date, parse_http_date
 
 router = APIRouter(prefix="/services/data")
 _VERSION_RE = re.compile(r"^v(\d+)\.0$")
-LATEST = 64
+# What a production org serves on 2026-12-04: Winter '27 (68.0) is the newest GA version;
+# 7.0 to 30.0 are retired (21.0-30.0 since Summer '25) and answer 410 Gone.
+LATEST = 68
+OLDEST = 31
 
 
 def season(n: int) -> str:
@@ -51,8 +54,11 @@ async def rest_ctx(request: Request, version: str) -> Ctx:
             request.state.sf_org_id = state.org(org_hint).id
         except KeyError:
             pass
-    if not m or int(m.group(1)) < 20:
+    if not m or int(m.group(1)) > LATEST:
         raise errors.not_found()
+    if int(m.group(1)) < OLDEST:
+        raise errors.gone()
+    state.count(f"version.{m.group(1)}.0")
     if at is None:
         raise errors.invalid_session()
     org = state.org(at.org_id)
@@ -87,7 +93,7 @@ def org_type(ctx: Ctx, name: str) -> SObjectType:
 async def versions() -> list[dict[str, str]]:
     return [
         {"label": season(n), "url": f"/services/data/v{n}.0", "version": f"{n}.0"}
-        for n in range(20, LATEST + 1)
+        for n in range(OLDEST, LATEST + 1)
     ]
 
 

@@ -22,7 +22,6 @@ from .tokens import TokenStore
 from .util import fmt_datetime, make_id, now, parse_datetime, same_id
 
 SEED_PATH = Path(__file__).with_name("seed.json")
-API_VERSIONS = [f"{n}.0" for n in range(20, 66)]
 SEEDED_TYPES = (("Contact", "contacts"), ("Lead", "leads"), ("Task", "tasks"))
 
 

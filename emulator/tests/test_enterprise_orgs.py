@@ -147,7 +147,7 @@ def test_large_tables_time_out_non_selective_filters(client, token):
 
 def test_the_versions_a_real_org_serves(client, token):
     listed = client.get("/services/data").json()
-    assert listed[0] == {"label": "Spring '15", "url": "/services/data/v31.0", "version": "31.0"}
+    assert listed[0] == {"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}
     assert listed[-1] == {
         "label": "Winter '27",
         "url": "/services/data/v68.0",

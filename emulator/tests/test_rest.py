@@ -22,7 +22,7 @@ def test_versions_and_resources(client, token):
     assert {"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"} in versions
     res = client.get(f"{V}/", headers=bearer(token)).json()
     assert res["query"] == f"{V}/query" and res["sobjects"] == f"{V}/sobjects"
-    assert client.get("/services/data/v19.0/limits", headers=bearer(token)).status_code == 404
+    assert client.get("/services/data/v19.0/limits", headers=bearer(token)).status_code == 410
     assert client.get("/services/data/v55.0/limits", headers=bearer(token)).status_code == 200
 
 

@@ -26,8 +26,9 @@ async def test_the_default_is_the_newest_version_the_org_serves(sf_emulator: Any
 def test_retired_and_malformed_versions_are_refused_at_start() -> None:
     for value in ("v30.0", "v20.0", "v62.5", "latest"):
         with pytest.raises(ValidationError):
-            Settings(salesforce_api_version=value)
-    assert Settings(salesforce_api_version="64.0").salesforce_api_version == "v64.0"
+            Settings(environment="development", salesforce_api_version=value)
+    configured = Settings(environment="development", salesforce_api_version="64.0")
+    assert configured.salesforce_api_version == "v64.0"
 
 
 @pytest.fixture
