@@ -28,7 +28,7 @@ async def get_hidden_fields(request: Request, org_id: str, profile: str) -> Resp
     org = _org_or_404(sf(request), org_id)
     if org is None:
         return _not_found("org")
-    return JSONResponse(org.hidden_fields.get(profile, {}))
+    return JSONResponse(getattr(org, "hidden_fields", {}).get(profile, {}))
 
 
 @router.put("/profiles/{profile}/hidden-fields")
@@ -55,7 +55,8 @@ async def put_hidden_fields(request: Request, org_id: str, profile: str) -> Resp
             return _bad("Id is always readable")
         hidden[name] = list(fields)
     with state._lock:
-        org.hidden_fields[profile] = hidden
+        # An org restored from an older state file (make run) may lack the attribute.
+        org.hidden_fields = {**getattr(org, "hidden_fields", {}), profile: hidden}
     return JSONResponse(hidden)
 
 
@@ -122,7 +123,7 @@ async def get_large_tables(request: Request, org_id: str) -> Response:
     org = _org_or_404(sf(request), org_id)
     if org is None:
         return _not_found("org")
-    return JSONResponse({"objects": sorted(org.large_tables)})
+    return JSONResponse({"objects": sorted(getattr(org, "large_tables", ()))})
 
 
 @router.put("/large-tables")
