@@ -92,27 +92,26 @@ async def get_assignment_rule(request: Request, org_id: str) -> Response:
 @router.put("/lead-assignment-rule")
 async def put_assignment_rule(request: Request, org_id: str) -> Response:
     """{"owner_id": "005..."}: an active rule giving every new Lead to that user."""
-    state = sf(request)
-    org = _org_or_404(state, org_id)
-    if org is None:
-        return _not_found("org")
     owner = (await _json(request)).get("owner_id")
-    if not isinstance(owner, str) or owner not in org.users:
-        return _bad("owner_id: a user of the org")
-    with state._lock:
-        org.lead_assignment_owner = owner
-    return JSONResponse({"owner_id": owner})
+    return _assign(request, org_id, owner if isinstance(owner, str) else "")
 
 
 @router.delete("/lead-assignment-rule")
 async def delete_assignment_rule(request: Request, org_id: str) -> Response:
+    return _assign(request, org_id, None)
+
+
+def _assign(request: Request, org_id: str, owner: str | None) -> Response:
+    """Make `owner` the active rule's user (None: no active rule)."""
     state = sf(request)
     org = _org_or_404(state, org_id)
     if org is None:
         return _not_found("org")
+    if owner is not None and owner not in org.users:
+        return _bad("owner_id: a user of the org")
     with state._lock:
-        org.lead_assignment_owner = None
-    return Response(status_code=204)
+        org.lead_assignment_owner = owner
+    return JSONResponse({"owner_id": owner})
 
 
 # -- large tables (QUERY_TIMEOUT) ----------------------------------------------------------

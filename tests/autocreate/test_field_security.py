@@ -23,19 +23,13 @@ from tests.helpers.autocreate import (
     settled,
     wait_until,
 )
+from tests.helpers.emulator_control import hide_fields
 
 ADMIN = "0055g000000GR2fAAG"  # the connected user
 
 
 async def hide_phones(sf_emulator: Any) -> None:
-    async with httpx.AsyncClient(base_url=sf_emulator.base_url + "/__emulator") as http:
-        hidden = {"Contact": ["Phone", "MobilePhone"]}
-        answer = await http.put(f"/orgs/{ACME}/profiles/Integration/hidden-fields", json=hidden)
-        assert answer.status_code == 200, answer.text
-        answer = await http.put(
-            f"/orgs/{ACME}/users/{ADMIN}/profile", json={"profile": "Integration"}
-        )
-        assert answer.status_code == 200, answer.text
+    await hide_fields(sf_emulator, ACME, ADMIN, Contact=["Phone", "MobilePhone"])
 
 
 async def test_the_webhook_reads_back_without_hidden_fields(

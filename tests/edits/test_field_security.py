@@ -5,22 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.helpers.contact_app import ACME
 from tests.helpers.edits import ANA, edit, revert, setup_workspace, stored
+from tests.helpers.emulator_control import hide_fields
 
 ADMIN = "0055g000000GR2fAAG"  # the connected user
 
 
 async def hide(sf: Any, **hidden: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=sf.base_url + "/__emulator") as http:
-        answer = await http.put(f"/orgs/{ACME}/profiles/Integration/hidden-fields", json=hidden)
-        assert answer.status_code == 200, answer.text
-        answer = await http.put(
-            f"/orgs/{ACME}/users/{ADMIN}/profile", json={"profile": "Integration"}
-        )
-        assert answer.status_code == 200, answer.text
+    await hide_fields(sf, ACME, ADMIN, **hidden)
 
 
 async def test_an_edit_and_its_revert_read_back_only_visible_fields(

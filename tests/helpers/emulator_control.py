@@ -26,3 +26,14 @@ async def token_fault(sf_emulator: Any, fault: str, count: int = 100) -> None:
 
 async def advance_days(sf_emulator: Any, days: float) -> None:
     await control(sf_emulator, "POST", "/clock", {"advance_days": days})
+
+
+async def hide_fields(
+    sf_emulator: Any, org_id: str, user_id: str, profile: str = "Integration", **hidden: list[str]
+) -> None:
+    """Field-level security: the user gets `profile`, which hides these fields, e.g.
+    `hide_fields(sf, ACME, ADMIN, Contact=["MobilePhone"])`."""
+    await control(sf_emulator, "PUT", f"/orgs/{org_id}/profiles/{profile}/hidden-fields", hidden)
+    await control(
+        sf_emulator, "PUT", f"/orgs/{org_id}/users/{user_id}/profile", {"profile": profile}
+    )

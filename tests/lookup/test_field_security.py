@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from tests.helpers.contact_app import ACME, Connect
+from tests.helpers.emulator_control import hide_fields
 from tests.helpers.lookups import lookup, put_settings
 
 ADMIN = "0055g000000GR2fAAG"  # admin@acme.example, the user `connect` authorizes
@@ -20,17 +19,9 @@ PROFILE = "Integration Profile"
 SETTINGS = "/v1/workspaces/ws-1/salesforce/settings"
 
 
-async def emulator(sf: Any, method: str, path: str, body: Any = None) -> Any:
-    async with httpx.AsyncClient(base_url=sf.base_url + "/__emulator") as http:
-        response = await http.request(method, path, json=body)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
-
-
 async def hide(sf: Any, **hidden: list[str]) -> None:
     """The connected user gets a profile that hides these fields."""
-    await emulator(sf, "PUT", f"/orgs/{ACME}/profiles/{PROFILE}/hidden-fields", hidden)
-    await emulator(sf, "PUT", f"/orgs/{ACME}/users/{ADMIN}/profile", {"profile": PROFILE})
+    await hide_fields(sf, ACME, ADMIN, PROFILE, **hidden)
 
 
 async def test_a_hidden_mobile_phone_is_never_queried_and_phone_still_matches(
