@@ -34,7 +34,8 @@ def not_found() -> SFError:
 
 
 def gone() -> SFError:
-    """A retired API version: Salesforce documents the 410 status; the body is the emulator's."""
+    """A retired API version: 410 with errorCode GONE (the documented status; clients report
+    that code); the message is the emulator's own."""
     return SFError(410, "GONE", "The requested API version has been retired")
 
 
