@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     salesforce_api_foreground_max_usage: float = Field(default=0.95, gt=0, le=1)
     lookup_miss_rate_per_workspace: float = Field(default=10.0, gt=0)
     lookup_miss_burst_per_workspace: int = Field(default=20, ge=1)
+    # Salesforce-calling writes (edits, reverts, creates, activities) one workspace may make
+    # per second on average, and at once (docs/api-allocation.md).
+    salesforce_write_rate_per_workspace: float = Field(default=5.0, gt=0)
+    salesforce_write_burst_per_workspace: int = Field(default=20, ge=1)
     # How often the per-purpose call counts and the usage seen are written to the store.
     api_usage_flush_seconds: float = Field(default=2.0, gt=0)
     # Reconciliation of a workspace where nothing new appears backs off up to this factor.
