@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from app.workspace.budget import retry_after_seconds
+from app.workspace.budget import PROBE_AFTER_SECONDS, retry_after_seconds
 from tests.helpers.contact_app import ACME
 from tests.helpers.edits import (
     ANA,
@@ -53,10 +53,13 @@ async def enable_writes(client: httpx.AsyncClient, auth: Any, ws: str = "ws-1") 
     assert answer.status_code == 200, answer.text
 
 
-async def create_contact(client: httpx.AsyncClient, auth: Any, n: int, ws: str = "ws-1") -> Any:
+async def create_contact(
+    client: httpx.AsyncClient, auth: Any, n: int, ws: str = "ws-1", key: str | None = None
+) -> Any:
     fields = {"LastName": f"Burst{n}", "Email": f"burst{n}@example.com"}
+    headers = auth(ws, "agent") | ({"Idempotency-Key": key} if key else {})
     return await client.post(
-        f"{BASE.format(ws=ws)}/contacts", json={"fields": fields}, headers=auth(ws, "agent")
+        f"{BASE.format(ws=ws)}/contacts", json={"fields": fields}, headers=headers
     )
 
 
@@ -109,7 +112,7 @@ async def test_an_edit_to_a_new_value_is_written_even_when_cached(
 
 
 async def test_every_write_at_an_org_near_its_limit_is_refused_503_before_any_call(
-    client, auth, connect, sf_emulator, app
+    client, auth, connect, sf_emulator, app, clock
 ) -> None:
     await setup_workspace(client, auth, connect)
     await enable_writes(client, auth)
@@ -125,7 +128,7 @@ async def test_every_write_at_an_org_near_its_limit_is_refused_503_before_any_ca
     refused = [
         await edit(client, auth, {"Title": "CEO"}),
         await revert(client, auth, "Title"),
-        await create_contact(client, auth, 1),
+        await create_contact(client, auth, 1, key="near-the-limit"),
         await client.post(
             f"{BASE.format(ws='ws-1')}/leads",
             json={"fields": {"LastName": "Near", "Company": "Limit Ltd"}},
@@ -145,6 +148,14 @@ async def test_every_write_at_an_org_near_its_limit_is_refused_503_before_any_ca
     # A no-op edit answered from a fresh cached read still works: it costs nothing.
     assert (await edit(client, auth, {"Title": "CTO"})).status_code == 200
     assert sf_emulator.counters["api"] == 0
+
+    # The org's other tools stopped; once the measurement is old one call probes it again,
+    # and the refused create's Idempotency-Key was left free: its retry creates the record.
+    await set_usage(sf_emulator, 9_000)
+    clock.advance(PROBE_AFTER_SECONDS)
+    retried = await create_contact(client, auth, 1, key="near-the-limit")
+    assert retried.status_code == 201, retried.text
+    assert sf_emulator.counters["contact.create"] == 1
 
 
 async def test_a_burst_of_writes_past_the_workspace_rate_gets_429(
