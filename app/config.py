@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     salesforce_api_version: str = "v62.0"
     salesforce_extra_allowed_hosts: str = ""
     salesforce_timeout_seconds: float = 10.0
+    # How long a create or an activity holds its Idempotency-Key / external_id before another
+    # request may settle it (it may have died): at most 30 s (contract), and longer than one
+    # attempt can take (2 x SALESFORCE_TIMEOUT_SECONDS + 1), so a live one is never settled.
+    writeback_lease_seconds: float = Field(default=25.0, gt=0, le=30)
     # Per org: this many timeouts/5xx/network failures in a row (each within the window of
     # the previous one) and Salesforce is not called for SALESFORCE_BREAKER_OPEN_SECONDS.
     salesforce_breaker_failures: int = 3
@@ -164,6 +168,17 @@ class Settings(BaseSettings):
             raise ValueError("PUBLIC_BASE_URL looks like https://sf.example.com")
         checked_host(parts.netloc, allow_port=True)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        shortest = 2 * self.salesforce_timeout_seconds + 1
+        if self.writeback_lease_seconds < shortest:
+            raise ValueError(
+                f"WRITEBACK_LEASE_SECONDS must be at least {shortest:g} "
+                "(2 x SALESFORCE_TIMEOUT_SECONDS + 1): a create still waiting for Salesforce "
+                "would otherwise be settled, and made, a second time"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> Settings:

@@ -18,8 +18,11 @@ from app.autocreate.outcomes import AUTO_CREATED_TAG
 from app.config import Settings
 from emulator.respondio import RespondioEmulator
 from tests.helpers.autocreate import (
+    ACME,
     Workspace,
     add_contacts,
+    ago,
+    connect_workspace,
     deliver,
     rows,
     running_worker,
@@ -99,6 +102,60 @@ async def test_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(
     assert contact["email"] == "person0@example.com"
     assert contact["tags"] == [AUTO_CREATED_TAG]
     assert rio.counters["contact.created"] == 1
+
+
+async def test_worker_killed_mid_bulk_import_creates_every_contact_exactly_once(
+    client: httpx.AsyncClient,
+    app: Any,
+    sf_emulator: Any,
+    rio: RespondioEmulator,
+    settings: Settings,
+    tmp_path: Path,
+    rio_idle: Callable[[], Awaitable[bool]],
+) -> None:
+    """A bulk import of 30 Contacts, 8 jobs at a time: the worker dies with some contacts
+    created, some creates in flight and the rest not started; a new worker finishes the
+    import and respond.io holds each contact once."""
+    total = 30
+    ws = await connect_workspace(app, sf_emulator, "ws-bulk", include_bulk_imports=True)
+    bulk = sf_emulator.bulk_create_contacts(ACME, total, created_date=ago(30))
+    await deliver(client, sf_emulator, ws.webhook_path, [r["Id"] for r in bulk])
+    rio.configure(latency_ms=300)  # each create and each tagging takes a while
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(  # noqa: ASYNC220 - killed below, never waited on while blocking
+        [sys.executable, "-m", "app.worker"],
+        cwd=ROOT,
+        env=worker_environment(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        async def partly_done() -> bool:
+            current = await rows(app)
+            created = sum(r.status == "created" for r in current)
+            in_flight = sum(r.status == "pending" and r.create_sent_at is not None for r in current)
+            return created >= 5 and in_flight >= 1
+
+        await wait_until(partly_done)
+        process.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(process.wait, 10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    left = [r for r in await rows(app) if r.status == "pending"]
+    assert left  # the kill left work behind: some sent, some never started
+    assert any(r.create_sent_at is not None for r in left)
+
+    await wait_until(rio_idle)
+    rio.configure(latency_ms=0)
+    async with running_worker(settings):
+        await wait_until(lambda: settled(app, total))
+    assert {r.status for r in await rows(app)} == {"created"}
+    emails = sorted(c["email"] for c in rio.contacts(ws.token))
+    assert emails == sorted(r["Email"] for r in bulk)  # every one, none twice
+    assert rio.counters["contact.created"] == total
 
 
 async def test_sigterm_stops_the_worker_gracefully(
