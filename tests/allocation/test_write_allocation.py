@@ -14,6 +14,9 @@ from tests.helpers.edits import (
     ANA,
     ANA_EMAIL,
     LEAD_VISIBLE,
+    LEADS,
+    LENA,
+    LENA_EMAIL,
     VISIBLE,
     edit,
     edit_rows,
@@ -191,3 +194,18 @@ async def test_a_burst_of_writes_past_the_workspace_rate_gets_429(
     clock.advance(0.2)
     assert (await edit(client, auth, {"Title": "One more"})).status_code == 200
     assert (await edit(client, auth, {"Title": "Again"})).status_code == 429
+
+
+async def test_a_no_op_lead_edit_after_a_lookup_costs_no_call(
+    client, auth, connect, sf_emulator
+) -> None:
+    await setup_workspace(client, auth, connect, leads=LEAD_VISIBLE)
+    shown = (await lookup(client, auth, email=LENA_EMAIL)).json()["lead"]
+    title = next(f["value"] for f in shown["fields"] if f["name"] == "Title")
+    sf_emulator.reset_counters()
+
+    for _ in range(30):
+        answer = await edit(client, auth, {"Title": title}, contact=LENA, path=LEADS)
+        assert answer.status_code == 200, answer.text
+    assert answer.json()["fields"] == shown["fields"]
+    assert sf_emulator.counters["api"] == 0
