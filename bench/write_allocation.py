@@ -29,7 +29,11 @@ import httpx  # noqa: E402
 from app.auth import mint_token  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from bench._common import salesforce_emulator, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    in_process_settings,
+    salesforce_emulator,
+    scratch_database,
+)
 from tests.helpers.autocreate import ACME, connect_workspace  # noqa: E402
 from tests.helpers.clock import FakeClock  # noqa: E402
 
@@ -98,17 +102,7 @@ async def scenarios(settings: Settings, emulator: Any) -> list[tuple[str, Counte
 
 def main() -> None:
     with salesforce_emulator() as (emulator, _), scratch_database("bench_writes") as db:
-        host = emulator.base_url.split("://", 1)[1]
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            environment="test",
-            database_url=db.url,
-            salesforce_login_url=emulator.base_url,
-            salesforce_sandbox_login_url=emulator.base_url,
-            salesforce_extra_allowed_hosts=host,
-            log_level="WARNING",
-        )
-        results = asyncio.run(scenarios(settings, emulator))
+        results = asyncio.run(scenarios(in_process_settings(emulator, db.url), emulator))
     print(f"{EDITS} edits of one Contact's Title per scenario (default limits):")
     for name, statuses, calls in results:
         answered = ", ".join(f"{n} x {status}" for status, n in sorted(statuses.items()))
