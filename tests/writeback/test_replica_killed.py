@@ -26,7 +26,7 @@ from tests.writeback.test_lost_create_answers import contacts_named
 from tests.writeback.test_writeback import BASE, WS, control, setup
 
 # Short timings so the test takes seconds; the lease must outlast an attempt (2 x timeout + 1).
-REPLICA = {"salesforce_timeout_seconds": 1.5, "writeback_lease_seconds": 4}
+REPLICA = {"salesforce_timeout_seconds": 3, "writeback_lease_seconds": 7}
 RETRY_FOR_SECONDS = 30.0
 
 
@@ -46,7 +46,7 @@ async def test_a_create_whose_replica_died_mid_answer_is_one_record_after_a_retr
         sf_emulator,
         "POST",
         f"/orgs/{ACME}/write-faults",
-        {"object": "Contact", "operations": ["create"], "lose_answer": "hang", "hang_seconds": 5},
+        {"object": "Contact", "operations": ["create"], "lose_answer": "hang", "hang_seconds": 10},
     )
     async with (
         service_processes(settings, tmp_path, 2, **REPLICA) as (a, b),
@@ -91,4 +91,4 @@ def test_the_lease_ends_within_30_seconds_and_outlasts_an_attempt(make_settings:
         make_settings(writeback_lease_seconds=31)
     with pytest.raises(ValidationError, match="at least 21"):
         make_settings(salesforce_timeout_seconds=10, writeback_lease_seconds=20)
-    assert make_settings(**REPLICA).writeback_lease_seconds == 4
+    assert make_settings(**REPLICA).writeback_lease_seconds == 7
