@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     salesforce_api_version: str = "v68.0"
     salesforce_extra_allowed_hosts: str = ""
     salesforce_timeout_seconds: float = 10.0
+    # How long a create or an activity holds its Idempotency-Key / external_id before another
+    # request may settle it (it may have died): at most 30 s (contract), and longer than one
+    # attempt can take (2 x SALESFORCE_TIMEOUT_SECONDS + 1), so a live one is never settled.
+    writeback_lease_seconds: float = Field(default=25.0, gt=0, le=30)
     # Per org: this many timeouts/5xx/network failures in a row (each within the window of
     # the previous one) and Salesforce is not called for SALESFORCE_BREAKER_OPEN_SECONDS.
     salesforce_breaker_failures: int = 3
@@ -124,6 +128,10 @@ class Settings(BaseSettings):
     salesforce_api_foreground_max_usage: float = Field(default=0.95, gt=0, le=1)
     lookup_miss_rate_per_workspace: float = Field(default=10.0, gt=0)
     lookup_miss_burst_per_workspace: int = Field(default=20, ge=1)
+    # Salesforce-calling writes (edits, reverts, creates, activities) one workspace may make
+    # per second on average, and at once (docs/api-allocation.md).
+    salesforce_write_rate_per_workspace: float = Field(default=5.0, gt=0)
+    salesforce_write_burst_per_workspace: int = Field(default=20, ge=1)
     # How often the per-purpose call counts and the usage seen are written to the store.
     api_usage_flush_seconds: float = Field(default=2.0, gt=0)
     # Reconciliation of a workspace where nothing new appears backs off up to this factor.
@@ -169,6 +177,17 @@ class Settings(BaseSettings):
             raise ValueError("PUBLIC_BASE_URL looks like https://sf.example.com")
         checked_host(parts.netloc, allow_port=True)
         return value.strip()
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        shortest = 2 * self.salesforce_timeout_seconds + 1
+        if self.writeback_lease_seconds < shortest:
+            raise ValueError(
+                f"WRITEBACK_LEASE_SECONDS must be at least {shortest:g} "
+                "(2 x SALESFORCE_TIMEOUT_SECONDS + 1): a create still waiting for Salesforce "
+                "would otherwise be settled, and made, a second time"
+            )
+        return self
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> Settings:

@@ -45,6 +45,7 @@ from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.service_base import ServiceParts
 from app.workspace.tokens import TokenStore
+from app.workspace.write_gate import WriteGate
 from app.workspace_settings.service import WorkspaceSettingsService
 from app.writeback.activities import ActivityService
 from app.writeback.service import RecordCreationService
@@ -65,6 +66,7 @@ class Services:
     invalidation: Invalidation
     bus: CacheBus | None
     misses: MissLimiter
+    writes: WriteGate
     connections: ConnectionService
     workspace_settings: WorkspaceSettingsService
     lookup: LookupService
@@ -82,8 +84,9 @@ class Services:
             lookups = lookups.shared
         if isinstance(lookups, RedisLookupCache):
             await lookups.close()
-        if isinstance(self.misses, RedisMissLimiter):
-            await self.misses.close()
+        for limiter in (self.misses, self.writes.limiter):
+            if isinstance(limiter, RedisMissLimiter):
+                await limiter.close()
         await self.http.aclose()
         await self.db.dispose()
 
@@ -130,9 +133,25 @@ async def start_services(
     if bus is not None:
         await bus.start()
     budget.start()
-    misses = _miss_limiter(settings, clock)
+    misses = _rate_limiter(
+        settings,
+        clock,
+        "missrate",
+        settings.lookup_miss_rate_per_workspace,
+        settings.lookup_miss_burst_per_workspace,
+    )
+    writes = WriteGate(
+        budget,
+        _rate_limiter(
+            settings,
+            clock,
+            "writerate",
+            settings.salesforce_write_rate_per_workspace,
+            settings.salesforce_write_burst_per_workspace,
+        ),
+    )
     # What every workspace feature service is built from (app.workspace.service_base).
-    parts = ServiceParts(db=db, caches=caches, salesforce=salesforce, tokens=tokens)
+    parts = ServiceParts(db=db, caches=caches, salesforce=salesforce, tokens=tokens, writes=writes)
     return Services(
         settings=settings,
         db=db,
@@ -151,6 +170,7 @@ async def start_services(
         invalidation=invalidation,
         bus=bus,
         misses=misses,
+        writes=writes,
         connections=ConnectionService(
             db=db,
             cipher=cipher,
@@ -169,13 +189,11 @@ async def start_services(
     )
 
 
-def _miss_limiter(settings: Settings, clock: Clock) -> MissLimiter:
-    """The per-workspace limit on lookup cache misses; across replicas with CACHE_URL."""
-    local = MemoryMissLimiter(
-        settings.lookup_miss_rate_per_workspace,
-        settings.lookup_miss_burst_per_workspace,
-        clock=clock,
-    )
+def _rate_limiter(
+    settings: Settings, clock: Clock, name: str, rate: float, burst: int
+) -> MissLimiter:
+    """A per-workspace rate limit (lookup misses, writes); across replicas with CACHE_URL."""
+    local = MemoryMissLimiter(rate, burst, clock=clock)
     if not settings.cache_url:
         return local
     return RedisMissLimiter(
@@ -184,10 +202,11 @@ def _miss_limiter(settings: Settings, clock: Clock) -> MissLimiter:
             socket_timeout=settings.cache_socket_timeout_seconds,
             max_connections=settings.cache_max_connections,
         ),
-        settings.lookup_miss_rate_per_workspace,
-        settings.lookup_miss_burst_per_workspace,
+        rate,
+        burst,
         prefix=settings.cache_key_prefix,
         fallback=local,
+        name=name,
     )
 
 

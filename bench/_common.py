@@ -201,6 +201,21 @@ def salesforce_emulator() -> Iterator[tuple[SalesforceEmulator, RunningServer]]:
         running.stop()
 
 
+def in_process_settings(emulator: SalesforceEmulator, database: str, **overrides: Any) -> Settings:
+    """Settings for a service built in this process on `database` and the emulator (quiet)."""
+    host = emulator.base_url.split("://", 1)[1]
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="test",
+        database_url=database,
+        salesforce_login_url=emulator.base_url,
+        salesforce_sandbox_login_url=emulator.base_url,
+        salesforce_extra_allowed_hosts=host,
+        log_level="WARNING",
+        **overrides,
+    )
+
+
 async def connect_workspaces(database: str, login_url: str, usernames: Mapping[str, str]) -> None:
     """Connect each workspace to the emulator user named for it, through the OAuth flow."""
     settings = Settings(_env_file=None, environment="development", database_url=database)  # type: ignore[call-arg]

@@ -29,7 +29,11 @@ from app.auth import mint_token  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import AutocreateWorkspace, SalesforceApiCalls  # noqa: E402
-from bench._common import salesforce_emulator, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    in_process_settings,
+    salesforce_emulator,
+    scratch_database,
+)
 from tests.helpers.autocreate import ACME, connect_workspace, reconciler_of  # noqa: E402
 from tests.helpers.clock import FakeClock  # noqa: E402
 
@@ -141,15 +145,9 @@ def main() -> None:
     )
     for replicas in (1, 3):
         with salesforce_emulator() as (emulator, _), scratch_database("bench_budget") as db:
-            host = emulator.base_url.split("://", 1)[1]
-            settings = Settings(  # type: ignore[call-arg]
-                _env_file=None,
-                environment="test",
-                database_url=db.url,
-                salesforce_login_url=emulator.base_url,
-                salesforce_sandbox_login_url=emulator.base_url,
-                salesforce_extra_allowed_hosts=host,
-                log_level="WARNING",
+            settings = in_process_settings(
+                emulator,
+                db.url,
                 lookup_miss_rate_per_workspace=1000.0,
                 lookup_miss_burst_per_workspace=1000,
             )

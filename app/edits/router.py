@@ -64,6 +64,7 @@ def record_routes(sobject: SObject) -> APIRouter:
         not_found,
         errors.SalesforceValidationFailed,
         errors.EditConflict,
+        errors.TooManyRequests,
         *SALESFORCE_READ_ERRORS,
     )
     gone = (
@@ -85,7 +86,11 @@ def record_routes(sobject: SObject) -> APIRouter:
         f"The {sobject} is read fresh first and written with `If-Unmodified-Since`: a change "
         "made in Salesforce in between answers `edit_conflict` instead of being overwritten. "
         "Fields that already hold the requested value are neither written nor recorded, so "
-        f"repeating a request is safe. Answers with the fresh `{noun}` object of the lookup; "
+        "repeating a request is safe; when a fresh cached lookup of the record already holds "
+        "every value, the edit costs no Salesforce call at all. Writes are limited per "
+        "workspace (429 `too_many_requests`) and refused while the org is near its daily API "
+        "limit (503 `salesforce_rate_limited`), both with `Retry-After`. Answers with the "
+        f"fresh `{noun}` object of the lookup; "
         f"cached lookups of the {sobject} are updated at once.{gone} "
         f"At most {MAX_BODY_BYTES} bytes and 100 fields per request.",
         openapi_extra={

@@ -41,6 +41,7 @@ from app.edits import repository as edit_history
 from app.edits.reader import MALFORMED_ID_CODES, ContactReader
 from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
+from app.edits.unchanged import answer_unchanged
 from app.edits.validation import canonical_record_id, check_editable, check_values
 from app.edits.writer import RecordWriter, last_modified
 from app.salesforce.errors import (
@@ -170,6 +171,10 @@ class EditService(WorkspaceService):
         fields = check_editable(context, describe, values, sobject)
         checked = check_values(fields, list(values.values()))
         plan = plan_for(context, describe, sobject)
+        unchanged = await answer_unchanged(self._db, self._lookups, context, plan, ref, checked)
+        if unchanged is not None:
+            return unchanged
+        await self._before_write(context)
         credentials = await self._tokens.for_context(context)
         record = await self._reader.read_and_settle(
             context, describe, plan, ref, credentials, [f.name for f in fields]
@@ -248,6 +253,7 @@ class EditService(WorkspaceService):
         describe = await self._describes.get(context, sobject)
         (field,) = check_editable(context, describe, [field_name], sobject)
         plan = plan_for(context, describe, sobject)
+        await self._before_write(context)
         credentials = await self._tokens.for_context(context)
         record = await self._reader.read_and_settle(
             context, describe, plan, ref, credentials, [field.name]

@@ -21,7 +21,7 @@ by several replicas, behind the same Protocol.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -103,6 +103,12 @@ def refreshed_entry(
     return updated if revertible is None else replace(updated, revertible=revertible)
 
 
+def latest_record(entries: Iterable[LookupEntry | None]) -> LookupEntry | None:
+    """The most recently read of the entries that hold a record."""
+    held = [e for e in entries if e is not None and e.record is not None]
+    return max(held, key=lambda e: e.fetched_at) if held else None
+
+
 class LookupCache(Protocol):
     async def get(self, key: LookupKey) -> LookupEntry | None:
         """A fresh entry, or None."""
@@ -115,6 +121,10 @@ class LookupCache(Protocol):
 
     async def invalidate_contact(self, workspace_id: str, contact_id: str) -> None:
         """Drop every entry of the workspace holding this contact."""
+
+    async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
+        """The most recently read fresh entry of the workspace holding this contact's record,
+        or None (an edit that changes nothing is answered from it without a call)."""
 
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
@@ -182,6 +192,10 @@ class MemoryLookupCache:
         for key in self._keys_of_contact(workspace_id, contact_id, pop=True):
             self._fresh.pop(key, None)
             self._stale.pop(key, None)
+
+    async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
+        keys = self._keys_of_contact(workspace_id, contact_id, pop=False)
+        return latest_record(self._fresh.get(key) for key in keys)
 
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
@@ -262,6 +276,7 @@ __all__ = [
     "MemoryLookupCache",
     "StaleOn",
     "key_identifiers",
+    "latest_record",
     "looked_up_with",
     "refreshed_entry",
 ]

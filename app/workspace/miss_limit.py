@@ -1,4 +1,6 @@
-"""A workspace's rate of lookup cache misses (each one costs the org Salesforce calls).
+"""A workspace's rate of lookup cache misses (each one costs the org Salesforce calls), and,
+with the same limiter under another name, of its Salesforce-calling writes
+(app.workspace.write_gate).
 
 GCRA, the token bucket written as one timestamp per workspace (the "theoretical arrival
 time"): `LOOKUP_MISS_RATE_PER_WORKSPACE` misses per second on average, up to
@@ -25,6 +27,7 @@ from app.workspace.redis_wire import REDIS_FAILURES
 logger = logging.getLogger("app.workspace.miss_limit")
 
 MAX_WORKSPACES = 100_000
+EPSILON_SECONDS = 1e-9
 
 GCRA_SCRIPT = """
 local t = redis.call('TIME')
@@ -58,7 +61,9 @@ class MemoryMissLimiter:
         tat = max(self._tat.get(workspace_id, now), now)
         new_tat = tat + self._interval
         allow_at = new_tat - self._interval * self._burst
-        if allow_at > now:
+        # With a rounding margin: 20 steps of 0.2 s add up to a hair over 4 s, which refused
+        # the last request of a full burst.
+        if allow_at - now > EPSILON_SECONDS:
             return allow_at - now
         if len(self._tat) >= MAX_WORKSPACES and workspace_id not in self._tat:
             # Drop the buckets that are full again (their timestamp has passed).
@@ -76,13 +81,15 @@ class RedisMissLimiter:
         *,
         prefix: str,
         fallback: MemoryMissLimiter,
+        name: str = "missrate",
     ) -> None:
         self._redis = redis
         self._script = redis.register_script(GCRA_SCRIPT)
         self._interval_ms = max(1, round(1000.0 / rate))
         self._burst = max(1, burst)
-        self._prefix = prefix + "missrate:"
+        self._prefix = f"{prefix}{name}:"
         self._fallback = fallback
+        self._name = name
 
     async def acquire(self, workspace_id: str) -> float:
         try:
@@ -90,7 +97,10 @@ class RedisMissLimiter:
                 keys=[self._prefix + workspace_id], args=[self._interval_ms, self._burst]
             )
         except REDIS_FAILURES as exc:
-            logger.warning("lookup.miss_limit.redis_failed", extra={"error": type(exc).__name__})
+            logger.warning(
+                "workspace.rate_limit.redis_failed",
+                extra={"limit": self._name, "error": type(exc).__name__},
+            )
             return await self._fallback.acquire(workspace_id)
         return float(wait_ms) / 1000.0
 

@@ -110,6 +110,10 @@ class NearLookupCache:
             workspace_id, contact_id, self.shared.invalidate_contact(workspace_id, contact_id)
         )
 
+    async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
+        # Read where writes land (never a near copy): what another replica wrote counts.
+        return await self.shared.contact_entry(workspace_id, contact_id)
+
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:

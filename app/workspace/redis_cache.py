@@ -45,6 +45,7 @@ from app.workspace.lookup_cache import (
     LookupKey,
     StaleOn,
     key_identifiers,
+    latest_record,
     looked_up_with,
     refreshed_entry,
 )
@@ -59,6 +60,7 @@ from app.workspace.redis_wire import (
     RedisHealth,
     decode_entry,
     encode_entry,
+    entries_with_ttl,
     identifier_digest,
     key_digest,
     unlink_prefix,
@@ -92,7 +94,7 @@ class RedisLookupCache:
         self._lock_ms = max(1, int(lock_seconds * 1000))
         self._prefix = prefix
         self.on_purged = on_purged
-        self._now = now
+        self._now = now or (lambda: datetime.now(UTC))
         self._read = redis.register_script(READ_SCRIPT)
         self._store = redis.register_script(STORE_SCRIPT)
         self._contact = redis.register_script(CONTACT_SCRIPT)
@@ -160,6 +162,19 @@ class RedisLookupCache:
         except REDIS_FAILURES as exc:
             self._health.failed("invalidate_contact", exc)
 
+    async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
+        if self._health.skipping():
+            return None
+        try:
+            generation, digests = await self._contact_digests(workspace_id, contact_id)
+            base = self._base(workspace_id) + generation
+            held = await entries_with_ttl(self._redis, [f"{base}:e:{d}" for d in digests])
+        except REDIS_FAILURES as exc:
+            self._health.failed("contact_entry", exc)
+            return None
+        fresh_above = self._fresh_above_ms
+        return latest_record(self._decode(raw) for raw, ttl in held if ttl > fresh_above)
+
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:
@@ -179,7 +194,7 @@ class RedisLookupCache:
                     entry = decode_entry(raw if isinstance(raw, bytes) else raw.encode())
                     if entry.record is None:
                         continue
-                    fresh = refreshed_entry(entry, record, self._timestamp(), revertible)
+                    fresh = refreshed_entry(entry, record, self._now(), revertible)
                     pipe.set(f"{base}:e:{digest}", encode_entry(fresh), px=self._stale_ms)
                 await pipe.execute()
         except REDIS_FAILURES as exc:
@@ -365,9 +380,6 @@ class RedisLookupCache:
                 self._decoded.clear()
             self._decoded[raw] = entry
         return entry
-
-    def _timestamp(self) -> datetime:
-        return self._now() if self._now is not None else datetime.now(UTC)
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)

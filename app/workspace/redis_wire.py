@@ -224,3 +224,19 @@ async def unlink_prefix(redis: Redis, prefix: str, *, keep: tuple[str, str]) -> 
 
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+async def entries_with_ttl(redis: Redis, keys: list[str]) -> list[tuple[bytes, int]]:
+    """The value and remaining milliseconds of each of `keys` that exists (one round trip)."""
+    if not keys:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.get(key)
+            pipe.pttl(key)
+        replies = await pipe.execute()
+    return [
+        (raw if isinstance(raw, bytes) else str(raw).encode(), int(ttl))
+        for raw, ttl in zip(replies[::2], replies[1::2], strict=True)
+        if raw is not None
+    ]

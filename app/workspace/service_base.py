@@ -9,13 +9,16 @@ from typing import NotRequired, TypedDict, Unpack
 from app.db import Database
 from app.salesforce.client import SalesforceClient
 from app.workspace.caches import WorkspaceCaches
+from app.workspace.context import WorkspaceContext
 from app.workspace.tokens import TokenStore
+from app.workspace.write_gate import WriteGate
 
 
 class ServiceParts(TypedDict):
     caches: WorkspaceCaches
     salesforce: SalesforceClient
     tokens: TokenStore
+    writes: WriteGate  # what a Salesforce-calling write asks first
     db: NotRequired[Database]  # the caches' database when not given
 
 
@@ -28,3 +31,10 @@ class WorkspaceService:
         self._lookups = caches.lookups
         self._salesforce = parts["salesforce"]
         self._tokens = parts["tokens"]
+        self._writes = parts["writes"]
+
+    async def _before_write(self, context: WorkspaceContext) -> None:
+        """The one line every Salesforce-calling write runs before its first call: 503 above
+        the org's foreground usage threshold, 429 past the workspace's write rate
+        (app.workspace.write_gate)."""
+        await self._writes.admit(context)

@@ -129,11 +129,18 @@ class ActivityService(WorkspaceService):
         }
         row, owner = await repository.claim_activity(self._db, intent)
         credentials = await self._tokens.for_context(context)
+        admitted = False  # asked the write limits already (settling a lost attempt)
         while not owner:
             if row.status == repository.CREATED and row.task_id:
                 return self._answer(context, row.task_id, created=False)
             if await repository.take_over(self._db, row.id, self._lease):
                 # The earlier attempt lost its answer or died: did it create the Task?
+                try:
+                    await self._before_write(context)
+                except BaseException:
+                    await repository.give_up_lease(self._db, row.id)
+                    raise
+                admitted = True
                 found = await self._settle(context, row, credentials)
                 if found is not None:
                     await repository.mark_created(self._db, row.id, found)
@@ -145,7 +152,7 @@ class ActivityService(WorkspaceService):
                 row, owner = await repository.claim_activity(self._db, intent)
             else:
                 row = fresh
-        task_id = await self._create(context, row, body, sobject, credentials)
+        task_id = await self._create(context, row, body, sobject, credentials, admitted)
         return self._answer(context, task_id, created=True)
 
     def _answer(self, context: WorkspaceContext, task_id: str, *, created: bool) -> ActivityOut:
@@ -158,10 +165,13 @@ class ActivityService(WorkspaceService):
         body: ActivityRequest,
         sobject: str,
         credentials: Credentials,
+        admitted: bool,
     ) -> str:
         ws = context.workspace_id
         log = {"workspace_id": ws, "record_id": row.record_id, "activity": row.id}
         try:
+            if not admitted:
+                await self._before_write(context)  # refused: the row is forgotten below
             status = await self._closed(context, credentials)
             values: dict[str, Any] = {
                 "WhoId": row.record_id,

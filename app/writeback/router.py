@@ -32,7 +32,13 @@ CREATE_ERRORS = (
     errors.IdempotencyKeyReused,
     errors.IdempotencyKeyInProgress,
     errors.RequestTooLarge,
+    errors.TooManyRequests,
     *SALESFORCE_READ_ERRORS,
+)
+# What every Salesforce-calling write says of the API allocation (docs/api-allocation.md).
+WRITE_LIMITS_DOC = (
+    " Writes are limited per workspace (429 `too_many_requests`) and refused while the org is "
+    "near its daily API limit (503 `salesforce_rate_limited`), both with `Retry-After`."
 )
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -72,8 +78,7 @@ def _create_doc(sobject: str) -> dict[str, object]:
         "dropped at once. Salesforce's duplicate rules answer `salesforce_duplicate` with the "
         "ids of the matching records in `duplicates`; `allow_duplicates: true` saves past "
         "rules that only alert. A Lead shows the `owner` Salesforce gave it (two more calls). "
-        "A replayed `Idempotency-Key` answers "
-        "200 with the first answer.",
+        "A replayed `Idempotency-Key` answers 200 with the first answer." + WRITE_LIMITS_DOC,
         "openapi_extra": {
             "requestBody": {
                 "required": True,
@@ -136,7 +141,8 @@ for _sobject in SOBJECTS:
     "Contact or Lead (`WhoId`) with the subject, the description (cut with a visible marker "
     "past 32,000 characters) and the date of `occurred_at`. The same `external_id` again "
     "answers 200 with the same Task and `created: false`, across retries, replicas and "
-    "restarts; a Task whose answer was lost is found again, never created twice.",
+    "restarts; a Task whose answer was lost is found again, never created twice."
+    + WRITE_LIMITS_DOC,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -151,6 +157,7 @@ for _sobject in SOBJECTS:
         errors.SalesforceLeadNotFound,
         errors.SalesforceValidationFailed,
         errors.RequestTooLarge,
+        errors.TooManyRequests,
         *SALESFORCE_READ_ERRORS,
     ),
 )

@@ -165,6 +165,7 @@ class RecordCreationService(WorkspaceService):
         values = check_create(describe, sobject, fields)
         ws = context.workspace_id
         credentials: Credentials | None = None
+        claim: repository.KeyClaim | None = None
         if idempotency_key is not None:
             claim = await repository.claim_key(
                 self._db,
@@ -178,17 +179,25 @@ class RecordCreationService(WorkspaceService):
                 return Created(CreatedRecord.model_validate(claim.response), replayed=True)
             if claim.state == repository.PENDING:
                 raise app_errors.IdempotencyKeyInProgress(headers={"Retry-After": "5"})
-            if claim.state == repository.SETTLE and claim.intent_at is not None:
-                credentials = await self._tokens.for_context(context)
-                found = await self._settle(
-                    context, sobject, values, claim.intent_at, credentials, idempotency_key
+        settling = claim is not None and claim.state == repository.SETTLE
+        try:
+            await self._before_write(context)  # a replay above spends nothing, so never waits
+        except BaseException:
+            # Refused before any call: a new key is forgotten, one to settle stays so.
+            await (self._give_up if settling else self._release)(ws, idempotency_key)
+            raise
+        intent_at = claim.intent_at if claim is not None and settling else None
+        if idempotency_key is not None and intent_at is not None:
+            credentials = await self._tokens.for_context(context)
+            found = await self._settle(
+                context, sobject, values, intent_at, credentials, idempotency_key
+            )
+            if found is not None:
+                view = await self._view(context, describe, sobject, found, values, credentials)
+                await repository.finish_key(
+                    self._db, ws, idempotency_key, view.model_dump(mode="json")
                 )
-                if found is not None:
-                    view = await self._view(context, describe, sobject, found, values, credentials)
-                    await repository.finish_key(
-                        self._db, ws, idempotency_key, view.model_dump(mode="json")
-                    )
-                    return Created(view, replayed=True)
+                return Created(view, replayed=True)
         log = {"workspace_id": ws, "sobject": sobject, "user_id": user_id}
         if credentials is None:
             credentials = await self._tokens.for_context(context)

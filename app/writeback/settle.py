@@ -19,8 +19,9 @@ IDENTIFYING = ("Email", "LastName", "FirstName", "Company")
 
 
 def lease_of(settings: Settings) -> timedelta:
-    """How long an attempt may be in flight before another request may settle it."""
-    return timedelta(seconds=settings.salesforce_timeout_seconds * 2 + 5)
+    """How long an attempt may be in flight before another request may settle it
+    (`WRITEBACK_LEASE_SECONDS`, checked at start-up to outlast an attempt)."""
+    return timedelta(seconds=settings.writeback_lease_seconds)
 
 
 def settle_since(intent_at: datetime) -> datetime:

@@ -1,15 +1,26 @@
-"""Service processes a test starts beside its own: each runs a script under tests/ that prints
-`ready` once started, waits for a line on stdin, does its work and prints a JSON summary as
-its last line. Started together and let go together, they race for real."""
+"""Service processes a test starts beside its own.
+
+- `run_together`: each runs a script under tests/ that prints `ready` once started, waits for
+  a line on stdin, does its work and prints a JSON summary as its last line. Started together
+  and let go together, they race for real.
+- `service_processes`: the service itself under uvicorn on a free loopback port, a replica a
+  test can SIGKILL mid-request."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from app.config import Settings
 
@@ -65,3 +76,62 @@ async def run_together(
         assert process.returncode == 0, err.decode()
         summaries.append(json.loads(out.decode().strip().splitlines()[-1]))
     return summaries
+
+
+@dataclass
+class ServiceProcess:
+    process: asyncio.subprocess.Process
+    base_url: str
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def service_processes(
+    settings: Settings, log_dir: Path, count: int, **overrides: Any
+) -> AsyncIterator[list[ServiceProcess]]:
+    """`count` replicas, `uvicorn app.main:app` each, on the test's database and emulator
+    (`overrides` become environment variables: `writeback_lease_seconds=4` →
+    WRITEBACK_LEASE_SECONDS=4); started at once, handed over when every `/healthz` answers,
+    stopped (killed) on the way out. Logs: `log_dir/replica-<n>.log`."""
+    env = service_env(settings) | {name.upper(): str(value) for name, value in overrides.items()}
+    started: list[ServiceProcess] = []
+    try:
+        for n in range(count):
+            port = free_port()
+            with (log_dir / f"replica-{n}.log").open("wb") as log:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    *("-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)),
+                    env=env,
+                    cwd=str(ROOT),
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                )
+            started.append(ServiceProcess(process, f"http://127.0.0.1:{port}"))
+        await asyncio.gather(
+            *(_until_healthy(s, log_dir / f"replica-{n}.log") for n, s in enumerate(started))
+        )
+        yield started
+    finally:
+        for service in started:
+            if service.process.returncode is None:
+                service.process.kill()
+            await asyncio.wait_for(service.process.wait(), TIMEOUT_SECONDS)
+
+
+async def _until_healthy(service: ServiceProcess, log_path: Path) -> None:
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if service.process.returncode is not None:
+                break
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError("the service did not start:\n" + log_path.read_text(errors="replace"))
