@@ -56,6 +56,7 @@ def _user(u: Any) -> dict[str, Any]:
         "password": u.password,
         "active": u.active,
         "api_enabled": u.api_enabled,
+        "approve_uninstalled_apps": u.approve_uninstalled_apps,
     }
 
 
@@ -93,7 +94,8 @@ async def set_fault(request: Request) -> Response:
 
 @admin.patch("/orgs/{org_id}")
 async def patch_org(request: Request, org_id: str) -> Response:
-    """{"api_enabled": bool, "api_usage": int, "api_max": int} (any subset)."""
+    """{"api_enabled": bool, "api_usage": int, "api_max": int, "connected_app_installed":
+    bool, "approval_limit": int | null} (any subset)."""
     body = await _json(request)
     state = sf(request)
     org = _org_or_404(state, org_id)
@@ -106,6 +108,10 @@ async def patch_org(request: Request, org_id: str) -> Response:
             org.api_usage = int(body["api_usage"])
         if "api_max" in body:
             org.api_max = int(body["api_max"])
+        if "connected_app_installed" in body:
+            org.connected_app_installed = bool(body["connected_app_installed"])
+        if "approval_limit" in body:
+            org.approval_limit = int(body["approval_limit"]) if body["approval_limit"] else None
         return JSONResponse(
             {"api_enabled": org.api_enabled, "api_usage": org.api_usage, "api_max": org.api_max}
         )
@@ -113,7 +119,8 @@ async def patch_org(request: Request, org_id: str) -> Response:
 
 @admin.patch("/orgs/{org_id}/users/{user_id}")
 async def patch_user(request: Request, org_id: str, user_id: str) -> Response:
-    """{"api_enabled": bool (the profile's "API Enabled"), "active": bool}."""
+    """{"api_enabled": bool (the profile's "API Enabled"), "active": bool,
+    "approve_uninstalled_apps": bool}."""
     body = await _json(request)
     state = sf(request)
     if _org_or_404(state, org_id) is None:
@@ -126,6 +133,8 @@ async def patch_user(request: Request, org_id: str, user_id: str) -> Response:
             user.api_enabled = bool(body["api_enabled"])
         if "active" in body:
             user.active = bool(body["active"])
+        if "approve_uninstalled_apps" in body:
+            user.approve_uninstalled_apps = bool(body["approve_uninstalled_apps"])
     return JSONResponse(_user(user))
 
 

@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .admin import router as admin_router
 from .admin_data import router as admin_data_router
 from .admin_enterprise import router as admin_enterprise_router
+from .approvals import router as approvals_router
+from .client_credentials import router as client_credentials_router
 from .errors import SFError
 from .identity import router as identity_router
 from .oauth import router as oauth_router
@@ -107,5 +109,7 @@ def create_app(state: SalesforceEmulator) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(admin_enterprise_router)  # before admin_data's /orgs/{org}/{kind}
     app.include_router(admin_data_router)
+    app.include_router(approvals_router)
+    app.include_router(client_credentials_router)
     app.add_middleware(EmulatorMiddleware, state=state)
     return app

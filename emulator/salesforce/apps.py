@@ -38,14 +38,22 @@ class ConnectedApp:
     client_secret: str
     callback_urls: list[str] = field(default_factory=lambda: list(DEFAULT_CALLBACK_URLS))
     require_pkce: bool = True
+    # The client credentials flow (an External Client App of one org): the "run as" user
+    # as (org id, user id), and whether the flow is enabled in the app's OAuth settings.
+    run_as: tuple[str, str] | None = None
+    client_credentials_enabled: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "callback_urls": list(self.callback_urls),
             "require_pkce": self.require_pkce,
         }
+        if self.run_as is not None:
+            body["run_as"] = {"org_id": self.run_as[0], "user_id": self.run_as[1]}
+            body["client_credentials_enabled"] = self.client_credentials_enabled
+        return body
 
 
 @dataclass

@@ -27,6 +27,8 @@ class User:
     created_date: str = "2024-01-10T08:00:00.000+0000"
     api_enabled: bool = True  # the profile's "API Enabled" permission
     profile: str = "System Administrator"
+    # "Approve Uninstalled Connected Apps" (System Administrator has it, custom profiles not).
+    approve_uninstalled_apps: bool = False
 
     @property
     def name(self) -> str:
@@ -69,6 +71,12 @@ class Org:
     outbound_action_id: str = ""
     api_max: int = DEFAULT_API_MAX
     api_usage: int = 0
+    # Whether an admin installed the emulator's connected app in the org (Setup > Connected
+    # Apps OAuth Usage > Install); if not, only users who may approve uninstalled apps can
+    # authorize it. Salesforce keeps `approval_limit` approvals per app and user (None: no
+    # limit): the next one revokes the oldest.
+    connected_app_installed: bool = False
+    approval_limit: int | None = 5
     users: dict[str, User] = field(default_factory=dict)
     objects: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: {"Contact": {}, "Lead": {}, "Task": {}}

@@ -18,6 +18,7 @@ from fastapi.responses import (
     Response,
 )
 
+from .approvals import not_installed_redirect
 from .state import SalesforceEmulator
 from .tokens import AccessToken, OAuthError
 
@@ -176,6 +177,10 @@ async def authorize_submit(request: Request) -> Response:
     if found is None or found[1].password != params.get("password") or not found[1].active:
         return _login_form(params, LOGIN_ERROR)
     org, user = found
+    if not state.may_authorize(org, user):
+        # Salesforce's own page; the browser never comes back to redirect_uri.
+        state.count("authorize.not_installed")
+        return not_installed_redirect(base_url(request))
     code = state.create_code(
         client_id=params["client_id"],
         redirect_uri=params["redirect_uri"],
@@ -252,6 +257,10 @@ async def token(request: Request) -> Response:
             client_id=client_id,
             client_secret=client_secret,
         )
+    elif grant_type == "client_credentials":
+        state.count("token.client_credentials")
+        state.take_token_fault(grant_type)
+        at, refresh = state.client_credentials_token(client_id, client_secret), None
     else:
         state.count("token.other")
         raise OAuthError("unsupported_grant_type", "grant type not supported")

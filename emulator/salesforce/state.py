@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from . import outbound
+from .approvals import Approvals
 from .apps import DEFAULT_REFRESH_IDLE_DAYS, ConnectedApp
+from .client_credentials import ClientCredentials
 from .clock import Clock
 from .data import DataAPI
 from .errors import FAULTS
@@ -37,7 +39,7 @@ def _as_sf_datetime(value: datetime | str | None, default: datetime) -> str:
     return fmt_datetime(parsed.replace(microsecond=0))
 
 
-class SalesforceEmulator(TokenStore, DataAPI):
+class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
     """The whole emulated Salesforce: see emulator/README.md."""
 
     def __init__(
@@ -102,6 +104,7 @@ class SalesforceEmulator(TokenStore, DataAPI):
                     api_usage=o.get("api_usage", 0),
                     validation_rules=list(o.get("validation_rules", [])),
                     duplicate_rules=list(o.get("duplicate_rules", [])),
+                    connected_app_installed=o.get("connected_app_installed", False),
                 )
                 for u in o["users"]:
                     user = User(**u)

@@ -57,6 +57,8 @@ class Grant:
     retired_refresh_tokens: set[str] = field(default_factory=set)
     access_tokens: set[str] = field(default_factory=set)
     revoked: bool = False
+    # "authorization_code" (a user's approval of the app) or "client_credentials".
+    flow: str = "authorization_code"
 
 
 @dataclass
@@ -230,6 +232,7 @@ class TokenStore:
             self.grants[grant.id] = grant
             if refresh:
                 self.refresh_index[refresh] = grant.id
+            self.enforce_approval_limit(grant)
             return self._issue_access(grant), refresh
 
     def _issue_access(self, grant: Grant) -> AccessToken:
@@ -283,6 +286,9 @@ class TokenStore:
 
     def _user_active(self, org_id: str, user_id: str) -> bool:
         return True
+
+    def enforce_approval_limit(self, grant: Grant) -> None:
+        """Overridden in approvals.Approvals (at most N approvals per app and user)."""
 
     def _end_grant(self, grant: Grant) -> None:
         grant.revoked = True
