@@ -196,6 +196,18 @@ class SalesforceClientRejected(AppError):
     )
 
 
+class SalesforceCredentialsRejected(AppError):
+    """Salesforce refused the client credentials of a connect (contract 10.1)."""
+
+    status = 422
+    code = "salesforce_credentials_rejected"
+    title = "Salesforce refused the client credentials"
+    detail = (
+        "Salesforce refused the consumer key or secret, or the External Client App's client "
+        "credentials flow is not enabled. Nothing was connected."
+    )
+
+
 class SalesforceAccessDenied(AppError):
     """The user chose Deny on Salesforce's consent page."""
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.models_grants import GrantMethod, SalesforceGrant  # noqa: F401 - re-exported
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 NOW = func.now()
@@ -52,7 +54,7 @@ class EditStatus(enum.StrEnum):
 
 
 class Connection(Base):
-    """A workspace's Salesforce grant. One row per workspace; deleted on disconnect.
+    """A workspace's Salesforce connection. One row per workspace; deleted on disconnect.
 
     `id` changes on every fresh connect, so it doubles as the cache generation: nothing cached
     under an older connection can be served after a reconnect.
@@ -74,22 +76,19 @@ class Connection(Base):
     user_display_name: Mapped[str | None] = mapped_column(String(255))
     user_email: Mapped[str | None] = mapped_column(String(255))
     scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    access_token_encrypted: Mapped[str] = mapped_column(Text)
-    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The tokens: shared by the workspaces one Salesforce user connected (app.models_grants).
+    grant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("salesforce_grants.id"), index=True)
     webhook_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     webhook_key_encrypted: Mapped[str | None] = mapped_column(Text)
     connected_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
     connected_by: Mapped[str] = mapped_column(String(64))
-    tokens_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Why the connection needs attention (a stable word) and a sentence for people: set with
     # `reauthorization_required`, or while refreshes are held back (rate limit, login
     # restrictions, our app refused); cleared by the next good refresh or a reconnect.
     status_reason: Mapped[str | None] = mapped_column(String(64))
     status_detail: Mapped[str | None] = mapped_column(Text)
-    # No token refresh before this moment (Salesforce asked us to back off).
-    refresh_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The keep-alive's claim, so one worker refreshes a quiet connection (app.workspace.keepalive).
     keepalive_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(

@@ -179,6 +179,7 @@ async def start_services(
             salesforce=salesforce,
             purge_workspace=invalidation.purge_workspace,
             budget=budget,
+            now=now,
         ),
         workspace_settings=WorkspaceSettingsService(db, caches),
         lookup=LookupService(settings=settings, budget=budget, misses=misses, **parts),

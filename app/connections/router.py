@@ -28,20 +28,31 @@ PAGE_HEADERS = {
 
 @router.post(
     "/v1/workspaces/{workspace_id}/salesforce/connect",
-    summary="Start connecting (or reauthorizing) a Salesforce account",
-    description="Returns the Salesforce authorization URL for the web app to open in a new tab. "
-    "The link is single use, bound to this workspace and user, and expires after 10 minutes. "
+    summary="Connect (or reauthorize) a Salesforce account",
+    description="`web_server` (the default): returns the Salesforce authorization URL for the "
+    "web app to open in a new tab, with guidance for the Salesforce admin. The link is single "
+    "use, bound to this workspace and user, and expires after 10 minutes. "
+    "`client_credentials`: connects at once with an External Client App's consumer key and "
+    "secret (its run-as user is the connected user) and returns the connection. "
     "While connected, this is the reauthorization path: it must end on the same Salesforce "
-    "organization.",
-    response_model=ConnectStarted,
-    responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed),
+    "organization. See docs/connecting.md.",
+    response_model=ConnectStarted | ConnectionView,
+    responses=problem_responses(
+        *AUTH_ERRORS,
+        errors.ValidationFailed,
+        errors.SalesforceCredentialsRejected,
+        errors.SalesforceApiDisabled,
+        errors.SalesforceAlreadyConnected,
+        errors.SalesforceLoginRestricted,
+        errors.SalesforceUnavailable,
+    ),
 )
 async def connect(
     workspace_id: str,
     caller: Manager,
     service: ConnectionServiceDep,
     body: Annotated[ConnectRequest | None, Body()] = None,
-) -> ConnectStarted:
+) -> ConnectStarted | ConnectionView:
     return await service.start(workspace_id, caller.user_id, body or ConnectRequest())
 
 
@@ -118,7 +129,7 @@ async def oauth_callback(
     "/v1/workspaces/{workspace_id}/salesforce/connection",
     summary="The workspace's Salesforce connection",
     description="`status` is `connected`, `reauthorization_required` or `disconnected` (then "
-    "every other field is null). Never 404.",
+    "every other field but `last_connect_attempt` is null). Never 404.",
     response_model=ConnectionView,
     responses=problem_responses(*AUTH_ERRORS),
 )
@@ -131,8 +142,9 @@ async def get_connection(
 @router.delete(
     "/v1/workspaces/{workspace_id}/salesforce/connection",
     summary="Disconnect Salesforce",
-    description="Revokes the grant at Salesforce (best effort), deletes the tokens and purges "
-    "the workspace's cached Salesforce data. Settings are kept. Idempotent.",
+    description="Deletes the connection and purges the workspace's cached Salesforce data; "
+    "when no other workspace uses its Salesforce grant, revokes it at Salesforce (best effort) "
+    "and deletes its tokens (and client secret). Settings are kept. Idempotent.",
     status_code=204,
     response_class=Response,
     responses=problem_responses(*AUTH_ERRORS),

@@ -5,21 +5,53 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from app.models import Connection, ConnectionStatus
+from app.models import Connection, ConnectionStatus, GrantMethod, SalesforceGrant
+
+Method = Literal["web_server", "client_credentials"]
 
 
 class ConnectRequest(BaseModel):
+    """Web-server flow (the default): every key optional, the answer is the link to open.
+    Client credentials: `my_domain`, `client_id` and `client_secret` required, the answer is
+    the connection (docs/connecting.md)."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"environment": "production", "return_url": "https://app.respond.io/settings"}
+                {"environment": "production", "return_url": "https://app.respond.io/settings"},
+                {
+                    "method": "client_credentials",
+                    "my_domain": "acme.my.salesforce.com",
+                    "client_id": "3MVG9...",
+                    "client_secret": "...",
+                    "environment": "production",
+                },
             ]
         },
     )
 
+    method: Method = Field(
+        default="web_server",
+        description="`web_server`: a Salesforce user logs in and allows access in the browser. "
+        "`client_credentials`: an External Client App with the client credentials flow and a "
+        "run-as (integration) user; connects at once, without a browser.",
+    )
+    client_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="The External Client App's consumer key (client credentials only).",
+    )
+    client_secret: SecretStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="The External Client App's consumer secret (client credentials only). "
+        "Stored encrypted and never shown again.",
+    )
     environment: Literal["production", "sandbox"] = Field(
         default="production", description="Which login host to use when `my_domain` is not given."
     )
@@ -38,10 +70,45 @@ class ConnectRequest(BaseModel):
         json_schema_extra={"format": "uri", "pattern": "^https?://"},
     )
 
+    @model_validator(mode="after")
+    def _keys_of_the_method(self) -> ConnectRequest:
+        if self.method == "client_credentials":
+            missing = [
+                name
+                for name in ("my_domain", "client_id", "client_secret")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"client_credentials needs {', '.join(missing)}")
+            if self.return_url:
+                raise ValueError("return_url is for the web_server method only")
+        elif self.client_id or self.client_secret:
+            raise ValueError("client_id and client_secret are for the client_credentials method")
+        return self
+
 
 class ConnectStarted(BaseModel):
     authorize_url: str = Field(description="Open this in a new browser tab.")
     expires_at: datetime = Field(description="The authorization link stops working after this.")
+    admin_guidance: str = Field(
+        description="What a Salesforce admin may have to do first: Salesforce shows its own "
+        "error page, and never comes back, when the app is not installed in the org and the "
+        'user lacks the "Approve Uninstalled Connected Apps" permission.'
+    )
+
+
+class ConnectAttempt(BaseModel):
+    """The workspace's last browser connect that has not come back (yet)."""
+
+    started_at: datetime
+    expires_at: datetime = Field(description="When its authorization link stops working.")
+    outcome: Literal["pending", "abandoned"] = Field(
+        description="`pending`: the link still works. `abandoned`: it expired and Salesforce "
+        "never sent the browser back."
+    )
+    likely_causes: list[str] = Field(
+        default_factory=list, description="For `abandoned`: what usually explains it."
+    )
 
 
 class PurposeCounts(BaseModel):
@@ -92,16 +159,31 @@ class ConnectionView(BaseModel):
     api_usage: ApiUsage | None = Field(
         default=None, description="Null until Salesforce has reported the org's usage."
     )
+    method: Method | None = Field(default=None, description="How the workspace connected.")
+    shared_grant_workspaces: int | None = Field(
+        default=None,
+        description="How many workspaces use this connection's Salesforce grant (this one "
+        "included): workspaces one Salesforce user connected share one.",
+    )
+    last_connect_attempt: ConnectAttempt | None = Field(
+        default=None,
+        description="A browser connect that has not come back; null once one came back. "
+        "Shown also while disconnected.",
+    )
 
     @classmethod
     def disconnected(cls) -> ConnectionView:
         return cls(status=ConnectionStatus.DISCONNECTED)
 
 
-def view_of(row: Connection | None) -> ConnectionView:
+def view_of(
+    row: Connection | None, grant: SalesforceGrant | None = None, shared: int = 1
+) -> ConnectionView:
     if row is None:
         return ConnectionView.disconnected()
     return ConnectionView(
+        method=GrantMethod(grant.method).value if grant else None,  # type: ignore[arg-type]
+        shared_grant_workspaces=shared,
         status=ConnectionStatus(row.status),
         organization_id=row.organization_id,
         organization_name=row.organization_name,

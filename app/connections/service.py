@@ -5,6 +5,11 @@ transaction, the Salesforce calls (token exchange, identity, org name) run outsi
 the connection is written in one last short transaction. A failure after the token exchange
 stores nothing and revokes the grant just obtained, so abandoned grants do not pile up at
 Salesforce (which keeps at most five per user and Connected App).
+
+Workspaces one Salesforce user connected share that user's grant (app.models_grants): a
+connect renews it for all of them and revokes the tokens it replaced; a disconnect revokes
+only when no other workspace still uses it. The client credentials flow (an External Client
+App with a run-as user) connects without a browser (app.connections.client_credentials).
 """
 
 from __future__ import annotations
@@ -13,18 +18,29 @@ import logging
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 from app import errors
 from app.config import Settings
 from app.connections import repository
-from app.connections.errors import ConnectFailed, invalid
+from app.connections.checks import checked_login_url, checked_return_url
+from app.connections.client_credentials import ClientCredentialsConnect
+from app.connections.errors import ConnectFailed
+from app.connections.outcomes import (
+    ADMIN_GUIDANCE,
+    Attempt,
+    Connected,
+    GrantKind,
+    exchange_error,
+    last_attempt,
+    log_reason,
+)
 from app.connections.schemas import (
     ApiUsage,
+    ConnectAttempt,
     ConnectionView,
     ConnectRequest,
     ConnectStarted,
@@ -32,19 +48,15 @@ from app.connections.schemas import (
 )
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
-from app.models import ConnectionStatus, OAuthState
+from app.kit.clocks import Now, utc_now
+from app.models import ConnectionStatus, GrantMethod, OAuthState
 from app.salesforce import oauth
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
     ApiDisabled,
-    ClientRejected,
-    HostNotAllowed,
-    LoginRestricted,
-    OAuthError,
     SalesforceError,
     UnusableGrant,
 )
-from app.salesforce.hosts import is_host
 from app.workspace.budget import ApiBudget
 
 logger = logging.getLogger("app.connections")
@@ -53,7 +65,6 @@ STATE_TTL = timedelta(minutes=10)
 # Used and expired states are kept a day for diagnosis, then swept on the next connect.
 STATE_RETENTION = timedelta(days=1)
 ORGANIZATION_NAME_SOQL = "SELECT Id, Name FROM Organization LIMIT 1"
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class PurgeWorkspace(Protocol):
@@ -63,15 +74,8 @@ class PurgeWorkspace(Protocol):
     def __call__(self, workspace_id: str, *, reason: str = ...) -> Awaitable[None]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Connected:
-    connection: ConnectionView
-    return_url: str | None
-    reauthorized: bool
-
-
 @dataclass(eq=False, repr=False, kw_only=True)
-class ConnectionService:
+class ConnectionService(ClientCredentialsConnect):
     db: Database
     cipher: TokenCipher
     http: httpx.AsyncClient
@@ -79,19 +83,20 @@ class ConnectionService:
     salesforce: SalesforceClient
     purge_workspace: PurgeWorkspace | None = None
     budget: ApiBudget | None = None
+    now: Now = utc_now
 
     # -- connect ---------------------------------------------------------------------------
 
     async def start(
         self, workspace_id: str, user_id: str, request: ConnectRequest
-    ) -> ConnectStarted:
-        try:
-            login_url = oauth.login_url_for(self.settings, request.environment, request.my_domain)
-        except ValueError as exc:
-            raise invalid("my_domain", str(exc)) from exc
-        return_url = self._checked_return_url(request.return_url)
+    ) -> ConnectStarted | ConnectionView:
+        """Web-server flow: the authorization link. Client credentials: connected at once."""
+        if request.method == GrantMethod.CLIENT_CREDENTIALS:
+            return await self.connect_client_credentials(workspace_id, user_id, request)
+        login_url = checked_login_url(self.settings, request)
+        return_url = checked_return_url(request.return_url, self.settings.return_hosts)
         authorization = oauth.authorization_request(self.settings, login_url)
-        now = datetime.now(UTC)
+        now = self.now()
         expires_at = now + STATE_TTL
         state = OAuthState(
             state_hash=sha256_hex(authorization.state),
@@ -113,24 +118,9 @@ class ConnectionService:
                 "my_domain": bool(request.my_domain),
             },
         )
-        return ConnectStarted(authorize_url=authorization.url, expires_at=expires_at)
-
-    def _checked_return_url(self, return_url: str | None) -> str | None:
-        if not return_url:
-            return None
-        parts = urlsplit(return_url)
-        host = (parts.hostname or "").lower()
-        netloc = parts.netloc.lower()
-        allowed = self.settings.return_hosts
-        if parts.scheme not in {"https", "http"} or not host or parts.username or parts.password:
-            raise invalid("return_url", "must be an https URL")
-        if host != "::1" and not is_host(parts.netloc, allow_port=True):
-            raise invalid("return_url", "its host may hold only letters, digits, '-' and '.'")
-        if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-            raise invalid("return_url", "must be an https URL")
-        if host not in allowed and netloc not in allowed:
-            raise invalid("return_url", "its host is not an allowed return host")
-        return return_url
+        return ConnectStarted(
+            authorize_url=authorization.url, expires_at=expires_at, admin_guidance=ADMIN_GUIDANCE
+        )
 
     async def complete(
         self,
@@ -167,7 +157,7 @@ class ConnectionService:
 
     async def _consume_state(self, state: str) -> OAuthState | None:
         """Mark the state used, atomically; None when unknown, expired or already used."""
-        return await repository.consume_state(self.db, sha256_hex(state), datetime.now(UTC))
+        return await repository.consume_state(self.db, sha256_hex(state), self.now())
 
     async def _connect(self, pending: OAuthState, code: str) -> Connected:
         try:
@@ -179,37 +169,47 @@ class ConnectionService:
                 self.cipher.decrypt(pending.code_verifier_encrypted),
             )
         except SalesforceError as exc:
-            self._log_failed(pending, f"token_exchange:{_reason(exc)}")
+            self._log_failed(pending, f"token_exchange:{log_reason(exc)}")
             if isinstance(exc, UnusableGrant):
                 # Salesforce issued a grant we refuse to use: hand it back.
                 await self._revoke_token_quietly(pending.login_url, exc.token, pending.workspace_id)
-            raise ConnectFailed(_exchange_error(exc), pending.return_url) from exc
+            raise ConnectFailed(exchange_error(exc), pending.return_url) from exc
+        return await self.verify_and_store(Attempt.of(pending), tokens, GrantKind())
+
+    async def verify_and_store(
+        self, attempt: Attempt, tokens: oauth.TokenAnswer, kind: GrantKind
+    ) -> Connected:
+        """Read who connected, prove the REST API usable, store; on any failure nothing is
+        stored and the tokens just obtained are revoked."""
         try:
             identity = await oauth.fetch_identity(
                 self.http, self.settings, tokens.identity_url, tokens.access_token
             )
             organization_name = await self._organization_name(tokens)
-            connected = await self._store(pending, tokens, identity, organization_name)
+            connected, workspaces = await self._store(
+                attempt, tokens, identity, organization_name, kind
+            )
         except ConnectFailed:
-            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            await self._revoke_quietly(attempt.login_url, tokens, attempt.workspace_id)
             raise
         except SalesforceError as exc:
-            self._log_failed(pending, f"verify:{_reason(exc)}")
-            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            self._log_failed(attempt, f"verify:{log_reason(exc)}")
+            await self._revoke_quietly(attempt.login_url, tokens, attempt.workspace_id)
             error = (
                 errors.SalesforceApiDisabled()
                 if isinstance(exc, ApiDisabled)
                 else errors.SalesforceUnavailable()
             )
-            raise ConnectFailed(error, pending.return_url) from exc
+            raise ConnectFailed(error, attempt.return_url) from exc
         except BaseException:
             # Anything else (the database gone, a bug, a cancelled request): nothing is stored,
             # so the grant must not outlive this request either.
-            await self._revoke_quietly(pending.login_url, tokens, pending.workspace_id)
+            await self._revoke_quietly(attempt.login_url, tokens, attempt.workspace_id)
             raise
-        # Every replica drops its snapshot of the workspace (status, instance URL) and its
-        # cached answers, so a reconnect is usable everywhere at once.
-        await self._purge_quietly(pending.workspace_id, "connect")
+        # Every replica drops its snapshot of each workspace using the grant (status, instance
+        # URL, credentials) and its cached answers, so the new tokens are used everywhere.
+        for workspace_id in workspaces:
+            await self._purge_quietly(workspace_id, "connect")
         return connected
 
     async def _organization_name(self, tokens: oauth.TokenAnswer) -> str | None:
@@ -221,16 +221,18 @@ class ConnectionService:
 
     async def _store(
         self,
-        pending: OAuthState,
+        attempt: Attempt,
         tokens: oauth.TokenAnswer,
         identity: oauth.Identity,
         organization_name: str | None,
-    ) -> Connected:
+        kind: GrantKind,
+    ) -> tuple[Connected, list[str]]:
         webhook_key = secrets.token_urlsafe(32)
+        now = self.now()
         values = {
             "status": ConnectionStatus.CONNECTED.value,
-            "environment": pending.environment,
-            "login_url": pending.login_url,
+            "environment": attempt.environment,
+            "login_url": attempt.login_url,
             "instance_url": tokens.instance_url,
             "identity_url": tokens.identity_url,
             "organization_name": organization_name,
@@ -239,51 +241,70 @@ class ConnectionService:
             "user_display_name": identity.display_name,
             "user_email": identity.email,
             "scopes": tokens.scopes,
+            "webhook_key_hash": sha256_hex(webhook_key),
+            "webhook_key_encrypted": self.cipher.encrypt(webhook_key),
+            "connected_at": now,
+            "connected_by": attempt.user_id,
+            "status_reason": None,
+            "status_detail": None,
+            "keepalive_claimed_at": None,
+        }
+        grant_values = {
+            "method": kind.method.value,
+            "organization_id": identity.organization_id,
+            "user_id": identity.user_id,
+            "login_url": attempt.login_url,
+            "client_id": kind.client_id,
+            "client_secret_encrypted": (
+                self.cipher.encrypt(kind.client_secret) if kind.client_secret else None
+            ),
             "access_token_encrypted": self.cipher.encrypt(tokens.access_token),
             "refresh_token_encrypted": (
                 self.cipher.encrypt(tokens.refresh_token) if tokens.refresh_token else None
             ),
-            "webhook_key_hash": sha256_hex(webhook_key),
-            "webhook_key_encrypted": self.cipher.encrypt(webhook_key),
-            "connected_at": datetime.now(UTC),
-            "connected_by": pending.user_id,
+            "issued_at": now,
             "tokens_refreshed_at": None,
-            "status_reason": None,
-            "status_detail": None,
             "refresh_not_before": None,
-            "keepalive_claimed_at": None,
         }
         try:
-            row, replaced_refresh, reauthorized = await repository.save_connection(
-                self.db, pending.workspace_id, identity.organization_id, values
+            saved = await repository.save_connection(
+                self.db, attempt.workspace_id, identity.organization_id, values, grant_values
             )
         except repository.OtherOrganization as other:
-            self._log_failed(pending, "other_organization")
+            self._log_failed(attempt, "other_organization")
             raise ConnectFailed(
                 errors.SalesforceAlreadyConnected(
                     "This workspace is connected to the Salesforce organization "
                     f"{other.organization}. Disconnect it first to connect another "
                     "organization."
                 ),
-                pending.return_url,
+                attempt.return_url,
             ) from None
-        view = view_of(row)
-        if replaced_refresh:
-            old = self.cipher.decrypt(replaced_refresh)
-            if old != tokens.refresh_token:
-                await self._revoke_token_quietly(pending.login_url, old, pending.workspace_id)
+        view = view_of(saved.row, saved.grant, len(saved.workspaces))
+        for retired in saved.retired:
+            # The replaced tokens of a renewed grant, or a grant no workspace uses any more.
+            old = self.cipher.decrypt(
+                retired.refresh_token_encrypted or retired.access_token_encrypted
+            )
+            if old not in (tokens.refresh_token, tokens.access_token):
+                await self._revoke_token_quietly(retired.login_url, old, attempt.workspace_id)
         logger.info(
             "salesforce.connect.completed",
             extra={
-                "workspace_id": pending.workspace_id,
+                "workspace_id": attempt.workspace_id,
                 "organization_id": identity.organization_id,
-                "user_id": pending.user_id,
-                "reauthorized": reauthorized,
+                "user_id": attempt.user_id,
+                "method": kind.method.value,
+                "reauthorized": saved.existed,
+                "shared_grant_workspaces": len(saved.workspaces),
             },
         )
-        return Connected(connection=view, return_url=pending.return_url, reauthorized=reauthorized)
+        connected = Connected(
+            connection=view, return_url=attempt.return_url, reauthorized=saved.existed
+        )
+        return connected, saved.workspaces
 
-    def _log_failed(self, pending: OAuthState, reason: str) -> None:
+    def _log_failed(self, pending: OAuthState | Attempt, reason: str) -> None:
         logger.info(
             "salesforce.connect.failed",
             extra={"workspace_id": pending.workspace_id, "reason": reason},
@@ -302,7 +323,7 @@ class ConnectionService:
         except SalesforceError as exc:
             logger.warning(
                 "salesforce.revoke.failed",
-                extra={"workspace_id": workspace_id, "reason": _reason(exc)},
+                extra={"workspace_id": workspace_id, "reason": log_reason(exc)},
             )
             return False
         return True
@@ -310,13 +331,23 @@ class ConnectionService:
     # -- read ------------------------------------------------------------------------------
 
     async def status(self, workspace_id: str) -> ConnectionView:
-        row = await repository.connection_of(self.db, workspace_id)
-        view = view_of(row)
-        if row is not None and self.budget is not None:
-            usage = await self.budget.summary(workspace_id, row.organization_id)
+        found = await repository.connection_of(self.db, workspace_id)
+        view = view_of(*found) if found is not None else ConnectionView.disconnected()
+        if found is not None and self.budget is not None:
+            usage = await self.budget.summary(workspace_id, found[0].organization_id)
             if usage is not None:
                 view.api_usage = ApiUsage.model_validate(usage)
+        view.last_connect_attempt = await self._last_attempt(
+            workspace_id, found[0].connected_at if found is not None else None
+        )
         return view
+
+    async def _last_attempt(
+        self, workspace_id: str, connected_at: datetime | None
+    ) -> ConnectAttempt | None:
+        """The last browser connect, while it has not come back (states are kept a day)."""
+        state = await repository.latest_state(self.db, workspace_id)
+        return last_attempt(state, connected_at, self.now())
 
     async def _purge_quietly(self, workspace_id: str, event: str) -> None:
         if self.purge_workspace is None:
@@ -332,14 +363,16 @@ class ConnectionService:
     # -- disconnect ------------------------------------------------------------------------
 
     async def disconnect(self, workspace_id: str, user_id: str) -> None:
-        """Delete the row (tokens gone), revoke the grant (best effort), purge caches.
-        Settings stay. Idempotent."""
-        row = await repository.delete_connection(self.db, workspace_id)
+        """Delete the row, and the grant with its tokens and secret when no other workspace
+        uses it (then revoke it, best effort); purge caches. Settings stay. Idempotent."""
+        row, retired = await repository.delete_connection(self.db, workspace_id)
         revoked = False
-        if row is not None:
-            secret = row.refresh_token_encrypted or row.access_token_encrypted
+        if retired is not None:
+            # The last workspace using the grant: revoke it. While another still uses it,
+            # no revoke call of any kind is made.
+            secret = retired.refresh_token_encrypted or retired.access_token_encrypted
             revoked = await self._revoke_token_quietly(
-                row.login_url, self.cipher.decrypt(secret), workspace_id
+                retired.login_url, self.cipher.decrypt(secret), workspace_id
             )
         await self._purge_quietly(workspace_id, "disconnect")
         logger.info(
@@ -349,31 +382,7 @@ class ConnectionService:
                 "user_id": user_id,
                 "organization_id": row.organization_id if row else None,
                 "was_connected": row is not None,
+                "grant_still_used": row is not None and retired is None,
                 "revoked": revoked,
             },
         )
-
-
-def _reason(exc: SalesforceError) -> str:
-    """A log-safe failure reason: the error kind and code, never a response body."""
-    return f"{type(exc).__name__}:{exc.error_code}"[:120]
-
-
-def _exchange_error(exc: SalesforceError) -> errors.AppError:
-    if isinstance(exc, UnusableGrant) and exc.cause is not None:
-        exc = exc.cause
-    if isinstance(exc, HostNotAllowed):
-        return errors.SalesforceUnavailable(
-            "Salesforce answered with an address outside Salesforce's domains; nothing was "
-            "connected."
-        )
-    if isinstance(exc, LoginRestricted):
-        return errors.SalesforceLoginRestricted()
-    if isinstance(exc, ClientRejected):
-        return errors.SalesforceClientRejected()
-    if isinstance(exc, OAuthError):
-        return errors.SalesforceUnavailable(
-            "Salesforce refused the authorization code "
-            f"({exc.description or exc.error}). Start connecting again."
-        )
-    return errors.SalesforceUnavailable()

@@ -24,6 +24,8 @@ class Credentials:
     organization_id: str
     instance_url: str
     access_token: str
+    # The stored grant the token belongs to (shared by the workspaces of one Salesforce user).
+    grant_id: uuid.UUID | None = None
 
     def __repr__(self) -> str:  # never print the token
         return f"Credentials(workspace_id={self.workspace_id!r}, org={self.organization_id!r})"

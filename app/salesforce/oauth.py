@@ -1,4 +1,5 @@
-"""The OAuth 2.0 web server flow with PKCE against Salesforce's login hosts.
+"""The OAuth 2.0 web server flow with PKCE against Salesforce's login hosts, and the client
+credentials flow at an org's My Domain.
 
 Why authlib only in pieces: authlib's httpx integration (`AsyncOAuth2Client`) *is* an
 `httpx.AsyncClient`, so using it would open a connection pool per flow. Every outbound call of
@@ -210,6 +211,41 @@ async def exchange_code(
         raise UnusableGrant(exc.message, token=grant_token, cause=exc) from exc
 
 
+async def client_credentials_token(
+    http: httpx.AsyncClient,
+    settings: Settings,
+    login_url: str,
+    client_id: str,
+    client_secret: str,
+) -> TokenAnswer:
+    """The client credentials grant at the org's My Domain: an access token of the app's
+    "run as" user, and no refresh token. ClientRejected (`invalid_client_id`,
+    `invalid_client`) or InvalidGrant ("no client credentials user enabled") when refused;
+    SalesforceUnavailable when the endpoint fails or the answer is unusable."""
+    answer = await post_token_request(
+        http,
+        f"{ensure_allowed(login_url, settings)}/services/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+        settings.salesforce_timeout_seconds,
+    )
+    identity_url = str(answer.get("id") or "")
+    instance_url = str(answer.get("instance_url") or "")
+    if not identity_url or not instance_url:
+        raise SalesforceUnavailable("the token answer lacks `id` or `instance_url`")
+    _check_signature(answer, client_secret)
+    return TokenAnswer(
+        access_token=str(answer["access_token"]),
+        refresh_token=None,
+        instance_url=instance_origin(instance_url, settings),
+        identity_url=ensure_allowed(identity_url, settings),
+        scopes=str(answer.get("scope") or "").split(),
+    )
+
+
 def _check_signature(answer: dict[str, object], client_secret: str) -> None:
     """`signature` = base64(HMAC-SHA256(client_secret, id + issued_at)): proof that the `id`
     URL came from Salesforce with our Connected App. Checked when Salesforce sends one."""
@@ -303,6 +339,7 @@ __all__ = [
     "SalesforceError",
     "TokenAnswer",
     "authorization_request",
+    "client_credentials_token",
     "exchange_code",
     "fetch_identity",
     "login_url_for",

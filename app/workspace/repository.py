@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import func, or_, select, text, update
 
 from app.db import Database
-from app.models import Connection, ConnectionStatus, RespondioCredential, WorkspaceSettings
+from app.models import (
+    Connection,
+    ConnectionStatus,
+    GrantMethod,
+    RespondioCredential,
+    SalesforceGrant,
+    WorkspaceSettings,
+)
 
 
 async def connection_and_settings(
@@ -50,37 +57,88 @@ async def respondio_token_set(db: Database, workspace_id: str) -> bool:
     return found is not None
 
 
-async def update_tokens(db: Database, connection_id: uuid.UUID, values: dict[str, Any]) -> None:
+async def connection_with_grant(
+    db: Database, workspace_id: str
+) -> tuple[Connection, SalesforceGrant] | None:
+    """The workspace's connection and the grant whose tokens it uses."""
     async with db.transaction() as session:
-        await session.execute(
-            update(Connection).where(Connection.id == connection_id).values(**values)
+        found = (
+            await session.execute(
+                select(Connection, SalesforceGrant)
+                .join(SalesforceGrant, SalesforceGrant.id == Connection.grant_id)
+                .where(Connection.workspace_id == workspace_id)
+            )
+        ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+async def update_grant_tokens(
+    db: Database,
+    grant_id: uuid.UUID,
+    values: dict[str, Any],
+    instance_url: str,
+    *,
+    replaces: str,
+    same_token: Callable[[str], bool],
+) -> bool:
+    """Store a refresh's answer: the grant's tokens, and for every connection using it the
+    instance URL, with the reason it needed attention cleared.
+
+    Only over the access token the refresh started from (`replaces`, its ciphertext, or a
+    re-encryption of the same token: `same_token`): a connect that renewed the grant
+    meanwhile wins, and False says so (the caller uses the stored tokens instead)."""
+    async with db.transaction() as session:
+        stored = await session.scalar(
+            select(SalesforceGrant.access_token_encrypted)
+            .where(SalesforceGrant.id == grant_id)
+            .with_for_update()
         )
+        if stored is None or (stored != replaces and not same_token(stored)):
+            return False
+        await session.execute(
+            update(SalesforceGrant).where(SalesforceGrant.id == grant_id).values(**values)
+        )
+        await session.execute(
+            update(Connection)
+            .where(Connection.grant_id == grant_id)
+            .values(instance_url=instance_url, status_reason=None, status_detail=None)
+        )
+    return True
 
 
 async def mark_reauthorization_required(
-    db: Database, connection_id: uuid.UUID, reason: str, detail: str
-) -> None:
+    db: Database, grant_id: uuid.UUID, reason: str, detail: str
+) -> list[str]:
+    """Every connection using the dead grant needs reauthorization; their workspaces."""
     async with db.transaction() as session:
-        await session.execute(
+        rows = await session.execute(
             update(Connection)
-            .where(Connection.id == connection_id)
+            .where(Connection.grant_id == grant_id)
             .values(
                 status=ConnectionStatus.REAUTHORIZATION_REQUIRED.value,
                 status_reason=reason,
                 status_detail=detail,
             )
+            .returning(Connection.workspace_id)
         )
+        return [str(w) for w in rows.scalars().all()]
 
 
 async def hold_back_refresh(
-    db: Database, connection_id: uuid.UUID, reason: str, detail: str, until: datetime
+    db: Database, grant_id: uuid.UUID, reason: str, detail: str, until: datetime
 ) -> None:
-    """No refresh before `until`; the connection stays connected and says why."""
+    """No token request for the grant before `until`; its connections stay connected and
+    say why."""
     async with db.transaction() as session:
         await session.execute(
+            update(SalesforceGrant)
+            .where(SalesforceGrant.id == grant_id)
+            .values(refresh_not_before=until)
+        )
+        await session.execute(
             update(Connection)
-            .where(Connection.id == connection_id)
-            .values(status_reason=reason, status_detail=detail, refresh_not_before=until)
+            .where(Connection.grant_id == grant_id)
+            .values(status_reason=reason, status_detail=detail)
         )
 
 
@@ -89,9 +147,9 @@ def advisory_lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def refresh_lock(db: Database, workspace_id: str) -> AbstractAsyncContextManager[None]:
-    """The workspace's token-refresh lock across processes (a session advisory lock)."""
-    return advisory_lock(db, f"salesforce-refresh:{workspace_id}")
+def refresh_lock(db: Database, grant_id: str) -> AbstractAsyncContextManager[None]:
+    """The grant's token-refresh lock across processes (a session advisory lock)."""
+    return advisory_lock(db, f"salesforce-refresh:{grant_id}")
 
 
 @asynccontextmanager
@@ -115,22 +173,27 @@ async def claim_keepalive(
     `refreshed_before` and that no worker claimed since `claimed_before`: one UPDATE ...
     RETURNING with SKIP LOCKED, so each is claimed by one worker across all replicas.
     Returns (workspace_id, organization_id) pairs."""
-    last = func.coalesce(Connection.tokens_refreshed_at, Connection.connected_at)
+    last = func.coalesce(SalesforceGrant.tokens_refreshed_at, SalesforceGrant.issued_at)
     due = (
         select(Connection.id)
+        .join(SalesforceGrant, SalesforceGrant.id == Connection.grant_id)
         .where(
             Connection.status == ConnectionStatus.CONNECTED.value,
-            Connection.refresh_token_encrypted.is_not(None),
+            SalesforceGrant.method == GrantMethod.WEB_SERVER.value,
+            SalesforceGrant.refresh_token_encrypted.is_not(None),
             last < refreshed_before,
             or_(
                 Connection.keepalive_claimed_at.is_(None),
                 Connection.keepalive_claimed_at < claimed_before,
             ),
-            or_(Connection.refresh_not_before.is_(None), Connection.refresh_not_before <= now),
+            or_(
+                SalesforceGrant.refresh_not_before.is_(None),
+                SalesforceGrant.refresh_not_before <= now,
+            ),
         )
         .order_by(last)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Connection)
     )
     async with db.transaction() as session:
         rows = await session.execute(

@@ -1,15 +1,18 @@
 """Stored Salesforce credentials and the single-flight token refresh.
 
 Refresh-token rotation makes a refresh race fatal: reusing a rotated-out refresh token revokes
-the whole grant. So refreshes for one workspace collapse into one, in two layers:
+the whole grant. So refreshes collapse into one, in two layers:
 
 1. in-process: one asyncio task per workspace; every concurrent caller awaits it;
-2. across processes: a PostgreSQL session-level advisory lock per workspace, taken on an
-   AUTOCOMMIT connection (no transaction stays open across the HTTP call). Inside the lock the
-   row is re-read; if its access token is no longer the one that failed, another process has
-   refreshed already and that token is reused.
+2. across processes: a PostgreSQL session-level advisory lock per stored grant (which the
+   workspaces one Salesforce user connected share, app.models_grants), taken on an AUTOCOMMIT
+   connection (no transaction stays open across the HTTP call). Inside the lock the rows are
+   re-read; if the grant's access token is no longer the one that failed, another workspace
+   or process has refreshed already and that token is reused.
 
-The new access token, the (rotated) refresh token and `instance_url` are stored together.
+A client-credentials grant has no refresh token: a new access token is asked with the consumer
+key and secret, under the same single flight and lock. The new access token, the (rotated)
+refresh token and `instance_url` are stored together, for every workspace of the grant.
 A dead grant (`invalid_grant`, `inactive_user`, `inactive_org`) marks the connection
 `reauthorization_required` with a reason. Refusals that keep the connection (the token
 endpoint's rate limit, "ip restricted or invalid login hours", our app's client refused) hold
@@ -22,17 +25,20 @@ now serves the decrypted credentials kept per workspace, checked against the sna
 connection id (a reconnect is a new id, so another grant's token is never used), for at most
 `CREDENTIALS_TTL_SECONDS`. They are replaced by a refresh in this process and dropped by
 `forget` (connect, disconnect, a purge from another replica, a grant marked dead, a
-keep-alive refresh). A refresh by another process makes the kept token stale: Salesforce
-answers 401 and `refresh` finds the newer token in the row and reuses it (one extra call, no
-new refresh), as it always did for an expired token.
+keep-alive refresh). A refresh in this process also hands the new token to the other
+workspaces of the grant held here. A refresh by another process makes the kept token stale:
+Salesforce answers 401 and `refresh` finds the newer token in the grant and reuses it (one
+extra call, no new refresh), as it always did for an expired token.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -40,10 +46,9 @@ import httpx
 from app.config import Settings
 from app.crypto import TokenCipher
 from app.db import Database
-from app.errors import SalesforceClientRejected, SalesforceLoginRestricted
 from app.kit.clocks import Clock, Now, monotonic, utc_now
 from app.kit.singleflight import SingleFlight
-from app.models import Connection, ConnectionStatus
+from app.models import Connection, ConnectionStatus, GrantMethod, SalesforceGrant
 from app.salesforce import oauth
 from app.salesforce.client import Credentials
 from app.salesforce.errors import (
@@ -61,19 +66,37 @@ from app.salesforce.hosts import instance_origin
 from app.workspace import repository
 from app.workspace.budget import ApiBudget
 from app.workspace.context import ContextChanged, WorkspaceContext
+from app.workspace.token_answers import (
+    NO_REFRESH_TOKEN,
+    dead_grant,
+    held_back,
+    last_refreshed,
+    refused_for_now,
+    rejected_credentials,
+)
 
 logger = logging.getLogger("app.salesforce.tokens")
 
 CREDENTIALS_TTL_SECONDS = 300.0
 CREDENTIALS_MAX_WORKSPACES = 50_000
 
-# Whether the row's grant must be refreshed now (the row, its current credentials).
-_Needed = Callable[[Connection, "Credentials"], bool]
+# Whether the grant must be refreshed now (the connection, its grant, current credentials).
+_Needed = Callable[[Connection, SalesforceGrant, Credentials], bool]
+_Found = tuple[Connection, SalesforceGrant] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A new access token as Salesforce gave it: refresh or client credentials."""
+
+    access_token: str = field(repr=False)
+    instance_url: str
+    refresh_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False, repr=False)
 class TokenStore:
-    """The `TokenSource` of the Salesforce client: credentials from the connection row."""
+    """The `TokenSource` of the Salesforce client: credentials from the stored grant."""
 
     db: Database
     cipher: TokenCipher
@@ -87,12 +110,14 @@ class TokenStore:
     _refreshes: SingleFlight[str, Credentials] = field(init=False, default_factory=SingleFlight)
     # workspace -> (credentials, read at): insertion order is the eviction order.
     _held: dict[str, tuple[Credentials, float]] = field(init=False, default_factory=dict)
+    # grant -> workspaces held with it (may name some held no more: checked on use).
+    _grant_workspaces: dict[uuid.UUID, set[str]] = field(init=False, default_factory=dict)
     # Bumped by `forget`: a read that began before it must not be kept.
     _generation: dict[str, int] = field(init=False, default_factory=dict)
 
     async def credentials(self, workspace_id: str) -> Credentials:
-        """Read from the connection row (no memory): for callers without a snapshot."""
-        return self._usable(await repository.connection_of(self.db, workspace_id))
+        """Read from the database (no memory): for callers without a snapshot."""
+        return self._usable(await repository.connection_with_grant(self.db, workspace_id))
 
     async def for_context(self, context: WorkspaceContext) -> Credentials:
         """The credentials of the connection the snapshot describes, from memory when held;
@@ -133,10 +158,36 @@ class TokenStore:
         while len(self._held) >= CREDENTIALS_MAX_WORKSPACES:
             self._held.pop(next(iter(self._held)))
         self._held[credentials.workspace_id] = (credentials, self.clock())
+        if credentials.grant_id is not None:
+            self._grant_workspaces.setdefault(credentials.grant_id, set()).add(
+                credentials.workspace_id
+            )
 
-    def _usable(self, row: Connection | None) -> Credentials:
-        if row is None:
+    def _follow(self, renewed: Credentials) -> None:
+        """Hand a renewed token to the other workspaces of its grant held in memory."""
+        if renewed.grant_id is None:
+            return
+        workspaces = self._grant_workspaces.get(renewed.grant_id, set())
+        for workspace_id in list(workspaces):
+            held = self._held.get(workspace_id)
+            if held is None or held[0].grant_id != renewed.grant_id:
+                workspaces.discard(workspace_id)
+            elif workspace_id != renewed.workspace_id:
+                self._held[workspace_id] = (
+                    dataclasses.replace(
+                        held[0],
+                        access_token=renewed.access_token,
+                        instance_url=renewed.instance_url,
+                    ),
+                    held[1],
+                )
+        if not workspaces:
+            self._grant_workspaces.pop(renewed.grant_id, None)
+
+    def _usable(self, found: _Found) -> Credentials:
+        if found is None:
             raise NotConnected()
+        row, grant = found
         if row.status == ConnectionStatus.REAUTHORIZATION_REQUIRED:
             raise ReauthorizationRequired(row.status_reason, row.status_detail)
         return Credentials(
@@ -144,7 +195,8 @@ class TokenStore:
             workspace_id=row.workspace_id,
             organization_id=row.organization_id,
             instance_url=row.instance_url,
-            access_token=self.cipher.decrypt(row.access_token_encrypted),
+            access_token=self.cipher.decrypt(grant.access_token_encrypted),
+            grant_id=grant.id,
         )
 
     async def refresh(self, workspace_id: str, stale_access_token: str) -> Credentials:
@@ -154,21 +206,26 @@ class TokenStore:
         credentials = await self._refreshes.run(
             workspace_id,
             lambda: self._refresh_across_processes(
-                workspace_id, lambda row, current: current.access_token == stale_access_token
+                workspace_id,
+                lambda row, grant, current: current.access_token == stale_access_token,
             ),
         )
         if self._generation.get(workspace_id, 0) == generation:
             self._keep(credentials)
+        self._follow(credentials)
         return credentials
 
     async def keep_alive(self, workspace_id: str, refreshed_before: datetime) -> bool:
         """Refresh the grant when its last refresh (or the connect) is older than
         `refreshed_before`, so Salesforce's idle refresh-token expiry never ends a quiet
-        connection. True when a refresh was made. Same single flight and lock as `refresh`."""
+        connection. A client-credentials grant has no refresh token to keep alive. True when
+        a refresh was made. Same single flight and lock as `refresh`."""
         refreshed: list[bool] = []
 
-        def due(row: Connection, current: Credentials) -> bool:
-            refreshed.append(last_refreshed(row) < refreshed_before)
+        def due(row: Connection, grant: SalesforceGrant, current: Credentials) -> bool:
+            refreshed.append(
+                grant.method == GrantMethod.WEB_SERVER and last_refreshed(grant) < refreshed_before
+            )
             return refreshed[-1]
 
         await self._refreshes.run(
@@ -179,158 +236,138 @@ class TokenStore:
         return bool(refreshed and refreshed[-1])
 
     async def _refresh_across_processes(self, workspace_id: str, needed: _Needed) -> Credentials:
-        async with repository.refresh_lock(self.db, workspace_id):
+        current = self._usable(await repository.connection_with_grant(self.db, workspace_id))
+        async with repository.refresh_lock(self.db, str(current.grant_id)):
             return await self._refresh_locked(workspace_id, needed)
 
     async def _refresh_locked(self, workspace_id: str, needed: _Needed) -> Credentials:
-        row = await repository.connection_of(self.db, workspace_id)
-        current = self._usable(row)
-        assert row is not None
-        if not needed(row, current):
+        found = await repository.connection_with_grant(self.db, workspace_id)
+        current = self._usable(found)
+        assert found is not None
+        row, grant = found
+        if not needed(row, grant, current):
             logger.info("salesforce.token.reused", extra={"workspace_id": workspace_id})
             return current
-        if not row.refresh_token_encrypted:
-            await self._mark_reauthorization_required(row, "no_refresh_token", NO_REFRESH_TOKEN)
-            raise ReauthorizationRequired("no_refresh_token", NO_REFRESH_TOKEN)
         now = self.now()
-        if row.refresh_not_before is not None and row.refresh_not_before > now:
-            raise held_back(row.status_reason, row.status_detail, row.refresh_not_before - now)
+        if grant.refresh_not_before is not None and grant.refresh_not_before > now:
+            raise held_back(row.status_reason, row.status_detail, grant.refresh_not_before - now)
+        client_credentials = grant.method == GrantMethod.CLIENT_CREDENTIALS
+        if not client_credentials and not grant.refresh_token_encrypted:
+            raise await self._dead(row, grant, "no_refresh_token", NO_REFRESH_TOKEN)
         if self.budget is not None:
             self.budget.count(workspace_id, "token")
         try:
-            answer = await oauth.refresh_access_token(
-                self.http,
-                self.settings,
-                row.login_url,
-                self.cipher.decrypt(row.refresh_token_encrypted),
+            answer = await (
+                self._client_credentials(grant) if client_credentials else self._refresh(row, grant)
             )
+        except ClientRejected as exc:
+            if not client_credentials:  # our app refused: a setting, not a dead grant
+                raise await self._hold_back(row, grant, exc, now) from exc
+            raise await self._dead(row, grant, *rejected_credentials(exc)) from exc
         except InvalidGrant as exc:
-            reason, detail = dead_grant(exc)
-            await self._mark_reauthorization_required(row, reason, detail)
-            raise ReauthorizationRequired(reason, detail) from exc
-        except (TokenRateLimited, LoginRestricted, ClientRejected) as exc:
-            reason, detail, wait = refused_for_now(exc)
-            await repository.hold_back_refresh(self.db, row.id, reason, detail, now + wait)
-            logger.warning(
-                "salesforce.token.held_back",
-                extra={"workspace_id": workspace_id, "reason": reason, "seconds": wait.seconds},
-            )
-            raise held_back(reason, detail, wait) from exc
-        try:
-            instance_url = instance_origin(
-                str(answer.get("instance_url") or row.instance_url), self.settings
-            )
+            answer_for = rejected_credentials if client_credentials else dead_grant
+            raise await self._dead(row, grant, *answer_for(exc)) from exc
+        except (TokenRateLimited, LoginRestricted) as exc:
+            raise await self._hold_back(row, grant, exc, now) from exc
         except HostNotAllowed as exc:
             # Nothing of this answer is stored: the connection keeps its instance URL and
-            # the next call refreshes again.
+            # the next call asks again.
             logger.warning(
                 "salesforce.token.refused",
                 extra={"workspace_id": workspace_id, "reason": "instance_url"},
             )
             raise SalesforceUnavailable("the token answer's instance URL is refused") from exc
         values: dict[str, Any] = {
-            "access_token_encrypted": self.cipher.encrypt(str(answer["access_token"])),
-            "instance_url": instance_url,
+            "access_token_encrypted": self.cipher.encrypt(answer.access_token),
             "tokens_refreshed_at": now,
-            "status_reason": None,
-            "status_detail": None,
             "refresh_not_before": None,
         }
-        rotated = bool(answer.get("refresh_token"))
-        if rotated:
-            values["refresh_token_encrypted"] = self.cipher.encrypt(str(answer["refresh_token"]))
-        await repository.update_tokens(self.db, row.id, values)
+        if answer.refresh_token:
+            values["refresh_token_encrypted"] = self.cipher.encrypt(answer.refresh_token)
+        stored = await repository.update_grant_tokens(
+            self.db,
+            grant.id,
+            values,
+            answer.instance_url,
+            replaces=grant.access_token_encrypted,
+            same_token=lambda ciphertext: self.cipher.decrypt(ciphertext) == current.access_token,
+        )
+        if not stored:
+            # The grant was renewed by a connect meanwhile: its tokens win.
+            logger.info("salesforce.token.superseded", extra={"workspace_id": workspace_id})
+            return self._usable(await repository.connection_with_grant(self.db, workspace_id))
         logger.info(
             "salesforce.token.refreshed",
             extra={
                 "workspace_id": workspace_id,
                 "organization_id": row.organization_id,
-                "rotated": rotated,
+                "method": grant.method,
+                "rotated": bool(answer.refresh_token),
             },
         )
         return Credentials(
             connection_id=row.id,
             workspace_id=workspace_id,
             organization_id=row.organization_id,
-            instance_url=instance_url,
-            access_token=str(answer["access_token"]),
+            instance_url=answer.instance_url,
+            access_token=answer.access_token,
+            grant_id=grant.id,
         )
 
-    async def _mark_reauthorization_required(
-        self, row: Connection, reason: str, detail: str
-    ) -> None:
-        self.forget(row.workspace_id)
-        await repository.mark_reauthorization_required(self.db, row.id, reason, detail)
+    async def _refresh(self, row: Connection, grant: SalesforceGrant) -> _Answer:
+        assert grant.refresh_token_encrypted is not None
+        answer = await oauth.refresh_access_token(
+            self.http,
+            self.settings,
+            grant.login_url,
+            self.cipher.decrypt(grant.refresh_token_encrypted),
+        )
+        return _Answer(
+            access_token=str(answer["access_token"]),
+            instance_url=instance_origin(
+                str(answer.get("instance_url") or row.instance_url), self.settings
+            ),
+            refresh_token=str(answer["refresh_token"]) if answer.get("refresh_token") else None,
+        )
+
+    async def _client_credentials(self, grant: SalesforceGrant) -> _Answer:
+        if not grant.client_id or not grant.client_secret_encrypted:
+            raise InvalidGrant("invalid_client", "no client credentials are stored")
+        answer = await oauth.client_credentials_token(
+            self.http,
+            self.settings,
+            grant.login_url,
+            grant.client_id,
+            self.cipher.decrypt(grant.client_secret_encrypted),
+        )
+        return _Answer(access_token=answer.access_token, instance_url=answer.instance_url)
+
+    async def _hold_back(
+        self, row: Connection, grant: SalesforceGrant, exc: SalesforceError, now: datetime
+    ) -> SalesforceError:
+        reason, detail, wait = refused_for_now(exc)
+        await repository.hold_back_refresh(self.db, grant.id, reason, detail, now + wait)
+        logger.warning(
+            "salesforce.token.held_back",
+            extra={"workspace_id": row.workspace_id, "reason": reason, "seconds": wait.seconds},
+        )
+        return held_back(reason, detail, wait)
+
+    async def _dead(
+        self, row: Connection, grant: SalesforceGrant, reason: str, detail: str
+    ) -> ReauthorizationRequired:
+        """Mark every connection of the grant `reauthorization_required`; the error to raise."""
+        workspaces = await repository.mark_reauthorization_required(
+            self.db, grant.id, reason, detail
+        )
+        for workspace_id in {row.workspace_id, *workspaces}:
+            self.forget(workspace_id)
         logger.warning(
             "salesforce.connection.reauthorization_required",
-            extra={"workspace_id": row.workspace_id, "reason": reason},
+            extra={
+                "workspace_id": row.workspace_id,
+                "reason": reason,
+                "shared_with": len(workspaces) - 1,
+            },
         )
-
-
-def last_refreshed(row: Connection) -> datetime:
-    """When the grant was last used to refresh (or obtained)."""
-    return row.tokens_refreshed_at or row.connected_at
-
-
-RECONNECT = "An owner or manager must reconnect Salesforce in Workspace Settings > Integrations."
-NO_REFRESH_TOKEN = f"Salesforce gave no refresh token for this connection. {RECONNECT}"
-_DEAD_GRANTS = {
-    "inactive_user": (
-        "user_inactive",
-        "The Salesforce user who connected was deactivated. Another Salesforce user must "
-        "reconnect Salesforce in Workspace Settings > Integrations.",
-    ),
-    "inactive_org": (
-        "org_inactive",
-        "The Salesforce organization is inactive (for example an expired trial or a suspended "
-        f"org). Once it is active again, {RECONNECT[0].lower()}{RECONNECT[1:]}",
-    ),
-}
-# How long refreshes are held back after each kind of refusal.
-HOLD_BACK = {
-    "token_rate_limited": timedelta(seconds=60),
-    "login_restricted": timedelta(minutes=5),
-    "client_rejected": timedelta(minutes=5),
-}
-
-
-def dead_grant(exc: InvalidGrant) -> tuple[str, str]:
-    """The reason and the sentence stored with `reauthorization_required`."""
-    if exc.error in _DEAD_GRANTS:
-        return _DEAD_GRANTS[exc.error]
-    said = f" (Salesforce said: {exc.description[:200]})" if exc.description else ""
-    return (
-        "grant_expired_or_revoked",
-        "Salesforce no longer accepts this connection's grant: it was revoked, or it expired "
-        f"under the org's refresh-token policy{said}. {RECONNECT}",
-    )
-
-
-def refused_for_now(exc: SalesforceError) -> tuple[str, str, timedelta]:
-    """A refusal that keeps the connection: reason, sentence, how long to hold back."""
-    if isinstance(exc, LoginRestricted):
-        return (
-            "login_restricted",
-            str(SalesforceLoginRestricted.detail),
-            HOLD_BACK["login_restricted"],
-        )
-    if isinstance(exc, ClientRejected):
-        return "client_rejected", str(SalesforceClientRejected.detail), HOLD_BACK["client_rejected"]
-    return (
-        "token_rate_limited",
-        "Salesforce limits how often this connection may log in; the service waits before "
-        "trying again.",
-        HOLD_BACK["token_rate_limited"],
-    )
-
-
-def held_back(reason: str | None, detail: str | None, wait: timedelta) -> SalesforceError:
-    """The error to raise while refreshes are held back, without asking Salesforce."""
-    seconds = max(1.0, wait.total_seconds())
-    if reason == "login_restricted":
-        return LoginRestricted("invalid_grant", detail or "", status=400)
-    if reason == "client_rejected":
-        return ClientRejected("invalid_client", detail or "", status=400)
-    error = TokenRateLimited(detail or "rate limit exceeded", error_code="rate_limit_exceeded")
-    error.retry_after = seconds
-    return error
+        return ReauthorizationRequired(reason, detail)

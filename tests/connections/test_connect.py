@@ -17,6 +17,7 @@ from tests.helpers.browser import (
     INITECH_ADMIN,
     Browser,
 )
+from tests.helpers.factories import grant_of
 
 ACME = "00D5g000003GIV7EAO"
 GLOBEX = "00D8c000003VlcBEAS"
@@ -117,6 +118,7 @@ async def test_reauthorize_same_org_updates_in_place(
 ) -> None:
     await browser.connect(username=ACME_ADMIN)
     [before] = await rows(app)
+    before_grant = await grant_of(app.state.services.db)
     async with app.state.services.db.transaction() as session:
         await session.execute(update(Connection).values(status="reauthorization_required"))
     assert (await browser.status())["status"] == "reauthorization_required"
@@ -132,17 +134,19 @@ async def test_reauthorize_same_org_updates_in_place(
     assert after.username == ACME_SALES and after.user_id != before.user_id
     assert after.connected_by == "user-2"
     cipher = app.state.services.cipher
-    assert cipher.decrypt(after.access_token_encrypted) != cipher.decrypt(
-        before.access_token_encrypted
+    after_grant = await grant_of(app.state.services.db)
+    assert before_grant is not None and after_grant is not None
+    assert cipher.decrypt(after_grant.access_token_encrypted) != cipher.decrypt(
+        before_grant.access_token_encrypted
     )
-    assert cipher.decrypt(after.refresh_token_encrypted) != cipher.decrypt(
-        before.refresh_token_encrypted
+    assert cipher.decrypt(after_grant.refresh_token_encrypted) != cipher.decrypt(
+        before_grant.refresh_token_encrypted
     )
     # The same org again: the webhook key (and the Outbound Message's URL) is kept.
     assert after.webhook_key_hash == before.webhook_key_hash
     # The replaced grant was revoked at Salesforce.
     assert sf_emulator.counters["revoke"] == 1
-    assert sf_emulator.refresh_grant(cipher.decrypt(before.refresh_token_encrypted)) is None
+    assert sf_emulator.refresh_grant(cipher.decrypt(before_grant.refresh_token_encrypted)) is None
     assert (await browser.status())["status"] == "connected"
 
 
@@ -151,16 +155,19 @@ async def test_a_different_org_is_refused_and_the_old_connection_stays(
 ) -> None:
     await browser.connect(username=ACME_ADMIN)
     [before] = await rows(app)
+    before_grant = await grant_of(app.state.services.db)
 
     response = await browser.connect(username=GLOBEX_ADMIN)
 
     assert_problem_page(response, 409, "salesforce_already_connected")
     assert "Acme Corporation" in response.text
     [after] = await rows(app)
-    assert (after.id, after.organization_id, after.access_token_encrypted) == (
+    after_grant = await grant_of(app.state.services.db)
+    assert before_grant is not None and after_grant is not None
+    assert (after.id, after.organization_id, after_grant.access_token_encrypted) == (
         before.id,
         ACME,
-        before.access_token_encrypted,
+        before_grant.access_token_encrypted,
     )
     assert after.webhook_key_hash == before.webhook_key_hash
     assert (await app.state.services.tokens.credentials("ws-1")).organization_id == ACME
@@ -185,12 +192,13 @@ async def test_deny_stores_nothing(browser: Browser, app: Any) -> None:
 async def test_a_reused_state_is_refused(browser: Browser, app: Any) -> None:
     redirect = await browser.authorize(await browser.start())
     assert (await browser.callback(redirect)).status_code == 200
-    [before] = await rows(app)
+    before = await grant_of(app.state.services.db)
 
     again = await browser.callback(redirect)
 
     assert_problem_page(again, 400, "oauth_state_invalid")
-    [after] = await rows(app)
+    after = await grant_of(app.state.services.db)
+    assert before is not None and after is not None
     assert after.access_token_encrypted == before.access_token_encrypted
 
 
@@ -385,7 +393,7 @@ async def test_connect_without_a_body(browser: Browser) -> None:
         "/v1/workspaces/ws-1/salesforce/connect", headers=browser.auth()
     )
     assert response.status_code == 200, response.text
-    assert set(response.json()) == {"authorize_url", "expires_at"}
+    assert set(response.json()) == {"authorize_url", "expires_at", "admin_guidance"}
 
 
 async def test_the_routes_declare_their_errors_in_openapi(app: Any) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.models import Connection, WorkspaceSettings
 from app.salesforce.errors import NotConnected
 from tests.helpers.browser import Browser
+from tests.helpers.factories import grant_of
 
 
 async def connection_row(app: Any, workspace: str = "ws-1") -> Connection | None:
@@ -38,9 +39,9 @@ async def test_disconnect_revokes_deletes_and_purges(
     app.state.services.invalidation.on_disconnect.append(purge)
     await browser.connect()
     await add_settings(app)
-    row = await connection_row(app)
-    assert row is not None
-    refresh_token = app.state.services.cipher.decrypt(row.refresh_token_encrypted)
+    grant = await grant_of(app.state.services.db)
+    assert grant is not None and grant.refresh_token_encrypted is not None
+    refresh_token = app.state.services.cipher.decrypt(grant.refresh_token_encrypted)
     sf_emulator.reset_counters()
 
     response = await browser.disconnect()
@@ -65,6 +66,9 @@ async def test_disconnect_revokes_deletes_and_purges(
         "status_reason": None,
         "status_detail": None,
         "api_usage": None,
+        "method": None,
+        "shared_grant_workspaces": None,
+        "last_connect_attempt": None,
     }
     assert await connection_row(app) is None
     with pytest.raises(NotConnected):

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from app import cli
 from app.crypto import TokenCipher
-from app.models import Connection, OAuthState
+from app.models import Connection, OAuthState, SalesforceGrant
 from tests.helpers.browser import Browser
 
 
@@ -44,9 +44,10 @@ async def stored_secrets(app: Any) -> set[str]:
     found: set[str] = set()
     async with app.state.services.db.transaction() as session:
         for row in (await session.scalars(select(Connection))).all():
-            found.add(cipher.decrypt(row.access_token_encrypted))
-            found.add(cipher.decrypt(row.refresh_token_encrypted))
             found.add(cipher.decrypt(row.webhook_key_encrypted))
+        for grant in (await session.scalars(select(SalesforceGrant))).all():
+            found.add(cipher.decrypt(grant.access_token_encrypted))
+            found.add(cipher.decrypt(grant.refresh_token_encrypted))
         for state in (await session.scalars(select(OAuthState))).all():
             found.add(cipher.decrypt(state.code_verifier_encrypted))
     return found
@@ -61,14 +62,18 @@ async def test_no_secret_in_the_database_or_the_logs(
     redirect = await browser.authorize(await browser.start(return_url="https://app.respond.io/x"))
     assert (await browser.callback(redirect)).status_code == 200
     secrets = {redirect.params["code"], redirect.params["state"]} | await stored_secrets(app)
-    raw = await raw_rows(app, "salesforce_connections") + await raw_rows(app, "oauth_states")
+    raw = (
+        await raw_rows(app, "salesforce_connections")
+        + await raw_rows(app, "salesforce_grants")
+        + await raw_rows(app, "oauth_states")
+    )
 
     sf_emulator.expire_access_tokens()
     credentials = await app.state.services.tokens.credentials("ws-1")
     refreshed = await app.state.services.tokens.refresh("ws-1", credentials.access_token)
     assert refreshed.access_token != credentials.access_token
     secrets |= await stored_secrets(app)
-    raw += await raw_rows(app, "salesforce_connections")
+    raw += await raw_rows(app, "salesforce_connections") + await raw_rows(app, "salesforce_grants")
     assert (await browser.disconnect()).status_code == 204
 
     secrets |= emulator_secrets(sf_emulator)
@@ -112,16 +117,18 @@ async def test_rotate_keys_reencrypts_every_encrypted_column(
 ) -> None:
     old_key = settings.encryption_keys[0]
     await browser.connect("ws-1")
-    await browser.connect("ws-2")
+    await browser.connect("ws-2")  # the same Salesforce user: one shared grant
     await browser.start("ws-3")  # a pending state with an encrypted verifier
     async with app.state.services.db.transaction() as session:
         before = {r.workspace_id: r for r in (await session.scalars(select(Connection))).all()}
+        [before_grant] = (await session.scalars(select(SalesforceGrant))).all()
         before_state = (await session.scalars(select(OAuthState))).all()
     old = TokenCipher([old_key])
-    plain = {
-        ws: (old.decrypt(r.access_token_encrypted), old.decrypt(r.webhook_key_encrypted))
-        for ws, r in before.items()
-    }
+    plain = {ws: old.decrypt(r.webhook_key_encrypted) for ws, r in before.items()}
+    plain_tokens = (
+        old.decrypt(before_grant.access_token_encrypted),
+        old.decrypt(before_grant.refresh_token_encrypted),
+    )
     new_key = Fernet.generate_key().decode()
     cipher = TokenCipher([new_key, old_key])
 
@@ -130,20 +137,26 @@ async def test_rotate_keys_reencrypts_every_encrypted_column(
     # Other tables with `*_encrypted` columns are covered too (empty here).
     assert set(report.rows) == set(cli.encrypted_columns())
     assert report.rows["salesforce_connections"] == 2
+    assert report.rows["salesforce_grants"] == 1
     assert report.rows["oauth_states"] == 3
-    assert report.rotated["salesforce_connections"] == 6
+    assert report.rotated["salesforce_connections"] == 2
+    assert report.rotated["salesforce_grants"] == 2
     assert report.rotated["oauth_states"] == 3
     assert not any(report.undecryptable.values())
     only_new = TokenCipher([new_key])
     async with app.state.services.db.transaction() as session:
         after = {r.workspace_id: r for r in (await session.scalars(select(Connection))).all()}
+        [after_grant] = (await session.scalars(select(SalesforceGrant))).all()
         after_state = (await session.scalars(select(OAuthState))).all()
     for ws, row in after.items():
-        assert only_new.decrypt(row.access_token_encrypted) == plain[ws][0]
-        assert only_new.decrypt(row.webhook_key_encrypted) == plain[ws][1]
-        assert row.refresh_token_encrypted is not None
-        only_new.decrypt(row.refresh_token_encrypted)
-        assert row.access_token_encrypted != before[ws].access_token_encrypted
+        assert only_new.decrypt(row.webhook_key_encrypted) == plain[ws]
+        assert row.webhook_key_encrypted != before[ws].webhook_key_encrypted
+    assert after_grant.refresh_token_encrypted is not None
+    assert (
+        only_new.decrypt(after_grant.access_token_encrypted),
+        only_new.decrypt(after_grant.refresh_token_encrypted),
+    ) == plain_tokens
+    assert after_grant.access_token_encrypted != before_grant.access_token_encrypted
     assert {only_new.decrypt(s.code_verifier_encrypted) for s in after_state} == {
         old.decrypt(s.code_verifier_encrypted) for s in before_state
     }
@@ -160,16 +173,18 @@ async def test_rotate_keys_reencrypts_every_encrypted_column(
         cli.get_settings.cache_clear()
     assert code == 0
     printed = capsys.readouterr().out
-    assert "salesforce_connections: rows=2 rotated=6 undecryptable=0" in printed
+    assert "salesforce_connections: rows=2 rotated=2 undecryptable=0" in printed
+    assert "salesforce_grants: rows=1 rotated=2 undecryptable=0" in printed
     assert "oauth_states: rows=3 rotated=3 undecryptable=0" in printed
 
 
 def test_rotate_keys_covers_every_encrypted_column() -> None:
     columns = cli.encrypted_columns()
-    assert columns["salesforce_connections"] == [
+    assert columns["salesforce_connections"] == ["webhook_key_encrypted"]
+    assert columns["salesforce_grants"] == [
+        "client_secret_encrypted",
         "access_token_encrypted",
         "refresh_token_encrypted",
-        "webhook_key_encrypted",
     ]
     assert columns["oauth_states"] == ["code_verifier_encrypted"]
 

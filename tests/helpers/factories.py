@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from app.crypto import TokenCipher
 from app.db import Database
-from app.models import Connection
+from app.models import Connection, GrantMethod, SalesforceGrant
 
 CLIENT_ID = "emulator-client-id"
 CLIENT_SECRET = "emulator-client-secret"
@@ -81,26 +81,43 @@ async def insert_connection(
     login_url: str,
     username: str = "user",
 ) -> Connection:
-    """Store a connection as the connect flow would (tokens encrypted)."""
+    """Store a connection as the connect flow would (tokens encrypted): the workspaces of
+    one Salesforce user share its grant, which takes the new tokens."""
     org_id, user_id = grant["id"].rstrip("/").split("/")[-2:]
-    row = Connection(
-        workspace_id=workspace_id,
-        status="connected",
-        environment="production",
-        login_url=login_url,
-        instance_url=grant["instance_url"],
-        identity_url=grant["id"],
-        organization_id=org_id,
-        organization_name=None,
-        user_id=user_id,
-        username=username,
-        scopes=grant.get("scope", "").split(),
-        access_token_encrypted=cipher.encrypt(grant["access_token"]),
-        refresh_token_encrypted=cipher.encrypt(grant["refresh_token"]),
-        connected_by="user-1",
-    )
     async with db.transaction() as session:
         await session.execute(delete(Connection).where(Connection.workspace_id == workspace_id))
+        stored = await session.scalar(
+            select(SalesforceGrant).where(
+                SalesforceGrant.method == GrantMethod.WEB_SERVER.value,
+                SalesforceGrant.organization_id == org_id,
+                SalesforceGrant.user_id == user_id,
+            )
+        )
+        if stored is None:
+            stored = SalesforceGrant(
+                method=GrantMethod.WEB_SERVER.value, organization_id=org_id, user_id=user_id
+            )
+            session.add(stored)
+        stored.login_url = login_url
+        stored.access_token_encrypted = cipher.encrypt(grant["access_token"])
+        stored.refresh_token_encrypted = cipher.encrypt(grant["refresh_token"])
+        stored.tokens_refreshed_at = None
+        await session.flush()
+        row = Connection(
+            workspace_id=workspace_id,
+            status="connected",
+            environment="production",
+            login_url=login_url,
+            instance_url=grant["instance_url"],
+            identity_url=grant["id"],
+            organization_id=org_id,
+            organization_name=None,
+            user_id=user_id,
+            username=username,
+            scopes=grant.get("scope", "").split(),
+            grant_id=stored.id,
+            connected_by="user-1",
+        )
         session.add(row)
     return row
 
@@ -181,3 +198,14 @@ async def connect_default_user(
         services.db, services.cipher, workspace_id, grant, login_url=sf_emulator.base_url
     )
     return workspace_id
+
+
+async def grant_of(db: Database, workspace_id: str = "ws-1") -> SalesforceGrant | None:
+    """The stored grant the workspace's connection uses (its tokens), or None."""
+    async with db.transaction() as session:
+        found: SalesforceGrant | None = await session.scalar(
+            select(SalesforceGrant)
+            .join(Connection, Connection.grant_id == SalesforceGrant.id)
+            .where(Connection.workspace_id == workspace_id)
+        )
+    return found

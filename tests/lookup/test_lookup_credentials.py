@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from app.models import Connection
+from app.models import Connection, SalesforceGrant
 from tests.helpers.contact_app import ACME, GLOBEX
 from tests.helpers.lookups import lookup
 
@@ -15,9 +15,14 @@ from tests.helpers.lookups import lookup
 async def _overwrite_stored_access_token(app: Any, workspace_id: str, token: str) -> None:
     services = app.state.services
     async with services.db.transaction() as session:
-        await session.execute(
-            update(Connection)
+        grant_id = (
+            select(Connection.grant_id)
             .where(Connection.workspace_id == workspace_id)
+            .scalar_subquery()
+        )
+        await session.execute(
+            update(SalesforceGrant)
+            .where(SalesforceGrant.id == grant_id)
             .values(access_token_encrypted=services.cipher.encrypt(token))
         )
 
