@@ -60,6 +60,7 @@ async def rest_ctx(request: Request, version: str) -> Ctx:
         raise errors.gone()
     state.count(f"version.{m.group(1)}.0")
     if at is None:
+        state.count("session.invalid")
         raise errors.invalid_session()
     org = state.org(at.org_id)
     if not org.api_enabled:
