@@ -106,6 +106,7 @@ class ConnectionService(ClientCredentialsConnect):
             login_url=login_url,
             code_verifier_encrypted=self.cipher.encrypt(authorization.code_verifier),
             return_url=return_url,
+            created_at=now,
             expires_at=expires_at,
         )
         await repository.add_state(self.db, state, sweep_before=now - STATE_RETENTION)

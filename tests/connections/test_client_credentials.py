@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.models import Connection, SalesforceGrant
 from tests.helpers.browser import Browser
+from tests.helpers.client_credentials import connect_cc, external_client_app
 from tests.helpers.emulator_control import control
 from tests.helpers.lookups import lookup
 
@@ -19,43 +20,6 @@ ACME = "00D5g000003GIV7EAO"
 GLOBEX = "00D8c000003VlcBEAS"
 ACME_SALES_ID = "0055g000000GR44AAG"
 ANA = "ana.souza@example.com"
-
-
-def my_domain(sf_emulator: Any) -> str:
-    return str(sf_emulator.base_url.split("://", 1)[1])
-
-
-async def external_client_app(sf_emulator: Any, org: str = ACME, **body: Any) -> dict[str, Any]:
-    app: dict[str, Any] = await control(
-        sf_emulator,
-        "POST",
-        "/client-credentials-apps",
-        {"org_id": org, "run_as": "sales@acme.example" if org == ACME else None, **body},
-    )
-    return app
-
-
-async def connect_cc(
-    client: httpx.AsyncClient,
-    auth: Any,
-    sf_emulator: Any,
-    app: dict[str, Any],
-    *,
-    ws: str = "ws-1",
-    role: str = "owner",
-    **changes: Any,
-) -> httpx.Response:
-    body = {
-        "method": "client_credentials",
-        "my_domain": my_domain(sf_emulator),
-        "client_id": app["client_id"],
-        "client_secret": app["client_secret"],
-        "environment": "production",
-        **changes,
-    }
-    return await client.post(
-        f"/v1/workspaces/{ws}/salesforce/connect", json=body, headers=auth(ws, role)
-    )
 
 
 async def grants(app: Any) -> list[SalesforceGrant]:

@@ -16,6 +16,7 @@ from app.config import Settings
 from app.models import Connection
 from app.workspace.keepalive import KeepAlive
 from app.workspace.tokens import TokenStore
+from tests.helpers.client_credentials import connect_cc, external_client_app
 from tests.helpers.clock import FakeNow
 from tests.helpers.emulator_control import advance_days, control, token_fault
 from tests.helpers.factories import connect_default_user
@@ -146,3 +147,31 @@ async def test_a_refused_refresh_keeps_the_connection(
     now.advance(minutes=11)
     assert await keepalive.tick() == 1
     assert (await row(app)).status_reason is None
+
+
+async def test_client_credentials_and_shared_grants_are_not_refreshed_twice(
+    app: Any,
+    client: httpx.AsyncClient,
+    auth: Any,
+    sf_emulator: Any,
+    settings: Settings,
+    now: FakeNow,
+) -> None:
+    """A client-credentials connection has no refresh token to keep alive (its next access
+    token is asked with the secret when needed); workspaces sharing one grant keep it alive
+    with one refresh."""
+    ext = await external_client_app(sf_emulator)
+    assert (await connect_cc(client, auth, sf_emulator, ext, ws="ws-cc")).status_code == 200
+    org = sf_emulator.org(ACME)
+    for ws in ("ws-1", "ws-2", "ws-3"):
+        await connect_default_user(app, sf_emulator, org, ws)
+    keepalive = keepalive_of(app, settings, now)
+    sf_emulator.reset_counters()
+    now.advance(hours=25)
+
+    assert await keepalive.tick() == 1
+
+    assert refreshes(sf_emulator) == 1
+    assert sf_emulator.counters["token.client_credentials"] == 0
+    assert sf_emulator.counters["token"] == 1
+    assert (await row(app, "ws-cc")).status == "connected"
