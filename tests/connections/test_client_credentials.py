@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from app.config import Settings
 from app.models import Connection, SalesforceGrant
 from tests.helpers.browser import Browser
 from tests.helpers.client_credentials import connect_cc, external_client_app
 from tests.helpers.emulator_control import control
 from tests.helpers.lookups import lookup
+from tests.helpers.processes import run_together
 
 ACME = "00D5g000003GIV7EAO"
 GLOBEX = "00D8c000003VlcBEAS"
@@ -232,3 +234,19 @@ async def test_disconnect_forgets_the_secret(
     assert response.status_code == 204
     assert await grants(app) == [] and await connections(app) == []
     assert (await lookup(client, auth, email=ANA)).json()["code"] == "salesforce_not_connected"
+
+
+async def test_two_processes_renew_a_client_credentials_token_once(
+    client: httpx.AsyncClient, auth: Any, sf_emulator: Any, settings: Settings
+) -> None:
+    ext = await external_client_app(sf_emulator)
+    assert (await connect_cc(client, auth, sf_emulator, ext)).status_code == 200
+    sf_emulator.expire_access_tokens()
+    sf_emulator.reset_counters()
+
+    summaries = await run_together(
+        "workspace/refresh_process.py", [["ws-1", "20"] for _ in range(2)], settings
+    )
+
+    assert summaries == [{"ok": 20, "failed": 0}] * 2
+    assert sf_emulator.counters["token.client_credentials"] == 1

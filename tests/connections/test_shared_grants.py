@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.config import Settings
 from tests.helpers.browser import ACME_ADMIN, ACME_SALES, Browser
 from tests.helpers.factories import grant_of
 from tests.helpers.lookups import lookup
+from tests.helpers.processes import run_together
 
 ACME = "00D5g000003GIV7EAO"
 ANA = "ana.souza@example.com"
@@ -147,3 +149,21 @@ async def test_a_dead_grant_needs_reauthorization_in_every_workspace(
         status = await browser.status(ws)
         assert status["status"] == "reauthorization_required"
         assert status["status_reason"] == "grant_expired_or_revoked"
+
+
+async def test_two_processes_and_two_workspaces_refresh_a_shared_grant_once(
+    browser: Browser, sf_emulator: Any, settings: Settings
+) -> None:
+    for ws in ("ws-1", "ws-2"):
+        assert (await browser.connect(ws)).status_code == 200
+    sf_emulator.rotate_refresh_tokens = True  # a second refresh would kill the grant
+    sf_emulator.expire_access_tokens()
+    sf_emulator.reset_counters()
+
+    summaries = await run_together(
+        "workspace/refresh_process.py", [["ws-1", "15"], ["ws-2", "15"]], settings
+    )
+
+    assert summaries == [{"ok": 15, "failed": 0}] * 2
+    assert sf_emulator.counters["token.refresh_token"] == 1
+    assert await found(browser, "ws-1", PRIYA) and await found(browser, "ws-2", PRIYA)
