@@ -107,10 +107,19 @@ async def update_grant_tokens(
 
 
 async def mark_reauthorization_required(
-    db: Database, grant_id: uuid.UUID, reason: str, detail: str
-) -> list[str]:
-    """Every connection using the dead grant needs reauthorization; their workspaces."""
+    db: Database, grant_id: uuid.UUID, reason: str, detail: str, *, seen: str
+) -> list[str] | None:
+    """Every connection using the dead grant needs reauthorization; their workspaces. None,
+    and nothing marked, when the grant no longer holds the access token `seen` (ciphertext):
+    a connect renewed it while the refused request was under way."""
     async with db.transaction() as session:
+        stored = await session.scalar(
+            select(SalesforceGrant.access_token_encrypted)
+            .where(SalesforceGrant.id == grant_id)
+            .with_for_update()
+        )
+        if stored != seen:
+            return None
         rows = await session.execute(
             update(Connection)
             .where(Connection.grant_id == grant_id)

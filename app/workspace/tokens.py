@@ -253,7 +253,7 @@ class TokenStore:
             raise held_back(row.status_reason, row.status_detail, grant.refresh_not_before - now)
         client_credentials = grant.method == GrantMethod.CLIENT_CREDENTIALS
         if not client_credentials and not grant.refresh_token_encrypted:
-            raise await self._dead(row, grant, "no_refresh_token", NO_REFRESH_TOKEN)
+            return await self._dead(row, grant, "no_refresh_token", NO_REFRESH_TOKEN)
         if self.budget is not None:
             self.budget.count(workspace_id, "token")
         try:
@@ -263,10 +263,10 @@ class TokenStore:
         except ClientRejected as exc:
             if not client_credentials:  # our app refused: a setting, not a dead grant
                 raise await self._hold_back(row, grant, exc, now) from exc
-            raise await self._dead(row, grant, *rejected_credentials(exc)) from exc
+            return await self._dead(row, grant, *rejected_credentials(exc), cause=exc)
         except InvalidGrant as exc:
             answer_for = rejected_credentials if client_credentials else dead_grant
-            raise await self._dead(row, grant, *answer_for(exc)) from exc
+            return await self._dead(row, grant, *answer_for(exc), cause=exc)
         except (TokenRateLimited, LoginRestricted) as exc:
             raise await self._hold_back(row, grant, exc, now) from exc
         except HostNotAllowed as exc:
@@ -293,9 +293,7 @@ class TokenStore:
             same_token=lambda ciphertext: self.cipher.decrypt(ciphertext) == current.access_token,
         )
         if not stored:
-            # The grant was renewed by a connect meanwhile: its tokens win.
-            logger.info("salesforce.token.superseded", extra={"workspace_id": workspace_id})
-            return self._usable(await repository.connection_with_grant(self.db, workspace_id))
+            return await self._renewed_meanwhile(workspace_id)
         logger.info(
             "salesforce.token.refreshed",
             extra={
@@ -354,12 +352,22 @@ class TokenStore:
         return held_back(reason, detail, wait)
 
     async def _dead(
-        self, row: Connection, grant: SalesforceGrant, reason: str, detail: str
-    ) -> ReauthorizationRequired:
-        """Mark every connection of the grant `reauthorization_required`; the error to raise."""
+        self,
+        row: Connection,
+        grant: SalesforceGrant,
+        reason: str,
+        detail: str,
+        *,
+        cause: SalesforceError | None = None,
+    ) -> Credentials:
+        """Mark every connection of the grant `reauthorization_required` and raise; unless a
+        connect renewed the grant meanwhile (its old tokens were refused because that connect
+        revoked them): then its new credentials."""
         workspaces = await repository.mark_reauthorization_required(
-            self.db, grant.id, reason, detail
+            self.db, grant.id, reason, detail, seen=grant.access_token_encrypted
         )
+        if workspaces is None:
+            return await self._renewed_meanwhile(row.workspace_id)
         for workspace_id in {row.workspace_id, *workspaces}:
             self.forget(workspace_id)
         logger.warning(
@@ -370,4 +378,9 @@ class TokenStore:
                 "shared_with": len(workspaces) - 1,
             },
         )
-        return ReauthorizationRequired(reason, detail)
+        raise ReauthorizationRequired(reason, detail) from cause
+
+    async def _renewed_meanwhile(self, workspace_id: str) -> Credentials:
+        """The tokens a connect stored while a refresh was under way: they win."""
+        logger.info("salesforce.token.superseded", extra={"workspace_id": workspace_id})
+        return self._usable(await repository.connection_with_grant(self.db, workspace_id))

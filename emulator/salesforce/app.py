@@ -21,6 +21,7 @@ from .oauth import router as oauth_router
 from .rest import router as rest_router
 from .rest_rows import router as rows_router
 from .state import SalesforceEmulator
+from .token_holds import router as token_holds_router
 from .tokens import OAuthError
 from .web import router as web_router
 
@@ -111,5 +112,6 @@ def create_app(state: SalesforceEmulator) -> FastAPI:
     app.include_router(admin_data_router)
     app.include_router(approvals_router)
     app.include_router(client_credentials_router)
+    app.include_router(token_holds_router)
     app.add_middleware(EmulatorMiddleware, state=state)
     return app

@@ -20,6 +20,7 @@ from fastapi.responses import (
 
 from .approvals import not_installed_redirect
 from .state import SalesforceEmulator
+from .token_holds import wait_if_held
 from .tokens import AccessToken, OAuthError
 
 router = APIRouter()
@@ -242,6 +243,7 @@ async def token(request: Request) -> Response:
     state.count("token")
     if grant_type in ("authorization_code", "refresh_token"):
         state.count(f"token.{grant_type}")
+        await wait_if_held(state, grant_type)
         state.take_token_fault(grant_type)
     if grant_type == "authorization_code":
         at, refresh = state.exchange_code(

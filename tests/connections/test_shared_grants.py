@@ -6,10 +6,12 @@ before)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from app.config import Settings
 from tests.helpers.browser import ACME_ADMIN, ACME_SALES, Browser
+from tests.helpers.emulator_control import control
 from tests.helpers.factories import grant_of
 from tests.helpers.lookups import lookup
 from tests.helpers.processes import run_together
@@ -167,3 +169,31 @@ async def test_two_processes_and_two_workspaces_refresh_a_shared_grant_once(
     assert summaries == [{"ok": 15, "failed": 0}] * 2
     assert sf_emulator.counters["token.refresh_token"] == 1
     assert await found(browser, "ws-1", PRIYA) and await found(browser, "ws-2", PRIYA)
+
+
+async def test_a_refresh_refused_because_a_connect_renewed_the_grant_uses_the_new_one(
+    browser: Browser, sf_emulator: Any
+) -> None:
+    """ws-1 refreshes with the old refresh token while ws-2 reconnects the same user; the
+    connect revokes the token the refresh carries, so Salesforce refuses it. The grant is not
+    dead: ws-1 uses the renewed one, and no workspace is asked to reconnect."""
+    for ws in ("ws-1", "ws-2"):
+        assert (await browser.connect(ws)).status_code == 200
+    sf_emulator.expire_access_tokens()
+    await control(sf_emulator, "POST", "/token-holds", {"grant_type": "refresh_token"})
+    sf_emulator.reset_counters()
+
+    refreshing = asyncio.create_task(lookup(browser.client, browser.auth, ws="ws-1", email=PRIYA))
+    for _ in range(200):
+        if sf_emulator.counters["token.refresh_token"]:
+            break
+        await asyncio.sleep(0.05)
+    assert sf_emulator.counters["token.refresh_token"] == 1  # sent, held at Salesforce
+    assert (await browser.connect("ws-2")).status_code == 200  # renews, revokes the old
+    await control(sf_emulator, "DELETE", "/token-holds")
+    response = await refreshing
+
+    assert response.status_code == 200, response.text
+    assert response.json()["matched"] is True
+    for ws in ("ws-1", "ws-2"):
+        assert (await browser.status(ws))["status"] == "connected"
