@@ -81,10 +81,10 @@ def refused(exc: SalesforceError) -> errors.AppError:
     """The answer to a token request the client credentials did not pass."""
     if isinstance(exc, LoginRestricted):
         return errors.SalesforceLoginRestricted()
-    if isinstance(exc, ClientRejected | InvalidGrant) or (
-        isinstance(exc, OAuthError) and 400 <= exc.status < 500
+    if isinstance(exc, OAuthError) and (
+        isinstance(exc, ClientRejected | InvalidGrant) or 400 <= exc.status < 500
     ):
-        said = exc.description or exc.error  # type: ignore[union-attr]
+        said = exc.description or exc.error
         return errors.SalesforceCredentialsRejected(
             f"Salesforce refused the client credentials: {said[:300]}. Check the External "
             "Client App's consumer key and secret, that its client credentials flow is enabled "

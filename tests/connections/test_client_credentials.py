@@ -5,6 +5,8 @@ client credentials flow and a run-as user, connected without a browser, renewed 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import Any
 
 import httpx
@@ -35,8 +37,9 @@ async def connections(app: Any) -> list[Connection]:
 
 
 async def test_connects_without_a_browser_and_looks_up(
-    client: httpx.AsyncClient, auth: Any, app: Any, sf_emulator: Any
+    client: httpx.AsyncClient, auth: Any, app: Any, sf_emulator: Any, caplog: Any
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     ext = await external_client_app(sf_emulator)
 
     response = await connect_cc(client, auth, sf_emulator, ext)
@@ -69,6 +72,15 @@ async def test_connects_without_a_browser_and_looks_up(
     assert grant.client_secret_encrypted is not None
     assert ext["client_secret"] not in grant.client_secret_encrypted
     assert cipher.decrypt(grant.client_secret_encrypted) == ext["client_secret"]
+    # Renewed with the secret on an expired token; no log line carries the secret or a token.
+    sf_emulator.expire_access_tokens()
+    assert (await lookup(client, auth, email="priya.raman@example.com")).status_code == 200
+    assert sf_emulator.counters["token.client_credentials"] == 2
+    secrets = {ext["client_secret"], *sf_emulator.access_tokens}
+    assert "salesforce.token.refreshed" in {r.getMessage() for r in caplog.records}
+    for record in caplog.records:
+        line = json.dumps(vars(record), default=str) + record.getMessage()
+        assert not any(secret in line for secret in secrets), line
 
 
 async def test_web_server_connections_show_their_method(browser: Browser) -> None:
