@@ -59,6 +59,10 @@ def load(path: Path, expected: type) -> Any | None:
     if not isinstance(state, expected):
         log.warning("emulator state %s holds a %s: starting fresh", path, type(state).__name__)
         return None
+    if getattr(state, "state_version", None) != getattr(expected, "STATE_VERSION", None):
+        # Written by an emulator whose state had other fields: it would fail on first use.
+        log.warning("emulator state %s is of another version: starting fresh", path)
+        return None
     log.info("emulator state restored from %s", path)
     return state
 

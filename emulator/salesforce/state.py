@@ -42,6 +42,9 @@ def _as_sf_datetime(value: datetime | str | None, default: datetime) -> str:
 class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
     """The whole emulated Salesforce: see emulator/README.md."""
 
+    # Bumped when the saved state's shape changes (emulator/persistence.py starts fresh then).
+    STATE_VERSION = 2
+
     def __init__(
         self,
         seed_path: str | Path | None = None,
@@ -52,6 +55,7 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         client_secret: str = "emulator-client-secret",
     ) -> None:
         self._lock = threading.RLock()
+        self.state_version = self.STATE_VERSION
         self.clock = Clock()
         self.base_url: str | None = None
         self.rotate_refresh_tokens = rotate_refresh_tokens

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,11 +17,12 @@ router = APIRouter(prefix="/__emulator")
 HOLD_SECONDS = 30.0
 
 
+# Kept beside the state, not in it: events are not part of what a restart restores.
+_HOLDS: weakref.WeakKeyDictionary[Any, dict[str, threading.Event]] = weakref.WeakKeyDictionary()
+
+
 def holds(state: Any) -> dict[str, threading.Event]:
-    found: dict[str, threading.Event] | None = getattr(state, "token_holds", None)
-    if found is None:
-        found = state.token_holds = {}
-    return found
+    return _HOLDS.setdefault(state, {})
 
 
 async def wait_if_held(state: Any, grant_type: str | None) -> None:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from emulator.persistence import StateFile, dumps, load
-from emulator.salesforce import SalesforceEmulator
+from emulator.salesforce import SalesforceEmulator, token_holds
 from emulator.tests.helpers import ANA, V, bearer, login, refresh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,3 +120,32 @@ def test_the_file_is_written_only_when_the_state_changed(tmp_path: Path) -> None
     state.counters["changed"] += 1
     saver.save()
     assert load(saver.path, SalesforceEmulator).counters["changed"] == 1  # type: ignore[union-attr]
+
+
+def test_client_credentials_apps_and_settings_survive_and_held_requests_do_not_block(
+    tmp_path: Path,
+) -> None:
+    state = SalesforceEmulator()
+    org = next(iter(state.orgs.values()))
+    app = state.add_client_credentials_app(org.id, org.default_user.id)
+    org.connected_app_installed = False
+    token_holds.holds(state)["refresh_token"] = threading.Event()  # kept beside the state
+    path = tmp_path / "state.pickle"
+    path.write_bytes(dumps(state))
+
+    restored = load(path, SalesforceEmulator)
+
+    assert restored is not None
+    assert restored.client_credentials_token(app.client_id, app.client_secret).user_id == (
+        org.default_user.id
+    )
+    assert restored.orgs[org.id].connected_app_installed is False
+    assert token_holds.holds(restored) == {}
+
+
+def test_a_state_of_another_version_starts_fresh(tmp_path: Path) -> None:
+    state = SalesforceEmulator()
+    state.state_version = SalesforceEmulator.STATE_VERSION - 1  # before its fields changed
+    path = tmp_path / "state.pickle"
+    path.write_bytes(dumps(state))
+    assert load(path, SalesforceEmulator) is None
