@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.models import Connection, ConnectionStatus, GrantMethod, OAuthState, SalesforceGrant
 from app.salesforce.values import same_id
+from app.workspace.repository import with_grant
 
 WEBHOOK_KEY_COLUMNS = frozenset({"webhook_key_hash", "webhook_key_encrypted"})
 
@@ -224,13 +225,7 @@ async def connection_of(
 ) -> tuple[Connection, SalesforceGrant, int] | None:
     """The workspace's connection, its grant and how many workspaces use that grant."""
     async with db.transaction() as session:
-        found = (
-            await session.execute(
-                select(Connection, SalesforceGrant)
-                .join(SalesforceGrant, SalesforceGrant.id == Connection.grant_id)
-                .where(Connection.workspace_id == workspace_id)
-            )
-        ).first()
+        found = (await session.execute(with_grant(workspace_id))).first()
         if found is None:
             return None
         shared = await session.scalar(

@@ -14,7 +14,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Select, func, or_, select, text, update
 
 from app.db import Database
 from app.models import (
@@ -57,18 +57,21 @@ async def respondio_token_set(db: Database, workspace_id: str) -> bool:
     return found is not None
 
 
+def with_grant(workspace_id: str) -> Select[Connection, SalesforceGrant]:
+    """The workspace's connection and the grant whose tokens it uses, as one query."""
+    return (
+        select(Connection, SalesforceGrant)
+        .join(SalesforceGrant, SalesforceGrant.id == Connection.grant_id)
+        .where(Connection.workspace_id == workspace_id)
+    )
+
+
 async def connection_with_grant(
     db: Database, workspace_id: str
 ) -> tuple[Connection, SalesforceGrant] | None:
     """The workspace's connection and the grant whose tokens it uses."""
     async with db.transaction() as session:
-        found = (
-            await session.execute(
-                select(Connection, SalesforceGrant)
-                .join(SalesforceGrant, SalesforceGrant.id == Connection.grant_id)
-                .where(Connection.workspace_id == workspace_id)
-            )
-        ).first()
+        found = (await session.execute(with_grant(workspace_id))).first()
     return (found[0], found[1]) if found is not None else None
 
 

@@ -10,13 +10,13 @@ import logging
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from app.config import Settings
 from app.models import Connection, SalesforceGrant
 from tests.helpers.browser import Browser
-from tests.helpers.client_credentials import connect_cc, external_client_app
+from tests.helpers.client_credentials import change_app, connect_cc, external_client_app
 from tests.helpers.emulator_control import control
+from tests.helpers.factories import stored_rows
 from tests.helpers.lookups import lookup
 from tests.helpers.processes import run_together
 
@@ -27,13 +27,11 @@ ANA = "ana.souza@example.com"
 
 
 async def grants(app: Any) -> list[SalesforceGrant]:
-    async with app.state.services.db.transaction() as session:
-        return list((await session.scalars(select(SalesforceGrant))).all())
+    return await stored_rows(app.state.services.db, SalesforceGrant)
 
 
 async def connections(app: Any) -> list[Connection]:
-    async with app.state.services.db.transaction() as session:
-        return list((await session.scalars(select(Connection))).all())
+    return await stored_rows(app.state.services.db, Connection)
 
 
 async def test_connects_without_a_browser_and_looks_up(
@@ -105,9 +103,7 @@ async def test_refusals_store_nothing(
     assert unknown.status_code == 422
     assert "client identifier invalid" in unknown.json()["detail"]
 
-    await control(
-        sf_emulator, "PATCH", f"/client-credentials-apps/{ext['client_id']}", {"enabled": False}
-    )
+    await change_app(sf_emulator, ext, enabled=False)
     off = await connect_cc(client, auth, sf_emulator, ext)
     assert off.status_code == 422
     assert off.json()["code"] == "salesforce_credentials_rejected"
@@ -174,12 +170,7 @@ async def test_a_new_connect_rotates_the_secret_and_renewals_use_it(
     ext = await external_client_app(sf_emulator)
     assert (await connect_cc(client, auth, sf_emulator, ext)).status_code == 200
     first = await connections(app)
-    await control(
-        sf_emulator,
-        "PATCH",
-        f"/client-credentials-apps/{ext['client_id']}",
-        {"client_secret": "rotated-secret"},
-    )
+    await change_app(sf_emulator, ext, client_secret="rotated-secret")
 
     again = await connect_cc(client, auth, sf_emulator, ext, client_secret="rotated-secret")
 
@@ -217,9 +208,7 @@ async def test_a_renewal_refused_asks_for_new_credentials(
 ) -> None:
     ext = await external_client_app(sf_emulator)
     assert (await connect_cc(client, auth, sf_emulator, ext)).status_code == 200
-    await control(
-        sf_emulator, "PATCH", f"/client-credentials-apps/{ext['client_id']}", {"enabled": False}
-    )
+    await change_app(sf_emulator, ext, enabled=False)
     sf_emulator.expire_access_tokens()
 
     response = await lookup(client, auth, email=ANA)

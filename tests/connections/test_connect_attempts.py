@@ -5,32 +5,21 @@ whose link expired without a callback shows on the connection as `abandoned`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
-from app.config import Settings
 from tests.helpers.browser import GLOBEX_ADMIN, PASSWORD, Browser, login_form_fields
-from tests.helpers.clock import FakeNow, app_with_wall_clock
+from tests.helpers.clock import FakeNow
 from tests.helpers.emulator_control import control
+from tests.helpers.wall_clock_app import app, now
+
+__all__ = ["app", "now"]  # the app on a wall clock the tests move
 
 GLOBEX = "00D8c000003VlcBEAS"
 GLOBEX_ADMIN_ID = "0058c00000052ICAAY"
-
-
-@pytest.fixture
-def now() -> FakeNow:
-    return FakeNow()
-
-
-@pytest.fixture
-async def app(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
-    async with app_with_wall_clock(settings, now) as application:
-        yield application
 
 
 def parsed(moment: str) -> datetime:

@@ -47,3 +47,8 @@ async def connect_cc(
     return await client.post(
         f"/v1/workspaces/{ws}/salesforce/connect", json=body, headers=auth(ws, role)
     )
+
+
+async def change_app(sf_emulator: Any, app: dict[str, Any], **changes: Any) -> None:
+    """Change the External Client App at Salesforce (`enabled`, `client_secret`)."""
+    await control(sf_emulator, "PATCH", f"/client-credentials-apps/{app['client_id']}", changes)

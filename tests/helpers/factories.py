@@ -209,3 +209,9 @@ async def grant_of(db: Database, workspace_id: str = "ws-1") -> SalesforceGrant 
             .where(Connection.workspace_id == workspace_id)
         )
     return found
+
+
+async def stored_rows(db: Database, model: type[Any]) -> list[Any]:
+    """Every row of a table, e.g. `await stored_rows(db, SalesforceGrant)`."""
+    async with db.transaction() as session:
+        return list((await session.scalars(select(model))).all())

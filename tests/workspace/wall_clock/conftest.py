@@ -3,26 +3,14 @@ Salesforce emulator with a `FakeNow` the test advances."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 
 from app.config import Settings
-from tests.helpers.clock import FakeNow, app_with_wall_clock
+from tests.helpers.wall_clock_app import app, now
+
+__all__ = ["app", "now"]
 
 
 @pytest.fixture
 def settings(sf_settings: Settings) -> Settings:
     return sf_settings
-
-
-@pytest.fixture
-def now() -> FakeNow:
-    return FakeNow()
-
-
-@pytest.fixture
-async def app(settings: Settings, now: FakeNow) -> AsyncIterator[Any]:
-    async with app_with_wall_clock(settings, now) as application:
-        yield application
