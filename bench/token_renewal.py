@@ -31,7 +31,11 @@ import httpx  # noqa: E402
 from app.auth import mint_token  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
-from bench._common import salesforce_emulator, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    in_process_settings,
+    salesforce_emulator,
+    scratch_database,
+)
 from tests.helpers.browser import Browser  # noqa: E402
 
 ACME = "00D5g000003GIV7EAO"
@@ -74,14 +78,10 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         emulator.latency_ms = args.latency_ms
         emulator.rotate_refresh_tokens = True
         host = emulator.base_url.split("://", 1)[1]
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            environment="development",
-            database_url=database_url,
+        settings = in_process_settings(
+            emulator,
+            database_url,
             public_base_url="http://testserver",
-            salesforce_login_url=emulator.base_url,
-            salesforce_sandbox_login_url=emulator.base_url,
-            salesforce_extra_allowed_hosts=host,
             # Every lookup of the bench is a miss on purpose: lift the per-workspace limit.
             lookup_miss_rate_per_workspace=1000.0,
             lookup_miss_burst_per_workspace=1000,
