@@ -70,6 +70,12 @@ class NotFound(AppError):
     title = "Not found"
 
 
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
 class RequestTooLarge(AppError):
     status = 413
     code = "request_too_large"
@@ -166,6 +172,10 @@ class SalesforceUnavailable(AppError):
     code = "salesforce_unavailable"
     title = "Salesforce is unavailable"
     detail = "Salesforce did not answer in time or answered with an error. Try again shortly."
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(SALESFORCE_RETRY_AFTER_SECONDS)})
+        super().__init__(detail, **kwargs)
 
 
 class SalesforceLoginRestricted(AppError):
@@ -268,6 +278,9 @@ class ServiceUnavailable(AppError):
 
 
 SERVICE_RETRY_AFTER_SECONDS = 5
+# When Salesforce failed or timed out (502 `salesforce_unavailable`) and nothing more precise
+# is known (an open circuit breaker says how long it stays open).
+SALESFORCE_RETRY_AFTER_SECONDS = 5
 
 
 class RecordCreationDisabled(AppError):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
+from typing import Literal
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
@@ -19,6 +21,22 @@ from app.errors import SERVICE_RETRY_AFTER_SECONDS
 
 logger = logging.getLogger("app.health")
 router = APIRouter(tags=["operations"])
+
+# Called by the platform (probes, Prometheus), not by respond.io's services.
+OPERATOR = {"x-caller": "operator"}
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unreachable", "not_migrated"]
+    detail: str | None = None
+    revision: str | None = None
+    head: str | None = None
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
 
 CURRENT_REVISION = "SELECT version_num FROM alembic_version"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,15 +56,17 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="The process is alive", openapi_extra=OPERATOR)
+async def healthz() -> Liveness:
+    return Liveness(status="ok")
 
 
 @router.get(
     "/readyz",
     summary="The database is reachable and migrated to the head revision",
-    responses={503: {"description": "Not ready"}},
+    response_model=Readiness,
+    responses={503: {"description": "Not ready", "model": Readiness}},
+    openapi_extra=OPERATOR,
 )
 async def readyz(database: DatabaseDep) -> JSONResponse:
     expected = head_revision()
@@ -82,6 +102,12 @@ async def readyz(database: DatabaseDep) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok", "revision": current})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    openapi_extra=OPERATOR,
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -21,7 +21,7 @@ from app.kit.clocks import Clock, Now, utc_now
 from app.logs import configure_logging
 from app.lookup.router import router as lookup_router
 from app.observability import ObservabilityMiddleware
-from app.openapi import install_problem_documents
+from app.openapi import install_problem_documents, operation_id
 from app.preview.router import install_sidebar_preview
 from app.services import start_services
 from app.workspace_settings.router import router as workspace_settings_router
@@ -68,6 +68,8 @@ def create_app(
         # A trailing-slash redirect is built from the Host header: a forged Host would send
         # clients elsewhere. A path with a trailing slash is simply not found.
         redirect_slashes=False,
+        # Operation ids are the routes' names (`lookup_contact`): what generated clients call.
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     install_problem_documents(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -69,22 +70,28 @@ class AutoCreateStatus(BaseModel):
     )
 
 
+# What the server accepts, exactly as the document says: up to 4,096 printable ASCII
+# characters, which a pasted token may surround with spaces or line breaks (dropped).
+PADDING = " \t\r\n"
+API_TOKEN_PATTERN = r"^[ \t\r\n]*[!-~]{1,4096}[ \t\r\n]*$"
+
+
 class RespondioCredentialsIn(BaseModel):
     api_token: SecretStr = Field(
         description="The workspace's respond.io Developer API token (Settings > Integrations "
         "> Developer API). Stored encrypted and never returned.",
-        json_schema_extra={"minLength": 1, "pattern": r"^\s*\S+\s*$"},
+        json_schema_extra={"minLength": 1, "pattern": API_TOKEN_PATTERN},
     )
 
     @field_validator("api_token")
     @classmethod
-    def _not_blank(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value().strip()
-        if not token:
+    def _token_shaped(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if not token.strip(PADDING):
             raise ValueError("must not be empty")
-        if len(token) > 4096 or any(c.isspace() for c in token):
+        if not re.fullmatch(API_TOKEN_PATTERN, token):
             raise ValueError("is not a respond.io API token")
-        return SecretStr(token)
+        return SecretStr(token.strip(PADDING))
 
 
 class RespondioCredentialsStatus(BaseModel):

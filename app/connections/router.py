@@ -75,6 +75,8 @@ def _page(templates: TemplatesDep, template: str, status: int, **context: Any) -
     description="Renders an HTML page (or, with `Accept: application/json`, the connection "
     "object or a problem document). Every failure stores nothing.",
     response_model=ConnectionView,
+    tags=["connection", "browser"],
+    openapi_extra={"x-caller": "browser"},
     responses={
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
         **problem_responses(

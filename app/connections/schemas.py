@@ -58,6 +58,8 @@ class ConnectRequest(BaseModel):
     my_domain: str | None = Field(
         default=None,
         max_length=255,
+        # Omit it (or null) for the login host of `environment`; an empty one is refused.
+        pattern=r"\S",
         description="The org's My Domain host, e.g. `acme.my.salesforce.com`. Must be a "
         "Salesforce domain. A Lightning or setup host (`acme.lightning.force.com`, "
         "`acme.my.salesforce-setup.com`) is taken as its My Domain; only host-name characters "
@@ -67,7 +69,8 @@ class ConnectRequest(BaseModel):
         default=None,
         max_length=2048,
         description="Where the confirmation page links back to. Only configured hosts.",
-        json_schema_extra={"format": "uri", "pattern": "^https?://"},
+        pattern=r"^https?://",
+        json_schema_extra={"format": "uri"},
     )
 
     @model_validator(mode="after")

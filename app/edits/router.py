@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 from app import errors
 from app.deps import AnyMember, EditServiceDep
 from app.edits.schemas import MAX_BODY_BYTES, EditRequest, HistoryEntry
-from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, json_body, problem_responses
 from app.workspace.bodies import read_json
 from app.workspace.contacts import ContactView
 from app.workspace.describes import SObject
@@ -50,9 +50,14 @@ def record_routes(sobject: SObject) -> APIRouter:
         Path(
             alias=id_name,
             max_length=64,
-            description=f"The Salesforce {sobject} id (15 or 18 characters, prefix `{prefix}`).",
+            description=f"The Salesforce {sobject} id (15 or 18 characters, prefix `{prefix}`). "
+            "The last three characters of an 18-character id are Salesforce's case checksum "
+            "of the first 15: an id whose checksum does not match is 422.",
             # Checked by the service (422 `validation_error`); declared so the schema says so.
-            json_schema_extra={"pattern": "^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$"},
+            json_schema_extra={
+                "pattern": "^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$",
+                "x-salesforce-id-checksum": True,
+            },
             examples=[example],
         ),
     ]
@@ -93,12 +98,7 @@ def record_routes(sobject: SObject) -> APIRouter:
         f"fresh `{noun}` object of the lookup; "
         f"cached lookups of the {sobject} are updated at once.{gone} "
         f"At most {MAX_BODY_BYTES} bytes and 100 fields per request.",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": EditRequest.model_json_schema()}},
-            }
-        },
+        openapi_extra=json_body(EditRequest),
         responses=problem_responses(*write_errors, errors.RequestTooLarge),
     )
     async def edit_record(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.workspace.field_values import FieldName, FieldValue
+from app.workspace.field_values import FieldName, FieldValue, as_field_map
 
 MAX_FIELDS_PER_EDIT = 100
 # Enough for the longest values of every editable field; the request is refused past it.
@@ -28,6 +28,7 @@ class EditRequest(BaseModel):
         "Values as JSON: text, picklist value, `true`/`false`, a number, a date "
         "`YYYY-MM-DD`, a date-time with a time zone, or `null` to clear a field that may be "
         "empty.",
+        json_schema_extra=as_field_map,
     )
 
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import and_, select
 
 from app.db import Database
@@ -30,11 +30,28 @@ BASE_FIELDS = ("Id", "LastModifiedDate", "Email", "Phone", "MobilePhone")
 MATCH_FIELDS = ("Email", "Phone", "MobilePhone")
 
 
+# A field's value as Salesforce answers it: text (dates and picklists too), a number, a
+# boolean, or null.
+FieldValueOut = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
 class ContactFieldValue(BaseModel):
     name: str = Field(examples=["Title"])
     label: str = Field(examples=["Title"])
     type: str = Field(examples=["string"])
-    value: JsonValue = Field(examples=["CTO"])
+    value: FieldValueOut = Field(examples=["CTO"])
     editable: bool = Field(
         description="True only while editing is enabled and the field is editable."
     )

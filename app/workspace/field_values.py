@@ -47,6 +47,15 @@ FieldName = Annotated[
 ]
 
 
+def as_field_map(schema: dict[str, Any]) -> None:
+    """The JSON schema of a `dict[FieldName, FieldValue]` with its keys as `propertyNames`
+    and its values as `additionalProperties` (pydantic writes `patternProperties`, which
+    client generators ignore, and which leaves other keys open)."""
+    for pattern, values in schema.pop("patternProperties", {}).items():
+        schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        schema["additionalProperties"] = values
+
+
 class InvalidValue(ValueError):
     """The value cannot be written to the field; the message says why."""
 

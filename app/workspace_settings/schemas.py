@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 class PicklistValueOut(BaseModel):
@@ -105,15 +106,12 @@ class SettingsDocument(BaseModel):
         "sides are compared as E.164 numbers."
     )
     auto_create: AutoCreateSettings
-    # Added in the second round: optional in a PUT, so callers that never send them keep
-    # working; an omitted (or null) key keeps the stored value. A GET always carries them.
-    record_creation_enabled: StrictBool | None = Field(
-        default=None,
+    # Added in the second round: a GET always carries them (optional in SettingsUpdate).
+    record_creation_enabled: StrictBool = Field(
         description="Every user may create Salesforce Contacts (and Leads, when Leads are "
         "enabled) from respond.io. Default false; omitted in a PUT keeps the stored value.",
     )
-    activity_logging_enabled: StrictBool | None = Field(
-        default=None,
+    activity_logging_enabled: StrictBool = Field(
         description="Every user may log conversations to Salesforce as completed Tasks. "
         "Default false; omitted in a PUT keeps the stored value.",
     )
@@ -121,18 +119,38 @@ class SettingsDocument(BaseModel):
     warnings: list[SettingsWarning] | None = Field(
         default=None,
         exclude_if=lambda value: not value,
+        json_schema_extra={"readOnly": True},
         description="Read-only, in answers only when there is something to say (e.g. "
         "`respondio_token_missing`: auto-create is on but no respond.io API token is stored). "
         "Ignored in a PUT.",
     )
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # null is not a value of `leads`
+
+
 class SettingsUpdate(SettingsDocument):
     """A PUT replaces the document. Keys added after the first version (`leads`) may be
     omitted: the stored value is kept."""
 
-    leads: LeadSettingsDocument | None = Field(  # type: ignore[assignment]
-        default=None, description="Omitted: the stored value is kept."
+    # Added in the second round: optional in a PUT, so callers that never send them keep
+    # working; an omitted (or null) key keeps the stored value. A GET always carries them.
+    record_creation_enabled: StrictBool | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="Every user may create Salesforce Contacts (and Leads, when Leads are "
+        "enabled) from respond.io. Omitted (or null): the stored value is kept.",
+    )
+    activity_logging_enabled: StrictBool | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="Every user may log conversations to Salesforce as completed Tasks. "
+        "Omitted (or null): the stored value is kept.",
+    )
+    # Omitted: the stored value is kept; null is refused (the schema does not offer it).
+    leads: LeadSettingsDocument | SkipJsonSchema[None] = Field(  # type: ignore[assignment]
+        default=None,
+        description="Omitted: the stored value is kept.",
+        json_schema_extra=_no_default,
     )
 
     @field_validator("leads", mode="before")

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from app import errors
 from app.deps import ActivityServiceDep, AnyMember, RecordCreationServiceDep
-from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
+from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, json_body, problem_responses
 from app.workspace.bodies import read_json
 from app.workspace.describes import SOBJECTS, SObject
 from app.writeback.schemas import (
     MAX_BODY_BYTES,
     ActivityOut,
     ActivityRequest,
+    ContactCreateRequest,
     CreatedRecord,
     CreateRequest,
+    LeadCreateRequest,
     LoggedActivityOut,
 )
 
@@ -79,12 +81,9 @@ def _create_doc(sobject: str) -> dict[str, object]:
         "ids of the matching records in `duplicates`; `allow_duplicates: true` saves past "
         "rules that only alert. A Lead shows the `owner` Salesforce gave it (two more calls). "
         "A replayed `Idempotency-Key` answers 200 with the first answer." + WRITE_LIMITS_DOC,
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": CreateRequest.model_json_schema()}},
-            }
-        },
+        "openapi_extra": json_body(
+            LeadCreateRequest if sobject == "Lead" else ContactCreateRequest
+        ),
         "responses": problem_responses(*CREATE_ERRORS),
     }
 
@@ -143,12 +142,7 @@ for _sobject in SOBJECTS:
     "answers 200 with the same Task and `created: false`, across retries, replicas and "
     "restarts; a Task whose answer was lost is found again, never created twice."
     + WRITE_LIMITS_DOC,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ActivityRequest.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_body(ActivityRequest),
     responses=problem_responses(
         *AUTH_ERRORS,
         errors.ActivityLoggingDisabled,

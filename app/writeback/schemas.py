@@ -4,6 +4,7 @@ records" and "Activities")."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import (
     AwareDatetime,
@@ -15,7 +16,7 @@ from pydantic import (
 
 from app.workspace.contacts import ContactView
 from app.workspace.duplicates import AllowDuplicates
-from app.workspace.field_values import FieldName, FieldValue
+from app.workspace.field_values import FieldName, FieldValue, as_field_map
 
 MAX_FIELDS_PER_CREATE = 100
 MAX_BODY_BYTES = 1_048_576
@@ -50,7 +51,9 @@ class CreateRequest(BaseModel):
         min_length=1,
         max_length=MAX_FIELDS_PER_CREATE,
         description="Createable fields of the object by API name, email and phone included.",
+        json_schema_extra=as_field_map,
     )
+
     allow_duplicates: AllowDuplicates = False
 
 
@@ -67,6 +70,32 @@ class CreatedRecord(ContactView):
         description="Leads: the owner Salesforce gave the new Lead (the org's active "
         "assignment rule may give it to another user), read back from Salesforce. Null for "
         "Contacts.",
+    )
+
+
+def _requiring(*names: str, **example: str) -> Any:
+    def add(schema: dict[str, Any]) -> None:
+        schema["properties"]["fields"]["required"] = list(names)
+        schema["examples"] = [{"fields": {"FirstName": "Ana", **example, "Email": ANA}}]
+
+    return add
+
+
+ANA = "ana@example.com"
+
+
+# The bodies of `create_contact` and `create_lead` as the document shows them: the fields
+# every org requires (the describe may require more: 422 naming them).
+class ContactCreateRequest(CreateRequest):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=_requiring("LastName", LastName="Lima")
+    )
+
+
+class LeadCreateRequest(CreateRequest):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_requiring("LastName", "Company", LastName="Lima", Company="Acme"),
     )
 
 

@@ -15,7 +15,7 @@ WS = "/v1/workspaces/ws-1/salesforce"
 
 
 def _schema_of(document: dict[str, Any], ref: str) -> dict[str, Any]:
-    found: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    found: dict[str, Any] = document["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     return found
 
 
@@ -46,10 +46,8 @@ async def test_empty_return_url_and_my_domain_are_refused(client, auth, document
         assert response.json()["errors"][0]["field"] == field
 
 
-async def test_the_document_states_the_lookup_needs_an_identifier(
-    client, auth, document
-) -> None:
-    operation = document["paths"][f"/v1/workspaces/{{workspace_id}}{WS[16:]}/contacts/lookup"]
+async def test_the_document_states_the_lookup_needs_an_identifier(client, auth, document) -> None:
+    operation = document["paths"]["/v1/workspaces/{workspace_id}/salesforce/contacts/lookup"]
     assert operation["get"]["x-at-least-one-of"] == ["email", "phone"]
     assert (await client.get(f"{WS}/contacts/lookup", headers=auth("ws-1"))).status_code == 422
 
@@ -99,7 +97,8 @@ async def test_lead_creates_declare_company_and_contact_creates_last_name(
 async def test_leads_null_is_refused_as_documented(client, auth, document) -> None:
     update = _body(document, "/v1/workspaces/{workspace_id}/salesforce/settings", "put")
     leads = update["properties"]["leads"]
-    assert leads == {"$ref": "#/components/schemas/LeadSettingsDocument"}
+    assert leads["$ref"] == "#/components/schemas/LeadSettingsDocument"
+    assert "anyOf" not in leads and "type" not in leads
     assert "leads" not in update.get("required", [])
     settings = (await client.get(f"{WS}/settings", headers=auth())).json()
     settings["leads"] = None

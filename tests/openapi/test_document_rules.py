@@ -171,9 +171,9 @@ def test_settings_read_and_write_models_round_trip(document: dict[str, Any]) -> 
     read_ref = document["paths"][settings]["get"]["responses"]["200"]["content"][
         "application/json"
     ]["schema"]["$ref"]
-    write_ref = document["paths"][settings]["put"]["requestBody"]["content"][
-        "application/json"
-    ]["schema"]["$ref"]
+    write_ref = document["paths"][settings]["put"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]["$ref"]
     read = components[read_ref.rsplit("/", 1)[1]]
     write = components[write_ref.rsplit("/", 1)[1]]
     # Everything a GET answers may be sent back as it is.
