@@ -48,6 +48,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "production"
     log_level: str = "INFO"
+    # Traces (docs/operations.md): the standard OpenTelemetry variables. Spans are exported
+    # over OTLP/HTTP only when the endpoint is set; `traceparent` is propagated regardless.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "salesforce-integration"
 
     database_url: str | None = None
     db_pool_size: int = 10

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+from opentelemetry import trace
 from sqlalchemy.exc import DBAPIError
 
 # Attributes every LogRecord has: anything else on a record came from `extra`.
@@ -109,6 +110,11 @@ class JsonLineFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES:
                 line[key] = value
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            # The trace this line belongs to (docs/operations.md, "Traces").
+            line["trace_id"] = format(context.trace_id, "032x")
+            line["span_id"] = format(context.span_id, "016x")
         try:
             return orjson.dumps(line, default=_json_default, option=_OPTIONS).decode()
         except (TypeError, orjson.JSONEncodeError):

@@ -24,6 +24,7 @@ from app.observability import ObservabilityMiddleware
 from app.openapi import install_problem_documents, operation_id
 from app.preview.router import install_sidebar_preview
 from app.services import start_services
+from app.tracing import instrument_app
 from app.workspace_settings.router import router as workspace_settings_router
 from app.writeback.router import router as writeback_router
 
@@ -72,6 +73,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    instrument_app(app, settings)
     install_problem_documents(app)
     # Routes are matched in the order they were added, one included router after another:
     # the lookup, the hot path, goes first (no other path overlaps it).

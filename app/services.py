@@ -32,6 +32,7 @@ from app.kit.breaker import CircuitBreaker
 from app.kit.clocks import Clock, Now, utc_now, wall_clock_following
 from app.lookup.service import LookupService
 from app.salesforce.client import SalesforceClient
+from app.tracing import instrument_database, instrument_http
 from app.workspace.budget import ApiBudget
 from app.workspace.bus import CacheBus
 from app.workspace.caches import Invalidation, WorkspaceCaches
@@ -112,7 +113,9 @@ async def start_services(
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
     db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+    instrument_database(db.engine, settings)
     http = outbound_http(settings)
+    instrument_http(http, settings)
     cipher = TokenCipher(settings.encryption_keys)
     # Rows other processes read (usage, shared describes) are stamped with `now`; a test's
     # fake `clock` moves it too.

@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 from pgqueuer import Queries, QueueManager
 from pgqueuer.db import AsyncpgPoolDriver
+from pgqueuer.models import Job
 
 from app.autocreate.ingest import ENTRYPOINT
 from app.autocreate.jobs import AutocreateJobs
@@ -35,6 +36,7 @@ from app.db import Database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
+from app.tracing import instrument_database, instrument_http, span
 from app.workspace.budget import ApiBudget
 from app.workspace.describe_store import DescribeStore
 from app.workspace.describes import DescribeCache
@@ -98,6 +100,7 @@ class Worker:
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set")
         db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+        instrument_database(db.engine, settings)
         concurrency = max(2, settings.autocreate_worker_concurrency)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.salesforce_timeout_seconds, connect=5.0),
@@ -107,6 +110,7 @@ class Worker:
             ),
             follow_redirects=False,
         )
+        instrument_http(http, settings)
         cipher = TokenCipher(settings.encryption_keys)
         budget = ApiBudget(db, settings)
         tokens = TokenStore(db, cipher, http, settings, budget=budget)
@@ -164,7 +168,12 @@ class Worker:
         self, jobs: AutocreateJobs, pool: asyncpg.Pool, concurrency: int
     ) -> None:
         queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
-        queue.entrypoint(ENTRYPOINT, on_failure="delete")(jobs.handle)
+
+        async def handle(job: Job) -> None:
+            with span("autocreate.job"):
+                await jobs.handle(job)
+
+        queue.entrypoint(ENTRYPOINT, on_failure="delete")(handle)
         self._queue = queue
         if self._stop.is_set():
             return
@@ -211,7 +220,8 @@ class Worker:
         while not self._stop.is_set():
             for event, step in steps:
                 try:
-                    await step()
+                    with span(event.rsplit(".", 1)[0]):
+                        await step()
                 except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad tick
                     logger.exception(event, extra={"error": type(exc).__name__})
             with contextlib.suppress(TimeoutError):

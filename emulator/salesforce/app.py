@@ -18,6 +18,8 @@ from .client_credentials import router as client_credentials_router
 from .errors import SFError
 from .identity import router as identity_router
 from .oauth import router as oauth_router
+from .request_log import RecordRequests
+from .request_log import router as requests_router
 from .rest import router as rest_router
 from .rest_rows import router as rows_router
 from .state import SalesforceEmulator
@@ -113,5 +115,7 @@ def create_app(state: SalesforceEmulator) -> FastAPI:
     app.include_router(approvals_router)
     app.include_router(client_credentials_router)
     app.include_router(token_holds_router)
+    app.include_router(requests_router)
     app.add_middleware(EmulatorMiddleware, state=state)
+    app.add_middleware(RecordRequests, log=state.requests)
     return app

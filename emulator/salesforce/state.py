@@ -19,6 +19,7 @@ from .clock import Clock
 from .data import DataAPI
 from .errors import FAULTS
 from .models import DEFAULT_API_MAX, Org, User
+from .request_log import RequestLog
 from .schema import ORGANIZATION, TASK, TASK_STATUS, USER, SObjectType, sobject, with_computed
 from .tokens import TokenStore
 from .util import fmt_datetime, make_id, now, parse_datetime, same_id
@@ -74,6 +75,7 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         self.client_secret = client_secret
         self.apps: dict[str, ConnectedApp] = {client_id: ConnectedApp(client_id, client_secret)}
         self.counters: Counter[str] = Counter()
+        self.requests = RequestLog()  # what the service sent (request_log.py)
         self.orgs: dict[str, Org] = {}
         self.schema_last_modified = now()
         self.cursors: dict[str, dict[str, Any]] = {}
