@@ -70,8 +70,11 @@ migrate: $(INSTALLED_RUN)  ## alembic upgrade head on DATABASE_URL
 bench: $(INSTALLED_DEV)  ## benchmarks: print measured figures, assert nothing
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-screenshot: $(INSTALLED_DEV)  ## docs/sidebar-preview.png from a running `make run` (needs Chromium)
-	$(BIN)/python scripts/sidebar_screenshot.py
+# Writes .data/sidebar-preview.png; `make screenshot OUTPUT=docs/sidebar-preview.png` replaces
+# the picture in the docs. Leaves the demo as it found it.
+OUTPUT ?= .data/sidebar-preview.png
+screenshot: $(INSTALLED_DEV)  ## a screenshot of the sidebar preview of a running `make run` (needs Chromium)
+	$(BIN)/python scripts/sidebar_screenshot.py --output $(OUTPUT)
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,8 +17,22 @@ const MESSAGES = {
   unauthenticated: ["error", "Not signed in", "The token is missing, invalid or expired: mint a new one."],
   forbidden: ["error", "Not allowed", "This token's role or workspace may not do this."],
 };
-// `contact` is the record shown: a Contact, or a Lead when `object` is "Lead".
-const state = { contact: null, object: "Contact", query: null, describe: {} };
+// `contact` is the record shown: a Contact, or a Lead when `object` is "Lead"; `answer` the
+// lookup answer it came from (its notes outlive edits). `generation` changes with the
+// workspace, role or token: an answer asked for under another generation is dropped.
+const state = { contact: null, answer: null, object: "Contact", query: null, describe: {}, generation: 0 };
+
+function forget() {
+  state.generation += 1;
+  state.contact = null;
+  state.answer = null;
+  state.describe = {};
+  $("result").replaceChildren();
+  $("lookup").disabled = false;
+}
+
+// The same caller still: the workspace, role and token have not changed since `generation`.
+function current(generation) { return generation === state.generation; }
 
 class ApiError extends Error {
   constructor(status, problem) {
@@ -85,23 +99,29 @@ async function lookup(event) {
   if (phone) params.set("phone", phone);
   if (!email && !phone) { show(message("info", "Enter an email or a phone.")); return; }
   state.query = email || phone;
+  const generation = state.generation;
   $("lookup").disabled = true;
   show(el("p", { class: "note" }, "Looking up…"));
   try {
     const answer = await api("GET", `${base()}/contacts/lookup?${params}`);
+    if (!current(generation)) return;
     if (!answer.matched) {
       state.contact = null;
-      show(message("info", `No Salesforce Contact matches ${state.query}.`, answer.hint || "", "no_match"));
+      state.answer = null;
+      show(message("info", `No Salesforce Contact matches ${state.query}.`, answer.hint || ""));
       return;
     }
     state.object = answer.matched_object === "Lead" ? "Lead" : "Contact";
     state.contact = answer.lead || answer.contact;
-    renderContact(answer);
+    state.answer = answer;
+    renderContact();
   } catch (error) {
+    if (!current(generation)) return;
     state.contact = null;
+    state.answer = null;
     show(problemMessage(error));
   } finally {
-    $("lookup").disabled = false;
+    if (current(generation)) $("lookup").disabled = false;
   }
 }
 
@@ -110,8 +130,8 @@ function contactName(contact) {
   return name && name.value ? String(name.value) : contact.id;
 }
 
-function renderContact(answer) {
-  const contact = state.contact;
+function renderContact() {
+  const contact = state.contact, answer = state.answer;
   const notes = [];
   if (answer && answer.matched_on) notes.push(`Matched on ${answer.matched_on}`);
   if (answer && answer.matched_object === "Lead") notes.push("A Lead (no Contact matches)");
@@ -194,32 +214,45 @@ async function startEdit(field, dd) {
   const input = await editor(field);
   const error = el("p", { class: "inline-error", role: "alert" });
   const save = el("button", { type: "submit" }, "Save");
-  const cancel = el("button", { type: "button", class: "secondary", onclick: () => renderContact(null) }, "Cancel");
+  const cancel = el("button", { type: "button", class: "secondary", onclick: () => renderContact() }, "Cancel");
   const form = el("form", { class: "edit-form" }, input, save, cancel);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     save.disabled = true;
+    const generation = state.generation;
     try {
-      state.contact = await api("PATCH", recordPath(),
+      const written = await api("PATCH", recordPath(),
         { fields: { [field.name]: parsed(field, input.value) } });
-      renderContact(null);
+      if (!current(generation)) return;
+      state.contact = written;
+      fresh();
+      renderContact();
     } catch (failure) {
+      if (!current(generation)) return;
       error.textContent = failure instanceof ApiError ? (failure.problem.detail || failure.problem.title) : String(failure);
       save.disabled = false;
     }
   });
-  input.addEventListener("keydown", (event) => { if (event.key === "Escape") renderContact(null); });
+  input.addEventListener("keydown", (event) => { if (event.key === "Escape") renderContact(); });
   dd.replaceChildren(form);
   dd.after(error);
   input.focus();
 }
 
+// After a write the record shown is Salesforce's fresh one: not stale any more.
+function fresh() { if (state.answer) state.answer = { ...state.answer, stale: false }; }
+
 async function revert(field, dd, force) {
   const path = `${recordPath()}/fields/${encodeURIComponent(field.name)}/revert`;
+  const generation = state.generation;
   try {
-    state.contact = await api("POST", force ? `${path}?force=true` : path);
-    renderContact(null);
+    const written = await api("POST", force ? `${path}?force=true` : path);
+    if (!current(generation)) return;
+    state.contact = written;
+    fresh();
+    renderContact();
   } catch (failure) {
+    if (!current(generation)) return;
     const code = failure instanceof ApiError ? failure.problem.code : "";
     const note = el("p", { class: "inline-error", role: "alert" },
       failure instanceof ApiError ? (failure.problem.detail || failure.problem.title) : String(failure));
@@ -233,8 +266,10 @@ async function revert(field, dd, force) {
 async function loadHistory() {
   const list = $("history-list");
   list.replaceChildren(el("li", {}, "Loading…"));
+  const generation = state.generation;
   try {
     const entries = await api("GET", `${recordPath()}/history`);
+    if (!current(generation)) return;
     if (!entries.length) { list.replaceChildren(el("li", {}, "No edits made through respond.io yet.")); return; }
     const labels = Object.fromEntries(state.contact.fields.map((f) => [f.name, f.label]));
     list.replaceChildren(...entries.map((entry) => el("li", { class: entry.reverted_at ? "reverted" : "" },
@@ -242,6 +277,7 @@ async function loadHistory() {
       el("span", { class: "when" }, `by ${entry.edited_by}, ${new Date(entry.edited_at).toLocaleString()}` +
         (entry.reverted_at ? ` · reverted by ${entry.reverted_by}` : "")))));
   } catch (error) {
+    if (!current(generation)) return;
     list.replaceChildren(el("li", {}, problemMessage(error)));
   }
 }
@@ -251,9 +287,13 @@ async function loadHistory() {
 function toolbarMessage(text) { $("toolbar-message").textContent = text; }
 
 async function mint() {
+  forget();
   const params = new URLSearchParams({ workspace: workspace(), role: $("role").value });
+  const generation = state.generation;
   const response = await fetch(`/dev/sidebar/token?${params}`, { method: "POST" });
-  $("token").value = (await response.json()).token;
+  const minted = (await response.json()).token;
+  if (!current(generation)) return;  // switched again meanwhile: that mint wins
+  $("token").value = minted;
   await refresh();
 }
 
@@ -304,8 +344,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("refresh").addEventListener("click", refresh);
   $("connect").addEventListener("click", connect);
   $("editing").addEventListener("change", toggleEditing);
-  $("workspace").addEventListener("change", () => { state.describe = {}; mint(); });
+  $("workspace").addEventListener("change", mint);
   $("role").addEventListener("change", mint);
-  $("token").addEventListener("change", refresh);
+  $("token").addEventListener("change", () => { forget(); refresh(); });
   mint();
 });
