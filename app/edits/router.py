@@ -52,7 +52,8 @@ def record_routes(sobject: SObject) -> APIRouter:
             max_length=64,
             description=f"The Salesforce {sobject} id (15 or 18 characters, prefix `{prefix}`). "
             "The last three characters of an 18-character id are Salesforce's case checksum "
-            "of the first 15: an id whose checksum does not match is 422.",
+            f"of the first 15: an id whose checksum does not match, or without the `{prefix}` "
+            f"prefix, names no {sobject} (404 `{not_found.code}`).",
             # Checked by the service (422 `validation_error`); declared so the schema says so.
             json_schema_extra={
                 "pattern": "^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$",

@@ -14,6 +14,7 @@ from app.workspace.bodies import read_json
 from app.workspace.describes import SOBJECTS, SObject
 from app.writeback.schemas import (
     MAX_BODY_BYTES,
+    RECORD_ID_PATTERN,
     ActivityOut,
     ActivityRequest,
     ContactCreateRequest,
@@ -179,8 +180,9 @@ async def list_activities(
         Query(
             min_length=15,
             max_length=18,
-            pattern=r"^[A-Za-z0-9]+$",
-            description="The Contact or Lead id (`003...`, `00Q...`).",
+            pattern=RECORD_ID_PATTERN,
+            description="The Contact or Lead id (`003...`, `00Q...`); an 18-character id's "
+            "last three characters must be its case checksum (else 422).",
         ),
     ],
 ) -> list[LoggedActivityOut]:

@@ -26,6 +26,8 @@ DESCRIPTION_LIMIT = 32_000
 MAX_DESCRIPTION_LENGTH = 500_000
 MAX_ACTIVITIES_LISTED = 200
 
+# A Contact or Lead id, 15 or 18 characters (the checksum is checked too: 422).
+RECORD_ID_PATTERN = r"^(003|00Q)[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"
 # Neither Salesforce nor PostgreSQL can hold a NUL character.
 NO_NUL = r"^[^\x00]*$"
 
@@ -105,9 +107,11 @@ class ActivityRequest(BaseModel):
     record_id: StrictStr = Field(
         min_length=15,
         max_length=18,
-        pattern=r"^[A-Za-z0-9]+$",
-        description="The Contact (`003...`) or Lead (`00Q...`) the conversation was with.",
+        pattern=RECORD_ID_PATTERN,
+        description="The Contact (`003...`) or Lead (`00Q...`) the conversation was with. "
+        "An 18-character id's last three characters must be its case checksum (else 422).",
         examples=["0035g0000006SevAAE"],
+        json_schema_extra={"x-salesforce-id-checksum": True},
     )
     subject: StrictStr = Field(
         min_length=1, max_length=255, pattern=NO_NUL, examples=["WhatsApp conversation"]

@@ -133,3 +133,19 @@ async def test_salesforce_unavailable_answers_502_with_retry_after(
     assert response.status_code == 502
     assert response.json()["code"] == "salesforce_unavailable"
     assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_activity_record_ids_are_documented_as_checked(client, auth, document) -> None:
+    body = _body(document, "/v1/workspaces/{workspace_id}/salesforce/activities", "post")
+    record_id = body["properties"]["record_id"]
+    assert record_id["x-salesforce-id-checksum"] is True
+    assert not _matches(record_id["pattern"], "001000000000000AAA")  # an Account's id
+    assert _matches(record_id["pattern"], "0035g0000006SevAAE")
+    listed = document["paths"]["/v1/workspaces/{workspace_id}/salesforce/activities"]["get"]
+    query = next(p for p in listed["parameters"] if p["name"] == "record_id")
+    assert query["schema"]["pattern"] == record_id["pattern"]
+    for wrong in ("001000000000000AAA", "0035g0000006SevAAA"):  # prefix, checksum
+        answer = await client.get(
+            f"{WS}/activities", params={"record_id": wrong}, headers=auth("ws-1")
+        )
+        assert answer.status_code == 422, (wrong, answer.text)
