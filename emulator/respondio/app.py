@@ -56,7 +56,9 @@ def create_app(state: RespondioEmulator | None = None) -> FastAPI:
         if state.outage:
             raise ApiError(503, "Service Unavailable")
         token = state.check_token(request.headers.get("authorization"))
-        request.state.record = state.admit(token, request.method, request.url.path)
+        request.state.record = state.admit(
+            token, request.method, request.url.path, request.headers.get("traceparent")
+        )
         state.count(operation)
         return token
 

@@ -81,6 +81,7 @@ class RecordedRequest:
     method: str
     path: str
     status: int = 0
+    traceparent: str | None = None  # the W3C trace context the caller sent, if any
 
 
 _INDEXED = ("email", "phone")
@@ -247,11 +248,13 @@ class RespondioEmulator:
             raise ApiError(401, "Unauthorized: invalid access token")
         return token
 
-    def admit(self, token: str, method: str, path: str) -> RecordedRequest:
+    def admit(
+        self, token: str, method: str, path: str, traceparent: str | None = None
+    ) -> RecordedRequest:
         """Record the request; raise the injected failure or 429 it deserves, if any."""
         now = time.monotonic()
         with self._lock:
-            record = RecordedRequest(now, token, method, path)
+            record = RecordedRequest(now, token, method, path, traceparent=traceparent)
             self._requests.append(record)
             self.counters["requests"] += 1
             if self._failures:
