@@ -1,5 +1,6 @@
 """The served OpenAPI document: the problem+json errors routes answer with, named request
-bodies, and the rules that make generated clients good (docs/api.md, "OpenAPI")."""
+bodies, and the rules that make generated clients good (docs/api.md, "OpenAPI and
+generated clients")."""
 
 from __future__ import annotations
 
@@ -149,14 +150,15 @@ def problem_documents(schema: dict[str, Any]) -> None:
 
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
-    "schema": {"type": "integer", "minimum": 1},
+    "schema": {"type": "integer"},
 }
 REPLAYED = {
     "description": "`true`: this answer replays the first request made with this "
     "`Idempotency-Key`; nothing was created.",
     "schema": {"type": "string", "enum": ["true"]},
 }
-# Who calls an operation (`x-caller`, docs/api.md "OpenAPI"): by path unless a route says.
+# Who calls an operation (`x-caller`, docs/api.md, "OpenAPI and generated clients"): by
+# path unless a route says.
 CALLERS_BY_PREFIX = (
     ("/v1/workspaces/", "service"),
     ("/v1/webhooks/salesforce/", "salesforce"),

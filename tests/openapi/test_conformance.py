@@ -1,5 +1,5 @@
 """The served OpenAPI says what the server enforces, and the server refuses what the
-document refuses (schema-driven conformance; docs/api.md, "OpenAPI")."""
+document refuses (schema-driven conformance; docs/api.md, "OpenAPI and generated clients")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Rules every operation of the served OpenAPI follows, so that generated clients are good
-(docs/api.md, "OpenAPI"). They run over the whole document: routes added later are held to
-them too."""
+(docs/api.md, "OpenAPI and generated clients"). They run over the whole document: routes
+added later are held to them too."""
 
 from __future__ import annotations
 
