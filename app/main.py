@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from app import health
 from app.autocreate.router import router as autocreate_router
@@ -28,6 +29,12 @@ from app.tracing import instrument_app
 from app.workspace_settings.router import router as workspace_settings_router
 from app.writeback.router import router as writeback_router
 
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 DESCRIPTION = """
 Connects a respond.io workspace to its Salesforce org: see and edit the Salesforce Contact of
 the person you are talking to, and create respond.io contacts from new Salesforce Contacts.
@@ -71,9 +78,12 @@ def create_app(
         redirect_slashes=False,
         # Operation ids are the routes' names (`lookup_contact`): what generated clients call.
         generate_unique_id_function=operation_id,
+        # FastAPI's own OpenTelemetry spans record raw paths (webhook keys are secrets) and
+        # query strings (emails, phones), and cost CPU on every request: app.tracing traces
+        # the requests instead.
+        telemetry=NO_FASTAPI_TELEMETRY,
     )
     install_error_handlers(app)
-    instrument_app(app, settings)
     install_problem_documents(app)
     # Routes are matched in the order they were added, one included router after another:
     # the lookup, the hot path, goes first (no other path overlaps it).
@@ -88,6 +98,7 @@ def create_app(
     app.include_router(workspace_settings_router)
     app.include_router(edits_router)
     app.include_router(writeback_router)
+    instrument_app(app, settings)  # the outermost middleware: added last
     return app
 
 
