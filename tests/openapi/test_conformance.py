@@ -149,3 +149,28 @@ async def test_activity_record_ids_are_documented_as_checked(client, auth, docum
             f"{WS}/activities", params={"record_id": wrong}, headers=auth("ws-1")
         )
         assert answer.status_code == 422, (wrong, answer.text)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "fields": ["Title"]}, "fields.Title"),
+        ({"error_code": "ENTITY_IS_LOCKED"}, ""),
+    ],
+)
+async def test_salesforce_errors_are_problem_field_errors_too(
+    client, auth, connect, sf_emulator, spec: dict[str, Any], field: str
+) -> None:
+    """`salesforce_validation_failed` keeps Salesforce's keys, and each item has the
+    ProblemFieldError's `field` and `message` (contract: one schema for every `errors`)."""
+    from tests.edits.test_write_rejections import write_fault
+    from tests.helpers.edits import edit, setup_workspace
+
+    await setup_workspace(client, auth, connect)
+    await write_fault(sf_emulator, **spec)
+    response = await edit(client, auth, {"Title": "Rejected"})
+    assert response.status_code == 422, response.text
+    [item] = response.json()["errors"]
+    assert item["field"] == field
+    assert isinstance(item["message"], str) and item["message"]
+    assert item["errorCode"] == spec["error_code"]
