@@ -77,15 +77,19 @@ def reauthorization_required(
 
 
 def salesforce_errors(exc: SalesforceError) -> list[dict[str, Any]]:
-    """Salesforce's own `[{errorCode, message, fields}]` of a rejection (docs/api.md)."""
+    """Salesforce's own `[{errorCode, message, fields}]` of a rejection (docs/api.md), each
+    also a `ProblemFieldError`: `field` names the fields (`fields.Title`; "" for the whole
+    record) and `message` is always text."""
+    found = [(e.get("errorCode"), e.get("message"), e.get("fields")) for e in exc.errors]
     return [
         {
-            "errorCode": e.get("errorCode"),
-            "message": e.get("message"),
-            "fields": e.get("fields") or [],
+            "field": ", ".join(f"fields.{name}" for name in fields or []),
+            "message": message or code or "Salesforce refused the write",
+            "errorCode": code,
+            "fields": fields or [],
         }
-        for e in exc.errors
-    ] or [{"errorCode": exc.error_code, "message": exc.message, "fields": exc.fields}]
+        for code, message, fields in found or [(exc.error_code, exc.message, exc.fields)]
+    ]
 
 
 async def with_salesforce_errors(
