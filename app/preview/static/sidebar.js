@@ -29,6 +29,7 @@ function forget() {
   state.describe = {};
   $("result").replaceChildren();
   $("lookup").disabled = false;
+  $("connection").textContent = "Connection: …";  // the old caller's connection is not this one's
 }
 
 // The same caller still: the workspace, role and token have not changed since `generation`.
@@ -299,14 +300,19 @@ async function mint() {
 
 async function refresh() {
   toolbarMessage("");
+  const generation = state.generation;
   try {
     const connection = await api("GET", `${base()}/connection`);
+    const settings = await api("GET", `${base()}/settings`);
+    if (!current(generation)) return;
+    // The switch first, then the connection line: once the line shows, the toolbar is
+    // settled (a click on the switch is not undone by this answer arriving later).
+    $("editing").checked = settings.editing_enabled;
     $("connection").textContent = connection.status === "connected"
       ? `Connected to ${connection.organization_name || connection.organization_id} as ${connection.username}`
       : `Connection: ${connection.status.replaceAll("_", " ")}`;
-    const settings = await api("GET", `${base()}/settings`);
-    $("editing").checked = settings.editing_enabled;
   } catch (error) {
+    if (!current(generation)) return;
     $("connection").textContent = "Connection: unknown";
     toolbarMessage(error instanceof ApiError ? (error.problem.detail || error.problem.title) : String(error));
   }
