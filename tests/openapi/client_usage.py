@@ -14,7 +14,7 @@ from sfint_client.api.write_back import create_contact
 from sfint_client.models import (
     ContactCreateRequest,
     ContactCreateRequestFields,
-    ContactView,
+    CreatedRecord,
     LookupResponse,
     Problem,
     ProblemFieldError,
@@ -52,7 +52,7 @@ def main(base_url: str, token: str, workspace: str) -> None:
         workspace, client=client, body=body, idempotency_key="usage-1"
     )
     assert first.status_code == 201 and again.status_code == 200, (first, again)
-    assert isinstance(first.parsed, ContactView) and isinstance(again.parsed, ContactView)
+    assert isinstance(first.parsed, CreatedRecord) and isinstance(again.parsed, CreatedRecord)
     assert again.parsed.id == first.parsed.id
     assert again.headers["Idempotent-Replayed"] == "true"
 
