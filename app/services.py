@@ -44,6 +44,7 @@ from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.service_base import ServiceParts
+from app.workspace.stream_state import StreamHealth, StreamListener
 from app.workspace.tokens import TokenStore
 from app.workspace.write_gate import WriteGate
 from app.workspace_settings.service import WorkspaceSettingsService
@@ -74,9 +75,13 @@ class Services:
     autocreate: AutocreateService
     record_creation: RecordCreationService
     activities: ActivityService
+    # Record changes and stream health from the workers' change streams (docs/real-time.md).
+    stream_listener: StreamListener | None = None
 
     async def close(self) -> None:
         await self.budget.stop()
+        if self.stream_listener is not None:
+            await self.stream_listener.stop()
         if self.bus is not None:
             await self.bus.stop()
         lookups = self.caches.lookups
@@ -126,12 +131,18 @@ async def start_services(
         clock=clock,
     )
     salesforce = SalesforceClient(http, settings, tokens, observer=budget, guard=breaker)
-    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
+    health = StreamHealth(settings)
+    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock, health)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
     invalidation.purge_on_both(tokens.forget_async)
     if bus is not None:
         await bus.start()
+    listener = None
+    if settings.change_stream_enabled:
+        dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        listener = StreamListener(dsn, db, caches.lookups, health)
+        await listener.start()
     budget.start()
     misses = _rate_limiter(
         settings,
@@ -187,6 +198,7 @@ async def start_services(
         autocreate=AutocreateService(db, cipher, settings, salesforce),
         record_creation=RecordCreationService(settings=settings, **parts),
         activities=ActivityService(settings=settings, **parts),
+        stream_listener=listener,
     )
 
 
@@ -217,6 +229,7 @@ def _workspace_caches(
     salesforce: SalesforceClient,
     tokens: TokenStore,
     clock: Clock,
+    health: StreamHealth,
 ) -> tuple[WorkspaceCaches, CacheBus | None]:
     """The caches of the workspace core; with CACHE_URL, the lookup cache is shared in Redis
     and purges reach the other replicas over a bus."""
@@ -234,6 +247,10 @@ def _workspace_caches(
             ttl_seconds=settings.lookup_cache_ttl_seconds,
             max_entries=settings.lookup_cache_max_entries,
             clock=clock,
+            ttl_for=health.ttl_for,
+            max_ttl_seconds=settings.lookup_cache_ttl_streaming_seconds
+            if settings.change_stream_enabled
+            else None,
         )
         return WorkspaceCaches(contexts, describes, lookups), None
     shared = RedisLookupCache(

@@ -41,6 +41,7 @@ from app.connections.outcomes import (
 from app.connections.schemas import (
     ApiUsage,
     ConnectAttempt,
+    ChangeStreamView,
     ConnectionView,
     ConnectRequest,
     ConnectStarted,
@@ -58,6 +59,7 @@ from app.salesforce.errors import (
     UnusableGrant,
 )
 from app.workspace.budget import ApiBudget
+from app.workspace.stream_state import view_of as stream_view_of
 
 logger = logging.getLogger("app.connections")
 
@@ -341,6 +343,13 @@ class ConnectionService(ClientCredentialsConnect):
         view.last_connect_attempt = await self._last_attempt(
             workspace_id, found[0].connected_at if found is not None else None
         )
+        if found is not None:
+            stream = await stream_view_of(self.db, found[0].organization_id, self.settings)
+            view.change_stream = ChangeStreamView(
+                state=stream.state,  # type: ignore[arg-type]
+                reason=stream.reason,
+                last_event_at=stream.last_event_at,
+            )
         return view
 
     async def _last_attempt(
