@@ -43,7 +43,8 @@ class Leases:
             )
             await session.execute(
                 text(
-                    "DELETE FROM change_stream_workers WHERE seen_at < now() - CAST(:gone AS interval)"
+                    "DELETE FROM change_stream_workers "
+                    "WHERE seen_at < now() - CAST(:gone AS interval)"
                 ),
                 {"gone": self.lease * WORKER_TIMEOUT_FACTOR},
             )
@@ -96,8 +97,8 @@ class Leases:
         async with self.db.transaction() as session:
             rows = await session.execute(
                 text(
-                    "UPDATE change_streams SET owner = :me, lease_until = now() + CAST(:lease AS interval), "
-                    "state = 'connecting', reason = NULL, healthy_since = NULL "
+                    "UPDATE change_streams SET owner = :me, "
+                    "lease_until = now() + CAST(:lease AS interval), state = 'connecting', reason = NULL, healthy_since = NULL "
                     "WHERE organization_id IN (SELECT organization_id FROM change_streams "
                     "WHERE lease_until IS NULL OR lease_until <= now() "
                     "ORDER BY lease_until NULLS FIRST, organization_id "
