@@ -98,7 +98,8 @@ class Leases:
             rows = await session.execute(
                 text(
                     "UPDATE change_streams SET owner = :me, "
-                    "lease_until = now() + CAST(:lease AS interval), state = 'connecting', reason = NULL, healthy_since = NULL "
+                    "lease_until = now() + CAST(:lease AS interval), state = 'connecting', "
+                    "reason = NULL, healthy_since = NULL "
                     "WHERE organization_id IN (SELECT organization_id FROM change_streams "
                     "WHERE lease_until IS NULL OR lease_until <= now() "
                     "ORDER BY lease_until NULLS FIRST, organization_id "
