@@ -57,11 +57,12 @@ class AutocreateStreamHooks:
                 )
 
     async def resync(self, session: AsyncSession, organization_id: str) -> None:
-        """Reconcile the org's workspaces on the next tick."""
+        """Reconcile the org's workspaces on the next tick, stream or not (a run since the
+        stream became healthy is what lets reconciliation rest again)."""
         workspaces = [w.workspace_id for w in await self._workspaces(session, organization_id)]
         if workspaces:
             await session.execute(
                 update(AutocreateWorkspace)
                 .where(AutocreateWorkspace.workspace_id.in_(workspaces))
-                .values(next_reconcile_at=None, idle_streak=0)
+                .values(next_reconcile_at=None, idle_streak=0, last_reconciled_at=None)
             )

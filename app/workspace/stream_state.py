@@ -87,6 +87,21 @@ async def view_of(db: Database, organization_id: str | None, settings: Settings)
     return StreamView(state, reason, row.last_event_at)
 
 
+async def streaming_since(db: Database, organization_id: str) -> datetime | None:
+    """Since when the org's change stream has been healthy without a break (None: it is not)."""
+    async with db.transaction() as session:
+        value = (
+            await session.execute(
+                text(
+                    "SELECT healthy_since FROM change_streams WHERE organization_id = :org "
+                    "AND state = :streaming AND lease_until > now()"
+                ),
+                {"org": organization_id, "streaming": STREAMING},
+            )
+        ).scalar()
+    return value if isinstance(value, datetime) else None
+
+
 async def streaming_workspaces(db: Database) -> set[str]:
     async with db.transaction() as session:
         rows = await session.execute(
