@@ -218,6 +218,14 @@ class OrgLog:
     def last_number(self) -> int:
         return self.next_number - 1
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Kept across restarts (emulator/persistence.py) without the open streams."""
+        return {k: v for k, v in self.__dict__.items() if k != "listeners"}
+
+    def __setstate__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+        self.listeners = set()
+
 
 class ChangeEvents:
     """Every org's change-event log. Thread-safe: the REST thread writes, the gRPC thread

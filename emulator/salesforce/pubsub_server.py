@@ -54,6 +54,10 @@ class PubSubServicer(pb_grpc.PubSubServicer):
         self.open_streams = 0
         self.subscribes = 0
 
+    def __reduce__(self) -> Any:
+        # Pickled with the emulator's state (persistence.py): a servicer without streams.
+        return (PubSubServicer, (self.state,))
+
     # -- helpers ---------------------------------------------------------------------------
 
     async def _fail(
@@ -267,9 +271,11 @@ class RunningPubSub:
     server: Any
     thread: threading.Thread
 
+    host: str = "127.0.0.1"
+
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def stop(self) -> None:
         future = asyncio.run_coroutine_threadsafe(self.server.stop(0), self.loop)
@@ -307,4 +313,4 @@ def start_pubsub_server(
     if not started.wait(10):
         raise RuntimeError("the Pub/Sub emulator did not start")
     state.pubsub = servicer
-    return RunningPubSub(holder["port"], servicer, loop, holder["server"], thread)
+    return RunningPubSub(holder["port"], servicer, loop, holder["server"], thread, host)
