@@ -234,6 +234,10 @@ def _workspace_caches(
     """The caches of the workspace core; with CACHE_URL, the lookup cache is shared in Redis
     and purges reach the other replicas over a bus."""
     contexts = WorkspaceContexts(db, clock=clock)
+    # Answers of a streaming org live longer (docs/real-time.md).
+    streaming_ttl = (
+        settings.lookup_cache_ttl_streaming_seconds if settings.change_stream_enabled else None
+    )
     describes = DescribeCache(
         salesforce,
         tokens,
@@ -248,9 +252,7 @@ def _workspace_caches(
             max_entries=settings.lookup_cache_max_entries,
             clock=clock,
             ttl_for=health.ttl_for,
-            max_ttl_seconds=settings.lookup_cache_ttl_streaming_seconds
-            if settings.change_stream_enabled
-            else None,
+            max_ttl_seconds=streaming_ttl,
         )
         return WorkspaceCaches(contexts, describes, lookups), None
     shared = RedisLookupCache(
@@ -262,6 +264,8 @@ def _workspace_caches(
         ttl_seconds=settings.lookup_cache_ttl_seconds,
         lock_seconds=settings.cache_lock_seconds,
         prefix=settings.cache_key_prefix,
+        ttl_for=health.ttl_for,
+        max_ttl_seconds=streaming_ttl,
     )
 
     near = NearLookupCache(

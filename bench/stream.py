@@ -283,8 +283,15 @@ async def _orgs(settings: Settings, emulator: Any) -> dict[str, Any]:
         for _ in range(WORKERS)
     ]
     try:
-        await asyncio.sleep(5)  # idle workers: their memory before any stream
-        idle = [rss_kib(p.pid) for p in processes]
+
+        async def all_started() -> bool:  # every worker's stream manager beats
+            async with db.transaction() as session:
+                n = await session.scalar(text("SELECT count(*) FROM change_stream_workers"))
+            return int(n or 0) >= WORKERS
+
+        await wait_for(all_started, timeout=120, interval=0.2)
+        await asyncio.sleep(3)
+        idle = [rss_kib(p.pid) for p in processes]  # started, holding no stream yet
         grants = add_orgs(emulator, ORGS)
         started = time.perf_counter()
         for workspace, grant in grants:
