@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -181,21 +182,42 @@ def run_latency() -> None:
 
 def run_budget() -> None:
     print("one workspace's typical day (bench/api_budget.py) with the change stream on:")
-    for replicas in (1, 3):
+    redis_url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/0")
+    for replicas, shared in ((1, None), (3, None), (3, redis_url)):
+        if shared and not asyncio.run(_redis_answers(shared)):
+            print(f"  3 replicas sharing Redis: skipped (no Redis at {shared})")
+            continue
         with salesforce_emulator() as (emulator, _), scratch_database("bench_stream_day") as db:
             pubsub = start_pubsub_server(emulator)
             try:
-                settings = stream_settings(db.url, emulator, pubsub)
+                extra: dict[str, Any] = {}
+                if shared:
+                    extra = {"cache_url": shared, "cache_key_prefix": f"b{uuid.uuid4().hex[:8]}:"}
+                settings = stream_settings(db.url, emulator, pubsub, **extra)
                 figures = asyncio.run(_day_with_stream(settings, emulator, replicas))
             finally:
                 pubsub.stop()
         purposes = ", ".join(f"{k} {v}" for k, v in figures["by_purpose"].items() if v)
+        sharing = "sharing Redis (CACHE_URL)" if shared else "sharing PostgreSQL only"
         print(
-            f"  {replicas} replica(s): {figures['emulator_api_calls']} Salesforce API calls "
+            f"  {replicas} replica(s) {sharing}: {figures['emulator_api_calls']} "
+            "Salesforce API calls "
             f"(emulator) — by purpose: {purposes}; Pub/Sub calls "
             f"{emulator.counters.get('pubsub', 0)}, events delivered "
             f"{emulator.counters.get('pubsub_events', 0)}"
         )
+
+
+async def _redis_answers(url: str) -> bool:
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=0.5)
+    try:
+        return bool(await client.ping())
+    except (OSError, redis.RedisError):
+        return False
+    finally:
+        await client.aclose()
 
 
 async def _day_with_stream(settings: Settings, emulator: Any, replicas: int) -> dict[str, Any]:

@@ -206,3 +206,67 @@ async def test_with_the_stream_off_the_connection_says_disabled(
             url = "/v1/workspaces/ws-off/salesforce/connection"
             view = (await http.get(url, headers=auth("ws-off", "owner"))).json()
     assert view["change_stream"]["state"] == "disabled"
+
+
+async def test_a_bulk_import_flows_through_one_stream_topped_up_a_batch_at_a_time(
+    app: Any, settings: Settings, sf_emulator: Any, workspace: Workspace
+) -> None:
+    """250 Contacts at once: the emulator refuses more than 100 outstanding, so they all
+    arrive only if each batch is topped up on the same request stream."""
+    async with running_worker(settings, jobs=False, reconcile=False):
+        await wait_for_state(app, "streaming")
+        subscribes = sf_emulator.pubsub.subscribes
+        imported = sf_emulator.bulk_create_contacts(ACME, 250)
+        await wait_for_events(app, 250)
+        assert sf_emulator.pubsub.subscribes == subscribes  # never resubscribed
+    stored = {r.salesforce_contact_id for r in await rows(app)}
+    assert stored == {r["Id"] for r in imported}
+
+
+async def test_lead_changes_drop_cached_lead_answers(
+    app: Any,
+    client: httpx.AsyncClient,
+    auth: Any,
+    settings: Settings,
+    sf_emulator: Any,
+    workspace: Workspace,
+) -> None:
+    settings_url = "/v1/workspaces/ws-1/salesforce/settings"
+    current = (await client.get(settings_url, headers=auth("ws-1", "owner"))).json()
+    put = await client.put(
+        settings_url,
+        json={**current, "leads": {**current["leads"], "enabled": True}},
+        headers=auth("ws-1", "owner"),
+    )
+    assert put.status_code == 200, put.text
+    lead = sf_emulator.add_lead(
+        ACME, {"LastName": "Lead", "Company": "Acme", "Email": "only.lead@example.com"}
+    )
+    async with running_worker(settings, jobs=False, reconcile=False):
+        await wait_for_state(app, "streaming")
+        first = (await lookup(client, auth, email="only.lead@example.com")).json()
+        assert first["matched"] is True
+        assert (await lookup(client, auth, email="only.lead@example.com")).json()["cached"]
+        sf_emulator.update_record(ACME, "Lead", lead["Id"], {"Title": "Buyer"})
+        listener = app.state.services.stream_listener
+        await wait_until(lambda: _received(listener, 1))
+        again = (await lookup(client, auth, email="only.lead@example.com")).json()
+    assert again["cached"] is False
+
+
+async def test_a_silent_stream_is_opened_again_by_the_watchdog(
+    app: Any, settings: Settings, sf_emulator: Any, workspace: Workspace
+) -> None:
+    sf_emulator.pubsub.keepalive_seconds = 3600.0  # a stream that went quiet for good
+    quiet = settings.model_copy(update={"change_stream_silence_seconds": 1.5})
+    async with running_worker(quiet, jobs=False, reconcile=False):
+        await wait_for_state(app, "streaming")
+        subscribes = sf_emulator.pubsub.subscribes
+        await wait_until(lambda: _subscribed_since(sf_emulator, subscribes))
+        created = sf_emulator.add_contact(ACME, {"LastName": "Quiet", "Email": "q@example.com"})
+        await wait_for_events(app, 1)
+    assert {r.salesforce_contact_id for r in await rows(app)} == {created["Id"]}
+
+
+async def _subscribed_since(sf_emulator: Any, count: int) -> bool:
+    return sf_emulator.pubsub.subscribes > count
