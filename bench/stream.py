@@ -50,6 +50,7 @@ from emulator.salesforce.tokens import pkce_challenge  # noqa: E402
 from emulator.server import start_in_thread  # noqa: E402
 from tests.helpers.autocreate import ACME, connect_workspace  # noqa: E402
 from tests.helpers.factories import insert_connection  # noqa: E402
+from tests.scaleout.conftest import _redis_answers  # noqa: E402
 
 SAMPLES = 40
 ORGS = 1000
@@ -206,18 +207,6 @@ def run_budget() -> None:
             f"{emulator.counters.get('pubsub', 0)}, events delivered "
             f"{emulator.counters.get('pubsub_events', 0)}"
         )
-
-
-async def _redis_answers(url: str) -> bool:
-    import redis.asyncio
-
-    client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=0.5)
-    try:
-        return bool(await client.ping())
-    except (OSError, redis.RedisError):
-        return False
-    finally:
-        await client.aclose()
 
 
 async def _day_with_stream(settings: Settings, emulator: Any, replicas: int) -> dict[str, Any]:

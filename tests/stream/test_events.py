@@ -21,7 +21,7 @@ from tests.helpers.autocreate import (
     settled,
     wait_until,
 )
-from tests.helpers.lookups import lookup
+from tests.helpers.lookups import lookup, put_settings
 from tests.stream.helpers import stream_row, wait_for_events, wait_for_state
 
 
@@ -117,12 +117,7 @@ async def test_the_services_own_edits_are_recognised_and_cost_nothing(
     sf_emulator: Any,
     workspace: Workspace,
 ) -> None:
-    settings_url = "/v1/workspaces/ws-1/salesforce/settings"
-    current = (await client.get(settings_url, headers=auth("ws-1", "owner"))).json()
-    put = await client.put(
-        settings_url, json={**current, "editing_enabled": True}, headers=auth("ws-1", "owner")
-    )
-    assert put.status_code == 200, put.text
+    await put_settings(client, auth, editing_enabled=True)
     async with running_worker(settings, jobs=False, reconcile=False):
         await wait_for_state(app, "streaming")
         found = (await lookup(client, auth, email="ana.souza@example.com")).json()
@@ -231,14 +226,8 @@ async def test_lead_changes_drop_cached_lead_answers(
     sf_emulator: Any,
     workspace: Workspace,
 ) -> None:
-    settings_url = "/v1/workspaces/ws-1/salesforce/settings"
-    current = (await client.get(settings_url, headers=auth("ws-1", "owner"))).json()
-    put = await client.put(
-        settings_url,
-        json={**current, "leads": {**current["leads"], "enabled": True}},
-        headers=auth("ws-1", "owner"),
-    )
-    assert put.status_code == 200, put.text
+    current = await put_settings(client, auth)
+    await put_settings(client, auth, leads={**current["leads"], "enabled": True})
     lead = sf_emulator.add_lead(
         ACME, {"LastName": "Lead", "Company": "Acme", "Email": "only.lead@example.com"}
     )

@@ -19,6 +19,7 @@ from tests.helpers.autocreate import (
     settled,
     wait_until,
 )
+from tests.helpers.factories import grant_from_emulator, insert_connection
 from tests.stream.helpers import stream_row, wait_for_events, wait_for_state
 
 CDC = "/__emulator/orgs/{org}/change-data-capture"
@@ -29,6 +30,17 @@ async def emulator_post(sf_emulator: Any, path: str, body: Any = None) -> httpx.
         if body is None:
             return await admin.post(path)
         return await admin.put(path, json=body)
+
+
+INITECH = "00D4w0000021va5EAA"  # Professional Edition: no Change Data Capture
+
+
+async def connect_initech(app: Any, sf_emulator: Any) -> None:
+    grant = await grant_from_emulator(sf_emulator.base_url, "admin@initech.example")
+    services = app.state.services
+    await insert_connection(
+        services.db, services.cipher, "ws-initech", grant, login_url=sf_emulator.base_url
+    )
 
 
 async def sources(app: Any) -> dict[str, str]:
@@ -129,33 +141,19 @@ async def test_contact_not_selected_says_unavailable_and_why(
 async def test_an_edition_without_change_data_capture_says_unavailable(
     app: Any, settings: Settings, sf_emulator: Any
 ) -> None:
-    from tests.helpers.factories import grant_from_emulator, insert_connection
-
-    initech = "00D4w0000021va5EAA"  # Professional Edition
-    grant = await grant_from_emulator(sf_emulator.base_url, "admin@initech.example")
-    services = app.state.services
-    await insert_connection(
-        services.db, services.cipher, "ws-initech", grant, login_url=sf_emulator.base_url
-    )
+    await connect_initech(app, sf_emulator)
     async with running_worker(settings, jobs=False, reconcile=False):
-        await wait_for_state(app, "unavailable", org=initech)
-    row = await stream_row(app, initech)
+        await wait_for_state(app, "unavailable", org=INITECH)
+    row = await stream_row(app, INITECH)
     assert row is not None and "Professional Edition" in (row.reason or "")
 
 
 async def test_one_orgs_failure_never_holds_another(
     app: Any, settings: Settings, sf_emulator: Any, workspace: Workspace
 ) -> None:
-    from tests.helpers.factories import grant_from_emulator, insert_connection
-
-    initech = "00D4w0000021va5EAA"
-    grant = await grant_from_emulator(sf_emulator.base_url, "admin@initech.example")
-    services = app.state.services
-    await insert_connection(
-        services.db, services.cipher, "ws-initech", grant, login_url=sf_emulator.base_url
-    )
+    await connect_initech(app, sf_emulator)
     async with running_worker(settings, jobs=False, reconcile=False):
-        await wait_for_state(app, "unavailable", org=initech)
+        await wait_for_state(app, "unavailable", org=INITECH)
         await wait_for_state(app, "streaming")
         created = sf_emulator.add_contact(ACME, {"LastName": "Other", "Email": "o@example.com"})
         await wait_for_events(app, 1)
