@@ -158,3 +158,16 @@ async def test_one_orgs_failure_never_holds_another(
         created = sf_emulator.add_contact(ACME, {"LastName": "Other", "Email": "o@example.com"})
         await wait_for_events(app, 1)
     assert await sources(app) == {created["Id"]: "stream"}
+
+
+async def test_a_used_up_delivery_allocation_says_unavailable(
+    app: Any, settings: Settings, sf_emulator: Any, workspace: Workspace
+) -> None:
+    put = await emulator_post(sf_emulator, CDC.format(org=ACME), {"delivery_allocation": 0})
+    assert put.json()["delivery_allocation"] == 0
+    async with running_worker(settings, jobs=False, reconcile=False):
+        await wait_for_state(app, "streaming")
+        sf_emulator.add_contact(ACME, {"LastName": "Over", "Email": "over@example.com"})
+        await wait_for_state(app, "unavailable")
+    row = await stream_row(app)
+    assert row is not None and row.reason == "event delivery allocation used up"

@@ -160,3 +160,28 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
     assert {r.status for r in stored} == {"created"}
     emails = sorted(c.get("email") for c in rio.contacts(workspace.token))
     assert emails == sorted(f"kill{i}@example.com" for i in range(total))
+
+
+async def test_sigterm_releases_the_workers_orgs_at_once(
+    app: Any, settings: Settings, sf_emulator: Any, workspace: Workspace, tmp_path: Path
+) -> None:
+    # A lease far longer than the test: only the release on SIGTERM can free the org.
+    held_long = settings.model_copy(update={"change_stream_lease_seconds": 600.0})
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(  # noqa: ASYNC220 - stopped below, never waited on while blocking
+        [sys.executable, "-m", "app.worker"],
+        cwd=ROOT,
+        env=worker_environment(held_long),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        await wait_for_state(app, "streaming", timeout=60)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    row = await stream_row(app)
+    assert row is not None and row.owner is None and row.lease_until is None
