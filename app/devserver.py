@@ -5,8 +5,8 @@
 - The Salesforce and respond.io emulators on 127.0.0.1:EMULATOR_PORT and
   :RESPONDIO_EMULATOR_PORT (defaults 8555 and 8556), the Salesforce emulator's Pub/Sub API
   (change events over gRPC) on :PUBSUB_EMULATOR_PORT (8557), and the service configured to
-  use them (unless --no-emulators). Their state is kept under `.data/` so a restarted `make run` finds
-  the grants and records of the last one (`make reset` forgets them).
+  use them (unless --no-emulators). Their state is kept under `.data/` so a restarted
+  `make run` finds the grants and records of the last one (`make reset` forgets them).
 - Migrations, the auto-create workers, then uvicorn on --host and PORT (default 8000).
 
 Every port is checked before anything starts: one taken is a one-line error.
@@ -37,7 +37,7 @@ class Ports:
     service: int  # PORT [8000]
     salesforce: int  # EMULATOR_PORT [8555]
     respondio: int  # RESPONDIO_EMULATOR_PORT [8556]
-    pubsub: int  # PUBSUB_EMULATOR_PORT [8557]
+    pubsub: int = 8557  # PUBSUB_EMULATOR_PORT [8557]
 
     NAMES = {
         "service": "PORT",
