@@ -20,6 +20,7 @@ is dead and opened again. Faults:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from app.salesforce.pubsub.client import (
     PubSubAuth,
     PubSubAuthFailed,
     PubSubClient,
+    PubSubError,
     ReplayIdInvalid,
     Subscription,
     TopicUnavailable,
@@ -116,7 +118,10 @@ class OrgStream:
                     },
                 )
                 if self.failures >= 3:
-                    await self._state(UNAVAILABLE, "Pub/Sub API unreachable")
+                    wire = isinstance(exc, PubSubError | StreamEnded | TimeoutError | OSError)
+                    reason = "Pub/Sub API unreachable" if wire else "stream failing"
+                    with contextlib.suppress(Exception):  # the database may be what fails
+                        await self._state(UNAVAILABLE, f"{reason} ({type(exc).__name__})")
             if wait:
                 await asyncio.sleep(wait)
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from .admin import _json, _not_found, _org_or_404
-from .change_events import CHANGE_TYPES, ENTITIES
+from .change_events import ENTITIES
+from .change_schema import CHANGE_TYPES
 from .oauth import sf
 
 router = APIRouter(prefix="/__emulator/orgs/{org_id}/change-data-capture")

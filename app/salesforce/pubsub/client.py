@@ -21,6 +21,7 @@ from app.salesforce.pubsub import pubsub_api_pb2 as pb
 from app.salesforce.pubsub import pubsub_api_pb2_grpc as pb_grpc
 
 MAX_REQUESTED = 100
+WRITE_TIMEOUT_SECONDS = 10.0
 REPLAY_CORRUPTED = "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"
 
 
@@ -141,8 +142,10 @@ class Subscription:
         return response
 
     async def _write(self, request: Any) -> None:
+        """TimeoutError when the request cannot be sent within WRITE_TIMEOUT_SECONDS (the
+        call is then cancelled: the caller opens a new one)."""
         try:
-            await self._call.write(request)
+            await asyncio.wait_for(self._call.write(request), WRITE_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
             raise error_of(exc) from None
 
