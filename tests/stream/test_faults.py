@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.models import AutocreateWorkspace
 from emulator.respondio import RespondioEmulator
 from tests.helpers.autocreate import (
     ACME,
@@ -20,15 +21,17 @@ from tests.helpers.autocreate import (
     wait_until,
 )
 from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.lookups import lookup
 from tests.stream.helpers import stream_row, wait_for_events, wait_for_state
 
 CDC = "/__emulator/orgs/{org}/change-data-capture"
 
 
 async def emulator_post(sf_emulator: Any, path: str, body: Any = None) -> httpx.Response:
+    """POST to the emulator's control API; a body to the switches' own path is a PUT."""
     async with httpx.AsyncClient(base_url=sf_emulator.base_url) as admin:
-        if body is None:
-            return await admin.post(path)
+        if body is None or path.endswith("/gap-events"):
+            return await admin.post(path, json=body)
         return await admin.put(path, json=body)
 
 
@@ -171,3 +174,47 @@ async def test_a_used_up_delivery_allocation_says_unavailable(
         await wait_for_state(app, "unavailable")
     row = await stream_row(app)
     assert row is not None and row.reason == "event delivery allocation used up"
+
+
+async def test_an_overflow_reconciles_and_drops_every_answer(
+    app: Any,
+    client: httpx.AsyncClient,
+    auth: Any,
+    slow_reconcile: Settings,
+    sf_emulator: Any,
+    workspace: Workspace,
+) -> None:
+    async def last_reconciled() -> Any:
+        async with app.state.services.db.transaction() as session:
+            state = await session.get(AutocreateWorkspace, workspace.id)
+            return state.last_reconciled_at if state is not None else None
+
+    async with running_worker(slow_reconcile):
+        await wait_for_state(app, "streaming")
+        await wait_until(lambda: _is_set(last_reconciled))
+        before = await last_reconciled()
+        assert (await lookup(client, auth, email="ana.souza@example.com")).status_code == 200
+        assert (await lookup(client, auth, email="ana.souza@example.com")).json()["cached"]
+        overflow = await emulator_post(
+            sf_emulator,
+            CDC.format(org=ACME) + "/gap-events",
+            {"entity": "Contact", "change_type": "GAP_OVERFLOW", "ids": []},
+        )
+        assert overflow.status_code == 201
+
+        async def reconciled_again() -> bool:
+            after = await last_reconciled()
+            return after is not None and after > before
+
+        await wait_until(reconciled_again)
+        listener = app.state.services.stream_listener
+        await wait_until(lambda: _changed(listener))
+        assert not (await lookup(client, auth, email="ana.souza@example.com")).json()["cached"]
+
+
+async def _is_set(read: Any) -> bool:
+    return (await read()) is not None
+
+
+async def _changed(listener: Any) -> bool:
+    return listener.changes >= 1
