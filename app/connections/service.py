@@ -41,12 +41,12 @@ from app.connections.outcomes import (
 from app.connections.schemas import (
     ApiUsage,
     ConnectAttempt,
-    ChangeStreamView,
     ConnectionView,
     ConnectRequest,
     ConnectStarted,
     view_of,
 )
+from app.connections.stream_view import with_change_stream
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
 from app.kit.clocks import Now, utc_now
@@ -59,7 +59,6 @@ from app.salesforce.errors import (
     UnusableGrant,
 )
 from app.workspace.budget import ApiBudget
-from app.workspace.stream_state import view_of as stream_view_of
 
 logger = logging.getLogger("app.connections")
 
@@ -284,6 +283,7 @@ class ConnectionService(ClientCredentialsConnect):
                 attempt.return_url,
             ) from None
         view = view_of(saved.row, saved.grant, len(saved.workspaces))
+        await with_change_stream(view, self.db, saved.row.organization_id, self.settings)
         for retired in saved.retired:
             # The replaced tokens of a renewed grant, or a grant no workspace uses any more.
             old = self.cipher.decrypt(
@@ -344,12 +344,7 @@ class ConnectionService(ClientCredentialsConnect):
             workspace_id, found[0].connected_at if found is not None else None
         )
         if found is not None:
-            stream = await stream_view_of(self.db, found[0].organization_id, self.settings)
-            view.change_stream = ChangeStreamView(
-                state=stream.state,  # type: ignore[arg-type]
-                reason=stream.reason,
-                last_event_at=stream.last_event_at,
-            )
+            await with_change_stream(view, self.db, found[0].organization_id, self.settings)
         return view
 
     async def _last_attempt(
