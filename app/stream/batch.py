@@ -15,7 +15,7 @@ whole transaction rolls back (LeaseLost) and the new holder processes the batch 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -161,8 +161,8 @@ async def notify(
     session: AsyncSession,
     organization_id: str,
     *,
-    record_ids: list[str] = (),  # type: ignore[assignment]
-    identifiers: list[str] = (),  # type: ignore[assignment]
+    record_ids: Sequence[str] = (),
+    identifiers: Sequence[str] = (),
     purge: bool = False,
     health: bool = False,
 ) -> None:
