@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, LargeBinary, String, func
+from sqlalchemy import BigInteger, DateTime, Index, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -16,10 +16,11 @@ STREAMING, UNAVAILABLE, CONNECTING, DISABLED = "streaming", "unavailable", "conn
 
 class ChangeStream(Base):
     __tablename__ = "change_streams"
+    __table_args__ = (Index("ix_change_streams_lease", "lease_until"),)
 
     organization_id: Mapped[str] = mapped_column(String(18), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     contact_replay_id: Mapped[bytes | None] = mapped_column(LargeBinary)
     lead_replay_id: Mapped[bytes | None] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(16), server_default=CONNECTING)

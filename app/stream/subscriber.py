@@ -31,7 +31,7 @@ from app.config import Settings
 from app.db import Database
 from app.models_stream import STREAMING, UNAVAILABLE
 from app.salesforce.client import SalesforceClient
-from app.salesforce.errors import NotConnected, ReauthorizationRequired
+from app.salesforce.errors import HostNotAllowed, NotConnected, ReauthorizationRequired
 from app.salesforce.pubsub.client import (
     MAX_REQUESTED,
     AllocationExceeded,
@@ -128,8 +128,8 @@ class OrgStream:
     # -- one subscription ----------------------------------------------------------------
 
     async def _subscribe(self) -> None:
-        workspace_id, leads = await self._workspace()
-        auth = await self._auth(workspace_id, refresh=None)
+        workspaces, leads = await self._workspaces()
+        workspace_id, auth = await self._first_usable(workspaces)
         try:
             await self._open(auth, leads, workspace_id)
         except PubSubAuthFailed:
@@ -247,9 +247,20 @@ class OrgStream:
 
     # -- state ---------------------------------------------------------------------------
 
-    async def _workspace(self) -> tuple[str, bool]:
-        """A connected workspace of the org whose grant the stream uses; whether Leads are on
-        for any workspace of the org."""
+    async def _first_usable(self, workspaces: list[str]) -> tuple[str, PubSubAuth]:
+        """The first workspace of the org whose credentials can be used, and them: one
+        workspace's dead grant does not keep the org from streaming."""
+        failure: Exception = NotConnected()
+        for workspace_id in workspaces:
+            try:
+                return workspace_id, await self._auth(workspace_id, refresh=None)
+            except (NotConnected, ReauthorizationRequired, HostNotAllowed) as exc:
+                failure = exc
+        raise failure
+
+    async def _workspaces(self) -> tuple[list[str], bool]:
+        """The org's connected workspaces, oldest connection first (the stream uses the first
+        usable grant); whether Leads are on for any of them."""
         async with self.deps.db.transaction() as session:
             rows = (
                 await session.execute(
@@ -264,7 +275,7 @@ class OrgStream:
             ).all()
         if not rows:
             raise NotConnected()
-        return str(rows[0][0]), any(bool(r[1]) for r in rows)
+        return [str(r[0]) for r in rows], any(bool(r[1]) for r in rows)
 
     async def _auth(self, workspace_id: str, *, refresh: str | None) -> PubSubAuth:
         tokens = self.deps.tokens

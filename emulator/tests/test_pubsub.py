@@ -63,7 +63,7 @@ class Stream:
     async def send(self, **fields: Any) -> None:
         await self.call.write(pb.FetchRequest(**fields))
 
-    async def read(self, timeout: float = 5.0) -> Any:
+    async def read(self, timeout: float = 20.0) -> Any:
         """The next response; a timeout leaves the read pending (cancelling it would cancel
         the call)."""
         if self._next is None:

@@ -21,6 +21,7 @@ from tests.helpers.autocreate import (
     settled,
     wait_until,
 )
+from tests.helpers.database import truncate_all
 from tests.helpers.lookups import lookup, put_settings
 from tests.stream.helpers import stream_row, wait_for_events, wait_for_state
 
@@ -200,6 +201,7 @@ async def test_with_the_stream_off_the_connection_says_disabled(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             url = "/v1/workspaces/ws-off/salesforce/connection"
             view = (await http.get(url, headers=auth("ws-off", "owner"))).json()
+    await truncate_all(settings.async_database_url)  # the app fixture's clean-up, done here
     assert view["change_stream"]["state"] == "disabled"
 
 

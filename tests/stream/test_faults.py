@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from app.config import Settings
 from app.models import AutocreateWorkspace
@@ -218,3 +219,25 @@ async def _is_set(read: Any) -> bool:
 
 async def _changed(listener: Any) -> bool:
     return listener.changes >= 1
+
+
+async def test_a_workspace_with_unusable_credentials_does_not_keep_the_org_from_streaming(
+    app: Any, settings: Settings, sf_emulator: Any, workspace: Workspace
+) -> None:
+    grant = await grant_from_emulator(sf_emulator.base_url, "admin@acme.example")
+    services = app.state.services
+    # Connected before ws-1, to a host this service never sends credentials to.
+    stale = {**grant, "instance_url": "http://127.0.0.1:9"}
+    await insert_connection(services.db, services.cipher, "ws-0", stale, login_url="x")
+    async with services.db.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE salesforce_connections SET connected_at = now() - interval '1 day' "
+                "WHERE workspace_id = 'ws-0'"
+            )
+        )
+    async with running_worker(settings, jobs=False, reconcile=False):
+        await wait_for_state(app, "streaming")
+        created = sf_emulator.add_contact(ACME, {"LastName": "Usable", "Email": "u@example.com"})
+        await wait_for_events(app, 1)
+    assert created["Id"] in await sources(app)
