@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import jinja2
@@ -42,6 +43,7 @@ from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
 from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
 from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
+from app.workspace.redis_streaming import StreamingRedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.service_base import ServiceParts
 from app.workspace.stream_state import StreamHealth, StreamListener
@@ -255,17 +257,22 @@ def _workspace_caches(
             max_ttl_seconds=streaming_ttl,
         )
         return WorkspaceCaches(contexts, describes, lookups), None
-    shared = RedisLookupCache(
-        connect_redis(
-            settings.cache_url,
-            socket_timeout=settings.cache_socket_timeout_seconds,
-            max_connections=settings.cache_max_connections,
-        ),
-        ttl_seconds=settings.lookup_cache_ttl_seconds,
-        lock_seconds=settings.cache_lock_seconds,
-        prefix=settings.cache_key_prefix,
-        ttl_for=health.ttl_for,
-        max_ttl_seconds=streaming_ttl,
+    redis_client = connect_redis(
+        settings.cache_url,
+        socket_timeout=settings.cache_socket_timeout_seconds,
+        max_connections=settings.cache_max_connections,
+    )
+    common: dict[str, Any] = {
+        "ttl_seconds": settings.lookup_cache_ttl_seconds,
+        "lock_seconds": settings.cache_lock_seconds,
+        "prefix": settings.cache_key_prefix,
+    }
+    shared = (
+        StreamingRedisLookupCache(
+            redis_client, ttl_for=health.ttl_for, max_ttl_seconds=streaming_ttl, **common
+        )
+        if streaming_ttl is not None
+        else RedisLookupCache(redis_client, **common)
     )
 
     near = NearLookupCache(

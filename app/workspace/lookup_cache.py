@@ -202,7 +202,7 @@ class MemoryLookupCache:
 
     async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
         keys = self._keys_of_contact(workspace_id, contact_id, pop=False)
-        return latest_record(self._fresh.get(key) for key in keys)
+        return latest_record(self._fresh_entry(key) for key in keys)
 
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None

@@ -86,15 +86,10 @@ class RedisLookupCache:
         prefix: str = "sfint:",
         on_purged: Callable[[str, int], Awaitable[None]] | None = None,
         now: Callable[[], datetime] | None = None,
-        ttl_for: Callable[[str], float] | None = None,
-        max_ttl_seconds: float | None = None,
     ) -> None:
         self._redis = redis
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
-        longest_ms = max(self._ttl_ms, int((max_ttl_seconds or 0.0) * 1000))
-        self._stale_ms = max(longest_ms, int(stale_seconds * 1000))
-        # `ttl_for(workspace)`: the workspace's freshness (longer while its org streams).
-        self._ttl_for = ttl_for
+        self._stale_ms = max(self._ttl_ms, int(stale_seconds * 1000))
         self._fresh_above_ms = self._stale_ms - self._ttl_ms
         self._lock_ms = max(1, int(lock_seconds * 1000))
         self._prefix = prefix
@@ -256,19 +251,12 @@ class RedisLookupCache:
             args=[
                 self._base(key.workspace_id),
                 digest,
-                self._fresh_above(key.workspace_id),
+                self._fresh_above_ms,
                 self._lock_ms if lock else 0,
                 lock or "",
             ],
         )
         return generation.decode(), raw, fresh == b"1", locked == b"1"
-
-    def _fresh_above(self, workspace_id: str) -> int:
-        """An entry is fresh while its remaining TTL (of `_stale_ms`) is above this."""
-        if self._ttl_for is None:
-            return self._fresh_above_ms
-        ttl_ms = min(self._stale_ms, max(1, int(self._ttl_for(workspace_id) * 1000)))
-        return self._stale_ms - ttl_ms
 
     async def _miss(self, key: LookupKey, digest: str, load: Loader) -> CacheResult:
         """One per key per process: read again, take the lock or wait for whoever has it."""

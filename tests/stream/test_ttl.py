@@ -17,6 +17,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.helpers.autocreate import connect_workspace, running_worker, wait_until
 from tests.helpers.clock import FakeClock
+from tests.helpers.database import truncate_all
 from tests.helpers.lookups import lookup
 from tests.scaleout.conftest import REDIS_URL, _redis_answers
 from tests.stream.helpers import wait_for_state
@@ -36,7 +37,7 @@ async def streaming_app(
     (and, with `stop_worker`, once that worker has stopped again). Yields the client and
     what the app knows of the streams."""
     app = create_app(settings, clock=clock) if clock is not None else create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with app.router.lifespan_context(app), cleaned_up(settings):
         await connect_workspace(app, sf_emulator, "ws-1")
         health = app.state.services.stream_listener.health
         transport = httpx.ASGITransport(app=app)
@@ -48,6 +49,15 @@ async def streaming_app(
                     yield http, health
             if stop_worker:
                 yield http, health
+
+
+@asynccontextmanager
+async def cleaned_up(settings: Settings) -> AsyncIterator[None]:
+    """Empty every table afterwards, as the `app` fixture does."""
+    try:
+        yield
+    finally:
+        await truncate_all(settings.async_database_url)
 
 
 async def _knows(health: Any, streaming: bool) -> bool:
