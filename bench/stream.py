@@ -39,7 +39,13 @@ from app.main import create_app  # noqa: E402
 from app.models import AutocreateContact  # noqa: E402
 from app.models_stream import ChangeStream  # noqa: E402
 from app.worker import Worker  # noqa: E402
-from bench._common import ROOT, percentile_ms, salesforce_emulator, scratch_database  # noqa: E402
+from bench._common import (  # noqa: E402
+    ROOT,
+    in_process_settings,
+    percentile_ms,
+    salesforce_emulator,
+    scratch_database,
+)
 from bench.api_budget import WS, simulate  # noqa: E402
 from emulator.respondio import RespondioEmulator  # noqa: E402
 from emulator.respondio import create_app as create_respondio_app  # noqa: E402
@@ -56,20 +62,16 @@ WORKERS = 3
 
 
 def stream_settings(db_url: str, emulator: Any, pubsub: Any, **extra: Any) -> Settings:
+    """bench/_common.py's in-process settings, with the emulator's Pub/Sub API allowed."""
     host = emulator.base_url.split("://", 1)[1]
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        environment="test",
-        database_url=db_url,
-        salesforce_login_url=emulator.base_url,
-        salesforce_sandbox_login_url=emulator.base_url,
-        salesforce_extra_allowed_hosts=f"{host},{pubsub.address}",
+    return in_process_settings(
+        emulator,
+        db_url,
         salesforce_pubsub_address=pubsub.address,
-        log_level="WARNING",
         lookup_miss_rate_per_workspace=1000.0,
         lookup_miss_burst_per_workspace=1000,
         **extra,
-    )
+    ).model_copy(update={"salesforce_extra_allowed_hosts": f"{host},{pubsub.address}"})
 
 
 async def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.01) -> None:

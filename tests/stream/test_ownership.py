@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,26 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def worker_process(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m app.worker` with these settings; killed on the way out if still running."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.worker"],
+        cwd=ROOT,
+        env=worker_environment(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        log.close()
+
+
 async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
     app: Any,
     settings: Settings,
@@ -115,14 +137,6 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
     await set_auto_create(
         app.state.services.db, workspace.id, include_bulk_imports=True, enabled_at=ago(3600)
     )
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(  # noqa: ASYNC220 - killed below, never waited on while blocking
-        [sys.executable, "-m", "app.worker"],
-        cwd=ROOT,
-        env=worker_environment(settings),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     created: list[str] = []
 
     def create_contacts() -> None:  # a user importing Contacts one by one
@@ -133,7 +147,7 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
             created.append(record["Id"])
             time.sleep(0.05)
 
-    try:
+    with worker_process(settings, tmp_path / "worker.log") as process:
         await wait_for_state(app, "streaming", timeout=60)
         row = await stream_row(app)
         assert row is not None and row.owner is not None
@@ -141,14 +155,10 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
         writer.start()
         await wait_for_events(app, 5)
         process.send_signal(signal.SIGKILL)  # mid-stream: events still arriving
-        process.wait(timeout=10)
+        await asyncio.to_thread(process.wait, 10)
         killed_at = await stream_row(app)
         assert killed_at is not None and killed_at.events < total
         await asyncio.to_thread(writer.join)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        log.close()
     async with running_worker(settings, reconcile=False):
         await wait_for_events(app, total, timeout=60)
         await wait_until(lambda: settled(app, total), timeout=60)
@@ -167,21 +177,9 @@ async def test_sigterm_releases_the_workers_orgs_at_once(
 ) -> None:
     # A lease far longer than the test: only the release on SIGTERM can free the org.
     held_long = settings.model_copy(update={"change_stream_lease_seconds": 600.0})
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(  # noqa: ASYNC220 - stopped below, never waited on while blocking
-        [sys.executable, "-m", "app.worker"],
-        cwd=ROOT,
-        env=worker_environment(held_long),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with worker_process(held_long, tmp_path / "worker.log") as process:
         await wait_for_state(app, "streaming", timeout=60)
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        log.close()
     row = await stream_row(app)
     assert row is not None and row.owner is None and row.lease_until is None
