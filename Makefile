@@ -42,7 +42,8 @@ install: $(INSTALLED_DEV)  ## .venv with the service, emulators and the developm
 
 install-run: $(INSTALLED_RUN)  ## .venv with what `make run` needs, no test tools
 
-# PORT, EMULATOR_PORT and RESPONDIO_EMULATOR_PORT choose the ports (defaults 8000, 8555, 8556).
+# PORT, EMULATOR_PORT, RESPONDIO_EMULATOR_PORT and PUBSUB_EMULATOR_PORT choose the ports
+# (defaults 8000, 8555, 8556, 8557).
 run: $(INSTALLED_RUN)  ## service + emulators + workers; embedded PostgreSQL when DATABASE_URL is unset
 	$(BIN)/python -m app.cli run
 

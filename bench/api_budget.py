@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,14 @@ def day_of_events(rng: random.Random) -> list[tuple[float, str, str]]:
     return sorted(events)
 
 
-async def simulate(settings: Settings, emulator: Any, replicas: int) -> dict[str, Any]:
+async def simulate(
+    settings: Settings,
+    emulator: Any,
+    replicas: int,
+    ready: Callable[[list[Any]], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """The day; `ready(apps)`, when given, is awaited once the workspace is set up (bench/
+    stream.py waits there for the change stream)."""
     clock = FakeClock(start=0.0)
     apps = [create_app(settings, clock=clock) for _ in range(replicas)]
     contexts = [app.router.lifespan_context(app) for app in apps]
@@ -85,6 +93,8 @@ async def simulate(settings: Settings, emulator: Any, replicas: int) -> dict[str
             headers=headers,
         )
         assert put.status_code == 200, put.text
+        if ready is not None:
+            await ready(apps)
         emulator.reset_counters()
         rng = random.Random(13)
         reconciler = reconciler_of(apps[0], settings)

@@ -124,6 +124,8 @@ async def bench(
             AUTOCREATE_BULK_SETTLE_SECONDS=str(settle),
             # The bench measures the job path; reconciliation runs once at start-up only.
             AUTOCREATE_RECONCILE_INTERVAL_SECONDS="3600",
+            # The job path alone: no change stream (bench/stream.py measures that).
+            CHANGE_STREAM_ENABLED="false",
         )
         os.environ.update(env)
         # The service's own request logs would only compete with the emulators for CPU.

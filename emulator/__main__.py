@@ -1,6 +1,6 @@
 """Run the Salesforce emulator in the foreground.
 
-python -m emulator [--host 127.0.0.1] [--port 8555] [--seed PATH]
+python -m emulator [--host 127.0.0.1] [--port 8555] [--pubsub-port 8557] [--seed PATH]
                    [--latency-ms N] [--rotate-refresh-tokens]
                    [--callback-url URL ...] [--no-pkce-required]
                    [--state-file PATH]
@@ -21,6 +21,7 @@ import uvicorn
 
 from .persistence import keep_state, load
 from .salesforce import SalesforceEmulator, create_app
+from .salesforce.pubsub_server import start_pubsub_server
 
 log = logging.getLogger("emulator")
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8555)
+    parser.add_argument("--pubsub-port", type=int, default=8557, help="Pub/Sub API; 0: none")
     parser.add_argument("--seed", default=None, help="seed JSON (default: the bundled seed)")
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--rotate-refresh-tokens", action="store_true")
@@ -83,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         log.info("org %s %r (%s, %s)", org.id, org.name, org.edition, api)
         for user in org.users.values():
             log.info("    user %s  password %s  (%s)", user.username, user.password, user.id)
+    if args.pubsub_port:
+        pubsub = start_pubsub_server(state, args.host, args.pubsub_port)
+        log.info("Pub/Sub API (change events, gRPC) at %s", pubsub.address)
     app = create_app(state)
     if args.state_file:
         keep_state(app, args.state_file, state)

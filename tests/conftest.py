@@ -63,6 +63,8 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "public_base_url": "http://testserver",
             "log_level": "INFO",
+            # Only the change-stream tests turn it on (tests/stream).
+            "change_stream_enabled": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

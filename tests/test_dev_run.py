@@ -56,13 +56,14 @@ def test_a_port_that_is_no_port_is_refused(value: str) -> None:
 
 def test_the_same_port_twice_is_refused() -> None:
     port = free_ports(1)[0]
-    ports = Ports(service=port, salesforce=port, respondio=free_ports(1)[0])
+    respondio, pubsub = free_ports(2)
+    ports = Ports(service=port, salesforce=port, respondio=respondio, pubsub=pubsub)
     complaint = ports.taken("127.0.0.1", with_emulators=True)
     assert complaint is not None and "EMULATOR_PORT and PORT" in complaint
 
 
 def test_a_taken_port_is_one_line_before_anything_starts(database_url: str) -> None:
-    service, salesforce, respondio = free_ports(3)
+    service, salesforce, respondio, pubsub = free_ports(4)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", respondio))
         busy.listen(1)
@@ -71,6 +72,7 @@ def test_a_taken_port_is_one_line_before_anything_starts(database_url: str) -> N
             "PORT": str(service),
             "EMULATOR_PORT": str(salesforce),
             "RESPONDIO_EMULATOR_PORT": str(respondio),
+            "PUBSUB_EMULATOR_PORT": str(pubsub),
             "DATABASE_URL": database_url,
         }
         done = subprocess.run(  # noqa: S603
@@ -87,7 +89,7 @@ def test_a_taken_port_is_one_line_before_anything_starts(database_url: str) -> N
     assert len(lines) == 1, done.stderr
     assert f"port {respondio} (RESPONDIO_EMULATOR_PORT)" in lines[0]
     # Nothing was started: the other two ports are still free.
-    untouched = Ports(service, salesforce, free_ports(1)[0])
+    untouched = Ports(service, salesforce, free_ports(1)[0], pubsub)
     assert untouched.taken("127.0.0.1", with_emulators=True) is None
 
 
@@ -163,12 +165,13 @@ def lookup_ana(service: str, token: str) -> httpx.Response:
 async def test_the_demo_on_chosen_ports_survives_a_restart(
     database_url: str, tmp_path: Path
 ) -> None:
-    service_port, salesforce, respondio = free_ports(3)
+    service_port, salesforce, respondio, pubsub = free_ports(4)
     env = {
         **os.environ,
         "PORT": str(service_port),
         "EMULATOR_PORT": str(salesforce),
         "RESPONDIO_EMULATOR_PORT": str(respondio),
+        "PUBSUB_EMULATOR_PORT": str(pubsub),
         "DATABASE_URL": database_url,
         "DEMO_DATA_DIR": str(tmp_path),
         "CHANGE_STREAM_ENABLED": "false",

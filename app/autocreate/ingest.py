@@ -23,7 +23,7 @@ ENTRYPOINT = "autocreate.contact"
 # The Contact fields auto-create reads, from the REST API and in Outbound Messages alike.
 BASE_FIELDS = ["Id", "FirstName", "LastName", "Email", "Phone", "MobilePhone"]
 AUDIT_FIELDS = ["CreatedDate", "CreatedById"]  # for the bulk-import rule
-SOURCES = ("webhook", "reconcile")
+SOURCES = ("webhook", "reconcile", "stream")
 _INSERT_CHUNK = 500  # rows per INSERT, well under PostgreSQL's 32767 bind parameters
 _DATA_COLUMNS = (
     "first_name",

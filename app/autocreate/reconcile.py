@@ -50,6 +50,7 @@ from app.salesforce.errors import NotConnected, ReauthorizationRequired, Salesfo
 from app.workspace.budget import ApiBudget
 from app.workspace.context import ContextChanged
 from app.workspace.describes import DescribeCache
+from app.workspace.stream_state import streaming_since
 
 logger = logging.getLogger("app.autocreate.reconcile")
 
@@ -170,6 +171,9 @@ class Reconciler:
                 state.watermark - timedelta(seconds=settings.autocreate_reconcile_overlap_seconds),
             )
         queued = 0
+        if await self._streamed(state, connection.organization_id):
+            await self._reschedule(workspace_id, 0)
+            return 0
         if await self._paused(workspace_id, connection.organization_id):
             return 0
         try:
@@ -248,6 +252,16 @@ class Reconciler:
                     )
                 )
         return len(new_ids)
+
+    async def _streamed(self, state: AutocreateWorkspace | None, organization_id: str) -> bool:
+        """The org's change stream brings every new Contact (app/stream) and has done so
+        since before this workspace's last reconciliation: no query needed. A stream that
+        broke or lost events (expired replay id, overflow) asks for a run itself."""
+        if not self.settings.change_stream_enabled or state is None:
+            return False
+        since = await streaming_since(self.db, organization_id)
+        last = state.last_reconciled_at
+        return since is not None and last is not None and since <= last
 
     async def _paused(self, workspace_id: str, organization_id: str) -> bool:
         """Is the org above the background threshold? Records the reason (or its end)."""

@@ -37,8 +37,8 @@ class FailedCounts(BaseModel):
 class LastError(BaseModel):
     at: datetime | None
     source: str = Field(
-        description="`reconciliation`, `webhook` (a Contact recorded as skipped when it "
-        "arrived) or `job`"
+        description="`reconciliation`, `webhook` or `stream` (a Contact recorded as skipped "
+        "when it arrived) or `job`"
     )
     message: str
     salesforce_contact_id: str | None = None

@@ -226,5 +226,5 @@ def _error_source(row: AutocreateContact) -> str:
     """Where a row's error arose: its job, or its intake (a Contact recorded as skipped
     when it arrived, which never had a job)."""
     if row.status == "skipped" and row.reason in INTAKE_REASONS:
-        return "reconciliation" if row.source == "reconcile" else "webhook"
+        return {"reconcile": "reconciliation", "stream": "stream"}.get(row.source, "webhook")
     return "job"

@@ -134,6 +134,20 @@ class ApiUsage(BaseModel):
     by_purpose_today: PurposeCounts
 
 
+class ChangeStreamView(BaseModel):
+    """Changes from Salesforce in real time (Change Data Capture; docs/real-time.md)."""
+
+    state: Literal["streaming", "unavailable", "disabled"]
+    reason: str | None = Field(
+        default=None,
+        description="Why there is no stream (e.g. `Contact is not selected for Change Data "
+        "Capture`, `event delivery allocation used up`, `Pub/Sub API unreachable`).",
+    )
+    last_event_at: datetime | None = Field(
+        default=None, description="When the last change event was processed."
+    )
+
+
 class ConnectionView(BaseModel):
     """The workspace's Salesforce connection; every field but `status` is null when
     disconnected."""
@@ -172,6 +186,9 @@ class ConnectionView(BaseModel):
         default=None,
         description="A browser connect that has not come back; null once one came back. "
         "Shown also while disconnected.",
+    )
+    change_stream: ChangeStreamView | None = Field(
+        default=None, description="The org's change stream; null when disconnected."
     )
 
     @classmethod

@@ -46,6 +46,7 @@ from app.connections.schemas import (
     ConnectStarted,
     view_of,
 )
+from app.connections.stream_view import with_change_stream
 from app.crypto import TokenCipher, sha256_hex
 from app.db import Database
 from app.kit.clocks import Now, utc_now
@@ -282,6 +283,7 @@ class ConnectionService(ClientCredentialsConnect):
                 attempt.return_url,
             ) from None
         view = view_of(saved.row, saved.grant, len(saved.workspaces))
+        await with_change_stream(view, self.db, saved.row.organization_id, self.settings)
         for retired in saved.retired:
             # The replaced tokens of a renewed grant, or a grant no workspace uses any more.
             old = self.cipher.decrypt(
@@ -341,6 +343,8 @@ class ConnectionService(ClientCredentialsConnect):
         view.last_connect_attempt = await self._last_attempt(
             workspace_id, found[0].connected_at if found is not None else None
         )
+        if found is not None:
+            await with_change_stream(view, self.db, found[0].organization_id, self.settings)
         return view
 
     async def _last_attempt(

@@ -89,7 +89,12 @@ class SalesforceClient:
         unless it starts with `/services/`."""
         base = ensure_allowed(instance_url, self._settings)
         url = base + (path if path.startswith("/services/") else self.data_path + path)
-        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Accept": "application/json",
+            # Change events of our own writes carry this name back (changeOrigin).
+            "Sforce-Call-Options": f"client={self._settings.salesforce_client_name}",
+        }
         headers.update(kwargs.pop("headers", None) or {})
         guard = self._guard if organization_id else None
         if guard is not None and organization_id:

@@ -151,12 +151,19 @@ class MemoryLookupCache:
         stale_seconds: float = DEFAULT_STALE_SECONDS,
         clock: Clock = monotonic,
         now: Now = utc_now,
+        ttl_for: Callable[[str], float] | None = None,
+        max_ttl_seconds: float | None = None,
     ) -> None:
-        self._fresh: TTLCache[LookupKey, LookupEntry] = TTLCache(
-            maxsize=max_entries, ttl=ttl_seconds, timer=clock
+        # `ttl_for(workspace)`: how long an answer stays fresh for that workspace, checked on
+        # every read (longer while its org's change stream is healthy), up to max_ttl_seconds.
+        longest = max(ttl_seconds, max_ttl_seconds or 0.0)
+        self._fresh: TTLCache[LookupKey, tuple[LookupEntry, float]] = TTLCache(
+            maxsize=max_entries, ttl=longest, timer=clock
         )
+        self._clock = clock
+        self._ttl_for = ttl_for or (lambda _workspace_id: ttl_seconds)
         self._stale: TTLCache[LookupKey, LookupEntry] = TTLCache(
-            maxsize=max_entries, ttl=max(stale_seconds, ttl_seconds), timer=clock
+            maxsize=max_entries, ttl=max(stale_seconds, longest), timer=clock
         )
         self._max_entries = max_entries
         self._loads: SingleFlight[LookupKey, LookupEntry] = SingleFlight()
@@ -169,13 +176,13 @@ class MemoryLookupCache:
     # -- the Protocol -----------------------------------------------------------------------
 
     async def get(self, key: LookupKey) -> LookupEntry | None:
-        return self._fresh.get(key)
+        return self._fresh_entry(key)
 
     async def set(self, key: LookupKey, entry: LookupEntry) -> None:
         self._store(key, entry)
 
     async def fetch(self, key: LookupKey, load: Loader, *, stale_on: StaleOn = ()) -> CacheResult:
-        entry = self._fresh.get(key)
+        entry = self._fresh_entry(key)
         if entry is not None:
             return CacheResult(entry, cached=True)
         generation = self._generation.get(key.workspace_id, 0)
@@ -195,7 +202,7 @@ class MemoryLookupCache:
 
     async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
         keys = self._keys_of_contact(workspace_id, contact_id, pop=False)
-        return latest_record(self._fresh.get(key) for key in keys)
+        return latest_record(self._fresh_entry(key) for key in keys)
 
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
@@ -229,6 +236,12 @@ class MemoryLookupCache:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _fresh_entry(self, key: LookupKey) -> LookupEntry | None:
+        held = self._fresh.get(key)
+        if held is None or self._clock() - held[1] >= self._ttl_for(key.workspace_id):
+            return None
+        return held[0]
+
     async def _load(self, key: LookupKey, load: Loader, generation: int) -> LookupEntry:
         entry = await load()
         if self._generation.get(key.workspace_id, 0) == generation:
@@ -236,7 +249,7 @@ class MemoryLookupCache:
         return entry
 
     def _store(self, key: LookupKey, entry: LookupEntry) -> None:
-        self._fresh[key] = entry
+        self._fresh[key] = (entry, self._clock())
         self._stale[key] = entry
         contact_id = entry.contact_id
         if contact_id:

@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import router as admin_router
+from .admin_cdc import router as admin_cdc_router
 from .admin_data import router as admin_data_router
 from .admin_enterprise import router as admin_enterprise_router
 from .approvals import router as approvals_router
+from .change_events import CALL_CLIENT, client_of
 from .client_credentials import router as client_credentials_router
 from .errors import SFError
 from .identity import router as identity_router
@@ -53,6 +55,9 @@ class EmulatorMiddleware:
             return
         self.state.count("api")
         scope.setdefault("state", {})
+        # Change events name the client a write came from (Sforce-Call-Options: client=...).
+        options = dict(scope.get("headers") or []).get(b"sforce-call-options", b"")
+        CALL_CLIENT.set(client_of(options.decode("latin-1")))
 
         async def send_with_limit_info(message: Message) -> None:
             lost = scope["state"].get("sf_lose_answer")
@@ -111,6 +116,7 @@ def create_app(state: SalesforceEmulator) -> FastAPI:
     app.include_router(web_router)
     app.include_router(admin_router)
     app.include_router(admin_enterprise_router)  # before admin_data's /orgs/{org}/{kind}
+    app.include_router(admin_cdc_router)
     app.include_router(admin_data_router)
     app.include_router(approvals_router)
     app.include_router(client_credentials_router)

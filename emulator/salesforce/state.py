@@ -14,6 +14,7 @@ from typing import Any
 from . import outbound
 from .approvals import Approvals
 from .apps import DEFAULT_REFRESH_IDLE_DAYS, ConnectedApp
+from .change_events import ChangeEvents
 from .client_credentials import ClientCredentials
 from .clock import Clock
 from .data import DataAPI
@@ -83,6 +84,8 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         self._next_number = 7_000_000
         self._task_types: dict[tuple[Any, ...], SObjectType] = {}
         self._init_tokens()
+        self.change_events = ChangeEvents()  # Change Data Capture (change_events.py)
+        self.pubsub: Any = None  # the gRPC servicer once started (pubsub_server.py)
         self.load_seed(seed_path or SEED_PATH)
 
     # -- seed ------------------------------------------------------------------
@@ -166,6 +169,7 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         visible = self.clock.now() + timedelta(seconds=self.search_index_delay_seconds)
         versions = org.search_index.setdefault(rec["Id"], [])
         versions.append((visible, dict(rec)))
+        self.change_events.record_write(org.id, t, rec)
 
     def touch(
         self, org: Org, t: SObjectType, rec: dict[str, Any], user_id: str, *, human: bool

@@ -46,6 +46,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "respondio_timeout_seconds",
         "token_encryption_keys",
         "log_level",
+        "change_stream_enabled",
     ]
     names += [name for name in Settings.model_fields if name.startswith("autocreate_")]
     for name in names:

@@ -69,6 +69,7 @@ async def test_disconnect_revokes_deletes_and_purges(
         "method": None,
         "shared_grant_workspaces": None,
         "last_connect_attempt": None,
+        "change_stream": None,
     }
     assert await connection_row(app) is None
     with pytest.raises(NotConnected):

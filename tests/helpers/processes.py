@@ -39,6 +39,9 @@ def service_env(settings: Settings) -> dict[str, str]:
         "SALESFORCE_EXTRA_ALLOWED_HOSTS": settings.salesforce_extra_allowed_hosts,
         "SERVICE_JWT_SECRET": settings.service_jwt_secret,
         "TOKEN_ENCRYPTION_KEYS": settings.token_encryption_keys,
+        "CHANGE_STREAM_ENABLED": str(settings.change_stream_enabled).lower(),
+        "SALESFORCE_PUBSUB_ADDRESS": settings.salesforce_pubsub_address,
+        "CHANGE_STREAM_LEASE_SECONDS": str(settings.change_stream_lease_seconds),
     }
     env.pop("CACHE_URL", None)
     return env
