@@ -51,6 +51,10 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     db_pool_size: int = 10
+    # Every wait on PostgreSQL is bounded (app.db): making or getting a connection, and each
+    # statement. Past them the request answers 503 `service_unavailable`.
+    database_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=5.0, gt=0)
 
     service_jwt_secret: str = ""
     service_jwt_audience: str = "salesforce-integration"

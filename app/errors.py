@@ -9,6 +9,8 @@ import asyncpg
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
+from app.db import DatabaseUnavailable
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -317,6 +319,7 @@ def problem_response(error: AppError) -> JSONResponse:
 
 
 DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,  # no connection could be made, whatever the reason (app.db)
     OSError,  # refused, reset, unreachable, connect timeout (TimeoutError is an OSError)
     sa_exc.OperationalError,
     sa_exc.InterfaceError,

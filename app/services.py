@@ -111,7 +111,7 @@ async def start_services(
     tokens."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
-    db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+    db = Database.for_settings(settings)
     http = outbound_http(settings)
     cipher = TokenCipher(settings.encryption_keys)
     # Rows other processes read (usage, shared describes) are stamped with `now`; a test's

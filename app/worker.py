@@ -97,7 +97,7 @@ class Worker:
         settings = self.settings
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set")
-        db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+        db = Database.for_settings(settings)
         concurrency = max(2, settings.autocreate_worker_concurrency)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.salesforce_timeout_seconds, connect=5.0),
