@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+API_MAX_BODY_BYTES = 1_048_576
+"""The largest JSON body any `/v1/workspaces/...` route accepts (1 MiB)."""
+
 
 class BodyTooLarge(Exception):
     """The body (declared or streamed) is larger than the limit."""
