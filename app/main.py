@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from app import health
 from app.autocreate.router import router as autocreate_router
 from app.autocreate.router import webhook_router as salesforce_webhook_router
+from app.body_guard import BodyGuard
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.docs_assets import install_offline_docs
@@ -69,6 +70,9 @@ def create_app(
         # clients elsewhere. A path with a trailing slash is simply not found.
         redirect_slashes=False,
     )
+    # Innermost of the middleware: callers authenticated and bodies capped before any route
+    # reads one; the error and metrics middleware (added after it) wrap it.
+    app.add_middleware(BodyGuard)
     install_error_handlers(app)
     install_problem_documents(app)
     # Routes are matched in the order they were added, one included router after another:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 API_MAX_BODY_BYTES = 1_048_576
 """The largest JSON body any `/v1/workspaces/...` route accepts (1 MiB)."""
@@ -26,3 +27,22 @@ async def read_bounded(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def receive_bounded(receive: Receive, limit: int) -> bytes:
+    """The whole body straight from the ASGI channel (for middleware, before any route):
+    BodyTooLarge once the bytes received pass `limit`, ClientDisconnect if the client leaves
+    before the end."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
