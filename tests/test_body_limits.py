@@ -5,6 +5,7 @@ no body is ever held whole in memory before these checks (docs/security.md)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ async def drive(
     chunks: int,
     *,
     declared_length: int | None = None,
+    then_leave: bool = False,
 ) -> Exchange:
     exchange = Exchange(chunks_offered=chunks)
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
@@ -81,7 +83,7 @@ async def drive(
         if exchange.chunks_read >= chunks:
             return {"type": "http.disconnect"}
         exchange.chunks_read += 1
-        more = exchange.chunks_read < chunks
+        more = then_leave or exchange.chunks_read < chunks
         return {"type": "http.request", "body": b"[" * CHUNK, "more_body": more}
 
     async def send(message: dict[str, Any]) -> None:
@@ -142,3 +144,52 @@ async def test_a_streamed_oversized_body_is_refused_at_the_limit(
     assert exchange.status == 413, exchange.body[:200]
     assert b"request_too_large" in exchange.body
     assert exchange.chunks_read <= API_MAX_BODY_BYTES // CHUNK + 1
+
+
+def _server_errors(metrics: str, route: str) -> float:
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("http_requests_total{") and f'route="{route}"' in line:
+            if 'status="5' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route"),
+    [
+        (
+            "PUT",
+            "/v1/workspaces/ws-1/salesforce/settings",
+            "/v1/workspaces/{workspace_id}/salesforce/settings",
+        ),
+        (
+            "PATCH",
+            "/v1/workspaces/ws-1/salesforce/contacts/003000000000001AAA",
+            "/v1/workspaces/{workspace_id}/salesforce/contacts/{contact_id}",
+        ),
+        (
+            "POST",
+            "/v1/webhooks/salesforce/outbound-messages/some-key",
+            "/v1/webhooks/salesforce/outbound-messages/{key}",
+        ),
+    ],
+)
+async def test_a_client_leaving_mid_body_is_quiet(
+    app: Any,
+    client: Any,
+    auth: Callable[..., dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    route: str,
+) -> None:
+    """The client goes away after the first chunk of its body: nothing to answer, no ERROR
+    logged and no server error counted in /metrics (a client's doing, not the service's)."""
+    before = _server_errors((await client.get("/metrics")).text, route)
+    caplog.set_level(logging.INFO)
+    exchange = await drive(app, method, path, auth(), 1, then_leave=True)
+    assert exchange.status == 0  # nobody left to answer
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert _server_errors((await client.get("/metrics")).text, route) == before
+    assert any(r.getMessage() == "http.client_disconnected" for r in caplog.records)

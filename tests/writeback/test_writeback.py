@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers.contact_app import ACME
 
@@ -168,6 +169,19 @@ def activity(record: str, external_id: str, description: str = "hello") -> dict[
         "occurred_at": "2026-11-30T10:00:00Z",
         "external_id": external_id,
     }
+
+
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_occurred_at_at_the_ends_of_the_calendar_is_a_validation_error(
+    client: httpx.AsyncClient, auth: Any, connect: Any, occurred_at: str
+) -> None:
+    """A moment whose UTC date falls outside years 1 to 9999 is refused (422), not an
+    OverflowError (500)."""
+    await setup(client, auth, connect)
+    body = {**activity(ANA, "calendar-end"), "occurred_at": occurred_at}
+    response = await client.post(f"{BASE}/activities", json=body, headers=auth(WS, "agent"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "occurred_at"
 
 
 async def test_activity_on_a_contact_and_on_a_lead(
