@@ -49,12 +49,14 @@ class BodyGuard:
         if route is None:
             await self.app(scope, receive, send)
             return
+        # Named in metrics and logs if answered (or abandoned) here; the router sets the
+        # route itself otherwise.
+        scope["route"] = route
         try:
             workspace_id = scope["path"][len(PREFIX) :].split("/", 1)[0]
             authenticate(Request(scope), workspace_id)
             body = await self._read(scope, receive)
         except AppError as error:
-            scope["route"] = route
             await problem_response(error)(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
