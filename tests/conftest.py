@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from app.auth import mint_token
 from app.config import Settings
 from app.main import create_app
+from tests.helpers.faultproxy import FaultProxy
 from tests.helpers.database import (
     SERVER_URL,
     admin,
@@ -128,3 +130,14 @@ def sf_settings(make_settings: Callable[..., Settings], sf_emulator: Any) -> Set
         salesforce_sandbox_login_url=sf_emulator.base_url,
         salesforce_extra_allowed_hosts=host,
     )
+
+
+@pytest.fixture
+async def pg_proxy(database_url: str) -> AsyncIterator[FaultProxy]:
+    """A fault-injecting proxy (tests/helpers/faultproxy.py) in front of the test database's
+    server: `pg_proxy.address(database_url)` reaches the same database through it."""
+    parts = urlsplit(database_url)
+    if not parts.hostname or not parts.port:
+        pytest.skip("the test database server is not reached over TCP")
+    async with FaultProxy(parts.hostname, parts.port) as proxy:
+        yield proxy

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,15 +12,6 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from tests.helpers.faultproxy import FaultProxy
-
-
-@pytest.fixture
-async def pg_proxy(database_url: str) -> AsyncIterator[FaultProxy]:
-    parts = urlsplit(database_url)
-    if not parts.hostname or not parts.port:
-        pytest.skip("the test database server is not reached over TCP")
-    async with FaultProxy(parts.hostname, parts.port) as proxy:
-        yield proxy
 
 
 @pytest.fixture
