@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,7 +21,6 @@ import pytest
 from app.auth import mint_token
 from app.config import Settings
 from app.main import create_app
-from tests.helpers.faultproxy import FaultProxy
 from tests.helpers.database import (
     SERVER_URL,
     admin,
@@ -30,6 +29,7 @@ from tests.helpers.database import (
     truncate_all,
     with_database,
 )
+from tests.helpers.faultproxy import FaultProxy
 
 
 def pytest_unconfigure() -> None:

@@ -3,7 +3,10 @@ once it is back, with no restart (contract 10.11, "Faults and limits")."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
+import pytest
 
 from app.config import Settings
 from emulator.respondio import RespondioEmulator
@@ -28,7 +31,9 @@ async def test_the_worker_survives_a_database_cut_and_resumes(
     workspace: Workspace,
     pg_proxy: FaultProxy,
     database_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     proxied = settings.model_copy(
         update={
             "database_url": pg_proxy.address(database_url),
@@ -45,7 +50,7 @@ async def test_the_worker_survives_a_database_cut_and_resumes(
         # While the worker's database is gone, the service (its own connection) stores a
         # second Contact's notification; the worker can only run it after the restore.
         await deliver(client, sf_emulator, workspace.webhook_path, [second])
-        await wait_until(lambda: _worker_failed_to_reach(pg_proxy), timeout=30)
+        await wait_until(lambda: _worker_failed(caplog), timeout=30)
         await pg_proxy.restore()
 
         await wait_until(lambda: settled(app, 2), timeout=60)
@@ -53,5 +58,9 @@ async def test_the_worker_survives_a_database_cut_and_resumes(
     assert rio.counters["contact.created"] == 2
 
 
-async def _worker_failed_to_reach(proxy: FaultProxy) -> bool:
-    return proxy.refused > 0
+async def _worker_failed(caplog: pytest.LogCaptureFixture) -> bool:
+    """The worker has met the cut: its job queue failed, or one of its loops did."""
+    return any(
+        r.getMessage() in {"autocreate.queue.restarting", "autocreate.reconcile.tick_failed"}
+        for r in caplog.records
+    )

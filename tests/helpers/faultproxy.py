@@ -36,7 +36,6 @@ class FaultProxy:
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._listening = True
-        self.refused = 0  # connections reset by `cut` (open ones and new ones)
 
     async def __aenter__(self) -> FaultProxy:
         await self._listen(0)
@@ -65,7 +64,6 @@ class FaultProxy:
         await self._stop_listening()
         for client, upstream in list(self._links):
             _reset(client)
-            self.refused += 1
             if upstream is not None:
                 _reset(upstream)
         self._links.clear()
