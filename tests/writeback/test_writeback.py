@@ -234,6 +234,22 @@ async def test_a_long_description_is_cut_with_a_marker(
     assert "cut by respond.io" in task["Description"]
 
 
+async def test_the_cut_counts_utf_16_units_as_salesforce_does(
+    client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
+) -> None:
+    """An emoji outside the Basic Multilingual Plane is one character but two UTF-16 units,
+    and Salesforce's 32,000 limit counts units: 20,000 emoji (40,000 units) are cut too."""
+    await setup(client, auth, connect)
+    response = await client.post(
+        f"{BASE}/activities", json=activity(ANA, "emoji", "\U0001f600" * 20_000), headers=auth(WS)
+    )
+    assert response.status_code == 201, response.text
+    [task] = await control(sf_emulator, "GET", f"/orgs/{ACME}/tasks?WhoId={ANA}")
+    assert len(task["Description"].encode("utf-16-le")) // 2 <= 32_000
+    assert "cut by respond.io" in task["Description"]
+    assert "\ufffd" not in task["Description"]  # no emoji split in half
+
+
 async def test_a_task_whose_answer_was_lost_is_not_created_twice_on_retry(
     client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
 ) -> None:
