@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import socket
 from typing import Any
-from urllib.parse import urlsplit
 
-from tests.helpers.replicas import ANA_EMAIL, StartReplica, TcpProxy, lookup
+from tests.helpers.faultproxy import FaultProxy
+from tests.helpers.replicas import ANA_EMAIL, StartReplica, lookup
 
 
 def closed_port() -> int:
@@ -37,12 +37,15 @@ async def test_lookups_answer_from_salesforce_when_redis_never_answered(
 
 
 async def test_lookups_keep_answering_when_redis_goes_away(
-    start_replica: StartReplica, connect: Any, auth: Any, sf_emulator: Any, redis_url: str
+    start_replica: StartReplica,
+    connect: Any,
+    auth: Any,
+    sf_emulator: Any,
+    redis_url: str,
+    redis_proxy: FaultProxy,
 ) -> None:
-    target = urlsplit(redis_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
-    await proxy.start()
-    replica = await start_replica(cache_url=f"redis://127.0.0.1:{proxy.port}{target.path}")
+    proxy = redis_proxy
+    replica = await start_replica(cache_url=proxy.address(redis_url))
     await connect(replica, "ws-1")
     assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is False
     assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is True
