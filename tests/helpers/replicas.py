@@ -63,5 +63,3 @@ async def put_settings(replica: Replica, auth: Any, ws: str = "ws-1", **changes:
 
 def field(answer: dict[str, Any], name: str) -> dict[str, Any]:
     return next(f for f in answer["contact"]["fields"] if f["name"] == name)
-
-

@@ -1,0 +1,103 @@
+"""Redis that accepts connections but never answers, and Redis cut then back (contract 10.11,
+"Faults and limits"): every Redis operation is bounded by CACHE_TIMEOUT_SECONDS and a request
+spends at most that on Redis in total; while Redis is away lookups are cached in the process;
+the shared cache is used again within 30 s of Redis returning."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import redis.asyncio
+
+from tests.helpers.faultproxy import FaultProxy
+from tests.helpers.replicas import ANA_EMAIL, StartReplica, lookup, put_settings
+
+# A Redis timeout large enough that a request paying it several times (no total bound) cannot
+# hide in scheduling noise, and a generous bound on "answered" for one that pays it once.
+CACHE_TIMEOUT = 1.5
+ANSWERED_WITHIN = CACHE_TIMEOUT + 3.0
+SHARED_AGAIN_WITHIN = 30.0
+
+
+async def test_a_redis_that_never_answers_costs_a_request_one_timeout_at_most(
+    start_replica: StartReplica,
+    connect: Any,
+    auth: Any,
+    redis_url: str,
+    redis_proxy: FaultProxy,
+) -> None:
+    replica = await start_replica(
+        cache_url=redis_proxy.address(redis_url), cache_timeout_seconds=CACHE_TIMEOUT
+    )
+    await connect(replica, "ws-1")
+    await put_settings(replica, auth, record_creation_enabled=True, editing_enabled=True)
+    assert (await lookup(replica, auth, email=ANA_EMAIL)).status_code == 200
+
+    await redis_proxy.blackhole()
+    for step in range(2):  # the first meets the blackhole; the second must not pay it again
+        async with asyncio.timeout(ANSWERED_WITHIN):
+            created = await replica.client.post(
+                "/v1/workspaces/ws-1/salesforce/contacts",
+                json={"fields": {"LastName": f"Blackhole{step}", "Email": f"b{step}@example.com"}},
+                headers=auth("ws-1", "agent"),
+            )
+        assert created.status_code == 201, created.text
+        async with asyncio.timeout(ANSWERED_WITHIN):
+            missed = await lookup(replica, auth, email=f"nobody{step}@example.com")
+        assert missed.status_code == 200, missed.text
+
+
+async def test_while_redis_is_away_lookups_are_cached_in_the_process(
+    start_replica: StartReplica,
+    connect: Any,
+    auth: Any,
+    sf_emulator: Any,
+    redis_url: str,
+    redis_proxy: FaultProxy,
+) -> None:
+    replica = await start_replica(
+        cache_url=redis_proxy.address(redis_url), lookup_near_cache_ttl_seconds=0
+    )
+    await connect(replica, "ws-1")
+    await redis_proxy.cut()
+    sf_emulator.reset_counters()
+
+    answers = [await lookup(replica, auth, email=ANA_EMAIL) for _ in range(5)]
+
+    assert {r.status_code for r in answers} == {200}
+    assert [r.json()["cached"] for r in answers] == [False, True, True, True, True]
+    assert sf_emulator.counters["query"] == 1
+
+
+async def test_the_shared_cache_is_used_again_once_redis_is_back(
+    start_replica: StartReplica,
+    connect: Any,
+    auth: Any,
+    redis_url: str,
+    key_prefix: str,
+    redis_proxy: FaultProxy,
+) -> None:
+    replica = await start_replica(
+        cache_url=redis_proxy.address(redis_url), lookup_near_cache_ttl_seconds=0
+    )
+    await connect(replica, "ws-1")
+    await redis_proxy.cut()
+    assert (await lookup(replica, auth, email="during@example.com")).status_code == 200
+    await redis_proxy.restore()
+
+    direct = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(SHARED_AGAIN_WITHIN):
+            for n in itertools.count():
+                # A lookup never made before: answered from Salesforce, then stored in Redis
+                # once the replica uses the shared cache again.
+                answer = await lookup(replica, auth, email=f"after{n}@example.com")
+                assert answer.status_code == 200
+                stored = [k async for k in direct.scan_iter(match=f"{key_prefix}*:e:*")]
+                if stored:
+                    break
+                await asyncio.sleep(0.5)
+    finally:
+        await direct.aclose()
