@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     cache_url: str | None = None
     # Several deployments (or test runs) may share one Redis: each uses its own prefix.
     cache_key_prefix: str = "sfint:"
-    cache_socket_timeout_seconds: float = 0.25
+    # Bound of every Redis operation, and of a request's time on Redis in total.
+    cache_timeout_seconds: float = Field(default=0.25, gt=0)
     cache_max_connections: int = 64
     # How long a replica's lock on one lookup's Salesforce call lasts if it dies mid-call.
     cache_lock_seconds: float = 20.0

@@ -25,6 +25,7 @@ from app.observability import ObservabilityMiddleware
 from app.openapi import install_problem_documents
 from app.preview.router import install_sidebar_preview
 from app.services import start_services
+from app.workspace.redis_budget import RedisBudgetMiddleware
 from app.workspace_settings.router import router as workspace_settings_router
 from app.writeback.router import router as writeback_router
 
@@ -73,6 +74,7 @@ def create_app(
     # Innermost of the middleware: callers authenticated and bodies capped before any route
     # reads one; the error and metrics middleware (added after it) wrap it.
     app.add_middleware(BodyGuard)
+    app.add_middleware(RedisBudgetMiddleware, seconds=settings.cache_timeout_seconds)
     install_error_handlers(app)
     install_problem_documents(app)
     # Routes are matched in the order they were added, one included router after another:

@@ -49,6 +49,7 @@ from app.workspace.lookup_cache import (
     looked_up_with,
     refreshed_entry,
 )
+from app.workspace.redis_budget import bounded
 from app.workspace.redis_wire import (
     CONTACT_SCRIPT,
     FORGET_SCRIPT,
@@ -104,6 +105,7 @@ class RedisLookupCache:
         self._seen: dict[str, str] = {}  # workspace -> generation this process works with
         self._decoded: dict[bytes, LookupEntry] = {}
         self._health = RedisHealth(logger, RETRY_AFTER_SECONDS)
+        self._timeout: float = getattr(redis, "command_timeout", 0.25)
         self._background: set[asyncio.Task[None]] = set()
 
     # -- keys -------------------------------------------------------------------------------
@@ -114,6 +116,11 @@ class RedisLookupCache:
     def _base(self, workspace_id: str) -> str:
         """Prefix of the workspace's keys, to which the generation is appended."""
         return f"{self._prefix}{{{workspace_id}}}:"
+
+    @property
+    def available(self) -> bool:
+        """False for a moment after Redis failed (app.workspace.fallback_cache)."""
+        return not self._health.skipping()
 
     # -- the Protocol -----------------------------------------------------------------------
 
@@ -196,7 +203,8 @@ class RedisLookupCache:
                         continue
                     fresh = refreshed_entry(entry, record, self._now(), revertible)
                     pipe.set(f"{base}:e:{digest}", encode_entry(fresh), px=self._stale_ms)
-                await pipe.execute()
+                async with bounded(self._timeout):  # a pipeline bypasses the client's bound
+                    await pipe.execute()
         except REDIS_FAILURES as exc:
             self._health.failed("update_contact", exc)
 
