@@ -5,6 +5,7 @@ no body is ever held whole in memory before these checks (docs/security.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -57,6 +58,7 @@ async def drive(
     *,
     declared_length: int | None = None,
     then_leave: bool = False,
+    then_stall: bool = False,
 ) -> Exchange:
     exchange = Exchange(chunks_offered=chunks)
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
@@ -80,10 +82,12 @@ async def drive(
     }
 
     async def receive() -> dict[str, Any]:
+        if exchange.chunks_read >= chunks and then_stall:
+            await asyncio.Event().wait()  # a client that sends no more and stays connected
         if exchange.chunks_read >= chunks:
             return {"type": "http.disconnect"}
         exchange.chunks_read += 1
-        more = then_leave or exchange.chunks_read < chunks
+        more = then_leave or then_stall or exchange.chunks_read < chunks
         return {"type": "http.request", "body": b"[" * CHUNK, "more_body": more}
 
     async def send(message: dict[str, Any]) -> None:
@@ -193,3 +197,26 @@ async def test_a_client_leaving_mid_body_is_quiet(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert _server_errors((await client.get("/metrics")).text, route) == before
     assert any(r.getMessage() == "http.client_disconnected" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "problem"),
+    [
+        ("PUT", "/v1/workspaces/ws-1/salesforce/settings", b"request_timeout"),
+        ("POST", "/v1/webhooks/salesforce/outbound-messages/some-key", b"soapenv:Fault"),
+    ],
+)
+async def test_a_body_that_stops_arriving_is_answered_408(
+    make_settings: Callable[..., Settings],
+    auth: Callable[..., dict[str, str]],
+    method: str,
+    path: str,
+    problem: bytes,
+) -> None:
+    """A slow client cannot hold a request open forever by sending part of its body: past
+    REQUEST_BODY_TIMEOUT_SECONDS it is answered 408 and the connection is freed."""
+    application = create_app(make_settings(request_body_timeout_seconds=0.5))
+    async with application.router.lifespan_context(application), asyncio.timeout(20):
+        exchange = await drive(application, method, path, auth(), 1, then_stall=True)
+    assert exchange.status == 408, exchange.body[:300]
+    assert problem in exchange.body
