@@ -1,11 +1,13 @@
 """Request bodies of the `/v1/workspaces/...` routes: the caller is authenticated (401/403)
 before a byte of the body is read, and the body is read with a cap (413 `request_too_large`
-past API_MAX_BODY_BYTES, by `Content-Length` or while streaming) before any route parses it.
+past API_MAX_BODY_BYTES, by `Content-Length` or while streaming; 408 `request_timeout` when it
+has not all arrived within REQUEST_BODY_TIMEOUT_SECONDS) before any route parses it.
 FastAPI reads a declared body before it solves the route's dependencies, so this cannot be a
 dependency: it is a middleware, inside the error and metrics middleware (docs/security.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -14,7 +16,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.deps import authenticate
-from app.errors import AppError, RequestTooLarge, problem_response
+from app.errors import AppError, RequestTimeout, RequestTooLarge, problem_response
 from app.kit.body import API_MAX_BODY_BYTES, BodyTooLarge, receive_bounded
 
 PREFIX = "/v1/workspaces/"
@@ -29,9 +31,12 @@ class RouteTemplate:
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, *, max_bytes: int = API_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int = API_MAX_BODY_BYTES, timeout: float = 10.0
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
         # (path pattern, template, methods) of every workspace route, read from the OpenAPI
         # document on first use: a path or method served by no route is left to the router
         # (404, 405), so only real routes authenticate first.
@@ -75,9 +80,15 @@ class BodyGuard:
         try:
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise BodyTooLarge
-            return await receive_bounded(receive, self.max_bytes)
+            async with asyncio.timeout(self.timeout):
+                return await receive_bounded(receive, self.max_bytes)
         except BodyTooLarge:
             raise RequestTooLarge(f"The body may be at most {self.max_bytes} bytes.") from None
+        except TimeoutError:
+            raise RequestTimeout(
+                f"The body did not arrive within {self.timeout:g} seconds.",
+                headers={"Connection": "close"},
+            ) from None
 
 
 def _workspace_routes(

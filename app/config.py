@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     autocreate_reconcile_max_pages: int = 25
     autocreate_language_field: str = "Preferred_Language__c"
     webhook_max_body_bytes: int = 2_000_000
+    # A request body must arrive within this (else 408): a slow client cannot hold a request.
+    request_body_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # The org's daily Salesforce API allocation (docs/api.md, "Salesforce API usage").
     salesforce_api_background_max_usage: float = Field(default=0.8, gt=0, le=1)

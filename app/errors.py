@@ -78,6 +78,12 @@ class RequestTooLarge(AppError):
     title = "The request body is too large"
 
 
+class RequestTimeout(AppError):
+    status = 408
+    code = "request_timeout"
+    title = "The request body did not arrive in time"
+
+
 class SalesforceNotConnected(AppError):
     status = 409
     code = "salesforce_not_connected"

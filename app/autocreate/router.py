@@ -52,6 +52,7 @@ _SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
         400: {"description": "Malformed or hostile XML, or too large", "content": _SOAP_XML},
         403: {"description": "OrganizationId is not the connected org", "content": _SOAP_XML},
         404: {"description": "Unknown key", "content": _SOAP_XML},
+        408: {"description": "The message did not arrive in time", "content": _SOAP_XML},
         503: {
             "description": "Salesforce or the service's database could not be read; retried "
             "(`Retry-After` when it is the database)",
@@ -65,9 +66,15 @@ async def outbound_message(
 ) -> Response:
     limit = settings.webhook_max_body_bytes
     try:
-        body = await read_bounded(request, limit)
+        body = await read_bounded(request, limit, timeout=settings.request_body_timeout_seconds)
     except BodyTooLarge:
         return _soap(soap.fault("soapenv:Client", f"message larger than {limit} bytes"), 400)
+    except TimeoutError:
+        return _soap(
+            soap.fault("soapenv:Client", "the message did not arrive in time"),
+            408,
+            headers={"Connection": "close"},
+        )
     try:
         result = await service.receive_outbound_message(key, body)
     except Exception as exc:

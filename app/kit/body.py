@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive
 
@@ -13,19 +15,21 @@ class BodyTooLarge(Exception):
     """The body (declared or streamed) is larger than the limit."""
 
 
-async def read_bounded(request: Request, limit: int) -> bytes:
+async def read_bounded(request: Request, limit: int, *, timeout: float | None = None) -> bytes:
     """The whole body; BodyTooLarge as soon as the declared length or the bytes read pass
-    `limit`, so an oversized body is never held in memory."""
+    `limit`, so an oversized body is never held in memory; TimeoutError when it has not all
+    arrived within `timeout` seconds."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
