@@ -9,16 +9,19 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
 import redis.asyncio
 
 from tests.helpers.faultproxy import FaultProxy
 from tests.helpers.replicas import ANA_EMAIL, StartReplica, lookup, put_settings
+from tests.helpers.routes import call_route, operations
 
 # A Redis timeout large enough that a request paying it several times (no total bound) cannot
 # hide in scheduling noise, and a generous bound on "answered" for one that pays it once.
 CACHE_TIMEOUT = 1.5
 ANSWERED_WITHIN = CACHE_TIMEOUT + 3.0
 SHARED_AGAIN_WITHIN = 30.0
+ROUTES_ANSWERED_WITHIN = 60.0  # every route, one after another: generous
 
 
 async def test_a_redis_that_never_answers_costs_a_request_one_timeout_at_most(
@@ -101,3 +104,36 @@ async def test_the_shared_cache_is_used_again_once_redis_is_back(
                 await asyncio.sleep(0.5)
     finally:
         await direct.aclose()
+
+
+@pytest.mark.parametrize("fault", ["cut", "blackhole"])
+async def test_every_route_answers_through_a_redis_fault_and_recovers(
+    start_replica: StartReplica,
+    connect: Any,
+    auth: Any,
+    redis_url: str,
+    redis_proxy: FaultProxy,
+    fault: str,
+) -> None:
+    """Redis is optional: with it cut or blackholed while requests run, every route answers
+    as it did before (no 5xx, no hang), and again after the restore, without a restart."""
+    replica = await start_replica(cache_url=redis_proxy.address(redis_url))
+    await connect(replica, "ws-1")
+    await put_settings(replica, auth, record_creation_enabled=True, editing_enabled=True)
+    ops = operations(replica.app)
+    before = {op: (await call_route(replica.client, auth, *op)).status_code for op in ops}
+    assert all(status < 500 for status in before.values()), before
+
+    in_flight = [asyncio.ensure_future(call_route(replica.client, auth, *op)) for op in ops]
+    await asyncio.sleep(0)
+    await getattr(redis_proxy, fault)()
+    async with asyncio.timeout(ROUTES_ANSWERED_WITHIN):
+        during = await asyncio.gather(*in_flight)
+        during += [await call_route(replica.client, auth, *op) for op in ops]
+    for op, response in zip(ops + ops, during, strict=True):
+        assert response.status_code < 500, (op, response.status_code, response.text[:300])
+
+    await redis_proxy.restore()
+    async with asyncio.timeout(ROUTES_ANSWERED_WITHIN):
+        after = {op: (await call_route(replica.client, auth, *op)).status_code for op in ops}
+    assert {op: s for op, s in after.items() if s >= 500} == {}
