@@ -6,8 +6,10 @@ across a Salesforce or respond.io HTTP call.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Executable, MetaData, event
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util.concurrency import await_
 
 from app.config import Settings
 
@@ -70,6 +73,10 @@ class Database:
             hide_parameters=True,
         )
         event.listen(self.engine.sync_engine, "do_connect", _connect_or_unavailable)
+        # The pool's ping (before each checkout) is a connection check: bounded like a
+        # connect, so a silent server costs a request two connect timeouts at most.
+        dialect = self.engine.sync_engine.dialect
+        dialect.do_ping = partial(_ping_within, connect_timeout)  # type: ignore[method-assign]
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
@@ -104,3 +111,12 @@ def _connect_or_unavailable(dialect: Any, record: Any, cargs: Any, cparams: Any)
         return dialect.connect(*cargs, **cparams)
     except Exception as exc:  # noqa: BLE001 - every way of failing to connect is one outcome
         raise DatabaseUnavailable(type(exc).__name__) from exc
+
+
+def _ping_within(timeout: float, dbapi_connection: Any) -> bool:
+    """The asyncpg dialect's ping (SQLAlchemy's own steps) within `timeout`."""
+    try:
+        await_(asyncio.wait_for(dbapi_connection._async_ping(), timeout))
+    except Exception as error:  # noqa: BLE001 - translated as the dialect's own ping does
+        dbapi_connection._handle_exception(error)
+    return True
