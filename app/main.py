@@ -74,7 +74,8 @@ def create_app(
     # Innermost of the middleware: callers authenticated and bodies capped before any route
     # reads one; the error and metrics middleware (added after it) wrap it.
     app.add_middleware(BodyGuard, timeout=settings.request_body_timeout_seconds)
-    app.add_middleware(RedisBudgetMiddleware, seconds=settings.cache_timeout_seconds)
+    if settings.cache_url:
+        app.add_middleware(RedisBudgetMiddleware, seconds=settings.cache_timeout_seconds)
     install_error_handlers(app)
     install_problem_documents(app)
     # Routes are matched in the order they were added, one included router after another:
