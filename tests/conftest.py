@@ -65,6 +65,11 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "public_base_url": "http://testserver",
             "log_level": "INFO",
+            # Tests share two cores with everything else on the machine: under that load a
+            # healthy PostgreSQL can take seconds to accept a connection. The tests of the
+            # database timeouts (tests/faults) set short ones of their own.
+            "database_connect_timeout_seconds": 15.0,
+            "database_statement_timeout_seconds": 30.0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -120,3 +120,21 @@ async def redis_proxy(redis_url: str) -> AsyncIterator[FaultProxy]:
     target = urlsplit(redis_url)
     async with FaultProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
         yield proxy
+
+
+@pytest.fixture
+def replica_behind_proxy(
+    start_replica: StartReplica,
+    connect: Callable[..., Awaitable[None]],
+    redis_url: str,
+    redis_proxy: FaultProxy,
+) -> Callable[..., Awaitable[Replica]]:
+    """`await replica_behind_proxy(**overrides)`: a replica reaching Redis through
+    `redis_proxy`, with ws-1 connected."""
+
+    async def start(**overrides: Any) -> Replica:
+        replica = await start_replica(cache_url=redis_proxy.address(redis_url), **overrides)
+        await connect(replica, "ws-1")
+        return replica
+
+    return start

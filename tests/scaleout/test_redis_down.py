@@ -39,16 +39,10 @@ async def test_lookups_answer_from_the_process_cache_when_redis_never_answered(
 
 
 async def test_lookups_keep_answering_when_redis_goes_away(
-    start_replica: StartReplica,
-    connect: Any,
-    auth: Any,
-    sf_emulator: Any,
-    redis_url: str,
-    redis_proxy: FaultProxy,
+    replica_behind_proxy: StartReplica, auth: Any, redis_proxy: FaultProxy
 ) -> None:
     proxy = redis_proxy
-    replica = await start_replica(cache_url=proxy.address(redis_url))
-    await connect(replica, "ws-1")
+    replica = await replica_behind_proxy()
     assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is False
     assert (await lookup(replica, auth, email=ANA_EMAIL)).json()["cached"] is True
 

@@ -25,16 +25,9 @@ ROUTES_ANSWERED_WITHIN = 60.0  # every route, one after another: generous
 
 
 async def test_a_redis_that_never_answers_costs_a_request_one_timeout_at_most(
-    start_replica: StartReplica,
-    connect: Any,
-    auth: Any,
-    redis_url: str,
-    redis_proxy: FaultProxy,
+    replica_behind_proxy: StartReplica, auth: Any, redis_proxy: FaultProxy
 ) -> None:
-    replica = await start_replica(
-        cache_url=redis_proxy.address(redis_url), cache_timeout_seconds=CACHE_TIMEOUT
-    )
-    await connect(replica, "ws-1")
+    replica = await replica_behind_proxy(cache_timeout_seconds=CACHE_TIMEOUT)
     await put_settings(replica, auth, record_creation_enabled=True, editing_enabled=True)
     assert (await lookup(replica, auth, email=ANA_EMAIL)).status_code == 200
 
@@ -53,17 +46,9 @@ async def test_a_redis_that_never_answers_costs_a_request_one_timeout_at_most(
 
 
 async def test_while_redis_is_away_lookups_are_cached_in_the_process(
-    start_replica: StartReplica,
-    connect: Any,
-    auth: Any,
-    sf_emulator: Any,
-    redis_url: str,
-    redis_proxy: FaultProxy,
+    replica_behind_proxy: StartReplica, auth: Any, sf_emulator: Any, redis_proxy: FaultProxy
 ) -> None:
-    replica = await start_replica(
-        cache_url=redis_proxy.address(redis_url), lookup_near_cache_ttl_seconds=0
-    )
-    await connect(replica, "ws-1")
+    replica = await replica_behind_proxy(lookup_near_cache_ttl_seconds=0)
     await redis_proxy.cut()
     sf_emulator.reset_counters()
 
@@ -75,17 +60,13 @@ async def test_while_redis_is_away_lookups_are_cached_in_the_process(
 
 
 async def test_the_shared_cache_is_used_again_once_redis_is_back(
-    start_replica: StartReplica,
-    connect: Any,
+    replica_behind_proxy: StartReplica,
     auth: Any,
     redis_url: str,
     key_prefix: str,
     redis_proxy: FaultProxy,
 ) -> None:
-    replica = await start_replica(
-        cache_url=redis_proxy.address(redis_url), lookup_near_cache_ttl_seconds=0
-    )
-    await connect(replica, "ws-1")
+    replica = await replica_behind_proxy(lookup_near_cache_ttl_seconds=0)
     await redis_proxy.cut()
     assert (await lookup(replica, auth, email="during@example.com")).status_code == 200
     await redis_proxy.restore()
@@ -108,17 +89,11 @@ async def test_the_shared_cache_is_used_again_once_redis_is_back(
 
 @pytest.mark.parametrize("fault", ["cut", "blackhole"])
 async def test_every_route_answers_through_a_redis_fault_and_recovers(
-    start_replica: StartReplica,
-    connect: Any,
-    auth: Any,
-    redis_url: str,
-    redis_proxy: FaultProxy,
-    fault: str,
+    replica_behind_proxy: StartReplica, auth: Any, redis_proxy: FaultProxy, fault: str
 ) -> None:
     """Redis is optional: with it cut or blackholed while requests run, every route answers
     as it did before (no 5xx, no hang), and again after the restore, without a restart."""
-    replica = await start_replica(cache_url=redis_proxy.address(redis_url))
-    await connect(replica, "ws-1")
+    replica = await replica_behind_proxy()
     await put_settings(replica, auth, record_creation_enabled=True, editing_enabled=True)
     ops = operations(replica.app)
     before = {op: (await call_route(replica.client, auth, *op)).status_code for op in ops}
