@@ -75,6 +75,13 @@ class FallbackLookupCache:
         await self._local.invalidate_contact(workspace_id, contact_id)
         await self.shared.invalidate_contact(workspace_id, contact_id)
 
+    async def contact_entry(self, workspace_id: str, contact_id: str) -> LookupEntry | None:
+        if self._use_shared():
+            entry = await self.shared.contact_entry(workspace_id, contact_id)
+            if entry is not None or self.shared.available:
+                return entry
+        return await self._local.contact_entry(workspace_id, contact_id)
+
     async def update_contact(
         self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
     ) -> None:

@@ -19,6 +19,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -56,13 +57,28 @@ async def bounded(timeout: float) -> AsyncIterator[None]:
 
 
 class BoundedRedis(Redis):
-    """A Redis client whose commands (scripts included) run within `bounded`."""
+    """A Redis client whose commands (scripts included) and pipelines run within `bounded`."""
 
     command_timeout: float = 0.25
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         async with bounded(self.command_timeout):
             return await super().execute_command(*args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Pipeline:
+        pipe = BoundedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.command_timeout = self.command_timeout
+        return pipe
+
+
+class BoundedPipeline(Pipeline):
+    command_timeout: float = 0.25
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        async with bounded(self.command_timeout):
+            return await super().execute(raise_on_error)
 
 
 def bounded_redis(url: str, *, timeout: float, **options: Any) -> BoundedRedis:

@@ -184,6 +184,24 @@ class RedisHealth:
             )
 
 
+class DecodedEntries:
+    """`decode_entry` with a memo: the same bytes give the same (immutable) entry object, so
+    the service's memo of rendered answers keeps working across Redis reads."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: dict[bytes, LookupEntry] = {}
+
+    def __call__(self, raw: bytes) -> LookupEntry:
+        entry = self._entries.get(raw)
+        if entry is None:
+            entry = decode_entry(raw)
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[raw] = entry
+        return entry
+
+
 class LoadFailed(Exception):
     """The shared load raised; carries the entry kept for stale-on-error, if any."""
 
