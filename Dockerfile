@@ -22,4 +22,7 @@ COPY app ./app
 USER service
 EXPOSE 8000
 # `python -m app.worker` runs the auto-create workers from the same image.
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-2} --loop uvloop --http httptools --no-access-log"]
+# uvicorn bounds what it can: idle keep-alive connections close after 5 s, and past
+# UVICORN_LIMIT_CONCURRENCY open connections per process new requests get 503. It has no
+# deadline for reading request headers: run it behind a proxy that has (docs/security.md).
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-2} --loop uvloop --http httptools --no-access-log --timeout-keep-alive 5 --limit-concurrency ${UVICORN_LIMIT_CONCURRENCY:-1000}"]

@@ -20,6 +20,8 @@ Role = Literal["owner", "manager", "agent"]
 ROLES: frozenset[str] = frozenset({"owner", "manager", "agent"})
 MANAGING_ROLES: frozenset[str] = frozenset({"owner", "manager"})
 NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
+# `sub` and `workspace_id` are stored in columns of this many characters (app.models).
+MAX_ID_CLAIM_LENGTH = 64
 
 BEARER_FORMAT = "JWT"
 BEARER_DESCRIPTION = (
@@ -130,6 +132,11 @@ class TokenVerifier:
             raise Unauthenticated("The token carries no workspace.")
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("The token carries no subject.")
+        if len(workspace_id) > MAX_ID_CLAIM_LENGTH or len(subject) > MAX_ID_CLAIM_LENGTH:
+            raise Unauthenticated(
+                f"The token's `sub` and `workspace_id` are at most {MAX_ID_CLAIM_LENGTH} "
+                "characters."
+            )
         # jwt.decode has checked that exp is a number.
         return Caller(user_id=subject, workspace_id=workspace_id, role=role), float(claims["exp"])
 

@@ -136,7 +136,7 @@ def _rotate_keys(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> RotationReport:
-        db = Database(settings.async_database_url, pool_size=2)
+        db = Database.for_settings(settings, pool_size=2)
         try:
             return await rotate_encryption_keys(
                 db, TokenCipher(settings.encryption_keys), batch_size=args.batch_size

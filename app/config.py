@@ -55,6 +55,10 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     db_pool_size: int = 10
+    # Every wait on PostgreSQL is bounded (app.db): making or getting a connection, and each
+    # statement. Past them the request answers 503 `service_unavailable`.
+    database_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    database_statement_timeout_seconds: float = Field(default=5.0, gt=0)
 
     service_jwt_secret: str = ""
     service_jwt_audience: str = "salesforce-integration"
@@ -111,7 +115,8 @@ class Settings(BaseSettings):
     cache_url: str | None = None
     # Several deployments (or test runs) may share one Redis: each uses its own prefix.
     cache_key_prefix: str = "sfint:"
-    cache_socket_timeout_seconds: float = 0.25
+    # Bound of every Redis operation, and of a request's time on Redis in total.
+    cache_timeout_seconds: float = Field(default=0.25, gt=0)
     cache_max_connections: int = 64
     # How long a replica's lock on one lookup's Salesforce call lasts if it dies mid-call.
     cache_lock_seconds: float = 20.0
@@ -139,6 +144,8 @@ class Settings(BaseSettings):
     autocreate_reconcile_max_pages: int = 25
     autocreate_language_field: str = "Preferred_Language__c"
     webhook_max_body_bytes: int = 2_000_000
+    # A request body must arrive within this (else 408): a slow client cannot hold a request.
+    request_body_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # The org's daily Salesforce API allocation (docs/api.md, "Salesforce API usage").
     salesforce_api_background_max_usage: float = Field(default=0.8, gt=0, le=1)

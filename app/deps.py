@@ -121,6 +121,15 @@ def _bearer_token(request: Request) -> str:
     return credentials
 
 
+def authenticate(request: Request, workspace_id: str) -> Caller:
+    """The verified caller of the workspace `workspace_id`: 401 without a valid token, 403
+    when the token is another workspace's. (app.body_guard runs it before a body is read.)"""
+    caller = _services(request).verifier.verify(_bearer_token(request))
+    if caller.workspace_id != workspace_id:
+        raise Forbidden("The token does not belong to this workspace.")
+    return caller
+
+
 class WorkspaceCaller(SecurityBase):
     """The verified caller of a `/v1/workspaces/{workspace_id}/...` route, as one dependency.
 
@@ -137,9 +146,7 @@ class WorkspaceCaller(SecurityBase):
         self.managers_only = managers_only
 
     async def __call__(self, request: Request, workspace_id: str) -> Caller:
-        caller = _services(request).verifier.verify(_bearer_token(request))
-        if caller.workspace_id != workspace_id:
-            raise Forbidden("The token does not belong to this workspace.")
+        caller = authenticate(request, workspace_id)
         if self.managers_only and not caller.can_manage:
             raise Forbidden("Only workspace owners and managers may do this.")
         return caller

@@ -233,6 +233,11 @@ def run_dev(*, host: str, port: int | None, with_emulators: bool) -> int:
                 "--http",
                 "httptools",
                 "--no-access-log",
+                # As in the Dockerfile (docs/security.md, "Slow clients").
+                "--timeout-keep-alive",
+                "5",
+                "--limit-concurrency",
+                "1000",
             ],
             cwd=ROOT,
             env=env,

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -103,6 +104,8 @@ class UnhandledErrors:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            raise  # no one to answer: app.observability counts it, quietly
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if started:
                 raise

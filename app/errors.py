@@ -9,6 +9,8 @@ import asyncpg
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
+from app.db import DatabaseUnavailable
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -80,6 +82,12 @@ class RequestTooLarge(AppError):
     status = 413
     code = "request_too_large"
     title = "The request body is too large"
+
+
+class RequestTimeout(AppError):
+    status = 408
+    code = "request_timeout"
+    title = "The request body did not arrive in time"
 
 
 class SalesforceNotConnected(AppError):
@@ -342,6 +350,7 @@ def problem_response(error: AppError) -> JSONResponse:
 
 
 DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    DatabaseUnavailable,  # no connection could be made, whatever the reason (app.db)
     OSError,  # refused, reset, unreachable, connect timeout (TimeoutError is an OSError)
     sa_exc.OperationalError,
     sa_exc.InterfaceError,

@@ -13,6 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from app import health
 from app.autocreate.router import router as autocreate_router
 from app.autocreate.router import webhook_router as salesforce_webhook_router
+from app.body_guard import BodyGuard
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
 from app.docs_assets import install_offline_docs
@@ -26,6 +27,7 @@ from app.openapi import install_problem_documents, operation_id
 from app.preview.router import install_sidebar_preview
 from app.services import start_services
 from app.tracing import instrument_app
+from app.workspace.redis_budget import RedisBudgetMiddleware
 from app.workspace_settings.router import router as workspace_settings_router
 from app.writeback.router import router as writeback_router
 
@@ -83,6 +85,11 @@ def create_app(
         # the requests instead.
         telemetry=NO_FASTAPI_TELEMETRY,
     )
+    # Innermost of the middleware: callers authenticated and bodies capped before any route
+    # reads one; the error and metrics middleware (added after it) wrap it.
+    app.add_middleware(BodyGuard, timeout=settings.request_body_timeout_seconds)
+    if settings.cache_url:
+        app.add_middleware(RedisBudgetMiddleware, seconds=settings.cache_timeout_seconds)
     install_error_handlers(app)
     install_problem_documents(app)
     # Routes are matched in the order they were added, one included router after another:

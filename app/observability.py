@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import route_template
@@ -33,6 +34,9 @@ TOKEN_CACHE_EVENTS = Counter(
 
 
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+# Counted (and logged) for a request whose client went away before its body ended: nothing
+# was answered, and it is the client's doing, not a server error (nginx's convention).
+CLIENT_CLOSED = 499
 
 
 class ObservabilityMiddleware:
@@ -57,6 +61,9 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED
+            logger.info("http.client_disconnected", extra={"route": route_template(scope)})
         finally:
             elapsed = time.perf_counter() - start
             route = route_template(scope)

@@ -121,6 +121,12 @@ def problem_documents(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            if path.startswith("/v1/workspaces/") and "requestBody" in operation:
+                # Every body is capped and must arrive in time (app.body_guard).
+                for kind in (errors.RequestTimeout, errors.RequestTooLarge):
+                    responses.setdefault(
+                        str(kind.status), {"description": f"`{kind.code}`: {kind.title}"}
+                    )
             if path.startswith("/v1/") and "503" not in responses:
                 responses["503"] = {"description": SERVICE_UNAVAILABLE_NOTE}
             elif path.startswith("/v1/"):

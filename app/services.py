@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import jinja2
-import redis.asyncio
 
 from app.auth import TokenVerifier
 from app.autocreate.service import AutocreateService
@@ -40,9 +39,11 @@ from app.workspace.caches import Invalidation, WorkspaceCaches
 from app.workspace.context import WorkspaceContexts
 from app.workspace.describe_store import DescribeStore
 from app.workspace.describes import DescribeCache
+from app.workspace.fallback_cache import FallbackLookupCache
 from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
 from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
 from app.workspace.near_cache import NearLookupCache
+from app.workspace.redis_budget import bounded_redis
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_streaming import StreamingRedisLookupCache
 from app.workspace.redis_wire import connect_redis
@@ -90,8 +91,8 @@ class Services:
         lookups = self.caches.lookups
         if isinstance(lookups, NearLookupCache):
             lookups = lookups.shared
-        if isinstance(lookups, RedisLookupCache):
-            await lookups.close()
+        if isinstance(lookups, FallbackLookupCache):
+            await lookups.shared.close()
         for limiter in (self.misses, self.writes.limiter):
             if isinstance(limiter, RedisMissLimiter):
                 await limiter.close()
@@ -119,7 +120,7 @@ async def start_services(
     tokens."""
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (`make run` starts an embedded PostgreSQL)")
-    db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+    db = Database.for_settings(settings)
     instrument_database(db.engine, settings)
     http = outbound_http(settings)
     instrument_http(http, settings)
@@ -217,7 +218,7 @@ def _rate_limiter(
     return RedisMissLimiter(
         connect_redis(
             settings.cache_url,
-            socket_timeout=settings.cache_socket_timeout_seconds,
+            timeout=settings.cache_timeout_seconds,
             max_connections=settings.cache_max_connections,
         ),
         rate,
@@ -262,7 +263,7 @@ def _workspace_caches(
         return WorkspaceCaches(contexts, describes, lookups), None
     redis_client = connect_redis(
         settings.cache_url,
-        socket_timeout=settings.cache_socket_timeout_seconds,
+        timeout=settings.cache_timeout_seconds,
         max_connections=settings.cache_max_connections,
     )
     common: dict[str, Any] = {
@@ -279,7 +280,14 @@ def _workspace_caches(
     )
 
     near = NearLookupCache(
-        shared,
+        FallbackLookupCache(
+            shared,
+            lambda: MemoryLookupCache(
+                ttl_seconds=settings.lookup_cache_ttl_seconds,
+                max_entries=settings.lookup_cache_max_entries,
+                clock=clock,
+            ),
+        ),
         ttl_seconds=settings.lookup_near_cache_ttl_seconds,
         max_entries=settings.lookup_near_cache_max_entries,
         clock=clock,
@@ -298,12 +306,15 @@ def _workspace_caches(
         else:
             near.forget_workspace(workspace_id)
 
+    # Publishing is bounded like every other command; the listening connection is not.
+    bus_client = bounded_redis(
+        settings.cache_url,
+        timeout=settings.cache_timeout_seconds,
+        socket_connect_timeout=settings.cache_timeout_seconds,
+        health_check_interval=30,
+    )
     bus = CacheBus(
-        redis.asyncio.Redis.from_url(
-            settings.cache_url,
-            socket_connect_timeout=settings.cache_socket_timeout_seconds,
-            health_check_interval=30,
-        ),
+        bus_client,
         channel=settings.cache_key_prefix + "purge",
         on_purge=purged_elsewhere,
         on_change=changed_elsewhere,

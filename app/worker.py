@@ -34,6 +34,7 @@ from app.autocreate.waiting import resume_waiting
 from app.config import Settings, get_settings
 from app.crypto import TokenCipher
 from app.db import Database
+from app.errors import unavailable_database
 from app.logs import configure_logging
 from app.respondio.client import RespondioClient
 from app.salesforce.client import SalesforceClient
@@ -62,6 +63,8 @@ def remember_missing_sniffio() -> None:
 
 
 SUMMARY_INTERVAL_SECONDS = 30.0
+# After the job queue fails (the database went away), it is started again this much later.
+QUEUE_RESTART_SECONDS = 1.0
 KEY_PRUNE_SECONDS = 3600.0
 
 
@@ -107,7 +110,7 @@ class Worker:
         settings = self.settings
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set")
-        db = Database(settings.async_database_url, pool_size=settings.db_pool_size)
+        db = Database.for_settings(settings)
         instrument_database(db.engine, settings)
         concurrency = max(2, settings.autocreate_worker_concurrency)
         http = httpx.AsyncClient(
@@ -130,7 +133,12 @@ class Worker:
             max_requests_per_second=settings.respondio_max_requests_per_second,
             timeout=settings.respondio_timeout_seconds,
         )
-        pool = await asyncpg.create_pool(asyncpg_dsn(settings), min_size=2, max_size=4)
+        # Bounded like app.db's engine: connecting, and every statement.
+        bounds = {
+            "timeout": settings.database_connect_timeout_seconds,
+            "command_timeout": settings.database_statement_timeout_seconds,
+        }
+        pool = await asyncpg.create_pool(asyncpg_dsn(settings), min_size=2, max_size=4, **bounds)
         # The jobs' own statements (claim, outcome) run on plain asyncpg connections: each
         # is held for one statement or one short transaction, so a few serve every job.
         jobs_pool = await asyncpg.create_pool(
@@ -138,6 +146,7 @@ class Worker:
             min_size=1,
             max_size=max(2, min(settings.db_pool_size, concurrency)),
             reset=_keep_session,
+            **bounds,
         )
         logger.info(
             "worker.started",
@@ -177,6 +186,20 @@ class Worker:
     async def _process_jobs(
         self, jobs: AutocreateJobs, pool: asyncpg.Pool, concurrency: int
     ) -> None:
+        """Run the job queue until stopped. The queue fails when the database goes away (its
+        listening connection is reset): it is started again, so the worker outlives a
+        database outage and picks up where it was (jobs are in the database)."""
+        while not self._stop.is_set():
+            try:
+                await self._run_queue(jobs, pool, concurrency)
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive the queue
+                if self._stop.is_set():
+                    return
+                logger.warning("autocreate.queue.restarting", extra={"error": type(exc).__name__})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), QUEUE_RESTART_SECONDS)
+
+    async def _run_queue(self, jobs: AutocreateJobs, pool: asyncpg.Pool, concurrency: int) -> None:
         queue = QueueManager(Queries(AsyncpgPoolDriver(pool)))
 
         async def handle(job: Job) -> None:
@@ -244,7 +267,11 @@ class Worker:
                     with span(event.rsplit(".", 1)[0]):
                         await step()
                 except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad tick
-                    logger.exception(event, extra={"error": type(exc).__name__})
+                    if unavailable_database(exc):
+                        # An outage, not a bug: one line per tick, no traceback.
+                        logger.warning(event, extra={"error": "database_unavailable"})
+                    else:
+                        logger.exception(event, extra={"error": type(exc).__name__})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), seconds)
 

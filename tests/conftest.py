@@ -13,6 +13,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from tests.helpers.database import (
     truncate_all,
     with_database,
 )
+from tests.helpers.faultproxy import FaultProxy
 
 
 def pytest_unconfigure() -> None:
@@ -65,6 +67,11 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "log_level": "INFO",
             # Only the change-stream tests turn it on (tests/stream).
             "change_stream_enabled": False,
+            # Tests share two cores with everything else on the machine: under that load a
+            # healthy PostgreSQL can take seconds to accept a connection. The tests of the
+            # database timeouts (tests/faults) set short ones of their own.
+            "database_connect_timeout_seconds": 15.0,
+            "database_statement_timeout_seconds": 30.0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -130,3 +137,14 @@ def sf_settings(make_settings: Callable[..., Settings], sf_emulator: Any) -> Set
         salesforce_sandbox_login_url=sf_emulator.base_url,
         salesforce_extra_allowed_hosts=host,
     )
+
+
+@pytest.fixture
+async def pg_proxy(database_url: str) -> AsyncIterator[FaultProxy]:
+    """A fault-injecting proxy (tests/helpers/faultproxy.py) in front of the test database's
+    server: `pg_proxy.address(database_url)` reaches the same database through it."""
+    parts = urlsplit(database_url)
+    if not parts.hostname or not parts.port:
+        pytest.skip("the test database server is not reached over TCP")
+    async with FaultProxy(parts.hostname, parts.port) as proxy:
+        yield proxy

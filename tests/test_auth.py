@@ -297,3 +297,22 @@ def test_a_refused_token_is_not_kept(settings: Settings) -> None:
         with pytest.raises(AppError):
             verifier.verify(forged)
     assert verifier.cached_tokens == 0
+
+
+@pytest.mark.parametrize("claim", ["sub", "workspace_id"])
+async def test_claims_longer_than_the_service_stores_are_unauthenticated(
+    client: httpx.AsyncClient, settings: Settings, claim: str
+) -> None:
+    """The service stores user and workspace ids in 64-character columns: a longer one is a
+    token the gateway never mints (401 at verification), not a database error (500) later."""
+    long = "w" * 65
+    claims = _claims(settings, **{claim: long})
+    token = jwt.encode(claims, settings.service_jwt_secret, algorithm="HS256")
+    workspace = claims["workspace_id"]
+    for method, path in (
+        ("GET", f"/v1/workspaces/{workspace}/salesforce/connection"),
+        ("GET", f"/v1/workspaces/{workspace}/salesforce/settings"),
+        ("POST", f"/v1/workspaces/{workspace}/salesforce/connect"),
+    ):
+        response = await client.request(method, path, headers=_bearer(token))
+        await _assert_problem(response, 401, "unauthenticated")

@@ -49,3 +49,33 @@ async def test_development_serves_the_page_and_mints_tokens(
         minted = await http.post("/dev/sidebar/token?workspace=ws-7&role=agent")
     caller = TokenVerifier(settings).verify(minted.json()["token"])
     assert (caller.workspace_id, caller.role) == ("ws-7", "agent")
+
+
+async def test_no_token_is_minted_with_a_real_secret(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A development app run with a production-strength secret mints nothing: such a token
+    would be accepted wherever that secret is (the page still takes a pasted token)."""
+    app = create_app(
+        make_settings(
+            environment="development",
+            service_jwt_secret="a-production-strength-secret-0123456789abcdef",
+        )
+    )
+    async with _client(app) as http:
+        assert (await http.get("/dev/sidebar")).status_code == 200
+        refused = await http.post("/dev/sidebar/token?workspace=ws-7&role=owner")
+    assert refused.status_code == 403
+    assert "token" not in refused.json()
+
+
+@pytest.mark.parametrize("peer", ["203.0.113.9", "10.0.0.5", "::ffff:198.51.100.1"])
+async def test_tokens_are_minted_only_for_loopback_callers(
+    make_settings: Callable[..., Settings], peer: str
+) -> None:
+    app = create_app(make_settings(environment="development"))
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        refused = await http.post("/dev/sidebar/token?workspace=ws-7&role=owner")
+    assert refused.status_code == 403
+    assert "token" not in refused.json()

@@ -3,6 +3,8 @@ status, and the workspace's respond.io API token."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 
 from app.autocreate import soap
@@ -14,10 +16,11 @@ from app.autocreate.schemas import (
 )
 from app.autocreate.service import Delivery
 from app.deps import AnyMember, AutocreateServiceDep, Manager, SettingsDep
-from app.errors import SalesforceNotConnected
+from app.errors import SERVICE_RETRY_AFTER_SECONDS, SalesforceNotConnected, unavailable_database
 from app.kit.body import BodyTooLarge, read_bounded
 from app.openapi import AUTH_ERRORS, problem_responses
 
+logger = logging.getLogger("app.autocreate")
 router = APIRouter(tags=["auto-create"])
 webhook_router = APIRouter(tags=["salesforce webhooks"])
 
@@ -25,8 +28,10 @@ webhook_router = APIRouter(tags=["salesforce webhooks"])
 # -- Salesforce Outbound Messages -------------------------------------------------------
 
 
-def _soap(body: bytes, status: int) -> Response:
-    return Response(content=body, status_code=status, media_type=soap.SOAP_CONTENT_TYPE)
+def _soap(body: bytes, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=body, status_code=status, media_type=soap.SOAP_CONTENT_TYPE, headers=headers
+    )
 
 
 _SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
@@ -47,7 +52,12 @@ _SOAP_XML = {"text/xml": {"schema": {"type": "string"}}}
         400: {"description": "Malformed or hostile XML, or too large", "content": _SOAP_XML},
         403: {"description": "OrganizationId is not the connected org", "content": _SOAP_XML},
         404: {"description": "Unknown key", "content": _SOAP_XML},
-        503: {"description": "Salesforce could not be read; retried", "content": _SOAP_XML},
+        408: {"description": "The message did not arrive in time", "content": _SOAP_XML},
+        503: {
+            "description": "Salesforce or the service's database could not be read; retried "
+            "(`Retry-After` when it is the database)",
+            "content": _SOAP_XML,
+        },
     },
     response_class=Response,
 )
@@ -56,10 +66,29 @@ async def outbound_message(
 ) -> Response:
     limit = settings.webhook_max_body_bytes
     try:
-        body = await read_bounded(request, limit)
+        body = await read_bounded(request, limit, timeout=settings.request_body_timeout_seconds)
     except BodyTooLarge:
         return _soap(soap.fault("soapenv:Client", f"message larger than {limit} bytes"), 400)
-    result = await service.receive_outbound_message(key, body)
+    except TimeoutError:
+        return _soap(
+            soap.fault("soapenv:Client", "the message did not arrive in time"),
+            408,
+            headers={"Connection": "close"},
+        )
+    try:
+        result = await service.receive_outbound_message(key, body)
+    except Exception as exc:
+        if not unavailable_database(exc):
+            raise
+        # Not acknowledged, in words Salesforce reads: it retries the message later.
+        logger.warning(
+            "autocreate.webhook.database_unavailable", extra={"error": type(exc).__name__}
+        )
+        return _soap(
+            soap.fault("soapenv:Server", "temporarily unavailable, retry later"),
+            503,
+            headers={"Retry-After": str(SERVICE_RETRY_AFTER_SECONDS)},
+        )
     if result.acknowledged:
         return _soap(soap.ACK, 200)
     if result.outcome is Delivery.UNKNOWN_KEY:

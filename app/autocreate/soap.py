@@ -76,7 +76,8 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
         raise SoapMessageInvalid(
             "DTDs, entity declarations and external references are not accepted"
         ) from exc
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:
+        # LookupError: the XML declaration names an encoding Python does not know.
         raise SoapMessageInvalid("the body is not well-formed XML") from exc
     if root.tag != f"{{{SOAPENV_NS}}}Envelope":
         raise SoapMessageInvalid("the root element is not a SOAP 1.1 Envelope")

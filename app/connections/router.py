@@ -112,7 +112,7 @@ async def oauth_callback(
             templates,
             "error.html",
             failure.error.status,
-            problem=failure.error.to_problem(),
+            problem=failure.page_problem(),
             return_url=failure.return_url,
         )
     if _wants_json(request):

@@ -148,6 +148,7 @@ class ConnectionService(ClientCredentialsConnect):
                     f"Salesforce answered: {error_description or error}. Nothing was connected."
                 ),
                 pending.return_url,
+                salesforce_error=error,
             )
         if not code:
             self._log_failed(pending, "no_code")

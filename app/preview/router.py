@@ -9,14 +9,16 @@ instead).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from app.auth import mint_token
-from app.config import Settings
+from app.config import DEV_JWT_SECRET, Settings
+from app.errors import Forbidden
 
 STATIC = Path(__file__).parent / "static"
 PAGE_HEADERS = {
@@ -46,14 +48,34 @@ def preview_router(settings: Settings) -> APIRouter:
 
     @router.post("/token")
     async def development_token(
-        workspace: Annotated[str, Query(min_length=1, max_length=200)],
+        request: Request,
+        workspace: Annotated[str, Query(min_length=1, max_length=64)],
         role: Annotated[Literal["owner", "manager", "agent"], Query()] = "owner",
-        user: Annotated[str, Query(min_length=1, max_length=200)] = "preview-user",
+        user: Annotated[str, Query(min_length=1, max_length=64)] = "preview-user",
     ) -> JSONResponse:
+        refusal = _minting_refused(settings, request)
+        if refusal:
+            raise Forbidden(refusal)
         token = mint_token(settings, workspace_id=workspace, role=role, user_id=user, ttl=8 * 3600)
         return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
     return router
+
+
+def _minting_refused(settings: Settings, request: Request) -> str | None:
+    """Why no token may be minted for this request, or None. A token signed with a real
+    secret would be accepted wherever that secret is, and anyone who can reach the port
+    could mint one: only the development secret, only for callers on this machine."""
+    if settings.service_jwt_secret != DEV_JWT_SECRET:
+        return "Tokens are minted only with the development secret; paste a token instead."
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        return "Tokens are minted only for callers on this machine (loopback)."
+    return None
 
 
 def install_sidebar_preview(app: FastAPI, settings: Settings) -> None:

@@ -82,7 +82,9 @@ def instance_origin(url: str, settings: Settings) -> str:
     than cleaned: every later URL is built on this value."""
     parts = urlsplit(url)
     if (
-        "\\" in url
+        url != url.strip()  # urlsplit strips surrounding whitespace: refuse, don't clean
+        or any(ch.isspace() for ch in url)
+        or "\\" in url
         or "#" in url
         or "?" in url
         or "@" in parts.netloc

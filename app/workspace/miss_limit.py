@@ -22,7 +22,9 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from app.kit.clocks import Clock, monotonic
-from app.workspace.redis_wire import REDIS_FAILURES
+from app.workspace.redis_wire import REDIS_FAILURES, RedisHealth
+
+RETRY_AFTER_SECONDS = 1.0
 
 logger = logging.getLogger("app.workspace.miss_limit")
 
@@ -90,17 +92,18 @@ class RedisMissLimiter:
         self._prefix = f"{prefix}{name}:"
         self._fallback = fallback
         self._name = name
+        self._health = RedisHealth(logger, RETRY_AFTER_SECONDS)
 
     async def acquire(self, workspace_id: str) -> float:
+        if self._health.skipping():
+            return await self._fallback.acquire(workspace_id)
         try:
             wait_ms = await self._script(
                 keys=[self._prefix + workspace_id], args=[self._interval_ms, self._burst]
             )
         except REDIS_FAILURES as exc:
-            logger.warning(
-                "workspace.rate_limit.redis_failed",
-                extra={"limit": self._name, "error": type(exc).__name__},
-            )
+            # Skipped for a second after a failure, so requests do not each pay a timeout.
+            self._health.failed(f"rate_limit_{self._name}", exc)
             return await self._fallback.acquire(workspace_id)
         return float(wait_ms) / 1000.0
 

@@ -16,9 +16,8 @@ Same `LookupCache` Protocol as the in-process cache, with these choices:
   entry with a short backoff and take over when the lock goes away without a value (a
   loader that died lets its lock expire). In front of that, one task per key per process,
   so a replica makes at most one lock attempt per key at a time.
-- Redis down: lookups go straight to Salesforce (still one in-process load per key), Redis is
-  skipped for `RETRY_AFTER_SECONDS` after an error so requests do not each pay a timeout,
-  and `cache.redis.unavailable` is logged at most once per `LOG_INTERVAL_SECONDS`.
+- Redis down: skipped for `RETRY_AFTER_SECONDS` after an error (app.workspace.fallback_cache
+  answers meanwhile), logged at most once per `LOG_INTERVAL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -56,6 +55,7 @@ from app.workspace.redis_wire import (
     REDIS_FAILURES,
     RELEASE_SCRIPT,
     STORE_SCRIPT,
+    DecodedEntries,
     LoadFailed,
     RedisHealth,
     decode_entry,
@@ -102,7 +102,7 @@ class RedisLookupCache:
         self._forget = redis.register_script(FORGET_SCRIPT)
         self._loads: SingleFlight[LookupKey, CacheResult] = SingleFlight()
         self._seen: dict[str, str] = {}  # workspace -> generation this process works with
-        self._decoded: dict[bytes, LookupEntry] = {}
+        self._decode = DecodedEntries(DECODED_MEMO_SIZE)
         self._health = RedisHealth(logger, RETRY_AFTER_SECONDS)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -114,6 +114,10 @@ class RedisLookupCache:
     def _base(self, workspace_id: str) -> str:
         """Prefix of the workspace's keys, to which the generation is appended."""
         return f"{self._prefix}{{{workspace_id}}}:"
+
+    @property
+    def available(self) -> bool:  # False for a moment after a failure (fallback_cache)
+        return not self._health.skipping()
 
     # -- the Protocol -----------------------------------------------------------------------
 
@@ -369,17 +373,6 @@ class RedisLookupCache:
             # snapshot of the workspace may be older than that.
             self.forget_local(workspace_id)
             raise ContextChanged()
-
-    def _decode(self, raw: bytes) -> LookupEntry:
-        # The same bytes give the same (immutable) entry object, so the service's memo of
-        # rendered answers keeps working across Redis reads.
-        entry = self._decoded.get(raw)
-        if entry is None:
-            entry = decode_entry(raw)
-            if len(self._decoded) >= DECODED_MEMO_SIZE:
-                self._decoded.clear()
-            self._decoded[raw] = entry
-        return entry
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)

@@ -34,6 +34,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from app.workspace.lookup_cache import LookupEntry, LookupKey
+from app.workspace.redis_budget import BoundedRedis
 
 REDIS_ERRORS = Counter(
     "lookup_cache_redis_errors_total",
@@ -183,6 +184,24 @@ class RedisHealth:
             )
 
 
+class DecodedEntries:
+    """`decode_entry` with a memo: the same bytes give the same (immutable) entry object, so
+    the service's memo of rendered answers keeps working across Redis reads."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max = max_entries
+        self._entries: dict[bytes, LookupEntry] = {}
+
+    def __call__(self, raw: bytes) -> LookupEntry:
+        entry = self._entries.get(raw)
+        if entry is None:
+            entry = decode_entry(raw)
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[raw] = entry
+        return entry
+
+
 class LoadFailed(Exception):
     """The shared load raised; carries the entry kept for stale-on-error, if any."""
 
@@ -192,17 +211,21 @@ class LoadFailed(Exception):
         self.stale = stale
 
 
-def connect_redis(url: str, *, socket_timeout: float, max_connections: int) -> Redis:
-    """A client with short timeouts and no retries: a slow cache is a missing cache."""
+def connect_redis(url: str, *, timeout: float, max_connections: int) -> Redis:
+    """A client with short timeouts and no retries: a slow cache is a missing cache. Each
+    command, waiting for a connection included, is bounded by `timeout` and by what the
+    request has left to spend on Redis (app.workspace.redis_budget)."""
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
-        timeout=socket_timeout,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=socket_timeout,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
     )
-    return Redis(connection_pool=pool)
+    client = BoundedRedis(connection_pool=pool)
+    client.command_timeout = timeout
+    return client
 
 
 async def unlink_prefix(redis: Redis, prefix: str, *, keep: tuple[str, str]) -> None:

@@ -56,12 +56,24 @@ def marker_of(workspace_id: str, external_id: str) -> str:
     return f"[respond.io:{digest.hexdigest()}]"
 
 
+def utf16_units(text: str) -> int:
+    """The length Salesforce measures: UTF-16 code units (a character outside the Basic
+    Multilingual Plane, an emoji, counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def cut_to_units(text: str, units: int) -> str:
+    """The longest beginning of `text` of at most `units` UTF-16 units (never half a
+    character)."""
+    return text.encode("utf-16-le")[: 2 * units].decode("utf-16-le", errors="ignore")
+
+
 def task_description(description: str, marker: str) -> str:
     """The description with the marker at its end, cut visibly to Salesforce's limit."""
     tail = "\n\n" + marker
-    room = DESCRIPTION_LIMIT - len(tail)
-    if len(description) > room:
-        description = description[: room - len(CUT_MARKER)] + CUT_MARKER
+    room = DESCRIPTION_LIMIT - utf16_units(tail)
+    if utf16_units(description) > room:
+        description = cut_to_units(description, room - utf16_units(CUT_MARKER)) + CUT_MARKER
     return description + tail
 
 

@@ -3,7 +3,7 @@ records" and "Activities")."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import (
@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictStr,
+    field_validator,
 )
 
 from app.workspace.contacts import ContactView
@@ -133,6 +134,16 @@ class ActivityRequest(BaseModel):
         description="Your id of this conversation: the same id again answers the same Task.",
         examples=["conversation-8812/closing-3"],
     )
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _has_a_utc_date(cls, value: datetime) -> datetime:
+        # 0001-01-01T00:00:00+14:00 is a valid timestamp whose UTC moment is before year 1.
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the moment in UTC is outside the years 1 to 9999") from None
+        return value
 
 
 class ActivityOut(BaseModel):

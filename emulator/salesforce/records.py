@@ -224,7 +224,8 @@ def validate_write(
 def _check_value(f: Field, value: Any, lookups: OrgLookups) -> None:
     if value is None:
         return
-    if f.type in TEXT_TYPES and f.length and len(value) > f.length:
+    # Salesforce measures text in UTF-16 code units: an emoji outside the BMP counts two.
+    if f.type in TEXT_TYPES and f.length and len(value.encode("utf-16-le")) // 2 > f.length:
         raise SFError(
             400,
             "STRING_TOO_LONG",

@@ -121,6 +121,8 @@ HOSTILE_BODIES = {
     "not xml": b'{"OrganizationId": "00D5g000003GIV7EAO"}',
     "truncated": b"<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/'>",
     "not soap": b"<notifications/>",
+    "unknown encoding": b"""<?xml version="1.0" encoding="x-no-such-charset"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"/>""",
 }
 
 

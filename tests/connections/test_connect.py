@@ -254,6 +254,37 @@ async def test_an_error_without_a_valid_state_shows_none_of_its_text(
     assert await rows(app) == []
 
 
+async def _state_of(browser: Browser) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(await browser.start()).query)["state"][0]
+
+
+async def test_an_error_with_a_valid_state_shows_the_code_but_none_of_the_text(
+    browser: Browser, app: Any
+) -> None:
+    """Even with a valid state, the page on our domain shows Salesforce's error code and a
+    fixed explanation, not the `error_description` of the query (a link's author may have
+    chosen it); the API answer keeps Salesforce's text (contract 10.11)."""
+    query = "error=invalid_request&error_description=Call+support+at+evil.example+now"
+    page = await browser.callback(
+        f"/v1/salesforce/oauth/callback?{query}&state={await _state_of(browser)}"
+    )
+    assert_problem_page(page, 400, "salesforce_authorization_failed")
+    assert "evil.example" not in page.text
+    assert "Call support" not in page.text
+    assert "invalid_request" in page.text
+
+    answer = await browser.callback(
+        f"/v1/salesforce/oauth/callback?{query}&state={await _state_of(browser)}",
+        accept="application/json",
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "salesforce_authorization_failed"
+    assert "Call support at evil.example now" in answer.json()["detail"]
+    assert await rows(app) == []
+
+
 async def test_an_org_without_api_access_gets_an_explanation(
     browser: Browser, app: Any, sf_emulator: Any
 ) -> None:

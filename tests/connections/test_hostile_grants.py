@@ -29,6 +29,9 @@ def hostile_instance_urls(base: str) -> list[str]:
         f"{base}/#",
         "https://evil.example",
         f"ftp://{host}",
+        f"{base} ",
+        f" {base}",
+        f"{base}\t",
     ]
 
 
@@ -41,7 +44,7 @@ def live_grants(sf_emulator: Any) -> int:
     return sum(1 for grant in sf_emulator.grants.values() if not grant.revoked)
 
 
-@pytest.mark.parametrize("index", range(8))
+@pytest.mark.parametrize("index", range(11))
 async def test_a_hostile_instance_url_at_connect_stores_nothing_and_revokes_the_grant(
     browser: Browser, app: Any, sf_emulator: Any, index: int
 ) -> None:
@@ -100,7 +103,7 @@ async def test_every_refused_connect_revokes_its_grant(
     assert live_grants(sf_emulator) == 1
 
 
-@pytest.mark.parametrize("index", range(8))
+@pytest.mark.parametrize("index", range(11))
 async def test_a_hostile_instance_url_on_refresh_keeps_the_old_one(
     browser: Browser, app: Any, sf_emulator: Any, client: httpx.AsyncClient, auth: Any, index: int
 ) -> None:

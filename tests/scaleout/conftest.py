@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.helpers.database import truncate_all
 from tests.helpers.factories import grant_from_emulator, insert_connection
+from tests.helpers.faultproxy import FaultProxy
 from tests.helpers.replicas import ACME, Replica, StartReplica
 
 REDIS_URL = os.environ.get("TEST_CACHE_URL", "redis://127.0.0.1:6379/0")
@@ -109,3 +111,30 @@ def connect(sf_emulator: Any) -> Callable[..., Awaitable[None]]:
         await app.state.services.invalidation.purge_workspace(workspace_id)
 
     return run
+
+
+@pytest.fixture
+async def redis_proxy(redis_url: str) -> AsyncIterator[FaultProxy]:
+    """A fault-injecting proxy in front of the test Redis; `redis_proxy.address(redis_url)`
+    reaches it through the proxy."""
+    target = urlsplit(redis_url)
+    async with FaultProxy(target.hostname or "127.0.0.1", target.port or 6379) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def replica_behind_proxy(
+    start_replica: StartReplica,
+    connect: Callable[..., Awaitable[None]],
+    redis_url: str,
+    redis_proxy: FaultProxy,
+) -> Callable[..., Awaitable[Replica]]:
+    """`await replica_behind_proxy(**overrides)`: a replica reaching Redis through
+    `redis_proxy`, with ws-1 connected."""
+
+    async def start(**overrides: Any) -> Replica:
+        replica = await start_replica(cache_url=redis_proxy.address(redis_url), **overrides)
+        await connect(replica, "ws-1")
+        return replica
+
+    return start

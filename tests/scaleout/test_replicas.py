@@ -65,8 +65,8 @@ async def test_concurrent_misses_on_two_replicas_make_one_salesforce_call(
 ) -> None:
     # Both replicas, the emulator's client and 80 requests share one event loop here: its
     # lag under this burst is not Redis being slow, so allow more than production's 0.25 s.
-    a = await start_replica(cache_socket_timeout_seconds=5.0)
-    b = await start_replica(cache_socket_timeout_seconds=5.0)
+    a = await start_replica(cache_timeout_seconds=5.0)
+    b = await start_replica(cache_timeout_seconds=5.0)
     replicas = (a, b)
     await connect(a, "ws-1")
     for replica in replicas:  # the describe is per process: warm it so only lookups count

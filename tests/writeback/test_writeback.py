@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.helpers.contact_app import ACME
 
@@ -170,6 +171,19 @@ def activity(record: str, external_id: str, description: str = "hello") -> dict[
     }
 
 
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_occurred_at_at_the_ends_of_the_calendar_is_a_validation_error(
+    client: httpx.AsyncClient, auth: Any, connect: Any, occurred_at: str
+) -> None:
+    """A moment whose UTC date falls outside years 1 to 9999 is refused (422), not an
+    OverflowError (500)."""
+    await setup(client, auth, connect)
+    body = {**activity(ANA, "calendar-end"), "occurred_at": occurred_at}
+    response = await client.post(f"{BASE}/activities", json=body, headers=auth(WS, "agent"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "occurred_at"
+
+
 async def test_activity_on_a_contact_and_on_a_lead(
     client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
 ) -> None:
@@ -218,6 +232,22 @@ async def test_a_long_description_is_cut_with_a_marker(
     [task] = await control(sf_emulator, "GET", f"/orgs/{ACME}/tasks?WhoId={ANA}")
     assert len(task["Description"]) <= 32_000
     assert "cut by respond.io" in task["Description"]
+
+
+async def test_the_cut_counts_utf_16_units_as_salesforce_does(
+    client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
+) -> None:
+    """An emoji outside the Basic Multilingual Plane is one character but two UTF-16 units,
+    and Salesforce's 32,000 limit counts units: 20,000 emoji (40,000 units) are cut too."""
+    await setup(client, auth, connect)
+    response = await client.post(
+        f"{BASE}/activities", json=activity(ANA, "emoji", "\U0001f600" * 20_000), headers=auth(WS)
+    )
+    assert response.status_code == 201, response.text
+    [task] = await control(sf_emulator, "GET", f"/orgs/{ACME}/tasks?WhoId={ANA}")
+    assert len(task["Description"].encode("utf-16-le")) // 2 <= 32_000
+    assert "cut by respond.io" in task["Description"]
+    assert "\ufffd" not in task["Description"]  # no emoji split in half
 
 
 async def test_a_task_whose_answer_was_lost_is_not_created_twice_on_retry(
