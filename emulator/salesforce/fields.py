@@ -21,6 +21,8 @@ SOAP_TYPES = {
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
     "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
     "int": "xsd:int",
 }
 TEXT_TYPES = {"string", "textarea", "email", "phone", "picklist", "url", "combobox"}

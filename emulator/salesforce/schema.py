@@ -22,6 +22,7 @@ from .fields import (
 
 __all__ = ["LEAD", "SOAP_TYPES", "TASK", "TASK_STATUS", "TEXT_TYPES", "Field", "SObjectType"]
 
+from .schema_customer import ACCOUNT, CASE, OPPORTUNITY
 from .schema_sales import LEAD, LEAD_SOURCES, TASK, TASK_STATUS
 
 
@@ -153,7 +154,8 @@ USER = SObjectType(
 )
 
 SOBJECTS: dict[str, SObjectType] = {
-    t.name.lower(): t for t in (CONTACT, LEAD, TASK, TASK_STATUS, ORGANIZATION, USER)
+    t.name.lower(): t
+    for t in (CONTACT, LEAD, TASK, TASK_STATUS, ORGANIZATION, USER, ACCOUNT, OPPORTUNITY, CASE)
 }
 
 
