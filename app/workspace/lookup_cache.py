@@ -57,6 +57,9 @@ class LookupEntry:
     # edit history with the record, so a cached answer needs no database round-trip.
     revertible: frozenset[str] = frozenset()
     sobject: str = "Contact"  # what `record` is: a Contact or (Leads enabled) a Lead
+    # The Contact's Account, open Opportunities and Cases (docs/whole-customer.md), cached
+    # and dropped with it; None when no related part is enabled.
+    related: dict[str, Any] | None = None
 
     @property
     def contact_id(self) -> str | None:

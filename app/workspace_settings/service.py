@@ -14,7 +14,7 @@ from app.workspace.context import (
     read_context,
     require_connected,
 )
-from app.workspace.describes import ContactDescribe, Described
+from app.workspace.describes import ContactDescribe, Described, SObject
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.related_settings import (
     DEFAULT_LIMIT,
