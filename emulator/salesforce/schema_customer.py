@@ -217,7 +217,14 @@ def person_account_type(contact: SObjectType) -> SObjectType:
 
 
 def number_case(org: Any, rec: dict[str, Any]) -> None:
-    """Give a new Case its auto number (`00001001`, ...), once; closing stamps ClosedDate."""
+    """Give a new Case its auto number (`00001001`, ...), once, and (as Salesforce does) the
+    Account of its Contact when none is given; closing stamps ClosedDate."""
+    if not rec.get("AccountId") and rec.get("ContactId"):
+        contact_id = str(rec["ContactId"])[:15]
+        contact = next(
+            (c for c in org.objects["Contact"].values() if str(c["Id"])[:15] == contact_id), None
+        )
+        rec["AccountId"] = contact.get("AccountId") if contact else None
     if not rec.get("CaseNumber"):
         taken = [
             int(str(c.get("CaseNumber") or "0"))

@@ -89,6 +89,7 @@ def test_case_creation_numbers_the_case_and_checks_references(client, token, emu
     stored = emu.get_record(ACME, "Case", created.json()["id"])
     assert stored["CaseNumber"] == "00001004" and stored["Status"] == "New"
     assert stored["IsClosed"] is False
+    assert stored["AccountId"] == ANA_ACCOUNT  # the Contact's Account, as Salesforce fills it
     missing = "0035g0000009ZZZAAA"
     bad = client.post(
         f"{V}/sobjects/Case/", json={"Subject": "x", "ContactId": missing}, headers=bearer(token)
