@@ -54,4 +54,16 @@ def account_field(contact_field: str) -> str | None:
 def is_person(record: Mapping[str, Any] | None) -> bool:
     """A person account's Contact (the lookup selects `IsPersonAccount` and `AccountId`
     wherever the describe has them)."""
-    return bool(record) and bool(record.get("IsPersonAccount")) and bool(record.get("AccountId"))  # type: ignore[union-attr]
+    if not record:
+        return False
+    return bool(record.get("IsPersonAccount")) and bool(record.get("AccountId"))
+
+
+def on_account(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Contact field values under their Account names (every one has a counterpart)."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        target = account_field(name)
+        assert target is not None, name
+        out[target] = value
+    return out

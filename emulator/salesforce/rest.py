@@ -151,6 +151,7 @@ def _run_query(request: Request, ctx: Ctx, q: str | None, include_deleted: bool)
     state.count("query")
     if not q:
         raise SFError(400, "MALFORMED_QUERY", "A query string has to be specified")
+    state.queries.append(q)
     try:
         query = parse_soql(
             q,
@@ -218,6 +219,7 @@ async def search(q: str | None = None, ctx: Ctx = Depends(rest_ctx)) -> dict:
     state.count("search")
     if not q:
         raise SFError(400, "MALFORMED_SEARCH", "A search string has to be specified")
+    state.queries.append(q)
     try:
         parsed = parse_sosl(
             q,

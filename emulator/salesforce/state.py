@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,8 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         self.apps: dict[str, ConnectedApp] = {client_id: ConnectedApp(client_id, client_secret)}
         self.counters: Counter[str] = Counter()
         self.requests = RequestLog()  # what the service sent (request_log.py)
+        # The text of the latest SOQL and SOSL requests, oldest first (tests read it).
+        self.queries: deque[str] = deque(maxlen=1000)
         self.orgs: dict[str, Org] = {}
         self.schema_last_modified = now()
         self.cursors: dict[str, dict[str, Any]] = {}
