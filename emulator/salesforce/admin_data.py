@@ -1,6 +1,7 @@
 """Control API for an org's data under /__emulator/orgs/{org_id}/...: records of any
-stored object (Contact, Lead, Task, Account, Opportunity, Case) as Salesforce users would make them, Lead
-conversion, Task statuses, duplicate rules, write faults and Outbound Messages."""
+stored object (Contact, Lead, Task, Account, Opportunity, Case) as Salesforce users would
+make them, Lead conversion, Task statuses, duplicate rules, write faults and Outbound
+Messages."""
 
 from __future__ import annotations
 
