@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field, model_serializer
+from pydantic import BaseModel, Field
 
 from app.salesforce.soql import format_soql, identifier
 from app.workspace.contacts import ContactFieldValue, variant
@@ -185,7 +185,8 @@ class RelatedRecord(BaseModel):
 
 
 class RelatedView(BaseModel):
-    """Only the enabled parts appear (docs/whole-customer.md)."""
+    """Only the enabled parts appear (docs/whole-customer.md): the lookup's JSON leaves out
+    the parts not set (LookupService.lookup_json)."""
 
     account: RelatedRecord | None = Field(
         default=None, description="The Contact's Account; null when it has none."
@@ -197,10 +198,9 @@ class RelatedView(BaseModel):
         default=None, description="The Contact's open Cases, newest first."
     )
 
-    @model_serializer(mode="wrap")
-    def _enabled_only(self, handler: Any) -> Any:
-        data = handler(self)
-        return {key: value for key, value in data.items() if key in self.model_fields_set}
+    def disabled(self) -> set[str]:
+        """The parts left out of the answer: those not enabled."""
+        return set(type(self).model_fields) - self.model_fields_set
 
 
 def _record(instance_url: str | None, sobject: str, part: Part, record: Record) -> RelatedRecord:

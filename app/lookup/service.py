@@ -115,8 +115,12 @@ class LookupService(WorkspaceService):
             return held[1]
         # `lead` is set only while Leads are enabled, `related` only with a Contact matched
         # and a related part enabled; otherwise the answer has no such key.
-        exclude = {k for k in ("lead", "related") if k not in answer.model_fields_set} or None
-        body = answer.model_dump_json(exclude=exclude).encode()
+        exclude: dict[str, Any] = {
+            k: True for k in ("lead", "related") if k not in answer.model_fields_set
+        }
+        if answer.related is not None and answer.related.disabled():
+            exclude["related"] = dict.fromkeys(answer.related.disabled(), True)
+        body = answer.model_dump_json(exclude=exclude or None).encode()
         if answer.cached:
             if len(self._json) >= RENDER_MEMO_SIZE:
                 self._json.clear()
