@@ -94,8 +94,9 @@ def measure(
 
 def report(figures: dict[str, dict[str, Any]], latency_ms: int) -> None:
     print(
-        f"uncached lookup of a matching Contact (its Account has 2 open Opportunities, it has "
-        f"2 open Cases), emulator latency {latency_ms} ms, concurrency 1:"
+        f"uncached lookup of a matching Contact (a new Contact of an Account with 2 open "
+        f"Opportunities, each lookup another one), emulator latency {latency_ms} ms, "
+        "concurrency 1:"
     )
     for label, r in figures.items():
         print(
