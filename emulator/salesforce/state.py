@@ -51,8 +51,9 @@ def _as_sf_datetime(value: datetime | str | None, default: datetime) -> str:
 class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
     """The whole emulated Salesforce: see emulator/README.md."""
 
-    # Bumped when the saved state's shape changes (emulator/persistence.py starts fresh then).
-    STATE_VERSION = 2
+    # Bumped when the saved state's shape changes (emulator/persistence.py starts fresh then):
+    # 3 added Account, Opportunity, Case and Person Accounts.
+    STATE_VERSION = 3
 
     def __init__(
         self,
