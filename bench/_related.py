@@ -10,22 +10,15 @@ from typing import Any
 
 import httpx
 
+from app.workspace.related_settings import CustomerSettings
 from bench._common import EmulatorProcess, bench_token
 
 ACME = "00D5g000003GIV7EAO"
 SOUZA_TRADING = "0015g0000000AfJAAU"  # the seeded Account with open Opportunities
+# Every part on, with its default fields and limit.
 ALL_ON = {
-    "account": {"enabled": True, "fields": ["Name", "Industry", "Phone"]},
-    "opportunities": {
-        "enabled": True,
-        "fields": ["Name", "StageName", "Amount", "CloseDate"],
-        "limit": 5,
-    },
-    "cases": {
-        "enabled": True,
-        "fields": ["CaseNumber", "Subject", "Status", "Priority"],
-        "limit": 5,
-    },
+    name: {**part, "enabled": True}
+    for name, part in CustomerSettings().to_json()["related"].items()
 }
 Load = Callable[..., dict[str, float]]
 

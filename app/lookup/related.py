@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.salesforce.soql import format_soql, identifier
-from app.workspace.contacts import ContactFieldValue, variant
+from app.workspace.contacts import RecordView, record_view, variant
 from app.workspace.describes import ContactDescribe, ContactField
 from app.workspace.related_settings import RelatedObject, RelatedSettings
 
@@ -178,10 +178,8 @@ def related_records(
     return out
 
 
-class RelatedRecord(BaseModel):
-    id: str = Field(examples=["0015g00000AbCdEAAV"])
-    url: str = Field(description="The record's Lightning page.")
-    fields: list[ContactFieldValue] = Field(description="In the order of the settings.")
+# Each related record: `{"id", "url", "fields"}`, the fields read-only.
+RelatedRecord = RecordView
 
 
 class RelatedView(BaseModel):
@@ -203,24 +201,6 @@ class RelatedView(BaseModel):
         return set(type(self).model_fields) - self.model_fields_set
 
 
-def _record(instance_url: str | None, sobject: str, part: Part, record: Record) -> RelatedRecord:
-    return RelatedRecord(
-        id=str(record["Id"]),
-        url=f"{instance_url}/lightning/r/{sobject}/{record['Id']}/view",
-        fields=[
-            ContactFieldValue(
-                name=f.name,
-                label=f.label,
-                type=f.type,
-                value=record.get(f.name),
-                editable=False,
-                revertible=False,
-            )
-            for f in part.fields
-        ],
-    )
-
-
 def render_related(
     plan: RelatedPlan, instance_url: str | None, held: Mapping[str, Any]
 ) -> RelatedView:
@@ -229,7 +209,7 @@ def render_related(
         value = held.get(name)
         sobject = OBJECT_OF[name]
         if name == "account":
-            parts[name] = _record(instance_url, sobject, part, value) if value else None
+            parts[name] = record_view(instance_url, sobject, part.fields, value) if value else None
         else:
-            parts[name] = [_record(instance_url, sobject, part, r) for r in value or []]
+            parts[name] = [record_view(instance_url, sobject, part.fields, r) for r in value or []]
     return RelatedView(**parts)

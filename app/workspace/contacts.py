@@ -72,6 +72,43 @@ class ContactView(BaseModel):
     )
 
 
+def field_value(
+    f: ContactField, record: dict[str, Any], *, editable: bool, revertible: bool
+) -> ContactFieldValue:
+    """One field of a record as answers show it (the value as Salesforce answered it)."""
+    return ContactFieldValue(
+        name=f.name,
+        label=f.label,
+        type=f.type,
+        value=record.get(f.name),
+        editable=editable,
+        revertible=revertible,
+    )
+
+
+class RecordView(BaseModel):
+    """A record shown read-only beside the Contact (its Account, Opportunities, Cases)."""
+
+    id: str = Field(examples=["5005g00000AbCdEAAV"])
+    url: str = Field(description="The record's Lightning page.")
+    fields: list[ContactFieldValue] = Field(description="In the order of the settings.")
+
+
+def record_view(
+    instance_url: str | None,
+    sobject: str,
+    fields: Iterable[ContactField],
+    record: dict[str, Any],
+) -> RecordView:
+    """`record` (with its `Id`) as a read-only RecordView of the given fields."""
+    record_id = str(record["Id"])
+    return RecordView(
+        id=record_id,
+        url=f"{instance_url}/lightning/r/{sobject}/{record_id}/view",
+        fields=[field_value(f, record, editable=False, revertible=False) for f in fields],
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What to select and show for one workspace's settings and describe."""
@@ -146,11 +183,9 @@ def render_contact(
         person_account=person,
         last_modified_at=parse_datetime(record.get("LastModifiedDate")),
         fields=[
-            ContactFieldValue(
-                name=f.name,
-                label=f.label,
-                type=f.type,
-                value=record.get(f.name),
+            field_value(
+                f,
+                record,
                 editable=editing and f.editable and (not person or bool(account_field(f.name))),
                 revertible=editing and f.editable and f.name in revertible,
             )

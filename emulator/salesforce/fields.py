@@ -83,6 +83,27 @@ def read_only(name: str, label: str, type_: str, **kw: Any) -> Field:
     return Field(name, label, type_, updateable=False, createable=False, **kw)
 
 
+def identity_fields(id_label: str) -> list[Field]:
+    """`Id` and `IsDeleted`, first in every stored object."""
+    return [
+        read_only("Id", id_label, "id", length=18, nillable=False),
+        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+    ]
+
+
+def owner(*targets: str) -> Field:
+    """`OwnerId`, the creating user by default."""
+    return Field(
+        "OwnerId",
+        "Owner ID",
+        "reference",
+        length=18,
+        nillable=False,
+        default="$user",
+        reference_to=targets,
+    )
+
+
 def audit_fields() -> list[Field]:
     return [
         read_only("CreatedDate", "Created Date", "datetime", nillable=False),

@@ -16,6 +16,7 @@ from .fields import (
     SObjectType,
     audit_fields,
     full_name,
+    owner,
     phone,
     read_only,
 )
@@ -68,15 +69,7 @@ CONTACT = SObjectType(
         Field("Description", "Contact Description", "textarea", length=32000),
         Field("HasOptedOutOfEmail", "Email Opt Out", "boolean", nillable=False, default=False),
         Field("DoNotCall", "Do Not Call", "boolean", nillable=False, default=False),
-        Field(
-            "OwnerId",
-            "Owner ID",
-            "reference",
-            length=18,
-            nillable=False,
-            default="$user",
-            reference_to=("User",),
-        ),
+        owner("User"),
         *audit_fields(),
         read_only("LastActivityDate", "Last Activity", "date"),
         Field(

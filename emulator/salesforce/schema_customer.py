@@ -7,7 +7,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .fields import Field, SObjectType, audit_fields, full_name, phone, read_only
+from .fields import (
+    Field,
+    SObjectType,
+    audit_fields,
+    full_name,
+    identity_fields,
+    owner,
+    phone,
+    read_only,
+)
 from .schema_sales import INDUSTRIES
 
 ACCOUNT_TYPES = ("Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other")
@@ -26,18 +35,6 @@ CASE_ORIGINS = ("Phone", "Email", "Web", "WhatsApp")
 CASE_PRIORITIES = ("High", "Medium", "Low")
 
 
-def _owner() -> Field:
-    return Field(
-        "OwnerId",
-        "Owner ID",
-        "reference",
-        length=18,
-        nillable=False,
-        default="$user",
-        reference_to=("User",),
-    )
-
-
 def _account_name(rec: dict[str, Any]) -> Any:
     # A person account's Name is its person's; a business account's is the one given.
     if rec.get("IsPersonAccount"):
@@ -51,8 +48,7 @@ ACCOUNT = SObjectType(
     "Accounts",
     "001",
     [
-        read_only("Id", "Account ID", "id", length=18, nillable=False),
-        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+        *identity_fields("Account ID"),
         Field("Name", "Account Name", "string", length=255, nillable=False, name_field=True),
         Field("Type", "Account Type", "picklist", length=255, picklist=ACCOUNT_TYPES),
         Field("Industry", "Industry", "picklist", length=255, picklist=INDUSTRIES),
@@ -63,7 +59,7 @@ ACCOUNT = SObjectType(
         Field("AnnualRevenue", "Annual Revenue", "currency", precision=18, scale=0),
         Field("NumberOfEmployees", "Employees", "int", precision=8),
         Field("Description", "Account Description", "textarea", length=32000),
-        _owner(),
+        owner("User"),
         *audit_fields(),
     ],
 )
@@ -79,8 +75,7 @@ OPPORTUNITY = SObjectType(
     "Opportunities",
     "006",
     [
-        read_only("Id", "Opportunity ID", "id", length=18, nillable=False),
-        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+        *identity_fields("Opportunity ID"),
         Field("AccountId", "Account ID", "reference", length=18, reference_to=("Account",)),
         Field("Name", "Name", "string", length=120, nillable=False, name_field=True),
         Field(
@@ -104,7 +99,7 @@ OPPORTUNITY = SObjectType(
             nillable=False,
             compute=lambda rec: rec.get("StageName") == "Closed Won",
         ),
-        _owner(),
+        owner("User"),
         *audit_fields(),
     ],
 )
@@ -120,8 +115,7 @@ CASE = SObjectType(
     "Cases",
     "500",
     [
-        read_only("Id", "Case ID", "id", length=18, nillable=False),
-        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+        *identity_fields("Case ID"),
         # An auto number: assigned on insert (state.after_write), never written.
         read_only("CaseNumber", "Case Number", "string", length=30, name_field=True),
         Field("ContactId", "Contact ID", "reference", length=18, reference_to=("Contact",)),
@@ -156,7 +150,7 @@ CASE = SObjectType(
         ),
         read_only("IsClosed", "Closed", "boolean", nillable=False, compute=_case_closed),
         read_only("ClosedDate", "Closed Date", "datetime"),
-        _owner(),
+        owner("User"),
         *audit_fields(),
     ],
 )
