@@ -23,6 +23,10 @@ def test_describes_of_the_new_objects(client, token):
     fields = {f["name"]: f for f in case["fields"]}
     assert fields["CaseNumber"]["createable"] is False
     assert fields["ContactId"]["relationshipName"] == "Contact"
+    account = client.get(f"{V}/sobjects/Account/describe", headers=bearer(token)).json()
+    children = {c["relationshipName"]: c for c in account["childRelationships"]}
+    assert children["Opportunities"]["childSObject"] == "Opportunity"
+    assert children["Cases"]["field"] == "AccountId"
     # Person fields exist only in orgs with Person Accounts.
     contact = client.get(f"{V}/sobjects/Contact/describe", headers=bearer(token)).json()
     assert "IsPersonAccount" not in {f["name"] for f in contact["fields"]}
