@@ -90,19 +90,41 @@ Loader = Callable[[], Awaitable[LookupEntry]]
 StaleOn = tuple[type[BaseException], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """A Case just opened for the Contact through the service: its fields as the lookup
+    keeps them (`Id` and the shown ones), and how many open Cases an answer holds."""
+
+    record: dict[str, Any]
+    limit: int
+
+
+def with_new_case(related: dict[str, Any] | None, case: NewCase) -> dict[str, Any] | None:
+    """The related records with the new Case first among the open Cases (newest first),
+    where the answer shows Cases at all."""
+    if related is None or not isinstance(related.get("cases"), list):
+        return related
+    others = [c for c in related["cases"] if c.get("Id") != case.record.get("Id")]
+    return {**related, "cases": [case.record, *others][: case.limit]}
+
+
 def refreshed_entry(
     entry: LookupEntry,
     record: dict[str, Any],
     fetched_at: datetime,
     revertible: frozenset[str] | None,
+    new_case: NewCase | None = None,
 ) -> LookupEntry:
-    """`entry` with the selected fields that `record` (fresh from Salesforce) carries."""
+    """`entry` with the selected fields that `record` (fresh from Salesforce) carries (and,
+    with `new_case`, that Case among its open ones)."""
     assert entry.record is not None
     merged = {
         name: record[name] if name in record and name != "attributes" else value
         for name, value in entry.record.items()
     }
     updated = replace(entry, record=merged, fetched_at=fetched_at)
+    if new_case is not None:
+        updated = replace(updated, related=with_new_case(updated.related, new_case))
     return updated if revertible is None else replace(updated, revertible=revertible)
 
 
@@ -130,10 +152,15 @@ class LookupCache(Protocol):
         or None (an edit that changes nothing is answered from it without a call)."""
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+        new_case: NewCase | None = None,
     ) -> None:
-        """Write the given field values (and, when given, the revertible fields) into every
-        entry holding the record's contact."""
+        """Write the given field values (and, when given, the revertible fields, or a Case
+        just opened for the contact) into every entry holding the record's contact."""
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
         """Drop every entry of the workspace looked up with one of these normalized emails or
@@ -201,7 +228,12 @@ class MemoryLookupCache:
         return latest_record(self._fresh.get(key) for key in keys)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+        new_case: NewCase | None = None,
     ) -> None:
         # A record without an id finds no entry: only non-empty contact ids are indexed.
         contact_id = str(record.get("Id") or "")
@@ -209,7 +241,7 @@ class MemoryLookupCache:
             entry = self._stale.get(key)
             if entry is None or entry.record is None:
                 continue
-            self._store(key, refreshed_entry(entry, record, self._now(), revertible))
+            self._store(key, refreshed_entry(entry, record, self._now(), revertible, new_case))
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
         for identifier in identifiers:
@@ -277,6 +309,7 @@ __all__ = [
     "LookupEntry",
     "LookupKey",
     "MemoryLookupCache",
+    "NewCase",
     "StaleOn",
     "key_identifiers",
     "latest_record",

@@ -44,6 +44,7 @@ from app.workspace.lookup_cache import (
     LookupCache,
     LookupEntry,
     LookupKey,
+    NewCase,
     StaleOn,
 )
 
@@ -115,13 +116,20 @@ class NearLookupCache:
         return await self.shared.contact_entry(workspace_id, contact_id)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+        new_case: NewCase | None = None,
     ) -> None:
         contact_id = str(record.get("Id") or "") or None
         await self._changing(
             workspace_id,
             contact_id,
-            self.shared.update_contact(workspace_id, record, revertible=revertible),
+            self.shared.update_contact(
+                workspace_id, record, revertible=revertible, new_case=new_case
+            ),
         )
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:

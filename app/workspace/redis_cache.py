@@ -43,6 +43,7 @@ from app.workspace.lookup_cache import (
     Loader,
     LookupEntry,
     LookupKey,
+    NewCase,
     StaleOn,
     key_identifiers,
     latest_record,
@@ -176,7 +177,12 @@ class RedisLookupCache:
         return latest_record(self._decode(raw) for raw, ttl in held if ttl > fresh_above)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self,
+        workspace_id: str,
+        record: dict[str, Any],
+        *,
+        revertible: frozenset[str] | None = None,
+        new_case: NewCase | None = None,
     ) -> None:
         contact_id = str(record.get("Id") or "")
         if not contact_id:
@@ -194,7 +200,7 @@ class RedisLookupCache:
                     entry = decode_entry(raw if isinstance(raw, bytes) else raw.encode())
                     if entry.record is None:
                         continue
-                    fresh = refreshed_entry(entry, record, self._now(), revertible)
+                    fresh = refreshed_entry(entry, record, self._now(), revertible, new_case)
                     pipe.set(f"{base}:e:{digest}", encode_entry(fresh), px=self._stale_ms)
                 await pipe.execute()
         except REDIS_FAILURES as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.helpers.contact_app import ACME
-from tests.writeback.test_writeback import ANA, BASE, WS, control, setup, values
+from tests.writeback.test_writeback import ANA, BASE, WS, control, counters, setup, values
 
 SOUZA_TRADING = "0015g0000000AfJAAU"
 CASES_ON = {
@@ -55,20 +55,45 @@ async def test_a_case_for_a_contact_and_its_account(
 
 
 async def test_the_contacts_cached_open_cases_are_replaced_at_once(
+    client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
+) -> None:
+    await setup(
+        client, auth, connect, related={**CASES_ON, "cases": {**CASES_ON["cases"], "limit": 2}}
+    )
+    lookup_url = f"{BASE}/contacts/lookup"
+    params = {"email": "ana.souza@example.com"}
+    before = (await client.get(lookup_url, params=params, headers=auth(WS, "agent"))).json()
+    assert [values(c)["CaseNumber"] for c in before["related"]["cases"]] == ["00001003", "00001002"]
+
+    created = (await post_case(client, auth, {"contact_id": ANA, "fields": FIELDS})).json()
+    await control(sf_emulator, "POST", "/counters/reset")
+    after = (await client.get(lookup_url, params=params, headers=auth(WS, "agent"))).json()
+    # Still the cached answer (no call), its open Cases with the new one first, the limit kept.
+    assert after["cached"] is True and (await counters(sf_emulator)).get("api", 0) == 0
+    assert [c["id"] for c in after["related"]["cases"]][0] == created["id"]
+    assert after["related"]["cases"][0] == created
+    assert [values(c)["CaseNumber"] for c in after["related"]["cases"]] == ["00001004", "00001003"]
+    # Salesforce agrees once the answer is read again.
+    fresh = await client.get(
+        lookup_url, params={**params, "phone": "+60 12-345 6789"}, headers=auth(WS, "agent")
+    )
+    assert fresh.json()["cached"] is False
+    assert fresh.json()["related"]["cases"] == after["related"]["cases"]
+
+
+async def test_a_case_opened_closed_leaves_the_open_ones(
     client: httpx.AsyncClient, auth: Any, connect: Any
 ) -> None:
     await setup(client, auth, connect, related=CASES_ON)
     lookup_url = f"{BASE}/contacts/lookup"
     params = {"email": "ana.souza@example.com"}
     before = (await client.get(lookup_url, params=params, headers=auth(WS, "agent"))).json()
-    assert len(before["related"]["cases"]) == 2
-    cached = (await client.get(lookup_url, params=params, headers=auth(WS, "agent"))).json()
-    assert cached["cached"] is True
-
-    created = (await post_case(client, auth, {"contact_id": ANA, "fields": FIELDS})).json()
+    closed = await post_case(
+        client, auth, {"contact_id": ANA, "fields": {"Subject": "Answered", "Status": "Closed"}}
+    )
+    assert closed.status_code == 201, closed.text
     after = (await client.get(lookup_url, params=params, headers=auth(WS, "agent"))).json()
-    assert [c["id"] for c in after["related"]["cases"]][0] == created["id"]
-    assert len(after["related"]["cases"]) == 3
+    assert after["related"]["cases"] == before["related"]["cases"]
 
 
 async def test_the_same_idempotency_key_opens_one_case(
