@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from cachetools import TTLCache
 
@@ -108,11 +108,18 @@ def with_new_case(related: dict[str, Any] | None, case: NewCase) -> dict[str, An
     return {**related, "cases": [case.record, *others][: case.limit]}
 
 
+class ContactChange(TypedDict, total=False):
+    """What else an update of a contact's cached entries brings besides its field values."""
+
+    revertible: frozenset[str] | None  # the fields that can now be reverted
+    new_case: NewCase | None  # a Case just opened for the contact
+
+
 def refreshed_entry(
     entry: LookupEntry,
     record: dict[str, Any],
     fetched_at: datetime,
-    revertible: frozenset[str] | None,
+    revertible: frozenset[str] | None = None,
     new_case: NewCase | None = None,
 ) -> LookupEntry:
     """`entry` with the selected fields that `record` (fresh from Salesforce) carries (and,
@@ -152,12 +159,7 @@ class LookupCache(Protocol):
         or None (an edit that changes nothing is answered from it without a call)."""
 
     async def update_contact(
-        self,
-        workspace_id: str,
-        record: dict[str, Any],
-        *,
-        revertible: frozenset[str] | None = None,
-        new_case: NewCase | None = None,
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
         """Write the given field values (and, when given, the revertible fields, or a Case
         just opened for the contact) into every entry holding the record's contact."""
@@ -228,12 +230,7 @@ class MemoryLookupCache:
         return latest_record(self._fresh.get(key) for key in keys)
 
     async def update_contact(
-        self,
-        workspace_id: str,
-        record: dict[str, Any],
-        *,
-        revertible: frozenset[str] | None = None,
-        new_case: NewCase | None = None,
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
         # A record without an id finds no entry: only non-empty contact ids are indexed.
         contact_id = str(record.get("Id") or "")
@@ -241,7 +238,7 @@ class MemoryLookupCache:
             entry = self._stale.get(key)
             if entry is None or entry.record is None:
                 continue
-            self._store(key, refreshed_entry(entry, record, self._now(), revertible, new_case))
+            self._store(key, refreshed_entry(entry, record, self._now(), **change))
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
         for identifier in identifiers:
@@ -305,6 +302,7 @@ class MemoryLookupCache:
 
 __all__ = [
     "CacheResult",
+    "ContactChange",
     "LookupCache",
     "LookupEntry",
     "LookupKey",

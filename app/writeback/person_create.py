@@ -38,11 +38,18 @@ async def create_person_account(
     workspace_id: str,
     values: dict[str, Any],
     credentials: Credentials,
+    *,
+    allow_duplicates: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """POST the Account (one call) and find its person Contact (one query): the Contact's
     id, and what the answer needs besides the values written."""
     account_id = await salesforce.create_record(
-        workspace_id, "Account", on_account(values), credentials=credentials, purpose="create"
+        workspace_id,
+        "Account",
+        on_account(values),
+        allow_duplicates=allow_duplicates,
+        credentials=credentials,
+        purpose="create",
     )
     rows = await salesforce.query(
         workspace_id,

@@ -295,10 +295,10 @@ class RecordCreationService(WorkspaceService):
         credentials: Credentials,
     ) -> CreatedRecord | CaseView:
         if sobject == "Case":
-            view, _ = await read_back_case(
+            case, _ = await read_back_case(
                 self._salesforce, context, describe, record_id, values, credentials
             )
-            return view
+            return case
         assert sobject in ("Contact", "Lead")
         fields = plan_for(context, describe, sobject).fields
         view = render_contact(
