@@ -163,3 +163,27 @@ async def test_cases_need_record_creation(
     await setup(client, auth, connect, record_creation_enabled=False)
     refused = await post_case(client, auth, {"contact_id": ANA, "fields": {"Subject": "x"}})
     assert refused.status_code == 403 and refused.json()["code"] == "record_creation_disabled"
+
+
+async def test_an_alerting_rule_saves_a_case_with_allow_duplicates(
+    client: httpx.AsyncClient, auth: Any, connect: Any, sf_emulator: Any
+) -> None:
+    await setup(client, auth, connect)
+    await control(
+        sf_emulator,
+        "PUT",
+        f"/orgs/{ACME}/duplicate-rules",
+        [{"object": "Case", "fields": ["Subject", "ContactId"], "action": "alert"}],
+    )
+    body = {"contact_id": ANA, "fields": {"Subject": "Delivery of order 4471 is late"}}
+    refused = await post_case(client, auth, body)
+    assert refused.status_code == 409 and refused.json()["code"] == "salesforce_duplicate"
+    assert refused.json()["duplicates"][0].startswith("500")
+    saved = await post_case(client, auth, {**body, "allow_duplicates": True})
+    assert saved.status_code == 201, saved.text
+    same = [
+        c
+        for c in sf_emulator.org(ACME).objects["Case"].values()
+        if c["Subject"] == "Delivery of order 4471 is late"
+    ]
+    assert len(same) == 2
