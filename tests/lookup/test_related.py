@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers.contact_app import ACME, Connect
+from tests.helpers.emulator_control import hide_fields
 from tests.helpers.lookups import lookup, put_settings
 
 ANA_EMAIL = "ana.souza@example.com"
@@ -15,6 +16,7 @@ ANA_PHONE = "+60 12-345 6789"
 ANA = "0035g0000006SevAAE"
 SOUZA_TRADING = "0015g0000000AfJAAU"
 CARLA_EMAIL = "carla.jones@example.com"  # a Contact without an Account
+ADMIN = "0055g000000GR2fAAG"  # admin@acme.example, the user `connect` authorizes
 
 ACCOUNT = {"enabled": True, "fields": ["Name", "Industry", "Phone"]}
 OPPORTUNITIES = {
@@ -245,3 +247,29 @@ async def test_an_edit_keeps_the_related_records_and_another_org_is_unaffected(
     assert after["cached"] is True and sf_emulator.counters["api"] == 0
     assert after["related"] == first["related"]
     assert {f["name"]: f["value"] for f in after["contact"]["fields"]}["Title"] == "COO"
+
+
+async def test_a_field_the_profile_hides_later_is_left_out_not_a_5xx(
+    client, auth, connect: Connect, sf_emulator
+) -> None:
+    await connect("ws-1")
+    await put_settings(client, auth, related=ALL_ON)
+    before = (await lookup(client, auth, email=ANA_EMAIL)).json()
+    assert "Amount" in values(before["related"]["opportunities"][0])
+    # The connected user's profile now hides Opportunity.Amount and Case.Priority.
+    await hide_fields(
+        sf_emulator, ACME, ADMIN, "Integration Profile", Opportunity=["Amount"], Case=["Priority"]
+    )
+    sf_emulator.queries.clear()
+    after = await lookup(client, auth, phone=ANA_PHONE)  # not cached: asks Salesforce
+    assert after.status_code == 200, after.text
+    related = after.json()["related"]
+    assert [f["name"] for f in related["opportunities"][0]["fields"]] == [
+        "Name",
+        "StageName",
+        "CloseDate",
+    ]
+    assert [f["name"] for f in related["cases"][0]["fields"]] == ["CaseNumber", "Subject", "Status"]
+    # Once the describes were read again, no query names the hidden fields.
+    last = sf_emulator.queries[-1]
+    assert "Opportunities" in last and "Amount" not in last and "Priority" not in last
