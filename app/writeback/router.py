@@ -148,12 +148,7 @@ for _sobject in SOBJECTS:
     "it first among their open Cases at once, on every replica. Checks, duplicate rules and "
     "`Idempotency-Key` as for `POST .../contacts`; a Contact that does not exist is "
     "`salesforce_contact_not_found`.",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": CaseRequest.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_body(CaseRequest),
     responses=problem_responses(*CREATE_ERRORS, errors.SalesforceContactNotFound),
 )
 async def create_case(

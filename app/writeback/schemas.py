@@ -131,6 +131,7 @@ class CaseRequest(BaseModel):
         max_length=MAX_FIELDS_PER_CREATE,
         description="Createable Case fields by API name (Subject, Description, Origin, "
         "Priority...); not ContactId or AccountId.",
+        json_schema_extra=as_field_map,
     )
     allow_duplicates: AllowDuplicates = False
 
