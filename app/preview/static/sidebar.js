@@ -451,6 +451,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("refresh").addEventListener("click", refresh);
   $("connect").addEventListener("click", connect);
   $("editing").addEventListener("change", toggleEditing);
+  $("related").addEventListener("change", toggleRelated);
   $("workspace").addEventListener("change", mint);
   $("role").addEventListener("change", mint);
   $("token").addEventListener("change", () => { forget(); refresh(); });
