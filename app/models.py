@@ -114,8 +114,7 @@ class WorkspaceSettings(Base):
     # Write-back (app/writeback): each off until an owner or manager turns it on.
     record_creation_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     activity_logging_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Leads in the lookup (docs/api.md, "Fields and settings"); rows older than these columns
-    # got the defaults from the migration.
+    # Leads in the lookup (docs/api.md); older rows got the defaults from the migration.
     leads_enabled: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
@@ -124,6 +123,8 @@ class WorkspaceSettings(Base):
         default=lambda: list(DEFAULT_LEAD_VISIBLE_FIELDS),
         server_default=text(f"'{json.dumps(DEFAULT_LEAD_VISIBLE_FIELDS)}'"),
     )
+    # `related` and `record_creation` (docs/whole-customer.md); null: the defaults.
+    customer: Mapped[dict[str, object] | None] = mapped_column(JSONType)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -295,8 +296,7 @@ class ContactFieldEdit(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(64))
     organization_id: Mapped[str] = mapped_column(String(18))
-    # The record's id; `object` says what it is: a Contact or a Lead (their edits share this
-    # table and everything about them but the object).
+    # The record's id; `object` says what it is (Contact or Lead share all else of this table).
     contact_id: Mapped[str] = mapped_column(String(18))
     object: Mapped[str] = mapped_column(
         String(16), default="Contact", server_default=text("'Contact'")

@@ -20,7 +20,10 @@ Measured:
    cached lookup / minimal app, and Redis / in-process;
 2. uncached lookups over the emulator's injected latency (each request a new email), at
    concurrency 1 and 8, with the service's and the emulator's CPU per lookup;
-3. Salesforce calls per 1,000 lookups spread over 100 identifiers, issued concurrently.
+3. Salesforce calls per 1,000 lookups spread over 100 identifiers, issued concurrently;
+4. uncached lookups of matching Contacts with the related records (Account, open
+   Opportunities, open Cases) on, beside the same lookups with them off: p50/p99 over the
+   injected latency and Salesforce calls per lookup (bench/_related.py).
 
 `python bench/lookup.py [--seconds 5] [--rounds 3] [--concurrency 32] [--latency-ms 50]
 [--python-load]`
@@ -45,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import Settings  # noqa: E402
 from app.lookup.matching import email_query  # noqa: E402
+from bench import _related as related  # noqa: E402
 from bench._common import (  # noqa: E402
     LOAD_GRACE_SECONDS,
     UVICORN_FAST,
@@ -70,6 +74,7 @@ from bench._common import (  # noqa: E402
 from tests.helpers.factories import grant_from_emulator  # noqa: E402
 
 WORKSPACE = "ws-bench"
+RELATED_WORKSPACE = "ws-bench-related"
 ACME = "00D5g000003GIV7EAO"
 HOT_EMAIL = "ana.souza@example.com"
 UNCACHED_CONCURRENCY = (1, 8)
@@ -208,9 +213,11 @@ def main() -> None:
     ):
         env = service_env(database.url, emulator.url, LOOKUP_CACHE_TTL_SECONDS="600")
         username = emulator.default_username(ACME)
-        asyncio.run(connect_workspaces(database.url, emulator.url, {WORKSPACE: username}))
+        workspaces = {WORKSPACE: username, RELATED_WORKSPACE: username}
+        asyncio.run(connect_workspaces(database.url, emulator.url, workspaces))
         (service,) = stack.enter_context(running_services(env, 1, UVICORN_FAST))
         base_url = service.url
+        related.turn_related_on(base_url, RELATED_WORKSPACE)
         redis_url: str | None = None
         if store is not None:
             stack.callback(_forget_keys, store, prefix)
@@ -280,6 +287,18 @@ def main() -> None:
             figures["service_cpu_ms"] = (cpu_after[0] - cpu_before[0]) * 1000 / served
             figures["emulator_cpu_ms"] = (cpu_after[1] - cpu_before[1]) * 1000 / served
             uncached[uncached_concurrency] = figures
+
+        whole_customer = related.measure(
+            load,
+            emulator,
+            base_url,
+            {
+                "related records off (as before)": WORKSPACE,
+                "Account, Opportunities, Cases on": (RELATED_WORKSPACE),
+            },
+            seconds=UNCACHED_SECONDS,
+            latency_ms=options.latency_ms,
+        )
 
         # The same kind of query sent to the emulator directly, with no service in between:
         # what the emulator and the machine add on their own.
@@ -373,6 +392,7 @@ def main() -> None:
             f" emulator {figures['emulator_cpu_ms']:.2f} ms; the rest is waiting for one of"
             f" the {os.cpu_count()} CPUs (shared with the load generator, PostgreSQL, Redis)"
         )
+    related.report(whole_customer, options.latency_ms)
     per_thousand = mixed_calls * 1000 / max(1, mixed["requests"])
     print(
         f"1,000 concurrent lookups over 100 emails (Python load generator): {mixed_calls} "

@@ -56,15 +56,16 @@ async def ensure_connected(http: httpx.AsyncClient, page: Any, headers: dict[str
 
 
 async def ensure_editing(http: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any]:
-    """Editing on; answers the settings as they were."""
+    """Editing on, and the Account, open Opportunities and open Cases shown; answers the
+    settings as they were."""
     url = f"{BASE}/settings"
     answer = await http.get(url, headers=headers)
     answer.raise_for_status()
     before: dict[str, Any] = answer.json()
-    if not before["editing_enabled"]:
-        (
-            await http.put(url, json={**before, "editing_enabled": True}, headers=headers)
-        ).raise_for_status()
+    related = {name: {**part, "enabled": True} for name, part in before["related"].items()}
+    if not before["editing_enabled"] or related != before["related"]:
+        wanted = {**before, "editing_enabled": True, "related": related}
+        (await http.put(url, json=wanted, headers=headers)).raise_for_status()
     return before
 
 
@@ -85,7 +86,7 @@ async def restore(http: httpx.AsyncClient, headers: dict[str, str], changes: Cha
         if answer.status_code != 404:  # nothing_to_revert: the edit never reached Salesforce
             answer.raise_for_status()
     settings = changes.settings
-    if settings is not None and not settings["editing_enabled"]:
+    if settings is not None:
         (await http.put(f"{BASE}/settings", json=settings, headers=headers)).raise_for_status()
     if not changes.was_connected:
         (await http.delete(f"{BASE}/connection", headers=headers)).raise_for_status()
@@ -106,7 +107,7 @@ async def main(base_url: str, output: Path) -> None:
                 executable_path=executable, args=CHROMIUM_ARGS, headless=True
             )
             context = await browser.new_context(
-                viewport={"width": 800, "height": 760}, device_scale_factor=1
+                viewport={"width": 800, "height": 1200}, device_scale_factor=1
             )
             page = await context.new_page()
             changes = Changes(was_connected=await connected(http, headers))
@@ -134,6 +135,7 @@ async def take(page: Any, base_url: str, output: Path, changes: Changes) -> None
         changes.edited = str(link).rstrip("/").split("/")[-2]  # .../r/Contact/<id>/view
         await title.get_by_role("button", name="Save").click()
         await result.get_by_role("button", name="Revert Title").wait_for()
+    await result.locator("#related-cases .related-item").first.wait_for()
     await result.get_by_text("Edit history").click()
     await result.locator("#history-list li .change").first.wait_for()
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,12 @@ from app.edits.reader import MALFORMED_ID_CODES, ContactReader
 from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
 from app.edits.unchanged import answer_unchanged
-from app.edits.validation import canonical_record_id, check_editable, check_values
+from app.edits.validation import (
+    canonical_record_id,
+    check_editable,
+    check_person_fields,
+    check_values,
+)
 from app.edits.writer import RecordWriter, last_modified
 from app.salesforce.errors import (
     MalformedRequest,
@@ -64,6 +69,7 @@ from app.workspace.context import (
 )
 from app.workspace.describes import SObject
 from app.workspace.errors import with_salesforce_errors
+from app.workspace.person_accounts import is_person
 from app.workspace.service_base import ServiceParts, WorkspaceService
 
 logger = logging.getLogger("app.contacts.edits")
@@ -179,6 +185,8 @@ class EditService(WorkspaceService):
         record = await self._reader.read_and_settle(
             context, describe, plan, ref, credentials, [f.name for f in fields]
         )
+        if is_person(record):
+            check_person_fields(await self._describes.get(context, "Account"), fields)
         changes = [
             FieldChange(field.name, record.get(field.name), value)
             for field, value in checked
@@ -207,7 +215,10 @@ class EditService(WorkspaceService):
             "user_id": user_id,
         }
         await self._settle(
-            self._writer.update(context, ref, written, since, credentials), ref.sobject, ids, log
+            self._writer.update(context, ref, written, since, credentials, record),
+            ref.sobject,
+            ids,
+            log,
         )
         try:
             await edit_history.mark_applied(self._db, ids)
@@ -258,6 +269,8 @@ class EditService(WorkspaceService):
         record = await self._reader.read_and_settle(
             context, describe, plan, ref, credentials, [field.name]
         )
+        if is_person(record):
+            check_person_fields(await self._describes.get(context, "Account"), [field])
         edit = await edit_history.latest_unreverted(self._db, ref, field.name)
         if edit is None:
             raise app_errors.NothingToRevert(
@@ -290,7 +303,7 @@ class EditService(WorkspaceService):
             logger.info("contacts.revert.already_in_place", extra=log)
             return await self._writer.publish(context, plan, record, ref)
         try:
-            await self._writer.update(context, ref, written, since, credentials)
+            await self._writer.update(context, ref, written, since, credentials, record)
         except PreconditionFailed:
             await edit_history.abandon_revert(self._db, edit.id)
             logger.info("contacts.revert.conflict", extra=log)

@@ -14,6 +14,7 @@ from app.workspace.contacts import visible_fields
 from app.workspace.context import WorkspaceContext
 from app.workspace.describes import NOT_EDITABLE_TYPES, ContactDescribe, ContactField, SObject
 from app.workspace.field_values import InvalidValue, normalize
+from app.workspace.person_accounts import account_field
 
 ID_PREFIXES: dict[SObject, str] = {"Contact": CONTACT_PREFIX, "Lead": LEAD_PREFIX}
 
@@ -93,3 +94,23 @@ def check_values(fields: list[ContactField], values: list[Any]) -> list[tuple[Co
             errors=[{"field": f"fields.{p['field']}", "message": p["message"]} for p in problems],
         )
     return checked
+
+
+def check_person_fields(account: ContactDescribe, fields: Iterable[ContactField]) -> None:
+    """A person account's fields are written on its Account (docs/whole-customer.md): 422
+    `field_not_editable` for those without an Account counterpart the Account describe
+    shows."""
+    refused = [
+        f.name
+        for f in fields
+        if (target := account_field(f.name)) is None or account.field(target) is None
+    ]
+    if refused:
+        raise app_errors.FieldNotEditable(
+            "This Contact is a person account, whose fields are written on its Account, and "
+            "the Account has no counterpart of: " + ", ".join(refused),
+            errors=[
+                {"field": name, "message": f"{name} has no person account counterpart"}
+                for name in refused
+            ],
+        )

@@ -19,6 +19,7 @@ from app.salesforce.values import parse_datetime
 from app.workspace.contacts import ContactRef, ContactView, Plan, render_contact
 from app.workspace.context import ContextChanged, WorkspaceContext
 from app.workspace.lookup_cache import LookupCache
+from app.workspace.person_accounts import is_person, on_account
 
 logger = logging.getLogger("app.contacts.edits")
 
@@ -46,12 +47,21 @@ class RecordWriter:
         values: dict[str, Any],
         since: datetime,
         credentials: Credentials,
+        record: dict[str, Any] | None = None,
     ) -> None:
-        """PATCH with `If-Unmodified-Since`: a change made since `since` answers 412."""
+        """PATCH with `If-Unmodified-Since`: a change made since `since` answers 412. A
+        person account's Contact (`record` as read) is written through its Account, each
+        field under its person name (docs/whole-customer.md); the history keeps the Contact's
+        names."""
+        sobject: str = ref.sobject
+        record_id = ref.contact_id
+        if ref.sobject == "Contact" and is_person(record):
+            assert record is not None
+            sobject, record_id, values = "Account", str(record["AccountId"]), on_account(values)
         await self._salesforce.update_record(
             context.workspace_id,
-            ref.sobject,
-            ref.contact_id,
+            sobject,
+            record_id,
             values,
             if_unmodified_since=since,
             credentials=credentials,

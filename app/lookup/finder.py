@@ -111,7 +111,7 @@ class Finder:
                 calls.append(self._search(matching.phone_search(phone, searchable)))
             if recent_query:
                 calls.append(
-                    self._query(
+                    self.query(
                         matching.recent_phone_query("Contact", contact, since, phone, phones)
                     )
                 )
@@ -145,7 +145,7 @@ class Finder:
             recent = (since, phone) if phone is not None else None
             records = await self._by_email("Lead", selected, email, recent, phones)
         elif phone is not None:
-            records = await self._query(
+            records = await self.query(
                 matching.recent_phone_query("Lead", selected, since, phone, phones)
             )
         else:
@@ -175,7 +175,7 @@ class Finder:
         if recent is not None and self.splits.split(org, sobject):
             return await self._split(sobject, selected, email, recent, phones)
         try:
-            return await self._query(matching.email_query(sobject, selected, email, recent, phones))
+            return await self.query(matching.email_query(sobject, selected, email, recent, phones))
         except QueryTimeout:
             if recent is None:
                 raise  # nothing left to split
@@ -196,12 +196,12 @@ class Finder:
     ) -> list[Record]:
         since, phone = recent
         by_email, by_phone = await asyncio.gather(
-            self._query(matching.email_query(sobject, selected, email, None, phones)),
-            self._query(matching.recent_phone_query(sobject, selected, since, phone, phones)),
+            self.query(matching.email_query(sobject, selected, email, None, phones)),
+            self.query(matching.recent_phone_query(sobject, selected, since, phone, phones)),
         )
         return [*by_email, *by_phone]
 
-    async def _query(self, soql: str) -> list[Record]:
+    async def query(self, soql: str) -> list[Record]:
         return await self.salesforce.query(self.workspace_id, soql, credentials=self.credentials)
 
     async def _search(self, sosl: str) -> list[Record]:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from app.errors import ValidationFailed
+from app.lookup.related import RelatedView
 from app.workspace.contacts import ContactView
 
 MAX_EMAIL_LENGTH = 320
@@ -131,3 +132,9 @@ class LookupResponse(BaseModel):
         "older cached answer is served instead.",
     )
     fetched_at: datetime = Field(description="When this answer was read from Salesforce.")
+    related: RelatedView | None = Field(
+        default=None,
+        description="With a Contact matched and a `related` part enabled in the settings: "
+        "its Account, open Opportunities and open Cases (only the enabled parts). Absent "
+        "otherwise.",
+    )

@@ -21,6 +21,14 @@ from app.errors import TooManyRequests
 from app.kit.clocks import Now, utc_now
 from app.lookup import matching
 from app.lookup.finder import Finder, Found, SplitMemory
+from app.lookup.related import (
+    OBJECT_OF,
+    RelatedPlan,
+    related_plan,
+    related_records,
+    related_soql,
+    render_related,
+)
 from app.lookup.schemas import LookupResponse
 from app.observability import CACHE_EVENTS
 from app.salesforce.errors import MalformedRequest, RequestLimitExceeded, SalesforceUnavailable
@@ -82,9 +90,12 @@ class LookupService(WorkspaceService):
         self._splits = SplitMemory(now)
         # Plans per (describe, visible fields, matching): the describe is kept in the value so
         # its id() cannot be reused while the entry lives.
-        self._plans: dict[tuple[int, tuple[str, ...], str], tuple[ContactDescribe, Plan]] = {}
-        self._variants: dict[tuple[str, str], str] = {}
-        self._rendered: dict[tuple[object, ...], tuple[LookupEntry, Plan, LookupResponse]] = {}
+        self._plans: dict[tuple[object, ...], tuple[ContactDescribe, Plan]] = {}
+        self._related_plans: dict[tuple[object, ...], tuple[object, RelatedPlan | None]] = {}
+        self._variants: dict[tuple[str, str, str], str] = {}
+        self._rendered: dict[
+            tuple[object, ...], tuple[LookupEntry, Plan, RelatedPlan | None, LookupResponse]
+        ] = {}
         # The JSON of memoised (cached) answers, by the answer object's id.
         self._json: dict[int, tuple[LookupResponse, bytes]] = {}
 
@@ -102,9 +113,14 @@ class LookupService(WorkspaceService):
         held = self._json.get(id(answer))
         if held is not None and held[0] is answer:
             return held[1]
-        # `lead` is set only while Leads are enabled; otherwise the answer has no such key.
-        exclude = None if "lead" in answer.model_fields_set else {"lead"}
-        body = answer.model_dump_json(exclude=exclude).encode()
+        # `lead` is set only while Leads are enabled, `related` only with a Contact matched
+        # and a related part enabled; otherwise the answer has no such key.
+        exclude: dict[str, Any] = {
+            k: True for k in ("lead", "related") if k not in answer.model_fields_set
+        }
+        if answer.related is not None and answer.related.disabled():
+            exclude["related"] = dict.fromkeys(answer.related.disabled(), True)
+        body = answer.model_dump_json(exclude=exclude or None).encode()
         if answer.cached:
             if len(self._json) >= RENDER_MEMO_SIZE:
                 self._json.clear()
@@ -115,7 +131,9 @@ class LookupService(WorkspaceService):
         self, context: WorkspaceContext, email: str | None, phone: str | None
     ) -> LookupResponse:
         connection_id = require_connected(context)
-        plans = {"Contact": self._plan(context, await self._describes.get(context), "Contact")}
+        contact_describe = await self._describes.get(context)
+        plans = {"Contact": self._plan(context, contact_describe, "Contact")}
+        related = await self._related_plan(context, contact_describe)
         if context.settings.leads.enabled:
             lead_describe = await self._describes.get(context, "Lead")
             plans["Lead"] = self._plan(context, lead_describe, "Lead")
@@ -132,12 +150,14 @@ class LookupService(WorkspaceService):
             kind, value = "email", matching.normalize_email(email)
         else:
             kind, value = "phone", str(phone_key)
-        key = LookupKey(context.workspace_id, str(connection_id), kind, value, self._variant(plans))
+        key = LookupKey(
+            context.workspace_id, str(connection_id), kind, value, self._variant(plans, related)
+        )
 
         async def load() -> LookupEntry:
             await self._spend_allowed(context)
             try:
-                entry = await self._load(context, plans, email, phone_query)
+                entry = await self._load(context, plans, related, email, phone_query)
             except MalformedRequest as exc:
                 if exc.error_code != "INVALID_FIELD":
                     raise
@@ -150,12 +170,13 @@ class LookupService(WorkspaceService):
         (STALE if result.stale else HIT if result.cached else MISS).inc()
         unreadable = phone is not None and phone_query is None
         if not result.cached:
-            return self._render(context, plans, result, unreadable)
+            return self._render(context, plans, related, result, unreadable)
         # A cache hit renders the same answer every time: reuse it while entry and plan hold.
         plan = plans.get(result.entry.sobject) or plans["Contact"]
         memo_key = (
             id(result.entry),
             id(plan),
+            id(related),
             context.settings.editing_enabled,
             context.settings.leads.enabled,
             context.instance_url,
@@ -163,12 +184,12 @@ class LookupService(WorkspaceService):
             unreadable,
         )
         held = self._rendered.get(memo_key)
-        if held is not None and held[0] is result.entry and held[1] is plan:
-            return held[2]
-        answer = self._render(context, plans, result, unreadable)
+        if held is not None and held[0] is result.entry and held[1] is plan and held[2] is related:
+            return held[3]
+        answer = self._render(context, plans, related, result, unreadable)
         if len(self._rendered) >= RENDER_MEMO_SIZE:
             self._rendered.clear()
-        self._rendered[memo_key] = (result.entry, plan, answer)
+        self._rendered[memo_key] = (result.entry, plan, related, answer)
         return answer
 
     async def _spend_allowed(self, context: WorkspaceContext) -> None:
@@ -184,7 +205,7 @@ class LookupService(WorkspaceService):
     def _plan(self, context: WorkspaceContext, describe: ContactDescribe, sobject: SObject) -> Plan:
         settings = context.settings
         visible = settings.visible_fields if sobject == "Contact" else settings.leads.visible_fields
-        memo_key = (id(describe), visible, settings.phone_matching)
+        memo_key = (id(describe), visible, settings.phone_matching, settings.related)
         held = self._plans.get(memo_key)
         if held is not None and held[0] is describe:
             return held[1]
@@ -194,13 +215,42 @@ class LookupService(WorkspaceService):
         self._plans[memo_key] = (describe, plan)
         return plan
 
-    def _variant(self, plans: dict[str, Plan]) -> str:
-        """What a cached answer was computed with: the Contact plan, and the Lead plan when
-        Leads are looked in (so no answer computed without Leads serves one with them)."""
+    async def _related_plan(
+        self, context: WorkspaceContext, contact: ContactDescribe
+    ) -> RelatedPlan | None:
+        """What to show around a matched Contact; None with every part off. The describes
+        are those saving the settings fetched (shared like the Contact's)."""
+        chosen = context.settings.related
+        if not chosen.any_enabled:
+            return None
+        describes = {
+            OBJECT_OF[name]: await self._describes.get(context, OBJECT_OF[name])
+            for name, part in chosen.parts().items()
+            if part.enabled
+        }
+        held_describes = (contact, *describes.values())
+        memo_key = (*(id(d) for d in held_describes), chosen)
+        held = self._related_plans.get(memo_key)
+        if held is not None and held[0] == held_describes:
+            return held[1]
+        plan = related_plan(chosen, contact, describes)
+        if len(self._related_plans) >= PLAN_MEMO_SIZE:
+            self._related_plans.clear()
+        self._related_plans[memo_key] = (held_describes, plan)
+        return plan
+
+    def _variant(self, plans: dict[str, Plan], related: RelatedPlan | None = None) -> str:
+        """What a cached answer was computed with: the Contact plan, the Lead plan when
+        Leads are looked in (so no answer computed without Leads serves one with them), and
+        the related records shown."""
         lead = plans.get("Lead")
-        if lead is None:
+        if lead is None and related is None:
             return plans["Contact"].variant
-        memo_key = (plans["Contact"].variant, lead.variant)
+        memo_key = (
+            plans["Contact"].variant,
+            lead.variant if lead else "",
+            related.variant if related else "",
+        )
         held = self._variants.get(memo_key)
         if held is None:
             if len(self._variants) >= PLAN_MEMO_SIZE:
@@ -231,6 +281,7 @@ class LookupService(WorkspaceService):
         self,
         context: WorkspaceContext,
         plans: dict[str, Plan],
+        related: RelatedPlan | None,
         email: str | None,
         phone: matching.PhoneQuery | None,
     ) -> LookupEntry:
@@ -246,18 +297,35 @@ class LookupService(WorkspaceService):
         now = datetime.now(UTC)
         if not found.records or found.sobject is None:
             return LookupEntry(matched_on=None, record=None, other_matches=0, fetched_at=now)
+        record = matching.trimmed(found.records[0], plans[found.sobject].selected)
+        around = None
+        if related is not None and found.sobject == "Contact":
+            around = await self._related(finder, related, record)
         return LookupEntry(
             matched_on=found.matched_on,
-            record=matching.trimmed(found.records[0], plans[found.sobject].selected),
+            record=record,
             other_matches=len(found.records) - 1,
             fetched_at=now,
             sobject=found.sobject,
+            related=around,
         )
+
+    @staticmethod
+    async def _related(
+        finder: Finder, plan: RelatedPlan, contact: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The Contact's related records: one Salesforce call at most (app.lookup.related)."""
+        account_id = contact.get("AccountId") if plan.has_account else None
+        account_id = str(account_id) if account_id else None
+        soql = related_soql(plan, str(contact["Id"]), account_id)
+        rows = await finder.query(soql) if soql is not None else None
+        return related_records(plan, rows, account_id)
 
     @staticmethod
     def _render(
         context: WorkspaceContext,
         plans: dict[str, Plan],
+        related: RelatedPlan | None,
         result: CacheResult,
         unreadable_phone: bool,
     ) -> LookupResponse:
@@ -286,6 +354,10 @@ class LookupService(WorkspaceService):
         sobject: SObject = "Lead" if entry.sobject == "Lead" else "Contact"
         plan = plans.get(sobject) or plans["Contact"]
         view = render_contact(context, plan.fields, record, entry.revertible, sobject)
+        around: dict[str, Any] = {}
+        if related is not None and sobject == "Contact":
+            held = entry.related or {}
+            around = {"related": render_related(related, context.instance_url, held)}
         return LookupResponse(
             matched=True,
             matched_on=entry.matched_on,  # type: ignore[arg-type]
@@ -296,4 +368,5 @@ class LookupService(WorkspaceService):
             cached=result.cached,
             stale=result.stale,
             fetched_at=entry.fetched_at,
+            **around,
         )

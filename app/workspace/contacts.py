@@ -22,6 +22,7 @@ from app.models import ContactFieldEdit, EditStatus
 from app.salesforce.values import parse_datetime
 from app.workspace.context import WorkspaceContext
 from app.workspace.describes import ContactDescribe, ContactField, SObject
+from app.workspace.person_accounts import account_field, is_person
 
 # Always selected: the winner needs an id and a date, and picking needs the identifiers
 # (those the connected user can see: field-level security may hide any but Id).
@@ -63,6 +64,49 @@ class ContactView(BaseModel):
     url: str = Field(description="The record's Lightning page (View in Salesforce).")
     last_modified_at: datetime | None
     fields: list[ContactFieldValue] = Field(description="In the order of `visible_fields`.")
+    person_account: bool = Field(
+        default=False,
+        exclude_if=lambda value: not value,
+        description="Present (true) only for a person account's Contact, in an org with "
+        "Person Accounts: `url` opens the Account, edits are written to it.",
+    )
+
+
+def field_value(
+    f: ContactField, record: dict[str, Any], *, editable: bool, revertible: bool
+) -> ContactFieldValue:
+    """One field of a record as answers show it (the value as Salesforce answered it)."""
+    return ContactFieldValue(
+        name=f.name,
+        label=f.label,
+        type=f.type,
+        value=record.get(f.name),
+        editable=editable,
+        revertible=revertible,
+    )
+
+
+class RecordView(BaseModel):
+    """A record shown read-only beside the Contact (its Account, Opportunities, Cases)."""
+
+    id: str = Field(examples=["5005g00000AbCdEAAV"])
+    url: str = Field(description="The record's Lightning page.")
+    fields: list[ContactFieldValue] = Field(description="In the order of the settings.")
+
+
+def record_view(
+    instance_url: str | None,
+    sobject: str,
+    fields: Iterable[ContactField],
+    record: dict[str, Any],
+) -> RecordView:
+    """`record` (with its `Id`) as a read-only RecordView of the given fields."""
+    record_id = str(record["Id"])
+    return RecordView(
+        id=record_id,
+        url=f"{instance_url}/lightning/r/{sobject}/{record_id}/view",
+        fields=[field_value(f, record, editable=False, revertible=False) for f in fields],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +137,18 @@ def visible_fields(context: WorkspaceContext, sobject: SObject) -> tuple[str, ..
     return settings.visible_fields if sobject == "Contact" else settings.leads.visible_fields
 
 
+def contact_extras(context: WorkspaceContext, describe: ContactDescribe) -> tuple[str, ...]:
+    """Contact fields selected though not shown: `IsPersonAccount` where the org has Person
+    Accounts, and `AccountId` for them and for the related Account and Opportunities
+    (docs/whole-customer.md). Only fields the describe shows."""
+    person = describe.field("IsPersonAccount") is not None
+    related = context.settings.related
+    wanted = ["IsPersonAccount"] if person else []
+    if person or related.account.enabled or related.opportunities.enabled:
+        wanted.append("AccountId")
+    return tuple(n for n in wanted if describe.field(n) is not None)
+
+
 def plan_for(
     context: WorkspaceContext, describe: ContactDescribe, sobject: SObject = "Contact"
 ) -> Plan:
@@ -103,7 +159,8 @@ def plan_for(
     )
     # A field the connected user's describe does not show is never queried (10.3).
     base = [n for n in BASE_FIELDS if n == "Id" or describe.field(n) is not None]
-    selected = selected_fields((f.name for f in fields), base)
+    extras = contact_extras(context, describe) if sobject == "Contact" else ()
+    selected = selected_fields((*(f.name for f in fields), *extras), base)
     return Plan(fields, selected, variant(selected, context.settings.phone_matching))
 
 
@@ -114,20 +171,22 @@ def render_contact(
     revertible: frozenset[str] = frozenset(),
     sobject: SObject = "Contact",
 ) -> ContactView:
-    """The `contact` (or `lead`) object for a record (values as Salesforce answered them)."""
+    """The `contact` (or `lead`) object for a record (values as Salesforce answered them).
+    A person account's Contact opens its Account (docs/whole-customer.md)."""
     editing = context.settings.editing_enabled
     contact_id = str(record["Id"])
+    person = is_person(record)
+    page = f"Account/{record['AccountId']}" if person else f"{sobject}/{contact_id}"
     return ContactView(
         id=contact_id,
-        url=f"{context.instance_url}/lightning/r/{sobject}/{contact_id}/view",
+        url=f"{context.instance_url}/lightning/r/{page}/view",
+        person_account=person,
         last_modified_at=parse_datetime(record.get("LastModifiedDate")),
         fields=[
-            ContactFieldValue(
-                name=f.name,
-                label=f.label,
-                type=f.type,
-                value=record.get(f.name),
-                editable=editing and f.editable,
+            field_value(
+                f,
+                record,
+                editable=editing and f.editable and (not person or bool(account_field(f.name))),
                 revertible=editing and f.editable and f.name in revertible,
             )
             for f in fields

@@ -28,6 +28,7 @@ from app.models import (
     WorkspaceSettings,
 )
 from app.workspace import repository
+from app.workspace.related_settings import CustomerSettings, RelatedSettings
 
 CONTEXT_TTL_SECONDS = 5.0
 CONTEXT_MAX_WORKSPACES = 50_000
@@ -56,6 +57,11 @@ class SettingsSnapshot:
     record_creation_enabled: bool = False
     activity_logging_enabled: bool = False
     leads: LeadSettings = field(default_factory=LeadSettings)
+    customer: CustomerSettings = field(default_factory=CustomerSettings)
+
+    @property
+    def related(self) -> RelatedSettings:
+        return self.customer.related
 
     @classmethod
     def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
@@ -81,6 +87,7 @@ class SettingsSnapshot:
                     else row.leads_visible_fields
                 ),
             ),
+            customer=CustomerSettings.from_json(row.customer),
         )
 
 

@@ -31,6 +31,9 @@ DESCRIBE_MAX_CONNECTIONS = 10_000
 # The objects the service reads and shows: a Contact, or (when enabled) an unconverted Lead.
 SObject = Literal["Contact", "Lead"]
 SOBJECTS: tuple[SObject, ...] = ("Contact", "Lead")
+# Every object whose describe the service reads: those two, and the records shown around a
+# Contact (docs/whole-customer.md).
+Described = Literal["Contact", "Lead", "Account", "Opportunity", "Case"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +123,7 @@ def _default_value(raw: dict[str, Any]) -> str | None:
     return None
 
 
-_Key = tuple[str, uuid.UUID, SObject]
+_Key = tuple[str, uuid.UUID, Described]
 
 
 @dataclass(slots=True)
@@ -146,14 +149,16 @@ class DescribeCache:
     _loads: SingleFlight[_Key, ContactDescribe] = field(init=False, default_factory=SingleFlight)
     _generation: dict[str, int] = field(init=False, default_factory=dict)
 
-    async def get(self, context: WorkspaceContext, sobject: SObject = "Contact") -> ContactDescribe:
+    async def get(
+        self, context: WorkspaceContext, sobject: Described = "Contact"
+    ) -> ContactDescribe:
         """The connection's describe of `sobject`; the caller has checked the workspace is
         connected."""
         assert context.connection_id is not None
         return await self.get_for(context.workspace_id, context.connection_id, sobject)
 
     async def get_for(
-        self, workspace_id: str, connection_id: uuid.UUID, sobject: SObject = "Contact"
+        self, workspace_id: str, connection_id: uuid.UUID, sobject: Described = "Contact"
     ) -> ContactDescribe:
         """The describe of this connection of the workspace (ContextChanged if it is not the
         workspace's current one)."""

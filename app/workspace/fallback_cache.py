@@ -18,10 +18,11 @@ up to LOOKUP_CACHE_TTL_SECONDS, as with a single replica and no Redis at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 from app.workspace.lookup_cache import (
     CacheResult,
+    ContactChange,
     Loader,
     LookupEntry,
     LookupKey,
@@ -83,10 +84,10 @@ class FallbackLookupCache:
         return await self._local.contact_entry(workspace_id, contact_id)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
-        await self._local.update_contact(workspace_id, record, revertible=revertible)
-        await self.shared.update_contact(workspace_id, record, revertible=revertible)
+        await self._local.update_contact(workspace_id, record, **change)
+        await self.shared.update_contact(workspace_id, record, **change)
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
         await self._local.forget_identifiers(workspace_id, identifiers)

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from cachetools import TTLCache
 
@@ -57,6 +57,9 @@ class LookupEntry:
     # edit history with the record, so a cached answer needs no database round-trip.
     revertible: frozenset[str] = frozenset()
     sobject: str = "Contact"  # what `record` is: a Contact or (Leads enabled) a Lead
+    # The Contact's Account, open Opportunities and Cases (docs/whole-customer.md), cached
+    # and dropped with it; None when no related part is enabled.
+    related: dict[str, Any] | None = None
 
     @property
     def contact_id(self) -> str | None:
@@ -87,19 +90,48 @@ Loader = Callable[[], Awaitable[LookupEntry]]
 StaleOn = tuple[type[BaseException], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """A Case just opened for the Contact through the service: its fields as the lookup
+    keeps them (`Id` and the shown ones), and how many open Cases an answer holds."""
+
+    record: dict[str, Any]
+    limit: int
+
+
+def with_new_case(related: dict[str, Any] | None, case: NewCase) -> dict[str, Any] | None:
+    """The related records with the new Case first among the open Cases (newest first),
+    where the answer shows Cases at all."""
+    if related is None or not isinstance(related.get("cases"), list):
+        return related
+    others = [c for c in related["cases"] if c.get("Id") != case.record.get("Id")]
+    return {**related, "cases": [case.record, *others][: case.limit]}
+
+
+class ContactChange(TypedDict, total=False):
+    """What else an update of a contact's cached entries brings besides its field values."""
+
+    revertible: frozenset[str] | None  # the fields that can now be reverted
+    new_case: NewCase | None  # a Case just opened for the contact
+
+
 def refreshed_entry(
     entry: LookupEntry,
     record: dict[str, Any],
     fetched_at: datetime,
-    revertible: frozenset[str] | None,
+    revertible: frozenset[str] | None = None,
+    new_case: NewCase | None = None,
 ) -> LookupEntry:
-    """`entry` with the selected fields that `record` (fresh from Salesforce) carries."""
+    """`entry` with the selected fields that `record` (fresh from Salesforce) carries (and,
+    with `new_case`, that Case among its open ones)."""
     assert entry.record is not None
     merged = {
         name: record[name] if name in record and name != "attributes" else value
         for name, value in entry.record.items()
     }
     updated = replace(entry, record=merged, fetched_at=fetched_at)
+    if new_case is not None:
+        updated = replace(updated, related=with_new_case(updated.related, new_case))
     return updated if revertible is None else replace(updated, revertible=revertible)
 
 
@@ -127,10 +159,10 @@ class LookupCache(Protocol):
         or None (an edit that changes nothing is answered from it without a call)."""
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
-        """Write the given field values (and, when given, the revertible fields) into every
-        entry holding the record's contact."""
+        """Write the given field values (and, when given, the revertible fields, or a Case
+        just opened for the contact) into every entry holding the record's contact."""
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
         """Drop every entry of the workspace looked up with one of these normalized emails or
@@ -205,7 +237,7 @@ class MemoryLookupCache:
         return latest_record(self._fresh_entry(key) for key in keys)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
         # A record without an id finds no entry: only non-empty contact ids are indexed.
         contact_id = str(record.get("Id") or "")
@@ -213,7 +245,7 @@ class MemoryLookupCache:
             entry = self._stale.get(key)
             if entry is None or entry.record is None:
                 continue
-            self._store(key, refreshed_entry(entry, record, self._now(), revertible))
+            self._store(key, refreshed_entry(entry, record, self._now(), **change))
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:
         for identifier in identifiers:
@@ -283,10 +315,12 @@ class MemoryLookupCache:
 
 __all__ = [
     "CacheResult",
+    "ContactChange",
     "LookupCache",
     "LookupEntry",
     "LookupKey",
     "MemoryLookupCache",
+    "NewCase",
     "StaleOn",
     "key_identifiers",
     "latest_record",

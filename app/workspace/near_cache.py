@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from app.kit.clocks import Clock, monotonic
 from app.salesforce.values import id15
 from app.workspace.lookup_cache import (
     CacheResult,
+    ContactChange,
     Loader,
     LookupCache,
     LookupEntry,
@@ -115,13 +116,13 @@ class NearLookupCache:
         return await self.shared.contact_entry(workspace_id, contact_id)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
         contact_id = str(record.get("Id") or "") or None
         await self._changing(
             workspace_id,
             contact_id,
-            self.shared.update_contact(workspace_id, record, revertible=revertible),
+            self.shared.update_contact(workspace_id, record, **change),
         )
 
     async def forget_identifiers(self, workspace_id: str, identifiers: frozenset[str]) -> None:

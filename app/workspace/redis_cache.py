@@ -29,7 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from redis.asyncio import Redis
 
@@ -39,6 +39,7 @@ from app.workspace.context import ContextChanged
 from app.workspace.lookup_cache import (
     DEFAULT_STALE_SECONDS,
     CacheResult,
+    ContactChange,
     Loader,
     LookupEntry,
     LookupKey,
@@ -180,7 +181,7 @@ class RedisLookupCache:
         return latest_record(self._decode(raw) for raw, ttl in held if ttl > fresh_above)
 
     async def update_contact(
-        self, workspace_id: str, record: dict[str, Any], *, revertible: frozenset[str] | None = None
+        self, workspace_id: str, record: dict[str, Any], **change: Unpack[ContactChange]
     ) -> None:
         contact_id = str(record.get("Id") or "")
         if not contact_id:
@@ -198,7 +199,7 @@ class RedisLookupCache:
                     entry = decode_entry(raw if isinstance(raw, bytes) else raw.encode())
                     if entry.record is None:
                         continue
-                    fresh = refreshed_entry(entry, record, self._now(), revertible)
+                    fresh = refreshed_entry(entry, record, self._now(), **change)
                     pipe.set(f"{base}:e:{digest}", encode_entry(fresh), px=self._stale_ms)
                 await pipe.execute()
         except REDIS_FAILURES as exc:
@@ -221,9 +222,8 @@ class RedisLookupCache:
         try:
             generation = int(await self._redis.incr(self._generation_key(workspace_id)))
         except REDIS_FAILURES as exc:
-            # The keys carry the connection id and the query shape, so a reconnect or a
-            # settings change reads different entries anyway; edits made meanwhile are not
-            # reflected until the TTL passes.
+            # Keys carry the connection id and query shape: a reconnect or settings change
+            # reads other entries anyway; edits made meanwhile show once the TTL passes.
             self._health.failed("purge_workspace", exc)
             return
         self._seen[workspace_id] = str(generation)

@@ -136,6 +136,7 @@ def encode_entry(entry: LookupEntry) -> bytes:
             "f": entry.fetched_at.isoformat(),
             "v": sorted(entry.revertible),
             "s": entry.sobject,
+            **({"a": entry.related} if entry.related is not None else {}),
         },
         separators=(",", ":"),
         ensure_ascii=False,
@@ -151,6 +152,7 @@ def decode_entry(raw: bytes) -> LookupEntry:
         fetched_at=datetime.fromisoformat(data["f"]),
         revertible=frozenset(data.get("v") or ()),
         sobject=data.get("s") or "Contact",
+        related=data.get("a"),
     )
 
 

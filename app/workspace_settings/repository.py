@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import WorkspaceSettings
 from app.workspace.context import SettingsSnapshot
+from app.workspace.related_settings import CustomerSettings
 from app.workspace_settings.schemas import SettingsUpdate
 
 
@@ -18,6 +19,7 @@ async def save(
     new: SettingsUpdate,
     visible: list[str],
     lead_visible: list[str] | None,
+    customer: CustomerSettings,
     user_id: str,
 ) -> SettingsSnapshot:
     """Replace the workspace's settings (the row locked meanwhile); `auto_create_enabled_at`
@@ -53,6 +55,7 @@ async def save(
         if new.leads is not None and lead_visible is not None:
             row.leads_enabled = new.leads.enabled
             row.leads_visible_fields = lead_visible
+        row.customer = customer.to_json()
         row.updated_by = user_id
         await session.flush()
         return SettingsSnapshot.from_row(row)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from app import errors
 from app.deps import AnyMember, Manager, WorkspaceSettingsServiceDep
 from app.openapi import AUTH_ERRORS, SALESFORCE_READ_ERRORS, problem_responses
-from app.workspace.describes import SObject
+from app.workspace.describes import Described
 from app.workspace_settings.schemas import ContactFieldOut, SettingsDocument, SettingsUpdate
 
 router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["settings"])
@@ -18,15 +18,19 @@ router = APIRouter(prefix="/v1/workspaces/{workspace_id}/salesforce", tags=["set
 @router.get(
     "/fields",
     response_model=list[ContactFieldOut],
-    summary="Contact (or Lead) fields from Salesforce's describe",
+    summary="Contact (Lead, Account, Opportunity, Case) fields from Salesforce's describe",
     responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
 )
 async def list_fields(
     caller: AnyMember,
     service: WorkspaceSettingsServiceDep,
     sobject: Annotated[
-        SObject,
-        Query(alias="object", description="Whose fields: `Contact` (default) or `Lead`."),
+        Described,
+        Query(
+            alias="object",
+            description="Whose fields: `Contact` (default), `Lead`, or the related records' "
+            "`Account`, `Opportunity`, `Case`.",
+        ),
     ] = "Contact",
 ) -> list[ContactFieldOut]:
     return await service.fields(caller.workspace_id, sobject)
@@ -48,7 +52,9 @@ async def get_settings(caller: AnyMember, service: WorkspaceSettingsServiceDep) 
     summary="Replace the whole settings document",
     description="Owner or manager. Changing `visible_fields` (or `leads.visible_fields`) "
     "checks every name against the Contact (or Lead) describe, so it needs a Salesforce "
-    "connection. `leads` may be omitted: the stored value is kept.",
+    "connection; so does an enabled `related` part (its fields are checked against the "
+    "Account, Opportunity or Case describe). `leads`, `related` and `record_creation` may be "
+    "omitted: the stored value is kept.",
     responses=problem_responses(*AUTH_ERRORS, errors.ValidationFailed, *SALESFORCE_READ_ERRORS),
 )
 async def put_settings(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 from pydantic.json_schema import SkipJsonSchema
+
+from app.workspace.related_settings import MAX_LIMIT
 
 
 class PicklistValueOut(BaseModel):
@@ -69,6 +71,44 @@ class LeadSettingsDocument(BaseModel):
     )
 
 
+class RelatedAccountDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool = Field(description="Show the matched Contact's Account.")
+    fields: list[FieldName] = Field(
+        min_length=1, max_length=30, description="Account fields, in order."
+    )
+
+
+class RelatedListDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool
+    fields: list[FieldName] = Field(min_length=1, max_length=30, description="In order.")
+    limit: StrictInt = Field(ge=1, le=MAX_LIMIT, description="At most this many records.")
+
+
+class RelatedDocument(BaseModel):
+    """What the lookup shows around a matched Contact (docs/whole-customer.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: RelatedAccountDocument
+    opportunities: RelatedListDocument = Field(
+        description="The open Opportunities of the Contact's Account, soonest CloseDate first."
+    )
+    cases: RelatedListDocument = Field(description="The Contact's open Cases, newest first.")
+
+
+class RecordCreationDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    person_accounts: StrictBool = Field(
+        description="In an org with Person Accounts, `POST .../contacts` creates a person "
+        "account (and answers its person Contact)."
+    )
+
+
 class SettingsDocument(BaseModel):
     """The whole settings document, as stored (defaults when never saved)."""
 
@@ -91,6 +131,20 @@ class SettingsDocument(BaseModel):
                         "enabled": False,
                         "visible_fields": ["Name", "Company", "Email", "Phone", "Status"],
                     },
+                    "related": {
+                        "account": {"enabled": True, "fields": ["Name", "Industry", "Phone"]},
+                        "opportunities": {
+                            "enabled": True,
+                            "fields": ["Name", "StageName", "Amount", "CloseDate"],
+                            "limit": 5,
+                        },
+                        "cases": {
+                            "enabled": True,
+                            "fields": ["CaseNumber", "Subject", "Status", "Priority"],
+                            "limit": 5,
+                        },
+                    },
+                    "record_creation": {"person_accounts": False},
                 }
             ]
         },
@@ -116,6 +170,11 @@ class SettingsDocument(BaseModel):
         "Default false; omitted in a PUT keeps the stored value.",
     )
     leads: LeadSettingsDocument
+    related: RelatedDocument = Field(
+        description="The Account, open Opportunities and open Cases shown with a matched "
+        "Contact; each off by default."
+    )
+    record_creation: RecordCreationDocument
     warnings: list[SettingsWarning] | None = Field(
         default=None,
         exclude_if=lambda value: not value,
@@ -127,7 +186,7 @@ class SettingsDocument(BaseModel):
 
 
 def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)  # null is not a value of `leads`
+    schema.pop("default", None)  # null is not a value of `leads`, `related`, `record_creation`
 
 
 class SettingsUpdate(SettingsDocument):
@@ -152,10 +211,20 @@ class SettingsUpdate(SettingsDocument):
         description="Omitted: the stored value is kept.",
         json_schema_extra=_no_default,
     )
+    related: RelatedDocument | SkipJsonSchema[None] = Field(  # type: ignore[assignment]
+        default=None,
+        description="Omitted: the stored value is kept.",
+        json_schema_extra=_no_default,
+    )
+    record_creation: RecordCreationDocument | SkipJsonSchema[None] = Field(  # type: ignore[assignment]
+        default=None,
+        description="Omitted: the stored value is kept.",
+        json_schema_extra=_no_default,
+    )
 
-    @field_validator("leads", mode="before")
+    @field_validator("leads", "related", "record_creation", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
-            raise ValueError("omit `leads` to keep the stored value; null is not a value")
+            raise ValueError("omit the key to keep the stored value; null is not a value")
         return value

@@ -14,14 +14,23 @@ from app.workspace.context import (
     read_context,
     require_connected,
 )
-from app.workspace.describes import ContactDescribe, SObject
+from app.workspace.describes import ContactDescribe, Described, SObject
 from app.workspace.errors import with_salesforce_errors
+from app.workspace.related_settings import (
+    DEFAULT_LIMIT,
+    PART_OBJECTS,
+    CustomerSettings,
+    RelatedPart,
+    RelatedSettings,
+)
 from app.workspace.repository import respondio_token_set
 from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,
     ContactFieldOut,
     LeadSettingsDocument,
+    RecordCreationDocument,
+    RelatedDocument,
     SettingsDocument,
     SettingsUpdate,
     SettingsWarning,
@@ -61,6 +70,8 @@ def document(
         leads=LeadSettingsDocument(
             enabled=snapshot.leads.enabled, visible_fields=list(snapshot.leads.visible_fields)
         ),
+        related=RelatedDocument.model_validate(snapshot.customer.to_json()["related"]),
+        record_creation=RecordCreationDocument(person_accounts=snapshot.customer.person_accounts),
     )
 
 
@@ -71,7 +82,7 @@ class WorkspaceSettingsService:
         self._describes = caches.describes
         self._lookups = caches.lookups
 
-    async def describe(self, workspace_id: str, sobject: SObject = "Contact") -> ContactDescribe:
+    async def describe(self, workspace_id: str, sobject: Described = "Contact") -> ContactDescribe:
         async def load(context: WorkspaceContext) -> ContactDescribe:
             require_connected(context)
             return await self._describes.get(context, sobject)
@@ -79,7 +90,7 @@ class WorkspaceSettingsService:
         return await with_salesforce_errors(self._contexts, workspace_id, load)
 
     async def fields(
-        self, workspace_id: str, sobject: SObject = "Contact"
+        self, workspace_id: str, sobject: Described = "Contact"
     ) -> list[ContactFieldOut]:
         describe = await self.describe(workspace_id, sobject)
         # The describe's fields carry the same names as the answer (`editable` included).
@@ -101,7 +112,10 @@ class WorkspaceSettingsService:
             lead_visible = list(new.leads.visible_fields)
             if lead_visible != list(current.leads.visible_fields):
                 lead_visible = await self._checked_fields(workspace_id, lead_visible, "Lead")
-        saved = await repository.save(self._db, workspace_id, new, visible, lead_visible, user_id)
+        customer = await self._customer(workspace_id, new, current.customer)
+        saved = await repository.save(
+            self._db, workspace_id, new, visible, lead_visible, customer, user_id
+        )
         # What a lookup selects and how it matches may have changed: forget this workspace's
         # answers and snapshot at once (other replicas: at once with CACHE_URL, else within
         # the snapshot TTL).
@@ -118,9 +132,34 @@ class WorkspaceSettingsService:
                 "record_creation_enabled": saved.record_creation_enabled,
                 "activity_logging_enabled": saved.activity_logging_enabled,
                 "leads_enabled": saved.leads.enabled,
+                "related_enabled": [
+                    name for name, part in saved.related.parts().items() if part.enabled
+                ],
             },
         )
         return document(saved, await self._warnings(workspace_id, saved))
+
+    async def _customer(
+        self, workspace_id: str, new: SettingsUpdate, current: CustomerSettings
+    ) -> CustomerSettings:
+        """The `related` and `record_creation` to store. Every enabled part's fields are
+        checked against its object's describe, which fetches it now (not during a lookup)
+        and keeps it shared like the Contact's."""
+        related = current.related
+        if new.related is not None:
+            parts: dict[str, RelatedPart] = {}
+            for name, doc in new.related:
+                sobject = PART_OBJECTS[name]
+                names = list(doc.fields)
+                if doc.enabled:
+                    names = await self._checked_fields(workspace_id, names, sobject, name)
+                limit = getattr(doc, "limit", DEFAULT_LIMIT)
+                parts[name] = RelatedPart(doc.enabled, tuple(names), limit)
+            related = RelatedSettings(**parts)
+        person_accounts = current.person_accounts
+        if new.record_creation is not None:
+            person_accounts = new.record_creation.person_accounts
+        return CustomerSettings(related, person_accounts)
 
     async def _warnings(
         self, workspace_id: str, snapshot: SettingsSnapshot
@@ -165,11 +204,14 @@ class WorkspaceSettingsService:
             return []
 
     async def _checked_fields(
-        self, workspace_id: str, names: list[str], sobject: SObject
+        self, workspace_id: str, names: list[str], sobject: Described, part: str | None = None
     ) -> list[str]:
         """The names in the describe's spelling; 422 naming unknown or repeated ones."""
         describe = await self.describe(workspace_id, sobject)
-        key = "visible_fields" if sobject == "Contact" else "leads.visible_fields"
+        if part is not None:
+            key = f"related.{part}.fields"
+        else:
+            key = "visible_fields" if sobject == "Contact" else "leads.visible_fields"
         unknown: list[str] = []
         repeated: list[str] = []
         seen: set[str] = set()

@@ -17,6 +17,8 @@ from app.writeback.schemas import (
     RECORD_ID_PATTERN,
     ActivityOut,
     ActivityRequest,
+    CaseRequest,
+    CaseView,
     ContactCreateRequest,
     CreatedRecord,
     CreateRequest,
@@ -109,6 +111,7 @@ async def _create(
     if created.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
+    assert isinstance(created.record, CreatedRecord)
     return created.record
 
 
@@ -130,6 +133,45 @@ def _create_route(sobject: SObject) -> None:
 
 for _sobject in SOBJECTS:
     _create_route(_sobject)
+
+
+@router.post(
+    "/cases",
+    operation_id="create_case",
+    status_code=201,
+    response_model=CaseView,
+    summary="Open a Salesforce Case for a Contact",
+    description="Only while `record_creation_enabled`. Creates a Case for the Contact "
+    "(`ContactId`; Salesforce files it under the Contact's Account) with the given createable "
+    "Case fields, and answers it with the fields the lookup shows of Cases, as Salesforce "
+    "holds them (read back once: its CaseNumber). The Contact's cached lookup answers show "
+    "it first among their open Cases at once, on every replica. Checks, duplicate rules and "
+    "`Idempotency-Key` as for `POST .../contacts`; a Contact that does not exist is "
+    "`salesforce_contact_not_found`.",
+    openapi_extra=json_body(CaseRequest),
+    responses=problem_responses(*CREATE_ERRORS, errors.SalesforceContactNotFound),
+)
+async def create_case(
+    caller: AnyMember,
+    service: RecordCreationServiceDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> CaseView:
+    body = await read_json(request, CaseRequest, MAX_BODY_BYTES)
+    created = await service.create_case(
+        caller.workspace_id,
+        body.contact_id,
+        dict(body.fields),
+        caller.user_id,
+        idempotency_key,
+        allow_duplicates=body.allow_duplicates,
+    )
+    if created.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    assert isinstance(created.record, CaseView)
+    return created.record
 
 
 @router.post(

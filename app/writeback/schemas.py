@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.workspace.contacts import ContactView
+from app.workspace.contacts import ContactView, RecordView
 from app.workspace.duplicates import AllowDuplicates
 from app.workspace.field_values import FieldName, FieldValue, as_field_map
 
@@ -100,6 +100,53 @@ class LeadCreateRequest(CreateRequest):
         extra="forbid",
         json_schema_extra=_requiring("LastName", "Company", LastName="Lima", Company="Acme"),
     )
+
+
+class CaseRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contact_id": "0035g0000006SevAAE",
+                    "fields": {
+                        "Subject": "Order 4471 arrived damaged",
+                        "Description": "Customer sent photos over WhatsApp.",
+                        "Origin": "WhatsApp",
+                        "Priority": "High",
+                    },
+                }
+            ]
+        },
+    )
+
+    contact_id: StrictStr = Field(
+        min_length=15,
+        max_length=18,
+        pattern=r"^003[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$",
+        description="The Contact the Case is for (`003...`); Salesforce files it under the "
+        "Contact's Account too.",
+    )
+    fields: dict[FieldName, FieldValue] = Field(
+        min_length=1,
+        max_length=MAX_FIELDS_PER_CREATE,
+        description="Createable Case fields by API name (Subject, Description, Origin, "
+        "Priority...); not ContactId or AccountId.",
+        json_schema_extra=as_field_map,
+    )
+    allow_duplicates: AllowDuplicates = False
+
+
+# The answer of a Case create: the new Case with the fields the lookup shows of Cases
+# (`related.cases.fields`), as Salesforce holds them after the create.
+CaseView = RecordView
+
+
+def replayed_view(sobject: str, response: dict[str, Any]) -> CreatedRecord | CaseView:
+    """The first answer of an idempotency key, as it was stored."""
+    if sobject == "Case":
+        return CaseView.model_validate(response)
+    return CreatedRecord.model_validate(response)
 
 
 class ActivityRequest(BaseModel):

@@ -45,14 +45,20 @@ from app.salesforce.errors import (
 from app.salesforce.soql import format_soql
 from app.workspace.contacts import plan_for, render_contact
 from app.workspace.context import WorkspaceContext, require_connected, require_enabled
-from app.workspace.describes import ContactDescribe, SObject
+from app.workspace.describes import ContactDescribe, Described, SObject
 from app.workspace.duplicates import duplicate_error
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.field_values import InvalidValue, normalize
 from app.workspace.identifiers import cache_identifiers
 from app.workspace.service_base import ServiceParts, WorkspaceService
 from app.writeback import repository
-from app.writeback.schemas import CreatedRecord, RecordOwner
+from app.writeback.cases import read_back_case, show_new_case
+from app.writeback.person_create import (
+    check_person_values,
+    create_person_account,
+    makes_person_account,
+)
+from app.writeback.schemas import CaseView, CreatedRecord, RecordOwner, replayed_view
 from app.writeback.settle import find_created, lease_of
 
 logger = logging.getLogger("app.writeback.create")
@@ -63,7 +69,7 @@ PHONE_TYPES = frozenset({"phone"})
 
 @dataclass(frozen=True, slots=True)
 class Created:
-    record: CreatedRecord
+    record: CreatedRecord | CaseView
     replayed: bool
 
 
@@ -76,7 +82,7 @@ def request_hash(sobject: str, fields: dict[str, Any], allow_duplicates: bool = 
 
 
 def check_create(
-    describe: ContactDescribe, sobject: SObject, fields: dict[str, Any]
+    describe: ContactDescribe, sobject: Described, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """The values keyed by the describe's names, as Salesforce will hold them; 422
     `validation_error` naming every unknown, read-only, invalid or missing field."""
@@ -142,13 +148,38 @@ class RecordCreationService(WorkspaceService):
 
         return await with_salesforce_errors(self._contexts, workspace_id, attempt)
 
-    async def _describe(self, context: WorkspaceContext, sobject: SObject) -> ContactDescribe:
+    async def create_case(
+        self,
+        workspace_id: str,
+        contact_id: str,
+        fields: dict[str, Any],
+        user_id: str,
+        idempotency_key: str | None,
+        *,
+        allow_duplicates: bool = False,
+    ) -> Created:
+        """A Case for the Contact (Salesforce files it under the Contact's Account too)."""
+        if any(name.lower() in {"contactid", "accountid"} for name in fields):
+            raise app_errors.ValidationFailed(
+                "fields: ContactId and AccountId come from `contact_id`",
+                errors=[{"field": "fields", "message": "give the Contact as `contact_id`"}],
+            )
+
+        async def attempt(context: WorkspaceContext) -> Created:
+            values = {**fields, "ContactId": contact_id}
+            return await self._create(
+                context, "Case", values, user_id, idempotency_key, allow_duplicates
+            )
+
+        return await with_salesforce_errors(self._contexts, workspace_id, attempt)
+
+    async def _describe(self, context: WorkspaceContext, sobject: Described) -> ContactDescribe:
         return await self._describes.get(context, sobject)
 
     async def _create(
         self,
         context: WorkspaceContext,
-        sobject: SObject,
+        sobject: Described,
         fields: dict[str, Any],
         user_id: str,
         idempotency_key: str | None,
@@ -163,6 +194,11 @@ class RecordCreationService(WorkspaceService):
         )
         describe = await self._describe(context, sobject)
         values = check_create(describe, sobject, fields)
+        person = sobject == "Contact" and makes_person_account(
+            context.settings.customer.person_accounts, describe
+        )
+        if person:
+            check_person_values(values)
         ws = context.workspace_id
         credentials: Credentials | None = None
         claim: repository.KeyClaim | None = None
@@ -176,7 +212,7 @@ class RecordCreationService(WorkspaceService):
                 self._lease,
             )
             if claim.state == repository.DONE and claim.response is not None:
-                return Created(CreatedRecord.model_validate(claim.response), replayed=True)
+                return Created(replayed_view(sobject, claim.response), replayed=True)
             if claim.state == repository.PENDING:
                 raise app_errors.IdempotencyKeyInProgress(headers={"Retry-After": "5"})
         settling = claim is not None and claim.state == repository.SETTLE
@@ -193,23 +229,29 @@ class RecordCreationService(WorkspaceService):
                 context, sobject, values, intent_at, credentials, idempotency_key
             )
             if found is not None:
-                view = await self._view(context, describe, sobject, found, values, credentials)
+                settled = await self._view(context, describe, sobject, found, values, credentials)
                 await repository.finish_key(
-                    self._db, ws, idempotency_key, view.model_dump(mode="json")
+                    self._db, ws, idempotency_key, settled.model_dump(mode="json")
                 )
-                return Created(view, replayed=True)
+                return Created(settled, replayed=True)
         log = {"workspace_id": ws, "sobject": sobject, "user_id": user_id}
         if credentials is None:
             credentials = await self._tokens.for_context(context)
+        extra: dict[str, Any] = {}
         try:
-            record_id = await self._salesforce.create_record(
-                ws,
-                sobject,
-                values,
-                allow_duplicates=allow_duplicates,
-                credentials=credentials,
-                purpose="create",
-            )
+            if person:
+                record_id, extra = await create_person_account(
+                    self._salesforce, ws, values, credentials, allow_duplicates=allow_duplicates
+                )
+            else:
+                record_id = await self._salesforce.create_record(
+                    ws,
+                    sobject,
+                    values,
+                    allow_duplicates=allow_duplicates,
+                    credentials=credentials,
+                    purpose="create",
+                )
         except SalesforceUnavailable:
             logger.warning("writeback.create.outcome_unknown", extra=log)
             await self._give_up(ws, idempotency_key)
@@ -218,8 +260,10 @@ class RecordCreationService(WorkspaceService):
             await self._release(ws, idempotency_key)
             logger.info("writeback.create.duplicate", extra=log)
             raise duplicate_error(exc, sobject, allow_duplicates=allow_duplicates) from None
-        except WriteRejected:
+        except WriteRejected as exc:
             await self._release(ws, idempotency_key)
+            if sobject == "Case" and "ContactId" in exc.fields:
+                raise app_errors.SalesforceContactNotFound() from None
             raise
         except Exception:
             # Refused before any write (access, limits, a bad session): nothing was created.
@@ -227,7 +271,16 @@ class RecordCreationService(WorkspaceService):
             raise
         logger.info("writeback.create.created", extra={**log, "record_id": record_id})
         await self._forget_cached(ws, describe, values)
-        view = await self._view(context, describe, sobject, record_id, values, credentials)
+        view: CreatedRecord | CaseView
+        if sobject == "Case":
+            view, is_open = await read_back_case(
+                self._salesforce, context, describe, record_id, values, credentials
+            )
+            await show_new_case(self._lookups, context, str(values["ContactId"]), view, is_open)
+        else:
+            view = await self._view(
+                context, describe, sobject, record_id, {**values, **extra}, credentials
+            )
         if idempotency_key is not None:
             await repository.finish_key(self._db, ws, idempotency_key, view.model_dump(mode="json"))
         return Created(view, replayed=False)
@@ -236,11 +289,17 @@ class RecordCreationService(WorkspaceService):
         self,
         context: WorkspaceContext,
         describe: ContactDescribe,
-        sobject: SObject,
+        sobject: Described,
         record_id: str,
         values: dict[str, Any],
         credentials: Credentials,
-    ) -> CreatedRecord:
+    ) -> CreatedRecord | CaseView:
+        if sobject == "Case":
+            case, _ = await read_back_case(
+                self._salesforce, context, describe, record_id, values, credentials
+            )
+            return case
+        assert sobject in ("Contact", "Lead")
         fields = plan_for(context, describe, sobject).fields
         view = render_contact(
             context, fields, as_created(describe, record_id, values), sobject=sobject
@@ -277,7 +336,7 @@ class RecordCreationService(WorkspaceService):
     async def _settle(
         self,
         context: WorkspaceContext,
-        sobject: SObject,
+        sobject: Described,
         values: dict[str, Any],
         intent_at: datetime,
         credentials: Credentials,

@@ -14,8 +14,10 @@ from app.salesforce.soql import format_soql
 # How far before the recorded intent a record may carry its CreatedDate: Salesforce's clock
 # and the database's are not the same clock.
 SETTLE_WINDOW = timedelta(minutes=10)
-# Identifying values of a created Contact or Lead, compared in Python (Email without case).
-IDENTIFYING = ("Email", "LastName", "FirstName", "Company")
+# Identifying values of a created Contact, Lead or Case, compared in Python (Email without
+# case); the first one given of INDEXED filters the query.
+IDENTIFYING = ("Email", "LastName", "FirstName", "Company", "ContactId", "Subject")
+INDEXED = ("Email", "LastName", "ContactId")
 
 
 def lease_of(settings: Settings) -> timedelta:
@@ -46,7 +48,7 @@ async def find_created(
     identifying values are the ones written, or None. Email is indexed, so it filters the
     query when given; otherwise LastName does."""
     names = [n for n in IDENTIFYING if values.get(n) is not None]
-    key = "Email" if "Email" in names else "LastName"
+    key = next((n for n in INDEXED if n in names), "LastName")
     soql = format_soql(
         "SELECT {:fields} FROM {:name} WHERE {:name} = {} AND CreatedDate >= {} "
         "AND CreatedById = {} ORDER BY CreatedDate ASC LIMIT 200",

@@ -1,6 +1,7 @@
 """Control API for an org's data under /__emulator/orgs/{org_id}/...: records of any
-stored object (Contact, Lead, Task) as Salesforce users would make them, Lead
-conversion, Task statuses, duplicate rules, write faults and Outbound Messages."""
+stored object (Contact, Lead, Task, Account, Opportunity, Case) as Salesforce users would
+make them, Lead conversion, Task statuses, duplicate rules, write faults and Outbound
+Messages."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from .oauth import sf
 from .schema import sobject
 
 router = APIRouter(prefix="/__emulator/orgs/{org_id}")
-STORED = {"contacts": "Contact", "leads": "Lead", "tasks": "Task"}
+STORED = {
+    "contacts": "Contact",
+    "leads": "Lead",
+    "tasks": "Task",
+    "accounts": "Account",
+    "opportunities": "Opportunity",
+    "cases": "Case",
+}
 
 
 def _stored_type(name: str) -> str | None:
@@ -201,7 +209,7 @@ async def outbound_messages(request: Request, org_id: str) -> Response:
 @router.post("/{kind}")
 async def add_record(request: Request, org_id: str, kind: str) -> Response:
     """Body: the fields, or {"fields": {...}, "created_by": ..., "created_date": ...}.
-    kind: contacts | leads | tasks (or Contact | Lead | Task)."""
+    kind: contacts | leads | tasks | accounts | opportunities | cases (or the object name)."""
     body = await _json(request)
     state = sf(request)
     type_name = _stored_type(kind)

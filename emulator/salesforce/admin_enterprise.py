@@ -13,7 +13,7 @@ from .admin import _json, _not_found, _org_or_404
 from .oauth import sf
 
 router = APIRouter(prefix="/__emulator/orgs/{org_id}")
-OBJECTS = ("Contact", "Lead", "Task")
+OBJECTS = ("Contact", "Lead", "Task", "Account", "Opportunity", "Case")
 
 
 def _bad(message: str) -> JSONResponse:

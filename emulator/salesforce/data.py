@@ -33,7 +33,7 @@ LEAD_TO_CONTACT = (
 
 def _type(type_name: str) -> SObjectType:
     t = sobject(type_name)
-    if t is None or t.name not in ("Contact", "Lead", "Task"):
+    if t is None or t.name not in ("Contact", "Lead", "Task", "Account", "Opportunity", "Case"):
         raise KeyError(f"no such stored object: {type_name}")
     return t
 

@@ -80,12 +80,37 @@ def describe_field(f: Field) -> dict[str, Any]:
     }
 
 
+def child_relationships(parent: str) -> list[dict[str, Any]]:
+    """The parent-to-child relationships SOQL subqueries name (soql_relations)."""
+    from .schema import sobject
+    from .soql_relations import CHILD_RELATIONSHIPS
+
+    def spelled(child: str) -> str:
+        t = sobject(child)
+        return t.label_plural.replace(" ", "") if t else child
+
+    return [
+        {
+            "cascadeDelete": False,
+            "childSObject": child,
+            "deprecatedAndHidden": False,
+            "field": field,
+            "junctionIdListNames": [],
+            "junctionReferenceTo": [],
+            "relationshipName": spelled(child),
+            "restrictedDelete": False,
+        }
+        for (owner, _), (child, field) in CHILD_RELATIONSHIPS.items()
+        if owner == parent.lower()
+    ]
+
+
 def describe(t: SObjectType, version: str) -> dict[str, Any]:
     base = f"/services/data/v{version}/sobjects/{t.name}"
     return {
         "actionOverrides": [],
         "activateable": False,
-        "childRelationships": [],
+        "childRelationships": child_relationships(t.name),
         "compactLayoutable": True,
         "createable": t.createable,
         "custom": False,

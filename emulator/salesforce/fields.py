@@ -21,6 +21,8 @@ SOAP_TYPES = {
     "date": "xsd:date",
     "datetime": "xsd:dateTime",
     "double": "xsd:double",
+    "currency": "xsd:double",
+    "percent": "xsd:double",
     "int": "xsd:int",
 }
 TEXT_TYPES = {"string", "textarea", "email", "phone", "picklist", "url", "combobox"}
@@ -79,6 +81,27 @@ def full_name(rec: dict[str, Any]) -> str | None:
 
 def read_only(name: str, label: str, type_: str, **kw: Any) -> Field:
     return Field(name, label, type_, updateable=False, createable=False, **kw)
+
+
+def identity_fields(id_label: str) -> list[Field]:
+    """`Id` and `IsDeleted`, first in every stored object."""
+    return [
+        read_only("Id", id_label, "id", length=18, nillable=False),
+        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+    ]
+
+
+def owner(*targets: str) -> Field:
+    """`OwnerId`, the creating user by default."""
+    return Field(
+        "OwnerId",
+        "Owner ID",
+        "reference",
+        length=18,
+        nillable=False,
+        default="$user",
+        reference_to=targets,
+    )
 
 
 def audit_fields() -> list[Field]:

@@ -79,8 +79,18 @@ class Org:
     approval_limit: int | None = 5
     users: dict[str, User] = field(default_factory=dict)
     objects: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {"Contact": {}, "Lead": {}, "Task": {}}
+        default_factory=lambda: {
+            "Contact": {},
+            "Lead": {},
+            "Task": {},
+            "Account": {},
+            "Opportunity": {},
+            "Case": {},
+        }
     )
+    # Person Accounts enabled: Contact and Account describe `IsPersonAccount` and the
+    # person fields (emulator/salesforce/person_accounts.py).
+    person_accounts: bool = False
     validation_rules: list[dict[str, Any]] = field(default_factory=list)
     # Duplicate rules: {"object", "fields", "action": "block"|"alert", "match_objects"...}
     duplicate_rules: list[dict[str, Any]] = field(default_factory=list)

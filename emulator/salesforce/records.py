@@ -99,7 +99,7 @@ def coerce(f: Field, key: str, value: Any, raw: str) -> Any:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         return _raise(_parser_error("boolean", key, value, raw))
-    if f.type in ("double", "int"):
+    if f.type in ("double", "int", "currency", "percent"):
         if isinstance(value, bool) or isinstance(value, dict | list):
             return _raise(_parser_error(f.type, key, value, raw))
         if isinstance(value, str):

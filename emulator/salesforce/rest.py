@@ -3,6 +3,7 @@ sObject rows, with Salesforce's error arrays and Sforce-Limit-Info."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from .errors import SFError
 from .oauth import bearer, sf
 from .schema import ORGANIZATION, SOBJECTS, SObjectType
 from .soql import SOQLError, execute, parse_soql, project
+from .soql_relations import project_related
 from .sosl import parse_sosl, run_search
 from .state import Org, SalesforceEmulator
 from .tokens import AccessToken
@@ -149,6 +151,7 @@ def _run_query(request: Request, ctx: Ctx, q: str | None, include_deleted: bool)
     state.count("query")
     if not q:
         raise SFError(400, "MALFORMED_QUERY", "A query string has to be specified")
+    state.queries.append(q)
     try:
         query = parse_soql(
             q,
@@ -168,7 +171,11 @@ def _run_query(request: Request, ctx: Ctx, q: str | None, include_deleted: bool)
     if query.count_only:
         return {"totalSize": len(rows), "done": True, "records": []}
     fields = query.fields
-    records = [project(r, query.type, fields, ctx.version) for r in rows]
+    if query.parents or query.children:
+        rows_of = functools.cache(lambda name: state.snapshot(ctx.org.id, name))
+        records = [project_related(r, query, ctx.version, rows_of) for r in rows]
+    else:
+        records = [project(r, query.type, fields, ctx.version) for r in rows]
     size = _batch_size(request, state)
     if len(records) <= size:
         return _page(ctx, records, len(records), None, 0)
@@ -212,6 +219,7 @@ async def search(q: str | None = None, ctx: Ctx = Depends(rest_ctx)) -> dict:
     state.count("search")
     if not q:
         raise SFError(400, "MALFORMED_SEARCH", "A search string has to be specified")
+    state.queries.append(q)
     try:
         parsed = parse_sosl(
             q,

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from . import enterprise, errors, matching_rules, write_faults
+from . import enterprise, errors, matching_rules, person_accounts, write_faults
 from .errors import SFError
 from .records import validate_write
 from .rest import Ctx, org_type, rest_ctx
@@ -19,7 +19,14 @@ from .soql import project
 from .util import ID_RE, parse_datetime, parse_http_date, same_id
 
 router = APIRouter(prefix="/services/data")
-STORED_PREFIXES = {"003": "Contact", "00Q": "Lead", "00T": "Task"}
+STORED_PREFIXES = {
+    "003": "Contact",
+    "00Q": "Lead",
+    "00T": "Task",
+    "001": "Account",
+    "006": "Opportunity",
+    "500": "Case",
+}
 
 
 def _counter(t: SObjectType, action: str) -> str:
@@ -193,6 +200,8 @@ async def patch_row(
                 "PRECONDITION_FAILED",
                 f"The requested resource has been modified since {header}",
             )
+        if t.name == "Contact":
+            person_accounts.refuse_contact_write(rec, body)
         if t.name == "Lead" and rec.get("IsConverted"):
             raise SFError(
                 400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", []
@@ -234,6 +243,7 @@ async def create_row(request: Request, type_name: str, ctx: Ctx = Depends(rest_c
             rules=ctx.org.validation_rules,
             lookups=Lookups(ctx, t),
         )
+        values = person_accounts.creating_person(ctx.org, t, values)
         _apply_duplicate_rules(request, ctx, t, values)
         if t.name == "Lead":
             enterprise.assign_lead_owner(ctx.org, request.headers.get("sforce-auto-assign"), values)

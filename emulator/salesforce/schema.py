@@ -16,12 +16,14 @@ from .fields import (
     SObjectType,
     audit_fields,
     full_name,
+    owner,
     phone,
     read_only,
 )
 
 __all__ = ["LEAD", "SOAP_TYPES", "TASK", "TASK_STATUS", "TEXT_TYPES", "Field", "SObjectType"]
 
+from .schema_customer import ACCOUNT, CASE, OPPORTUNITY
 from .schema_sales import LEAD, LEAD_SOURCES, TASK, TASK_STATUS
 
 
@@ -67,15 +69,7 @@ CONTACT = SObjectType(
         Field("Description", "Contact Description", "textarea", length=32000),
         Field("HasOptedOutOfEmail", "Email Opt Out", "boolean", nillable=False, default=False),
         Field("DoNotCall", "Do Not Call", "boolean", nillable=False, default=False),
-        Field(
-            "OwnerId",
-            "Owner ID",
-            "reference",
-            length=18,
-            nillable=False,
-            default="$user",
-            reference_to=("User",),
-        ),
+        owner("User"),
         *audit_fields(),
         read_only("LastActivityDate", "Last Activity", "date"),
         Field(
@@ -153,7 +147,8 @@ USER = SObjectType(
 )
 
 SOBJECTS: dict[str, SObjectType] = {
-    t.name.lower(): t for t in (CONTACT, LEAD, TASK, TASK_STATUS, ORGANIZATION, USER)
+    t.name.lower(): t
+    for t in (CONTACT, LEAD, TASK, TASK_STATUS, ORGANIZATION, USER, ACCOUNT, OPPORTUNITY, CASE)
 }
 
 

@@ -3,7 +3,16 @@ standard fields a real org describes (labels, lengths, picklists, references).""
 
 from __future__ import annotations
 
-from .fields import Field, SObjectType, audit_fields, full_name, phone, read_only
+from .fields import (
+    Field,
+    SObjectType,
+    audit_fields,
+    full_name,
+    identity_fields,
+    owner,
+    phone,
+    read_only,
+)
 
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 LEAD_STATUSES = (
@@ -30,26 +39,13 @@ INDUSTRIES = (
 )
 
 
-def _owner(*targets: str) -> Field:
-    return Field(
-        "OwnerId",
-        "Owner ID",
-        "reference",
-        length=18,
-        nillable=False,
-        default="$user",
-        reference_to=targets,
-    )
-
-
 LEAD = SObjectType(
     "Lead",
     "Lead",
     "Leads",
     "00Q",
     [
-        read_only("Id", "Lead ID", "id", length=18, nillable=False),
-        read_only("IsDeleted", "Deleted", "boolean", nillable=False, default=False),
+        *identity_fields("Lead ID"),
         Field("LastName", "Last Name", "string", length=80, nillable=False),
         Field("FirstName", "First Name", "string", length=40),
         Field(
@@ -81,7 +77,7 @@ LEAD = SObjectType(
         ),
         Field("Industry", "Industry", "picklist", length=255, picklist=INDUSTRIES),
         Field("HasOptedOutOfEmail", "Email Opt Out", "boolean", nillable=False, default=False),
-        _owner("User", "Group"),
+        owner("User", "Group"),
         read_only("IsConverted", "Converted", "boolean", nillable=False, default=False),
         read_only("ConvertedDate", "Converted Date", "date"),
         read_only(
@@ -160,7 +156,7 @@ TASK = SObjectType(
             nillable=False,
             compute=lambda rec: rec.get("Priority") == "High",
         ),
-        _owner("User", "Group"),
+        owner("User", "Group"),
         Field("Description", "Description", "textarea", length=32000),
         Field(
             "Type",

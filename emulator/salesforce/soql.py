@@ -258,6 +258,9 @@ class Query:
     order: list[tuple[Field, bool, bool]] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None
+    # Relationship queries (soql_relations): `Account.Name` fields and child subqueries.
+    parents: list[Any] = field(default_factory=list)
+    children: list[Any] = field(default_factory=list)
 
 
 def parse_soql(

@@ -27,6 +27,7 @@ from .soql import (
     resolve_type,
     valid_id,
 )
+from .soql_relations import ChildQuery, resolve_child, resolve_parent
 
 _TYPE_NAMES = {"number": "double", "bool": "boolean", "date": "date", "datetime": "dateTime"}
 _OPS = {"=", "!=", "<", ">", "<=", ">="}
@@ -105,21 +106,68 @@ class Parser:
             names = self.field_list()
         self.expect_kw("FROM")
         t = resolve_type(self.q, self.next(), self.lookup)
-        query = Query(type=t, fields=self.resolve_fields(t, names), count_only=count_only)
+        subqueries = [n for n in names if isinstance(n, int)]
+        plain = [n for n in names if isinstance(n, Tok) and "." not in n.text]
+        query = Query(type=t, fields=self.resolve_fields(t, plain), count_only=count_only)
+        query.parents = [
+            resolve_parent(self.q, t, n.text, n.pos, self.lookup)
+            for n in names
+            if isinstance(n, Tok) and "." in n.text
+        ]
+        end = self.i
+        for start in subqueries:
+            query.children.append(self.child_query(t, start))
+        self.i = end
         self.tail(query)
         if self.peek().kind != "eof":
             self.unexpected()
         return query
 
-    def field_list(self) -> list[Tok]:
-        names = []
+    def field_list(self, *, nested: bool = False) -> list[Tok | int]:
+        """Field tokens; a parent-to-child subquery is kept as the index of its `(`, parsed
+        once the object is known (soql_relations)."""
+        names: list[Tok | int] = []
         while True:
-            tok = self.next()
-            if tok.kind != "ident" or tok.text.upper() in ("FROM", "SELECT"):
-                self.unexpected(tok)
-            names.append(tok)
+            if not nested and self.peek().value == "(" and self.is_kw("SELECT", k=1):
+                names.append(self.i)
+                self.skip_parenthesized()
+            else:
+                tok = self.next()
+                if tok.kind != "ident" or tok.text.upper() in ("FROM", "SELECT"):
+                    self.unexpected(tok)
+                names.append(tok)
             if not self.accept_sym(","):
                 return names
+
+    def skip_parenthesized(self) -> None:
+        depth = 0
+        while True:
+            tok = self.next()
+            if tok.kind == "eof":
+                self.unexpected(tok)
+            if tok.kind == "sym" and tok.value == "(":
+                depth += 1
+            elif tok.kind == "sym" and tok.value == ")":
+                depth -= 1
+                if depth == 0:
+                    return
+
+    def child_query(self, parent: SObjectType, start: int) -> ChildQuery:
+        self.i = start + 1
+        self.expect_kw("SELECT")
+        names = self.field_list(nested=True)
+        self.expect_kw("FROM")
+        rel_tok = self.next()
+        if rel_tok.kind != "ident":
+            self.unexpected(rel_tok)
+        rel, reference, child = resolve_child(
+            self.q, parent, rel_tok.text, rel_tok.pos, self.lookup
+        )
+        plain = [n for n in names if isinstance(n, Tok)]
+        query = Query(type=child, fields=self.resolve_fields(child, plain))
+        self.tail(query)
+        self.expect_sym(")")
+        return ChildQuery(rel, reference, query)
 
     def resolve_fields(self, t: SObjectType, names: list[Tok]) -> list[Field]:
         fields: list[Field] = []

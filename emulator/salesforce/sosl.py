@@ -92,7 +92,9 @@ def parse_sosl(q: str, *, lookup: TypeLookup = sobject, strict_datetimes: bool =
             t = resolve_type(rest, p.next(), lookup)
             query = Query(type=t, fields=[])
             if p.accept_sym("("):
-                query.fields = p.resolve_fields(t, p.field_list())
+                query.fields = p.resolve_fields(
+                    t, [n for n in p.field_list(nested=True) if not isinstance(n, int)]
+                )
                 p.tail(query, in_sosl=True)
                 p.expect_sym(")")
             targets.append(query)

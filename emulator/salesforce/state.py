@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import outbound
+from . import outbound, person_accounts
 from .approvals import Approvals
 from .apps import DEFAULT_REFRESH_IDLE_DAYS, ConnectedApp
 from .change_events import ChangeEvents
@@ -22,11 +22,19 @@ from .errors import FAULTS
 from .models import DEFAULT_API_MAX, Org, User
 from .request_log import RequestLog
 from .schema import ORGANIZATION, TASK, TASK_STATUS, USER, SObjectType, sobject, with_computed
+from .schema_customer import number_case
 from .tokens import TokenStore
 from .util import fmt_datetime, make_id, now, parse_datetime, same_id
 
 SEED_PATH = Path(__file__).with_name("seed.json")
-SEEDED_TYPES = (("Contact", "contacts"), ("Lead", "leads"), ("Task", "tasks"))
+SEEDED_TYPES = (
+    ("Account", "accounts"),
+    ("Contact", "contacts"),
+    ("Lead", "leads"),
+    ("Task", "tasks"),
+    ("Opportunity", "opportunities"),
+    ("Case", "cases"),
+)
 
 
 def _as_sf_datetime(value: datetime | str | None, default: datetime) -> str:
@@ -44,8 +52,9 @@ def _as_sf_datetime(value: datetime | str | None, default: datetime) -> str:
 class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
     """The whole emulated Salesforce: see emulator/README.md."""
 
-    # Bumped when the saved state's shape changes (emulator/persistence.py starts fresh then).
-    STATE_VERSION = 2
+    # Bumped when the saved state's shape changes (emulator/persistence.py starts fresh then):
+    # 3 added Account, Opportunity, Case and Person Accounts.
+    STATE_VERSION = 3
 
     def __init__(
         self,
@@ -77,6 +86,8 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         self.apps: dict[str, ConnectedApp] = {client_id: ConnectedApp(client_id, client_secret)}
         self.counters: Counter[str] = Counter()
         self.requests = RequestLog()  # what the service sent (request_log.py)
+        # The text of the latest SOQL and SOSL requests, oldest first (tests read it).
+        self.queries: deque[str] = deque(maxlen=1000)
         self.orgs: dict[str, Org] = {}
         self.schema_last_modified = now()
         self.cursors: dict[str, dict[str, Any]] = {}
@@ -114,6 +125,7 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
                     validation_rules=list(o.get("validation_rules", [])),
                     duplicate_rules=list(o.get("duplicate_rules", [])),
                     connected_app_installed=o.get("connected_app_installed", False),
+                    person_accounts=bool(o.get("person_accounts_enabled", False)),
                 )
                 for u in o["users"]:
                     user = User(**u)
@@ -124,6 +136,8 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
                     assert t is not None
                     for rec in o.get(key, []):
                         self._insert(org, t, dict(rec))
+                for rec in o.get("person_accounts", []):
+                    person_accounts.insert(self, org, dict(rec))
 
     def _insert(
         self,
@@ -160,6 +174,10 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
 
     def after_write(self, org: Org, t: SObjectType, rec: dict[str, Any]) -> None:
         """Derived values (Task IsClosed) and the search index, after any write."""
+        if t.name == "Case":
+            number_case(org, rec)
+        if t.name == "Account" and org.person_accounts:
+            person_accounts.sync_contact(self, org, rec)
         if t.name == "Task":
             closed = {label for label, is_closed, _ in org.task_statuses if is_closed}
             was_closed = rec.get("IsClosed")
@@ -214,8 +232,11 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         return user is not None and user.active
 
     def org_type(self, org: Org, name: str) -> SObjectType | None:
-        """The object as this org describes it (Task's Status values are the org's own)."""
+        """The object as this org describes it (Task's Status values are the org's own;
+        Contact and Account carry the person fields where Person Accounts are enabled)."""
         t = sobject(name)
+        if org.person_accounts and t is not None and t.name in ("Contact", "Account"):
+            return person_accounts.org_type(t.name)
         if t is not TASK:
             return t
         key = tuple(org.task_statuses)
@@ -277,11 +298,11 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
 
     def snapshot(self, org_id: str, type_name: str) -> list[dict[str, Any]]:
         """Copies of all records of a type, with calculated fields, for queries."""
-        t = sobject(type_name)
-        if t is None:
-            raise KeyError(type_name)
         with self._lock:
             org = self.org(org_id)
+            t = self.org_type(org, type_name)
+            if t is None:
+                raise KeyError(type_name)
             if t is ORGANIZATION:
                 rows = [org.record()]
             elif t is USER:

@@ -3,7 +3,7 @@ and until when, the last processed replay id per topic, its health), and the wor
 share the streams
 
 Revision ID: 0025_change_streams
-Revises: 0008_shared_grants
+Revises: 0009_whole_customer
 Create Date: 2026-12-04 10:50:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025_change_streams"
-down_revision: str | None = "0008_shared_grants"
+down_revision: str | None = "0009_whole_customer"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

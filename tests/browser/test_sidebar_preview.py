@@ -150,3 +150,66 @@ async def test_clear_messages_for_each_failure(
     result = await look_up(page, ANA)
     assert await message_code(result) == "salesforce_reauthorization_required"
     assert "Salesforce needs to be reconnected" in await result.inner_text()
+
+
+async def test_the_whole_customer_and_a_person_account(
+    live_service: LiveService, browser_page: Page
+) -> None:
+    page = browser_page.page
+    await connect_without_browser(live_service, "ws-customer", ACME_ADMIN)
+    await open_preview(live_service, page, "ws-customer")
+    result = await look_up(page, ANA)
+    assert await result.locator(".related").count() == 0  # off by default
+
+    # The toolbar turns the Account, Opportunities and Cases on (and Case creation).
+    await page.get_by_label("Account, opportunities, cases").check()
+    await page.get_by_role("status").filter(has_text="opportunities and cases shown").wait_for()
+    account = result.get_by_role("region", name="Account")
+    await account.wait_for()
+    related = (await api_lookup(live_service, "ws-customer", ANA))["related"]
+    link = account.get_by_role("link", name="Souza Trading Sdn Bhd")
+    assert await link.get_attribute("href") == related["account"]["url"]
+    assert "Retail" in await account.inner_text()
+
+    opportunities = result.get_by_role("region", name="Open opportunities")
+    assert "Open opportunities (2)" in await opportunities.inner_text()
+    names = await opportunities.locator(".related-item a").all_inner_texts()
+    assert names == ["Fleet tracking renewal 2027", "WhatsApp support add-on"]
+    assert "48,000" in await opportunities.inner_text()
+    assert "Pilot 2025" not in await result.inner_text()  # closed
+
+    cases = result.get_by_role("region", name="Open cases")
+    titles = await cases.locator(".related-item a").all_inner_texts()
+    assert titles == [
+        "00001003 · Delivery of order 4471 is late",
+        "00001002 · Invoice shows the wrong SST rate",
+    ]
+    assert "null" not in await result.inner_text()
+
+    # Open a Case from the sidebar: it shows at once, newest first.
+    await cases.get_by_label("Case subject").fill("Wants a callback about the renewal")
+    await cases.get_by_label("Case priority").select_option("High")
+    await cases.get_by_role("button", name="Open case").click()
+    await result.get_by_role("link", name=re.compile("Wants a callback")).wait_for()
+    cases = result.get_by_role("region", name="Open cases")
+    assert "Open cases (3)" in await cases.inner_text()
+    first = await cases.locator(".related-item a").first.inner_text()
+    assert first.endswith("Wants a callback about the renewal")
+
+    # A Person Account in the org that has them: marked, and it opens the Account.
+    await connect_without_browser(live_service, "ws-person", "admin@bluebird.example")
+    await open_preview(live_service, page, "ws-person")
+    assert "Bluebird Retail" in await page.locator("#connection").inner_text()
+    await page.get_by_label("Account, opportunities, cases").check()
+    await page.get_by_role("status").filter(has_text="opportunities and cases shown").wait_for()
+    person = await look_up(page, "siti.aminah@example.com")
+    await person.get_by_text("Person account").wait_for()
+    contact = (await api_lookup(live_service, "ws-person", "siti.aminah@example.com"))["contact"]
+    assert contact["person_account"] is True
+    view = person.get_by_role("link", name="View in Salesforce")
+    assert "/lightning/r/Account/" in str(await view.get_attribute("href"))
+    await (
+        person.get_by_role("region", name="Open opportunities")
+        .get_by_role("link", name="Home appliance bundle")
+        .wait_for()
+    )

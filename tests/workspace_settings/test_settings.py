@@ -19,6 +19,20 @@ DEFAULTS = {
     "record_creation_enabled": False,
     "activity_logging_enabled": False,
     "leads": {"enabled": False, "visible_fields": ["Name", "Company", "Email", "Phone", "Status"]},
+    "related": {
+        "account": {"enabled": False, "fields": ["Name", "Industry", "Phone"]},
+        "opportunities": {
+            "enabled": False,
+            "fields": ["Name", "StageName", "Amount", "CloseDate"],
+            "limit": 5,
+        },
+        "cases": {
+            "enabled": False,
+            "fields": ["CaseNumber", "Subject", "Status", "Priority"],
+            "limit": 5,
+        },
+    },
+    "record_creation": {"person_accounts": False},
 }
 
 

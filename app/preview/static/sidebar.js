@@ -46,8 +46,8 @@ class ApiError extends Error {
 function workspace() { return $("workspace").value.trim(); }
 function base() { return `/v1/workspaces/${encodeURIComponent(workspace())}/salesforce`; }
 
-async function api(method, path, body) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${$("token").value.trim()}` };
+async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", Authorization: `Bearer ${$("token").value.trim()}`, ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
@@ -143,12 +143,95 @@ function renderContact() {
   const history = el("details", { class: "history", id: "history", ontoggle: (e) => { if (e.target.open) loadHistory(); } },
     el("summary", {}, "Edit history"), el("ol", { id: "history-list" }));
   show(
-    el("p", { class: "contact-name" }, contactName(contact)),
+    el("p", { class: "contact-name" }, contactName(contact),
+      contact.person_account ? el("span", { class: "tag", title: "Its fields are the Account's" }, "Person account") : null),
     el("a", { class: "view-link", href: contact.url, target: "_blank", rel: "noopener noreferrer" }, "View in Salesforce ↗"),
     notes.length ? el("p", { class: "note" }, notes.join(" · ")) : null,
     list,
+    state.object === "Contact" ? renderRelated(answer && answer.related) : null,
     history,
   );
+}
+
+// -- the whole customer: Account, open Opportunities, open Cases --------------------------
+
+function fieldValue(record, name) {
+  const field = record.fields.find((f) => f.name === name);
+  return field ? field.value : null;
+}
+
+function money(value) {
+  return typeof value === "number" ? value.toLocaleString(undefined, { maximumFractionDigits: 2 }) : display(value);
+}
+
+function relatedItem(record, title, details) {
+  return el("li", { class: "related-item", "data-id": record.id },
+    el("a", { href: record.url, target: "_blank", rel: "noopener noreferrer" }, display(title)),
+    el("span", { class: "details" }, details.filter((d) => d !== "—").join(" · ")));
+}
+
+function renderRelated(related) {
+  if (!related) return null;
+  const parts = [];
+  if ("account" in related) {
+    const account = related.account;
+    const section = el("section", { class: "related", id: "related-account", "aria-label": "Account" }, el("h3", {}, "Account"));
+    if (!account) section.append(el("p", { class: "note" }, "No Account."));
+    else {
+      const [first, ...rest] = account.fields;
+      section.append(el("ul", {}, relatedItem(account, first ? first.value : account.id,
+        rest.map((f) => display(f.value)))));
+    }
+    parts.push(section);
+  }
+  if ("opportunities" in related) {
+    const section = el("section", { class: "related", id: "related-opportunities", "aria-label": "Open opportunities" },
+      el("h3", {}, `Open opportunities (${related.opportunities.length})`));
+    if (!related.opportunities.length) section.append(el("p", { class: "note" }, "None open."));
+    else section.append(el("ul", {}, ...related.opportunities.map((o) => relatedItem(o, fieldValue(o, "Name"),
+      o.fields.filter((f) => f.name !== "Name").map((f) => f.type === "currency" ? money(f.value) : display(f.value))))));
+    parts.push(section);
+  }
+  if ("cases" in related) {
+    const section = el("section", { class: "related", id: "related-cases", "aria-label": "Open cases" },
+      el("h3", {}, `Open cases (${related.cases.length})`));
+    if (!related.cases.length) section.append(el("p", { class: "note" }, "None open."));
+    else section.append(el("ul", {}, ...related.cases.map((c) => {
+      const number = fieldValue(c, "CaseNumber"), subject = fieldValue(c, "Subject");
+      const title = [number, subject].filter((v) => v !== null && v !== undefined).join(" · ") || c.id;
+      return relatedItem(c, title, c.fields.filter((f) => f.name !== "CaseNumber" && f.name !== "Subject").map((f) => display(f.value)));
+    })));
+    section.append(newCaseForm());
+    parts.push(section);
+  }
+  return el("div", { class: "related-all" }, ...parts);
+}
+
+function newCaseForm() {
+  const subject = el("input", { type: "text", "aria-label": "Case subject", placeholder: "Subject of a new case" });
+  const priority = el("select", { "aria-label": "Case priority" },
+    ...["High", "Medium", "Low"].map((p) => el("option", { value: p }, p)));
+  priority.value = "Medium";
+  const error = el("p", { class: "inline-error", role: "alert" });
+  const button = el("button", { type: "submit" }, "Open case");
+  const form = el("form", { class: "new-case", "aria-label": "New case" }, subject, priority, button, error);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!subject.value.trim()) { error.textContent = "Give the case a subject."; return; }
+    button.disabled = true;
+    try {
+      // One key per attempt: a retry of this request never opens a second case.
+      const key = `preview-${state.contact.id}-${Date.now()}`;
+      await api("POST", `${base()}/cases`,
+        { contact_id: state.contact.id, fields: { Subject: subject.value.trim(), Priority: priority.value, Origin: "WhatsApp" } },
+        { "Idempotency-Key": key });
+      await lookup();
+    } catch (failure) {
+      error.textContent = failure instanceof ApiError ? (failure.problem.detail || failure.problem.title) : String(failure);
+      button.disabled = false;
+    }
+  });
+  return form;
 }
 
 function renderField(field) {
@@ -308,6 +391,7 @@ async function refresh() {
     // The switch first, then the connection line: once the line shows, the toolbar is
     // settled (a click on the switch is not undone by this answer arriving later).
     $("editing").checked = settings.editing_enabled;
+    $("related").checked = Boolean(settings.related && Object.values(settings.related).some((part) => part.enabled));
     $("connection").textContent = connection.status === "connected"
       ? `Connected to ${connection.organization_name || connection.organization_id} as ${connection.username}`
       : `Connection: ${connection.status.replaceAll("_", " ")}`;
@@ -341,6 +425,23 @@ async function toggleEditing() {
   }
 }
 
+// Account, Opportunities and Cases on or off together, with Cases openable from the sidebar.
+async function toggleRelated() {
+  const wanted = $("related").checked;
+  try {
+    const settings = await api("GET", `${base()}/settings`);
+    const related = Object.fromEntries(Object.entries(settings.related)
+      .map(([name, part]) => [name, { ...part, enabled: wanted }]));
+    await api("PUT", `${base()}/settings`,
+      { ...settings, related, record_creation_enabled: wanted || settings.record_creation_enabled });
+    toolbarMessage(wanted ? "Account, opportunities and cases shown." : "Account, opportunities and cases hidden.");
+    if (state.contact) await lookup();
+  } catch (error) {
+    $("related").checked = !wanted;
+    toolbarMessage(error instanceof ApiError ? (error.problem.detail || error.problem.title) : String(error));
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const params = new URLSearchParams(window.location.search);
   if (params.get("workspace")) $("workspace").value = params.get("workspace");
@@ -350,6 +451,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("refresh").addEventListener("click", refresh);
   $("connect").addEventListener("click", connect);
   $("editing").addEventListener("change", toggleEditing);
+  $("related").addEventListener("change", toggleRelated);
   $("workspace").addEventListener("change", mint);
   $("role").addEventListener("change", mint);
   $("token").addEventListener("change", () => { forget(); refresh(); });
