@@ -47,6 +47,12 @@ class LeadSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationLogging:
+    enabled: bool = False
+    min_messages: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsSnapshot:
     visible_fields: tuple[str, ...] = tuple(DEFAULT_VISIBLE_FIELDS)
     editing_enabled: bool = False
@@ -56,6 +62,7 @@ class SettingsSnapshot:
     record_creation_enabled: bool = False
     activity_logging_enabled: bool = False
     leads: LeadSettings = field(default_factory=LeadSettings)
+    conversation_logging: ConversationLogging = field(default_factory=ConversationLogging)
 
     @classmethod
     def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
@@ -80,6 +87,10 @@ class SettingsSnapshot:
                     if row.leads_visible_fields is None
                     else row.leads_visible_fields
                 ),
+            ),
+            conversation_logging=ConversationLogging(
+                enabled=bool(row.conversation_logging_enabled),
+                min_messages=row.conversation_logging_min_messages or 1,
             ),
         )
 

@@ -53,6 +53,9 @@ async def save(
         if new.leads is not None and lead_visible is not None:
             row.leads_enabled = new.leads.enabled
             row.leads_visible_fields = lead_visible
+        if new.conversation_logging is not None:
+            row.conversation_logging_enabled = new.conversation_logging.enabled
+            row.conversation_logging_min_messages = new.conversation_logging.min_messages
         row.updated_by = user_id
         await session.flush()
         return SettingsSnapshot.from_row(row)

@@ -69,6 +69,20 @@ class LeadSettingsDocument(BaseModel):
     )
 
 
+class ConversationLoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool = Field(
+        description="Log every conversation respond.io closes as a completed Salesforce Task "
+        "on the matching Contact or Lead (docs/conversation-logging.md)."
+    )
+    min_messages: int = Field(
+        ge=1,
+        le=10_000,
+        description="Conversations with fewer messages are skipped (and recorded as such).",
+    )
+
+
 class SettingsDocument(BaseModel):
     """The whole settings document, as stored (defaults when never saved)."""
 
@@ -91,6 +105,7 @@ class SettingsDocument(BaseModel):
                         "enabled": False,
                         "visible_fields": ["Name", "Company", "Email", "Phone", "Status"],
                     },
+                    "conversation_logging": {"enabled": False, "min_messages": 1},
                 }
             ]
         },
@@ -116,6 +131,11 @@ class SettingsDocument(BaseModel):
         "Default false; omitted in a PUT keeps the stored value.",
     )
     leads: LeadSettingsDocument
+    conversation_logging: ConversationLoggingSettings | None = Field(
+        default=None,
+        description="Conversations logged automatically when respond.io closes them. "
+        "Omitted in a PUT keeps the stored value; a GET always carries it.",
+    )
     warnings: list[SettingsWarning] | None = Field(
         default=None,
         exclude_if=lambda value: not value,
@@ -153,9 +173,9 @@ class SettingsUpdate(SettingsDocument):
         json_schema_extra=_no_default,
     )
 
-    @field_validator("leads", mode="before")
+    @field_validator("leads", "conversation_logging", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
-            raise ValueError("omit `leads` to keep the stored value; null is not a value")
+            raise ValueError("omit the key to keep the stored value; null is not a value")
         return value

@@ -21,6 +21,7 @@ from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,
     ContactFieldOut,
+    ConversationLoggingSettings,
     LeadSettingsDocument,
     SettingsDocument,
     SettingsUpdate,
@@ -60,6 +61,10 @@ def document(
         warnings=warnings or None,
         leads=LeadSettingsDocument(
             enabled=snapshot.leads.enabled, visible_fields=list(snapshot.leads.visible_fields)
+        ),
+        conversation_logging=ConversationLoggingSettings(
+            enabled=snapshot.conversation_logging.enabled,
+            min_messages=snapshot.conversation_logging.min_messages,
         ),
     )
 
@@ -118,6 +123,7 @@ class WorkspaceSettingsService:
                 "record_creation_enabled": saved.record_creation_enabled,
                 "activity_logging_enabled": saved.activity_logging_enabled,
                 "leads_enabled": saved.leads.enabled,
+                "conversation_logging_enabled": saved.conversation_logging.enabled,
             },
         )
         return document(saved, await self._warnings(workspace_id, saved))
