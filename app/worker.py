@@ -32,6 +32,8 @@ from app.autocreate.reconcile import Reconciler
 from app.autocreate.stream_hooks import AutocreateStreamHooks
 from app.autocreate.waiting import resume_waiting
 from app.config import Settings, get_settings
+from app.conversation_logging.jobs import ConversationLogger, build_logger
+from app.conversation_logging.repository import ENTRYPOINT as CONVERSATION_ENTRYPOINT
 from app.crypto import TokenCipher
 from app.db import Database
 from app.logs import configure_logging
@@ -97,6 +99,7 @@ class Worker:
         self.streams: StreamManager | None = None
         self._stop = asyncio.Event()
         self._queue: QueueManager | None = None
+        self._conversations: ConversationLogger | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -144,6 +147,9 @@ class Worker:
             extra={"jobs": self._run_jobs, "reconcile": self._run_reconcile},
         )
         jobs = AutocreateJobs(jobs_pool, cipher, respondio, settings)
+        self._conversations = build_logger(
+            jobs_pool, cipher, respondio, salesforce, budget, settings
+        )
         budget.start()
         try:
             async with asyncio.TaskGroup() as group:
@@ -184,6 +190,10 @@ class Worker:
                 await jobs.handle(job)
 
         queue.entrypoint(ENTRYPOINT, on_failure="delete")(handle)
+        if self._conversations is not None:  # closed conversations become Tasks
+            queue.entrypoint(CONVERSATION_ENTRYPOINT, on_failure="delete")(
+                self._conversations.handle
+            )
         self._queue = queue
         if self._stop.is_set():
             return

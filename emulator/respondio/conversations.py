@@ -111,7 +111,8 @@ class ConversationStore:
                 "openedTime": opened_ms if opened_ms is not None else int(time.time() * 1000),
                 "openedBySource": source,
             }
-            self._space(token).open[contact_id] = conversation
+            # Messages added from now on belong to it (ids increase), with or without a time.
+            self._space(token).open[contact_id] = {**conversation, "after_id": self._next_id}
             return dict(conversation)
 
     def add_message(
@@ -203,7 +204,8 @@ class ConversationStore:
             during = [
                 m
                 for m in messages
-                if m.get("timestamp") is None or opened <= m["timestamp"] <= closed
+                if m["messageId"] > conversation["after_id"]
+                and (m.get("timestamp") is None or opened <= m["timestamp"] <= closed)
             ]
             event_id = str(uuid.uuid4())
             payload: dict[str, Any] = {

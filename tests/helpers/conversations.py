@@ -153,13 +153,13 @@ async def tasks_of(sf_emulator: Any, record_id: str) -> list[dict[str, Any]]:
 async def conversations(app: Any) -> list[LoggedConversation]:
     async with app.state.services.db.transaction() as session:
         return list(
-            (await session.scalars(select(LoggedConversation).order_by(LoggedConversation.id)))
+            await session.scalars(select(LoggedConversation).order_by(LoggedConversation.id))
         )
 
 
 async def events(app: Any) -> list[RespondioEvent]:
     async with app.state.services.db.transaction() as session:
-        return list((await session.scalars(select(RespondioEvent).order_by(RespondioEvent.id))))
+        return list(await session.scalars(select(RespondioEvent).order_by(RespondioEvent.id)))
 
 
 async def settled(app: Any, count: int = 1) -> bool:
