@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,9 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         self.apps: dict[str, ConnectedApp] = {client_id: ConnectedApp(client_id, client_secret)}
         self.counters: Counter[str] = Counter()
         self.requests = RequestLog()  # what the service sent (request_log.py)
+        # Every REST call: [arrived, answered] on time.monotonic() (answered None while in
+        # flight), so a test can tell what happened before a call was even made.
+        self.rest_calls: deque[list[float | None]] = deque(maxlen=10_000)
         self.orgs: dict[str, Org] = {}
         self.schema_last_modified = now()
         self.cursors: dict[str, dict[str, Any]] = {}

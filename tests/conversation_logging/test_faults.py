@@ -1,0 +1,134 @@
+"""Conversation logging under faults: a slow Salesforce never slows the webhook's answer;
+respond.io's 429s, Salesforce outages, a lost answer and a worker restart lose nothing and
+still give exactly one Task."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from tests.helpers.autocreate import running_worker, wait_until
+from tests.helpers.conversations import (
+    ACME,
+    ANA,
+    close,
+    conversation,
+    conversations,
+    post,
+    set_up,
+    settled,
+    signed,
+    tasks_of,
+)
+
+
+async def control(sf: Any, path: str, body: Any) -> None:
+    async with httpx.AsyncClient(base_url=sf.base_url) as http:
+        response = await http.post(f"/__emulator{path}", json=body)
+        assert response.status_code < 400, response.text
+
+
+async def test_the_webhook_makes_no_salesforce_call_before_it_answers(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    sf_emulator.latency_ms = 1000
+    event = close(rio, logging, conversation(rio, logging, 2))
+    before = len(sf_emulator.rest_calls)
+
+    answer = await post(client, logging, signed(rio, logging, event["event_id"]))
+
+    assert answer.status_code == 200
+    assert len(sf_emulator.rest_calls) == before  # Salesforce was not called to answer
+    (row,) = await conversations(app)
+    assert row.status == "pending"
+    async with running_worker(settings, reconcile=False):
+        await wait_until(lambda: settled(app), timeout=60)
+    assert len(await tasks_of(sf_emulator, ANA)) == 1
+    assert len(sf_emulator.rest_calls) > before  # the worker called it, afterwards
+
+
+async def test_the_webhook_answers_while_a_slow_salesforce_call_is_in_flight(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    first = close(rio, logging, conversation(rio, logging, 2))
+    second = close(rio, logging, conversation(rio, logging, 3, email="ben.tan@example.com"))
+    sf_emulator.latency_ms = 3000
+    before = len(sf_emulator.rest_calls)
+    async with running_worker(settings, reconcile=False):
+        assert (await post(client, logging, signed(rio, logging, first["event_id"]))).is_success
+
+        async def in_flight() -> bool:
+            return any(c[1] is None for c in list(sf_emulator.rest_calls)[before:])
+
+        await wait_until(in_flight, timeout=30, interval=0.01)
+        slow = next(c for c in list(sf_emulator.rest_calls)[before:] if c[1] is None)
+
+        answer = await post(client, logging, signed(rio, logging, second["event_id"]))
+        answered_at = time.monotonic()
+
+        assert answer.status_code == 200
+        assert slow[1] is None or slow[1] > answered_at  # Salesforce had not answered yet
+        sf_emulator.latency_ms = 0
+        await wait_until(lambda: settled(app, 2), timeout=60)
+    assert len(await tasks_of(sf_emulator, ANA)) == 1
+    assert len(await tasks_of(sf_emulator, "0035g0000006Sh8AAE")) == 1
+
+
+async def test_respondio_429s_and_a_salesforce_outage_still_give_one_task(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    event = close(rio, logging, conversation(rio, logging, 120))
+    rio.fail_next(3, status=429, retry_after=1)  # respond.io answers 429 for a while
+    # Salesforce down for the first calls, then a Task created whose answer is lost.
+    await control(
+        sf_emulator, "/faults", {"org_id": ACME, "fault": "server_unavailable", "count": 3}
+    )
+    await control(
+        sf_emulator,
+        f"/orgs/{ACME}/write-faults",
+        {"object": "Task", "operations": ["create"], "lose_answer": "error_503", "count": 1},
+    )
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    await post(client, logging, signed(rio, logging, event["event_id"], new_id=True))
+
+    async with running_worker(settings, reconcile=False):
+        await wait_until(lambda: settled(app), timeout=90)
+
+    (task,) = await tasks_of(sf_emulator, ANA)
+    assert task["Description"].count("\n") == 120 + 1  # summary, blank line, 120 lines
+    assert rio.counter_snapshot().get("429") == 3
+    assert sf_emulator.counters.get("task.create") == 1  # the lost answer was settled, not resent
+    (row,) = await conversations(app)
+    assert (row.status, row.task_id) == ("logged", task["Id"])
+
+
+async def test_a_restart_during_an_outage_loses_nothing(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    event = close(rio, logging, conversation(rio, logging, 2))
+    await control(
+        sf_emulator, "/faults", {"org_id": ACME, "fault": "server_unavailable", "count": 100000}
+    )
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    async with running_worker(settings, reconcile=False):
+
+        async def retried() -> bool:
+            rows = await conversations(app)
+            return bool(rows) and (rows[0].reason or "").startswith("retrying")
+
+        await wait_until(retried, timeout=30)
+    (row,) = await conversations(app)
+    assert row.status == "pending"  # the worker stopped; the conversation waits
+
+    await control(sf_emulator, "/faults", {"org_id": ACME, "fault": None})
+    async with running_worker(settings, reconcile=False):  # a new worker takes it up
+        await wait_until(lambda: settled(app), timeout=30)
+    assert len(await tasks_of(sf_emulator, ANA)) == 1
+    await asyncio.sleep(0)
