@@ -19,6 +19,7 @@ DEFAULTS = {
     "record_creation_enabled": False,
     "activity_logging_enabled": False,
     "leads": {"enabled": False, "visible_fields": ["Name", "Company", "Email", "Phone", "Status"]},
+    "conversation_logging": {"enabled": False, "min_messages": 1},
 }
 
 
