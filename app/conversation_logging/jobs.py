@@ -112,10 +112,9 @@ class ConversationLogger:
             await self._settle(row_id, *refusal)
             return
         organization_id = str(row["organization_id"])
-        if not await self.budget.background_allowed(organization_id):
-            await self._later(
-                row_id, PAUSE_SECONDS, "paused: the org's API usage is above the background limit"
-            )
+        paused = await self.budget.pause_reason(organization_id)
+        if paused is not None:  # background work waits while the org's usage is high
+            await self._later(row_id, PAUSE_SECONDS, paused)
         try:
             plan = self._stored_plan(row)
             if plan is None:

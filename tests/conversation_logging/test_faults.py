@@ -132,3 +132,35 @@ async def test_a_restart_during_an_outage_loses_nothing(
         await wait_until(lambda: settled(app), timeout=30)
     assert len(await tasks_of(sf_emulator, ANA)) == 1
     await asyncio.sleep(0)
+
+
+async def test_logging_pauses_while_the_orgs_api_usage_is_high(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    lookup = "/v1/workspaces/ws-1/salesforce/contacts/lookup"
+
+    async def usage_seen_by_a_lookup(used: int, email: str) -> None:
+        async with httpx.AsyncClient(base_url=sf_emulator.base_url) as http:
+            patched = await http.patch(f"/__emulator/orgs/{ACME}", json={"api_usage": used})
+            assert patched.status_code == 200, patched.text
+        answer = await client.get(lookup, params={"email": email}, headers=auth())
+        assert answer.status_code == 200, answer.text
+        await app.state.services.budget.flush()  # what every replica reads
+
+    await usage_seen_by_a_lookup(13_000, "someone@example.com")  # 87% > 80%
+    event = close(rio, logging, conversation(rio, logging, 2))
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    async with running_worker(settings, reconcile=False):
+
+        async def paused() -> bool:
+            rows = await conversations(app)
+            return bool(rows) and (rows[0].reason or "").startswith("paused")
+
+        await wait_until(paused, timeout=30)
+        assert await tasks_of(sf_emulator, ANA) == []
+        await usage_seen_by_a_lookup(100, "someone.else@example.com")
+        await wait_until(lambda: settled(app), timeout=30)
+    (row,) = await conversations(app)
+    assert row.status == "logged"
+    assert len(await tasks_of(sf_emulator, ANA)) == 1

@@ -174,3 +174,19 @@ async def test_nothing_is_logged_while_logging_is_off(
     (row,) = await conversations(app)
     assert (row.status, row.reason) == ("skipped", "conversation logging is off for this workspace")
     assert await tasks_of(sf_emulator, ANA) == []
+
+
+async def test_a_lead_is_matched_when_no_contact_is_and_leads_are_on(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    leads = {"enabled": True, "visible_fields": ["Name", "Company", "Email", "Phone", "Status"]}
+    logging = await set_up(app, client, auth, sf_emulator, leads=leads)
+    lead_only = close(rio, logging, conversation(rio, logging, 2, email="lead.only@example.com"))
+    both = close(rio, logging, conversation(rio, logging, 2))  # Ana is a Contact and a Lead
+    for event in (lead_only, both):
+        await post(client, logging, signed(rio, logging, event["event_id"]))
+    async with running_worker(settings, reconcile=False):
+        await wait_until(lambda: settled(app, 2), timeout=30)
+    assert len(await tasks_of(sf_emulator, "00Q5g0000006TPJEA2")) == 1
+    assert len(await tasks_of(sf_emulator, ANA)) == 1  # a Contact always wins over a Lead
+    assert await tasks_of(sf_emulator, "00Q5g0000006TMNEA2") == []
