@@ -35,6 +35,7 @@ from app.config import Settings
 from app.conversation_logging import job_statements as sql
 from app.conversation_logging.planner import Plan, Planner, Skip
 from app.crypto import TokenCipher
+from app.kit.singleflight import TTLSingleFlight
 from app.respondio.client import RespondioClient
 from app.respondio.errors import RespondioAuthError, RespondioError, RespondioRateLimited
 from app.salesforce.client import SalesforceClient
@@ -76,7 +77,9 @@ class ConversationLogger:
     budget: ApiBudget
     settings: Settings
     retry_max_seconds: float = PAUSE_SECONDS
-    _closed_status: dict[str, str] = field(default_factory=dict)
+    _closed_status: TTLSingleFlight[str, str] = field(
+        default_factory=lambda: TTLSingleFlight(ttl_seconds=3600.0, max_entries=10_000)
+    )
     _outcomes: Counter[str] = field(default_factory=Counter)
 
     def take_summary(self) -> dict[str, int]:
@@ -250,12 +253,11 @@ class ConversationLogger:
         return None
 
     async def _closed(self, ws: str, organization_id: str) -> str:
-        held = self._closed_status.get(organization_id)
-        if held is None:
-            held = self._closed_status[organization_id] = await closed_task_status(
-                self.salesforce, ws
-            )
-        return held
+        """The org's closed Task status, one query per org for concurrent jobs."""
+        status: str = await self._closed_status.get(
+            organization_id, lambda: closed_task_status(self.salesforce, ws)
+        )
+        return status
 
     # -- record ------------------------------------------------------------------------------
 

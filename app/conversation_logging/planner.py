@@ -4,15 +4,14 @@ respond.io, its subject, transcript and owner (docs/conversation-logging.md)."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from app.conversation_logging import transcript
 from app.conversation_logging.matching import RecordFinder, active_user_with_email
+from app.kit.singleflight import TTLSingleFlight
 from app.respondio.client import RespondioClient
 from app.respondio.conversations import (
     Message,
@@ -41,24 +40,6 @@ class Plan:
 @dataclass(frozen=True, slots=True)
 class Skip:
     reason: str
-
-
-class _TimedCache:
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._held: dict[Any, tuple[float, Any]] = {}
-
-    async def get(self, key: Any, load: Callable[[], Awaitable[Any]]) -> Any:
-        held = self._held.get(key)
-        now = time.monotonic()
-        if held is not None and held[0] > now:
-            return held[1]
-        value = await load()
-        if len(self._held) >= self._max:
-            self._held.clear()
-        self._held[key] = (now + self._ttl, value)
-        return value
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -97,6 +78,10 @@ async def conversation_messages(
     return taken
 
 
+def _directory() -> Any:
+    return TTLSingleFlight(ttl_seconds=DIRECTORY_TTL_SECONDS, max_entries=10_000)
+
+
 class Planner:
     def __init__(
         self,
@@ -107,9 +92,10 @@ class Planner:
         self._respondio = respondio
         self._salesforce = salesforce
         self._finder = RecordFinder(salesforce, default_region)
-        self._users = _TimedCache(DIRECTORY_TTL_SECONDS)
-        self._channels = _TimedCache(DIRECTORY_TTL_SECONDS)
-        self._owners = _TimedCache(DIRECTORY_TTL_SECONDS)
+        # One load per key for concurrent jobs, kept a few minutes.
+        self._users: TTLSingleFlight[str, dict[str, str]] = _directory()
+        self._channels: TTLSingleFlight[str, dict[str, str]] = _directory()
+        self._owners: TTLSingleFlight[tuple[str, str], str | None] = _directory()
 
     async def plan(self, row: Any, token: str) -> Plan | Skip:
         ws = row["workspace_id"]
