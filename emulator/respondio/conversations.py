@@ -178,8 +178,11 @@ class ConversationStore:
     # -- webhooks and events -------------------------------------------------------------
 
     def add_webhook(self, token: str, url: str, signing_key: str) -> None:
+        """A webhook of the token's workspace (the same URL again replaces its key)."""
         with self._lock:
-            self._space(token).webhooks.append(_Webhook(url, signing_key))
+            space = self._space(token)
+            space.webhooks = [w for w in space.webhooks if w.url != url]
+            space.webhooks.append(_Webhook(url, signing_key))
 
     def close_conversation(
         self,
