@@ -9,48 +9,20 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from emulator.respondio import RespondioEmulator, create_app
 from emulator.server import start_in_thread
 
-TOKEN = "token-conv"
+from .respondio_fixtures import TOKEN, _server, admin, api, state
+
+__all__ = ["_server", "admin", "api", "state"]
+
 KEY = "signing-key-1"
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[tuple[RespondioEmulator, str]]:
-    state = RespondioEmulator()
-    running = start_in_thread(create_app(state))
-    try:
-        yield state, running.url
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def state(_server: tuple[RespondioEmulator, str]) -> Iterator[RespondioEmulator]:
-    _server[0].reset()
-    yield _server[0]
-    _server[0].reset()
-
-
-@pytest.fixture
-def api(_server: tuple[RespondioEmulator, str], state: RespondioEmulator) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=_server[1] + "/v2", headers=headers, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def admin(_server: tuple[RespondioEmulator, str]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=_server[1] + "/__emulator", timeout=10) as client:
-        yield client
 
 
 @pytest.fixture
@@ -91,7 +63,7 @@ def seed(admin: httpx.Client, n: int, **extra: Any) -> dict[str, Any]:
 
 
 def test_messages_are_paged_newest_first_until_next_is_null(
-    api: httpx.Client, admin: httpx.Client
+    api: Callable[..., httpx.Client], admin: httpx.Client
 ) -> None:
     seeded = seed(admin, 250)
     contact_id = seeded["contact"]["id"]
@@ -99,7 +71,7 @@ def test_messages_are_paged_newest_first_until_next_is_null(
     params: dict[str, Any] = {"limit": 100}
     pages = 0
     while True:
-        page = api.get(f"/contact/id:{contact_id}/message/list", params=params)
+        page = api().get(f"/contact/id:{contact_id}/message/list", params=params)
         assert page.status_code == 200, page.text
         body = page.json()
         pages += 1
@@ -111,7 +83,7 @@ def test_messages_are_paged_newest_first_until_next_is_null(
         params = {"limit": 100, "cursorId": cursor}
     assert pages == 3
     assert texts == [f"message {i}" for i in reversed(range(250))]
-    first = api.get(f"/contact/id:{contact_id}/message/list", params={"limit": 1}).json()
+    first = api().get(f"/contact/id:{contact_id}/message/list", params={"limit": 1}).json()
     item = first["items"][0]
     assert item["traffic"] == "outgoing" and item["sender"]["source"] == "user"
     assert item["sender"]["userId"] == seeded["agent"]["id"]
@@ -119,24 +91,29 @@ def test_messages_are_paged_newest_first_until_next_is_null(
     assert isinstance(item["timestamp"], int)
 
 
-def test_strict_about_limits_and_unknown_contacts(api: httpx.Client, admin: httpx.Client) -> None:
+def test_strict_about_limits_and_unknown_contacts(
+    api: Callable[..., httpx.Client], admin: httpx.Client
+) -> None:
     contact_id = seed(admin, 2)["contact"]["id"]
     assert (
-        api.get(f"/contact/id:{contact_id}/message/list", params={"limit": 101}).status_code == 400
+        api().get(f"/contact/id:{contact_id}/message/list", params={"limit": 101}).status_code
+        == 400
     )
-    assert api.get(f"/contact/id:{contact_id}/message/list", params={"limit": 0}).status_code == 400
-    assert api.get("/contact/id:42/message/list").status_code == 404
-    anonymous = httpx.get(str(api.base_url).rstrip("/") + "/space/user")
+    assert (
+        api().get(f"/contact/id:{contact_id}/message/list", params={"limit": 0}).status_code == 400
+    )
+    assert api().get("/contact/id:42/message/list").status_code == 404
+    anonymous = httpx.get(str(api().base_url).rstrip("/") + "/space/user")
     assert anonymous.status_code == 401
 
 
-def test_users_and_channels(api: httpx.Client, admin: httpx.Client) -> None:
+def test_users_and_channels(api: Callable[..., httpx.Client], admin: httpx.Client) -> None:
     seeded = seed(admin, 1, channel="Acme WhatsApp")
-    users = api.get("/space/user").json()["items"]
+    users = api().get("/space/user").json()["items"]
     assert [(u["id"], u["firstName"], u["email"]) for u in users] == [
         (seeded["agent"]["id"], "Sam", "sam@acme.example")
     ]
-    channels = api.get("/space/channel").json()["items"]
+    channels = api().get("/space/channel").json()["items"]
     assert [(c["id"], c["name"], c["source"]) for c in channels] == [
         (seeded["channel"]["id"], "Acme WhatsApp", "whatsapp")
     ]
@@ -179,10 +156,12 @@ def test_closed_event_is_signed_and_can_be_redelivered_renamed_or_missigned(
     assert received[3][0] == body and not _valid(*received[3])
 
 
-def test_throttle_answers_429_for_a_while(api: httpx.Client, admin: httpx.Client) -> None:
+def test_throttle_answers_429_for_a_while(
+    api: Callable[..., httpx.Client], admin: httpx.Client
+) -> None:
     admin.post("/throttle", json={"seconds": 0.5, "retry_after": 2})
-    refused = api.get("/space/user")
+    refused = api().get("/space/user")
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "2"
     time.sleep(0.6)
-    assert api.get("/space/user").status_code == 200
+    assert api().get("/space/user").status_code == 200
