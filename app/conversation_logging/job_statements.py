@@ -52,6 +52,15 @@ SET lease_until = NULL, next_attempt_at = $2, reason = $3, attempts = COALESCE($
 WHERE id = $1 AND status = 'pending'
 """
 
+# Pending conversations overdue by $1 seconds with no live lease: their job was lost (its
+# re-queue failed, e.g. while the database was cut); queued again (deduplicated).
+STRANDED = """
+SELECT id FROM logged_conversations
+WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+  AND next_attempt_at < now() - make_interval(secs => $1)
+ORDER BY next_attempt_at LIMIT 1000
+"""
+
 # The Task in the 9.4 list of activities (GET .../activities?record_id=): the same external
 # id answers the same Task to a hand-made POST .../activities.
 ACTIVITY = """

@@ -28,12 +28,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 import asyncpg
-from pgqueuer import RetryRequested
+from pgqueuer import Queries, QueueManager, RetryRequested
+from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.models import Job
 
 from app.config import Settings
 from app.conversation_logging import job_statements as sql
 from app.conversation_logging.planner import Plan, Planner, Skip
+from app.conversation_logging.repository import ENTRYPOINT, dedupe_key
 from app.crypto import TokenCipher
 from app.kit.singleflight import TTLSingleFlight
 from app.respondio.client import RespondioClient
@@ -52,8 +54,11 @@ from app.workspace.tasks import closed_task_status
 logger = logging.getLogger("app.conversation_logging.jobs")
 
 SETTLE_WINDOW = timedelta(minutes=10)
-PAUSE_SECONDS = 4.0  # how soon a paused or faulted conversation is looked at again
+# How soon a paused or faulted conversation is looked at again: with the worker's poll of
+# delayed jobs (at most a second), within 5 seconds of the fault clearing.
+PAUSE_SECONDS = 3.0
 LEASE_SECONDS = 120.0
+SWEEP_SECONDS = 15.0  # how often lost jobs are looked for; overdue by this much, re-queued
 
 
 def build_logger(
@@ -85,6 +90,28 @@ class ConversationLogger:
     def take_summary(self) -> dict[str, int]:
         summary, self._outcomes = dict(self._outcomes), Counter()
         return summary
+
+    def register(self, queue: QueueManager) -> None:
+        """The job's entrypoint on the worker's queue."""
+        queue.entrypoint(ENTRYPOINT, on_failure="delete")(self.handle)
+
+    async def sweep(self) -> int:
+        """Queue again the pending conversations whose job was lost: none is left behind by
+        a re-queue that failed (the database cut meanwhile). Returns how many."""
+        rows = await self.pool.fetch(sql.STRANDED, SWEEP_SECONDS)
+        if rows:
+            ids = [int(r["id"]) for r in rows]
+            queries = Queries(AsyncpgPoolDriver(self.pool))
+            await queries.enqueue(
+                [ENTRYPOINT] * len(ids),
+                [str(i).encode() for i in ids],
+                [0] * len(ids),
+                [timedelta(0)] * len(ids),
+                [dedupe_key(i) for i in ids],
+                on_conflict="skip",
+            )
+            logger.info("conversation_logging.jobs.requeued", extra={"conversations": len(ids)})
+        return len(rows)
 
     async def handle(self, job: Job) -> None:
         """PgQueuer entrypoint: RetryRequested to be run again later. Whatever else goes

@@ -120,9 +120,13 @@ async def enqueue(session: AsyncSession, conversation_id: int, delay: float = 0.
         [str(conversation_id).encode()],
         [0],
         [timedelta(seconds=delay)],
-        [f"conversation:{conversation_id}"],
+        [dedupe_key(conversation_id)],
         on_conflict="skip",
     )
+
+
+def dedupe_key(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import asyncio
 import time
 from typing import Any
 
+import asyncpg
 import httpx
 
 from tests.helpers.autocreate import running_worker, wait_until
@@ -163,4 +164,26 @@ async def test_logging_pauses_while_the_orgs_api_usage_is_high(
         await wait_until(lambda: settled(app), timeout=30)
     (row,) = await conversations(app)
     assert row.status == "logged"
+    assert len(await tasks_of(sf_emulator, ANA)) == 1
+
+
+async def test_a_conversation_whose_job_was_lost_is_queued_again(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    """A re-queue that failed (the database cut at that moment) leaves a pending conversation
+    without a job: the worker's sweep queues it again."""
+    logging = await set_up(app, client, auth, sf_emulator)
+    event = close(rio, logging, conversation(rio, logging, 2))
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DELETE FROM pgqueuer")
+        await conn.execute(
+            "UPDATE logged_conversations SET next_attempt_at = now() - interval '1 minute'"
+        )
+    finally:
+        await conn.close()
+    async with running_worker(settings, reconcile=False):
+        await wait_until(lambda: settled(app), timeout=30)
     assert len(await tasks_of(sf_emulator, ANA)) == 1
