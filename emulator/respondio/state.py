@@ -163,6 +163,13 @@ class RespondioEmulator:
         self._throttled_until = 0.0
         self._throttle_retry_after = 1.0
 
+    def __setstate__(self, values: dict[str, Any]) -> None:
+        """A state saved by an older emulator (emulator/persistence.py) gains what it lacks."""
+        self.__dict__.update(values)
+        self.__dict__.setdefault("conversations", ConversationStore())
+        self.__dict__.setdefault("_throttled_until", 0.0)
+        self.__dict__.setdefault("_throttle_retry_after", 1.0)
+
     # ----------------------------------------------------------------- switches
 
     def fail_next(self, n: int = 1, status: int = 503, retry_after: float | None = None) -> None:

@@ -314,6 +314,11 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
                 out.append((with_computed(t, seen[-1][1]), with_computed(t, rec)))
         return out
 
+    def __setstate__(self, values: dict[str, Any]) -> None:
+        """A state saved by an older emulator (emulator/persistence.py) gains what it lacks."""
+        self.__dict__.update(values)
+        self.__dict__.setdefault("rest_calls", deque(maxlen=10_000))
+
     # -- counters, switches, usage -----------------------------------------------
     def reset_counters(self) -> None:
         with self._lock:

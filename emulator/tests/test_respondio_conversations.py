@@ -165,3 +165,23 @@ def test_throttle_answers_429_for_a_while(
     assert refused.headers["Retry-After"] == "2"
     time.sleep(0.6)
     assert api().get("/space/user").status_code == 200
+
+
+def test_a_state_saved_by_an_older_emulator_gains_what_it_lacks() -> None:
+    """`make run` restores the emulators' pickled state (emulator/persistence.py): one written
+    before conversations and call times existed still works."""
+    import pickle
+
+    from emulator.persistence import dumps
+    from emulator.respondio import RespondioEmulator
+    from emulator.salesforce import SalesforceEmulator
+
+    old = RespondioEmulator()
+    for name in ("conversations", "_throttled_until", "_throttle_retry_after"):
+        del old.__dict__[name]
+    restored = pickle.loads(dumps(old))  # noqa: S301 - our own bytes
+    restored.throttle(0.0)
+    assert restored.conversations.users("t") == []
+    sf = SalesforceEmulator()
+    del sf.__dict__["rest_calls"]
+    assert len(pickle.loads(dumps(sf)).rest_calls) == 0  # noqa: S301
