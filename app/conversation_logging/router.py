@@ -10,13 +10,14 @@ from fastapi import APIRouter, Header, Request, Response
 from app import errors
 from app.conversation_logging.schemas import (
     ConversationLoggingStatus,
+    RespondioWebhookEvent,
     RespondioWebhookIn,
     RespondioWebhookOut,
     WebhookAccepted,
 )
 from app.deps import ConversationLoggingServiceDep, Manager
 from app.kit.body import BodyTooLarge, read_bounded
-from app.openapi import AUTH_ERRORS, problem_responses
+from app.openapi import AUTH_ERRORS, json_body, problem_responses
 
 router = APIRouter(tags=["conversation logging"])
 webhook_router = APIRouter(tags=["respond.io webhooks"])
@@ -102,12 +103,7 @@ SignatureHeader = Annotated[
     "`event_id`) and answers at once; the conversation is logged to Salesforce afterwards by "
     "the worker. Other event types are acknowledged and ignored. The body is the event JSON "
     "(read raw: the signature covers its exact bytes).",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
-    },
+    openapi_extra=json_body(RespondioWebhookEvent),
     responses=problem_responses(
         errors.WebhookPayloadInvalid,
         errors.WebhookSignatureInvalid,

@@ -21,6 +21,40 @@ class RespondioWebhookIn(BaseModel):
     )
 
 
+class EventContact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int | str
+    firstName: str | None = None  # noqa: N815 - respond.io's names
+    lastName: str | None = None  # noqa: N815
+    email: str | None = None
+    phone: str | None = None
+
+
+class ClosedConversationFields(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    openedTime: int | str = Field(description="Epoch seconds or milliseconds.")  # noqa: N815
+    closedTime: int | str | None = None  # noqa: N815
+    category: str | None = None
+    summary: str | None = None
+    incomingMessageCount: int | None = None  # noqa: N815
+    outgoingMessageCount: int | None = None  # noqa: N815
+
+
+class RespondioWebhookEvent(BaseModel):
+    """A respond.io webhook event as respond.io sends it (read leniently: other keys are
+    kept; only `conversation.closed` is stored, with `event_id`, `contact.id` and
+    `conversation.openedTime` required)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: str
+    event_type: str = Field(examples=["conversation.closed"])
+    contact: EventContact
+    conversation: ClosedConversationFields | None = None
+
+
 class RespondioWebhookOut(BaseModel):
     url: str = Field(
         description="Paste it as the webhook's URL in respond.io, with the event "
