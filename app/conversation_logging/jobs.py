@@ -261,7 +261,19 @@ class ConversationLogger:
         if plan.owner_id:
             values["OwnerId"] = plan.owner_id
         await self.pool.execute(sql.SENT, row["id"])
-        return await self.salesforce.create_record(ws, "Task", values, purpose="activity")
+        try:
+            return await self.salesforce.create_record(ws, "Task", values, purpose="activity")
+        except WriteRejected as exc:
+            if "OwnerId" not in values or "OwnerId" not in exc.fields:
+                raise
+            # The assignee's user may not own it (inactive, no access): the connected user
+            # does, as for a conversation without an assignee.
+            logger.info(
+                "conversation_logging.job.owner_refused",
+                extra={"workspace_id": ws, "error_code": exc.error_code},
+            )
+            del values["OwnerId"]
+            return await self.salesforce.create_record(ws, "Task", values, purpose="activity")
 
     async def _find_sent(self, ws: str, plan: Plan, sent_at: datetime) -> str | None:
         """The Task an earlier attempt created (its answer lost), or None."""

@@ -190,3 +190,26 @@ async def test_a_lead_is_matched_when_no_contact_is_and_leads_are_on(
     assert len(await tasks_of(sf_emulator, "00Q5g0000006TPJEA2")) == 1
     assert len(await tasks_of(sf_emulator, ANA)) == 1  # a Contact always wins over a Lead
     assert await tasks_of(sf_emulator, "00Q5g0000006TMNEA2") == []
+
+
+async def test_an_owner_salesforce_refuses_leaves_the_task_to_the_connected_user(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    event = close(rio, logging, conversation(rio, logging, 2))
+    async with httpx.AsyncClient(base_url=sf_emulator.base_url) as http:
+        fault = {
+            "object": "Task",
+            "operations": ["create"],
+            "error_code": "INACTIVE_OWNER_OR_USER",
+            "message": "operation performed with inactive user [0055g000000GR44] as owner",
+            "fields": ["OwnerId"],
+            "count": 1,
+        }
+        added = await http.post("/__emulator/orgs/00D5g000003GIV7EAO/write-faults", json=fault)
+        assert added.status_code == 201, added.text
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    async with running_worker(settings, reconcile=False):
+        await wait_until(lambda: settled(app), timeout=30)
+    (task,) = await tasks_of(sf_emulator, ANA)
+    assert task["OwnerId"] == "0055g000000GR2fAAG"  # the connected admin, not the agent
