@@ -34,7 +34,14 @@ WHERE id = $1 AND status = 'pending'
 """
 
 # Set just before the Task is sent: a later attempt looks for the Task before sending again.
-SENT = "UPDATE logged_conversations SET task_sent_at = now() WHERE id = $1 AND status = 'pending'"
+# Only when the marker is still what this attempt saw ($2): an attempt whose lease ran out
+# while another took over finds it moved on and sends nothing. The lease is renewed ($3).
+SENT = """
+UPDATE logged_conversations
+SET task_sent_at = clock_timestamp(), lease_until = now() + make_interval(secs => $3)
+WHERE id = $1 AND status = 'pending' AND task_sent_at IS NOT DISTINCT FROM $2
+RETURNING id
+"""
 
 # The outcome: $2 status, $3 reason, $4 task id, $5 task url.
 SETTLE = """

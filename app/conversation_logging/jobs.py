@@ -260,7 +260,12 @@ class ConversationLogger:
         }
         if plan.owner_id:
             values["OwnerId"] = plan.owner_id
-        await self.pool.execute(sql.SENT, row["id"])
+        if (
+            await self.pool.fetchval(sql.SENT, row["id"], row["task_sent_at"], LEASE_SECONDS)
+            is None
+        ):
+            # Another attempt took over (this one outlived its lease): it writes the Task.
+            raise RetryRequested(delay=timedelta(seconds=PAUSE_SECONDS), reason="taken over")
         try:
             return await self.salesforce.create_record(ws, "Task", values, purpose="activity")
         except WriteRejected as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.helpers.autocreate import running_worker, wait_until
 from tests.helpers.conversations import (
@@ -187,3 +188,48 @@ async def test_a_conversation_whose_job_was_lost_is_queued_again(
     async with running_worker(settings, reconcile=False):
         await wait_until(lambda: settled(app), timeout=30)
     assert len(await tasks_of(sf_emulator, ANA)) == 1
+
+
+async def test_an_attempt_that_outlived_its_lease_sends_nothing_once_another_took_over(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    """Two attempts on one conversation (the first's lease ran out mid-way, say while reading
+    a very long conversation slowly): the one that finds the send marker moved sends no Task."""
+    from pgqueuer import RetryRequested
+
+    from app.conversation_logging.jobs import build_logger
+    from app.worker import asyncpg_dsn
+
+    logging = await set_up(app, client, auth, sf_emulator)
+    event = close(rio, logging, conversation(rio, logging, 2))
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    services = app.state.services
+    pool = await asyncpg.create_pool(asyncpg_dsn(settings), min_size=1, max_size=2)
+    try:
+        logger = build_logger(
+            pool,
+            services.cipher,
+            _respondio(settings, services),
+            services.salesforce,
+            services.budget,
+            settings,
+        )
+        (row,) = await conversations(app)
+        claimed = await logger._claim(row.id)
+        assert claimed is not None
+        plan = await logger.planner.plan(claimed, "rio-token-ws-1")
+        # Meanwhile another attempt took the conversation over and is sending its Task.
+        await pool.execute(
+            "UPDATE logged_conversations SET task_sent_at = now() WHERE id = $1", row.id
+        )
+        with pytest.raises(RetryRequested):
+            await logger._write(claimed, plan)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
+    assert await tasks_of(sf_emulator, ANA) == []
+
+
+def _respondio(settings: Any, services: Any) -> Any:
+    from app.respondio.client import RespondioClient
+
+    return RespondioClient(services.http, settings.respondio_api_base_url, timeout=3.0)
