@@ -163,14 +163,19 @@ class ConversationStore:
     def message_page(
         self, token: str, contact_id: int, limit: int, cursor: int | None
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Newest first; `cursor` is the id of the last message of the previous page."""
+        """Newest first (by time, then by id); `cursor` is the id of the last message of the
+        previous page."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
         with self._lock:
             messages = self._space(token).messages.get(contact_id, [])
-            newest_first = sorted(messages, key=lambda m: m["messageId"], reverse=True)
+            newest_first = sorted(
+                messages, key=lambda m: (m.get("timestamp") or 0, m["messageId"]), reverse=True
+            )
             if cursor is not None:
-                newest_first = [m for m in newest_first if m["messageId"] < cursor]
+                ids = [m["messageId"] for m in newest_first]
+                after = ids.index(cursor) + 1 if cursor in ids else len(ids)
+                newest_first = newest_first[after:]
             page = newest_first[:limit]
             more = len(newest_first) > limit
             return copy.deepcopy(page), (page[-1]["messageId"] if more and page else None)

@@ -213,3 +213,37 @@ async def test_an_owner_salesforce_refuses_leaves_the_task_to_the_connected_user
         await wait_until(lambda: settled(app), timeout=30)
     (task,) = await tasks_of(sf_emulator, ANA)
     assert task["OwnerId"] == "0055g000000GR2fAAG"  # the connected admin, not the agent
+
+
+async def test_only_the_closed_conversations_messages_are_logged(
+    app: Any, client: httpx.AsyncClient, auth: Any, sf_emulator: Any, rio: Any, settings: Any
+) -> None:
+    logging = await set_up(app, client, auth, sf_emulator)
+    seeded = conversation(rio, logging, 2)
+    for i in range(3):  # an earlier conversation's messages, a minute before this one opened
+        rio.conversations.add_message(
+            logging.token,
+            seeded["contact"]["id"],
+            traffic="incoming",
+            text=f"earlier {i}",
+            channel_id=seeded["channel"]["id"],
+            timestamp_ms=seeded["opened_time"] - 60_000 + i,
+        )
+    event = close(rio, logging, seeded)
+    rio.conversations.add_message(  # a message after it closed
+        logging.token,
+        seeded["contact"]["id"],
+        traffic="incoming",
+        text="one more thing",
+        channel_id=seeded["channel"]["id"],
+        timestamp_ms=event["conversation"]["closedTime"] + 1000,
+    )
+    await post(client, logging, signed(rio, logging, event["event_id"]))
+    async with running_worker(settings, reconcile=False):
+        await wait_until(lambda: settled(app), timeout=30)
+    (task,) = await tasks_of(sf_emulator, ANA)
+    lines = task["Description"].split("\n\n", 1)[1].split("\n")
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "Ana Souza: message number 0",
+        "Sam Seller: message number 1",
+    ]
