@@ -39,9 +39,15 @@ from app.conversation_logging.repository import ENTRYPOINT, dedupe_key
 from app.crypto import TokenCipher
 from app.kit.singleflight import TTLSingleFlight
 from app.respondio.client import RespondioClient
-from app.respondio.errors import RespondioAuthError, RespondioError, RespondioRateLimited
+from app.respondio.errors import (
+    RespondioAuthError,
+    RespondioBadRequest,
+    RespondioError,
+    RespondioRateLimited,
+)
 from app.salesforce.client import SalesforceClient
 from app.salesforce.errors import (
+    MalformedRequest,
     NotConnected,
     ReauthorizationRequired,
     SalesforceError,
@@ -186,6 +192,9 @@ class ConversationLogger:
             await self._settle(
                 row_id, "failed", f"Salesforce refused the Task: {exc.error_code}: {exc}"[:500]
             )
+            return
+        except (RespondioBadRequest, MalformedRequest) as exc:  # a "no" that will not change
+            await self._settle(row_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
             return
         except (RespondioError, SalesforceError, OSError) as exc:
             attempts = int(row["attempts"]) + 1
