@@ -62,7 +62,8 @@ class LoggedConversation(Base):
     `event` is the payload of the first event. The Task's subject and description are
     computed once and kept (`subject`, `description`), so a retry writes exactly the same
     Task; `task_sent_at` is set before the Task is sent, so a retry after a lost answer or a
-    crash first looks for that Task in Salesforce (by record, subject and description)."""
+    crash first looks for that Task in Salesforce (by record, subject and description). The
+    event and the description are cleared once the conversation is logged or skipped."""
 
     __tablename__ = "logged_conversations"
     __table_args__ = (

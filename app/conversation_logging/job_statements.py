@@ -43,11 +43,14 @@ WHERE id = $1 AND status = 'pending' AND task_sent_at IS NOT DISTINCT FROM $2
 RETURNING id
 """
 
-# The outcome: $2 status, $3 reason, $4 task id, $5 task url.
+# The outcome: $2 status, $3 reason, $4 task id, $5 task url. The event and the transcript
+# (personal data) are kept only while someone may have to look at them: a failed row.
 SETTLE = """
 UPDATE logged_conversations
-SET status = $2, reason = $3, task_id = $4, task_url = $5, lease_until = NULL,
-    processed_at = now(), next_attempt_at = NULL
+SET status = $2::text, reason = $3, task_id = $4, task_url = $5, lease_until = NULL,
+    processed_at = now(), next_attempt_at = NULL,
+    description = CASE WHEN $2::text = 'failed' THEN description END,
+    event = CASE WHEN $2::text = 'failed' THEN event ELSE '{}'::jsonb END
 WHERE id = $1 AND status = 'pending'
 """
 

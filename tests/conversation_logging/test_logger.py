@@ -55,6 +55,8 @@ async def test_a_250_message_conversation_is_logged_complete_and_in_order(
     assert stamps == sorted(stamps)
     assert task["ActivityDate"] == stamps[-1][:10]  # the closing day (UTC)
 
+    (row,) = await conversations(app)
+    assert (row.description, row.event) == (None, {})  # the transcript is not kept
     listed = (await client.get(LIST, headers=auth("ws-1", "manager"))).json()
     assert listed["counts"] == {"logged": 1, "skipped": 0, "pending": 0, "failed": 0}
     (entry,) = listed["events"]
