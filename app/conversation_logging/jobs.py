@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -91,11 +90,6 @@ class ConversationLogger:
     _closed_status: TTLSingleFlight[str, str] = field(
         default_factory=lambda: TTLSingleFlight(ttl_seconds=3600.0, max_entries=10_000)
     )
-    _outcomes: Counter[str] = field(default_factory=Counter)
-
-    def take_summary(self) -> dict[str, int]:
-        summary, self._outcomes = dict(self._outcomes), Counter()
-        return summary
 
     def register(self, queue: QueueManager) -> None:
         """The job's entrypoint on the worker's queue."""
@@ -323,7 +317,6 @@ class ConversationLogger:
         url: str | None = None,
     ) -> None:
         await self.pool.execute(sql.SETTLE, row_id, status, reason, task_id, url)
-        self._outcomes[status] += 1
         level = logging.INFO if status != "skipped" else logging.DEBUG
         logger.log(
             level,
