@@ -22,8 +22,6 @@ class RespondioWebhookIn(BaseModel):
 
 
 class EventContact(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
     id: int | str
     firstName: str | None = None  # noqa: N815 - respond.io's names
     lastName: str | None = None  # noqa: N815
@@ -32,8 +30,6 @@ class EventContact(BaseModel):
 
 
 class ClosedConversationFields(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
     openedTime: int | str = Field(description="Epoch seconds or milliseconds.")  # noqa: N815
     closedTime: int | str | None = None  # noqa: N815
     category: str | None = None
@@ -43,11 +39,9 @@ class ClosedConversationFields(BaseModel):
 
 
 class RespondioWebhookEvent(BaseModel):
-    """A respond.io webhook event as respond.io sends it (read leniently: other keys are
-    kept; only `conversation.closed` is stored, with `event_id`, `contact.id` and
-    `conversation.openedTime` required)."""
-
-    model_config = ConfigDict(extra="allow")
+    """A respond.io webhook event as respond.io sends it, the keys the service reads (others
+    may come and are ignored; only `conversation.closed` is stored, with `event_id`,
+    `contact.id` and `conversation.openedTime` required)."""
 
     event_id: str
     event_type: str = Field(examples=["conversation.closed"])
