@@ -1,7 +1,7 @@
 """conversation logging: the settings, the respond.io webhook, its events, one row per conversation
 
 Revision ID: 0009_conversation_logging
-Revises: 0008_shared_grants
+Revises: 0025_change_streams
 Create Date: 2026-12-04 10:40:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009_conversation_logging"
-down_revision: str | None = "0008_shared_grants"
+down_revision: str | None = "0025_change_streams"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
