@@ -21,6 +21,7 @@ from app.auth import BEARER_DESCRIPTION, BEARER_FORMAT, Caller, bearer_scheme
 from app.autocreate.service import AutocreateService
 from app.config import Settings
 from app.connections.service import ConnectionService
+from app.conversation_logging.service import ConversationLoggingService
 from app.db import Database
 from app.edits.service import EditService
 from app.errors import Forbidden, Unauthenticated
@@ -93,6 +94,10 @@ async def get_activity_service(services: ServicesDep) -> ActivityService:
     return services.activities
 
 
+async def get_conversation_logging_service(services: ServicesDep) -> ConversationLoggingService:
+    return services.conversation_logging
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
@@ -106,6 +111,9 @@ EditServiceDep = Annotated[EditService, Depends(get_edit_service)]
 AutocreateServiceDep = Annotated[AutocreateService, Depends(get_autocreate_service)]
 RecordCreationServiceDep = Annotated[RecordCreationService, Depends(get_record_creation_service)]
 ActivityServiceDep = Annotated[ActivityService, Depends(get_activity_service)]
+ConversationLoggingServiceDep = Annotated[
+    ConversationLoggingService, Depends(get_conversation_logging_service)
+]
 
 
 # -- the caller ---------------------------------------------------------------------------

@@ -337,6 +337,22 @@ class OAuthStateInvalid(AppError):
     )
 
 
+class WebhookSignatureInvalid(AppError):
+    status = 401
+    code = "webhook_signature_invalid"
+    title = "The webhook signature is invalid"
+    detail = (
+        "X-Webhook-Signature is missing or is not the base64 HMAC-SHA256 of the body with this "
+        "webhook's signing key. Nothing was stored."
+    )
+
+
+class WebhookPayloadInvalid(AppError):
+    status = 400
+    code = "webhook_payload_invalid"
+    title = "The webhook body is not a respond.io event"
+
+
 def route_template(scope: Any) -> str:
     """The matched route's template: raw paths may hold secrets (webhook keys)."""
     route = scope.get("route")

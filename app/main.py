@@ -16,6 +16,8 @@ from app.autocreate.router import webhook_router as salesforce_webhook_router
 from app.body_guard import BodyGuard
 from app.config import Settings, get_settings
 from app.connections.router import router as connections_router
+from app.conversation_logging.router import router as conversation_logging_router
+from app.conversation_logging.router import webhook_router as respondio_webhook_router
 from app.docs_assets import install_offline_docs
 from app.edits.router import router as edits_router
 from app.error_handlers import install_error_handlers
@@ -105,6 +107,8 @@ def create_app(
     app.include_router(workspace_settings_router)
     app.include_router(edits_router)
     app.include_router(writeback_router)
+    app.include_router(conversation_logging_router)
+    app.include_router(respondio_webhook_router)
     instrument_app(app, settings)  # the outermost middleware: added last
     return app
 

@@ -91,9 +91,7 @@ class Connection(Base):
     status_detail: Mapped[str | None] = mapped_column(Text)
     # The keep-alive's claim, so one worker refreshes a quiet connection (app.workspace.keepalive).
     keepalive_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW, onupdate=NOW)
 
 
 class WorkspaceSettings(Base):
@@ -125,9 +123,14 @@ class WorkspaceSettings(Base):
     )
     # `related` and `record_creation` (docs/whole-customer.md); null: the defaults.
     customer: Mapped[dict[str, object] | None] = mapped_column(JSONType)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    # Conversations logged automatically (app/conversation_logging, docs/conversation-logging.md).
+    conversation_logging_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
     )
+    conversation_logging_min_messages: Mapped[int] = mapped_column(
+        Integer, default=1, server_default="1"
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW, onupdate=NOW)
     updated_by: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -159,9 +162,7 @@ class RespondioCredential(Base):
     workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     api_token_encrypted: Mapped[str] = mapped_column(Text)
     updated_by: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW, onupdate=NOW)
 
 
 class AutocreateContact(Base):
@@ -209,9 +210,7 @@ class AutocreateContact(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW, onupdate=NOW)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -243,9 +242,7 @@ class AutocreateWorkspace(Base):
     idle_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Why reconciliation is paused (the org's API usage), null while it runs.
     paused_reason: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(True), server_default=NOW, onupdate=NOW)
 
 
 class AutocreateWebhookKey(Base):

@@ -25,6 +25,7 @@ from app.auth import TokenVerifier
 from app.autocreate.service import AutocreateService
 from app.config import Settings
 from app.connections.service import ConnectionService
+from app.conversation_logging.service import ConversationLoggingService
 from app.crypto import TokenCipher
 from app.db import Database
 from app.edits.service import EditService
@@ -79,6 +80,7 @@ class Services:
     autocreate: AutocreateService
     record_creation: RecordCreationService
     activities: ActivityService
+    conversation_logging: ConversationLoggingService
     # Record changes and stream health from the workers' change streams (docs/real-time.md).
     stream_listener: StreamListener | None = None
 
@@ -204,6 +206,7 @@ async def start_services(
         autocreate=AutocreateService(db, cipher, settings, salesforce),
         record_creation=RecordCreationService(settings=settings, **parts),
         activities=ActivityService(settings=settings, **parts),
+        conversation_logging=ConversationLoggingService(db, cipher, settings),
         stream_listener=listener,
     )
 

@@ -32,6 +32,7 @@ from app.autocreate.reconcile import Reconciler
 from app.autocreate.stream_hooks import AutocreateStreamHooks
 from app.autocreate.waiting import resume_waiting
 from app.config import Settings, get_settings
+from app.conversation_logging.jobs import SWEEP_SECONDS, ConversationLogger, build_logger
 from app.crypto import TokenCipher
 from app.db import Database
 from app.errors import unavailable_database
@@ -100,6 +101,7 @@ class Worker:
         self.streams: StreamManager | None = None
         self._stop = asyncio.Event()
         self._queue: QueueManager | None = None
+        self._conversations: ConversationLogger | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -153,12 +155,17 @@ class Worker:
             extra={"jobs": self._run_jobs, "reconcile": self._run_reconcile},
         )
         jobs = AutocreateJobs(jobs_pool, cipher, respondio, settings)
+        conversations = self._conversations = build_logger(
+            jobs_pool, cipher, respondio, salesforce, budget, settings
+        )
         budget.start()
         try:
             async with asyncio.TaskGroup() as group:
                 if self._run_jobs:
                     group.create_task(self._process_jobs(jobs, pool, concurrency))
                     group.create_task(self._summarize(jobs))
+                    sweep = ("conversation_logging.sweep_failed", conversations.sweep)
+                    group.create_task(self._every(SWEEP_SECONDS, sweep))
                 if self._run_reconcile:
                     reconciler = Reconciler(
                         db, salesforce, settings, budget=budget, describes=describes
@@ -207,6 +214,8 @@ class Worker:
                 await jobs.handle(job)
 
         queue.entrypoint(ENTRYPOINT, on_failure="delete")(handle)
+        if self._conversations is not None:  # closed conversations become Tasks
+            self._conversations.register(queue)
         self._queue = queue
         if self._stop.is_set():
             return
@@ -214,7 +223,8 @@ class Worker:
         batch = max(1, concurrency // 2)
         await queue.run(
             # Stale jobs (a worker died) are only found by polling: poll within a heartbeat.
-            dequeue_timeout=max(timedelta(seconds=0.1), min(timedelta(seconds=5), heartbeat / 2)),
+            # Within a second: a conversation to log is due again at most 5 s after a fault.
+            dequeue_timeout=max(timedelta(seconds=0.1), min(timedelta(seconds=1), heartbeat / 2)),
             batch_size=batch,
             max_concurrent_tasks=2 * batch,
             heartbeat_timeout=heartbeat,

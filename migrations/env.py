@@ -9,7 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app import models  # noqa: F401 - registers the tables on Base.metadata
+from app import conversation_models, models  # noqa: F401 - registers the tables on Base.metadata
 from app.config import get_settings
 from app.db import Base
 

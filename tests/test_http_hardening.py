@@ -74,6 +74,8 @@ async def down_client(make_settings: Callable[..., Settings]) -> AsyncIterator[h
         ("GET", "/v1/workspaces/ws-1/salesforce/contacts/lookup?email=a@example.com"),
         ("GET", "/v1/workspaces/ws-1/salesforce/contacts/003000000000001AAA/history"),
         ("POST", "/v1/workspaces/ws-1/salesforce/connect"),
+        ("POST", "/v1/webhooks/respondio/some-key"),  # respond.io retries it later
+        ("GET", "/v1/workspaces/ws-1/salesforce/conversation-logging"),
     ],
 )
 async def test_a_database_that_is_down_is_a_503_with_retry_after(

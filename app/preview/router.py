@@ -13,14 +13,17 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
+import httpx
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
 
 from app.auth import mint_token
 from app.config import DEV_JWT_SECRET, Settings
 from app.errors import Forbidden
 
 STATIC = Path(__file__).parent / "static"
+DEMO_TIMEOUT = 10.0
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -59,6 +62,39 @@ def preview_router(settings: Settings) -> APIRouter:
         token = mint_token(settings, workspace_id=workspace, role=role, user_id=user, ttl=8 * 3600)
         return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
+    @router.post("/demo-conversation")
+    async def demo_conversation(body: DemoConversation) -> JSONResponse:
+        """Have the respond.io emulator close a conversation with `email` and deliver its
+        signed `conversation.closed` event to the service's webhook, as respond.io would."""
+        emulator = settings.respondio_api_base_url.rstrip("/").removesuffix("/v2")
+        seed = {
+            "token": body.respondio_token,
+            "contact": {
+                "firstName": body.first_name,
+                "lastName": body.last_name,
+                "email": body.email,
+            },
+            "agent": {"firstName": "Sam", "lastName": "Seller", "email": "sales@acme.example"},
+            "messages": [{"traffic": t, "text": text} for t, text in DEMO_MESSAGES],
+        }
+        async with httpx.AsyncClient(base_url=emulator, timeout=DEMO_TIMEOUT) as http:
+            hook = {"token": body.respondio_token, "url": body.url, "signing_key": body.signing_key}
+            (await http.post("/__emulator/webhooks", json=hook)).raise_for_status()
+            seeded = (await http.post("/__emulator/conversations", json=seed)).raise_for_status()
+            close = {
+                "token": body.respondio_token,
+                "contact_id": seeded.json()["contact"]["id"],
+                "category": "Resolved",
+                "summary": "Asked where order 1234 is; sent the tracking link.",
+            }
+            closed = (
+                await http.post("/__emulator/conversations/close", json=close)
+            ).raise_for_status()
+        answer = closed.json()
+        return JSONResponse(
+            {"event_id": answer["event"]["event_id"], "deliveries": answer["deliveries"]}
+        )
+
     return router
 
 
@@ -76,6 +112,23 @@ def _minting_refused(settings: Settings, request: Request) -> str | None:
     if not loopback:
         return "Tokens are minted only for callers on this machine (loopback)."
     return None
+
+
+DEMO_MESSAGES = (
+    ("incoming", "Hi, where is my order 1234?"),
+    ("outgoing", "Hello! Let me check that for you."),
+    ("outgoing", "It left our warehouse yesterday: https://track.example/1234"),
+    ("incoming", "Great, thanks!"),
+)
+
+
+class DemoConversation(BaseModel):
+    url: str = Field(max_length=2000, description="The webhook URL the service answered.")
+    signing_key: str = Field(max_length=1000)
+    respondio_token: str = Field(max_length=1000)
+    email: str = Field(max_length=320)
+    first_name: str = Field("Ana", max_length=100)
+    last_name: str = Field("Souza", max_length=100)
 
 
 def install_sidebar_preview(app: FastAPI, settings: Settings) -> None:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -210,6 +210,15 @@ class RespondioClient:
             f"/contact/{_encode(identifier)}/tag",
             json=list(tags),
         )
+
+    async def get_json(
+        self, operation: str, api_token: str, path: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """GET `path` (below the API base, already encoded) with query `params`: its JSON
+        object, or None for a 404 (the reads of app.respondio.conversations)."""
+        query = f"?{urlencode(params)}" if params else ""
+        response = await self._request(operation, "GET", api_token, "", path + query)
+        return None if response is None else _json_object(response, operation)
 
     # --------------------------------------------------------------- internals
 

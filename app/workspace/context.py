@@ -48,6 +48,12 @@ class LeadSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationLogging:
+    enabled: bool = False
+    min_messages: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsSnapshot:
     visible_fields: tuple[str, ...] = tuple(DEFAULT_VISIBLE_FIELDS)
     editing_enabled: bool = False
@@ -62,6 +68,8 @@ class SettingsSnapshot:
     @property
     def related(self) -> RelatedSettings:
         return self.customer.related
+
+    conversation_logging: ConversationLogging = field(default_factory=ConversationLogging)
 
     @classmethod
     def from_row(cls, row: WorkspaceSettings | None) -> SettingsSnapshot:
@@ -88,6 +96,10 @@ class SettingsSnapshot:
                 ),
             ),
             customer=CustomerSettings.from_json(row.customer),
+            conversation_logging=ConversationLogging(
+                enabled=bool(row.conversation_logging_enabled),
+                min_messages=row.conversation_logging_min_messages or 1,
+            ),
         )
 
 

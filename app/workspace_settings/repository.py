@@ -56,6 +56,9 @@ async def save(
             row.leads_enabled = new.leads.enabled
             row.leads_visible_fields = lead_visible
         row.customer = customer.to_json()
+        if new.conversation_logging is not None:
+            row.conversation_logging_enabled = new.conversation_logging.enabled
+            row.conversation_logging_min_messages = new.conversation_logging.min_messages
         row.updated_by = user_id
         await session.flush()
         return SettingsSnapshot.from_row(row)

@@ -109,6 +109,20 @@ class RecordCreationDocument(BaseModel):
     )
 
 
+class ConversationLoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool = Field(
+        description="Log every conversation respond.io closes as a completed Salesforce Task "
+        "on the matching Contact or Lead (docs/conversation-logging.md)."
+    )
+    min_messages: int = Field(
+        ge=1,
+        le=10_000,
+        description="Conversations with fewer messages are skipped (and recorded as such).",
+    )
+
+
 class SettingsDocument(BaseModel):
     """The whole settings document, as stored (defaults when never saved)."""
 
@@ -145,6 +159,7 @@ class SettingsDocument(BaseModel):
                         },
                     },
                     "record_creation": {"person_accounts": False},
+                    "conversation_logging": {"enabled": False, "min_messages": 1},
                 }
             ]
         },
@@ -175,6 +190,11 @@ class SettingsDocument(BaseModel):
         "Contact; each off by default."
     )
     record_creation: RecordCreationDocument
+    conversation_logging: ConversationLoggingSettings | None = Field(
+        default=None,
+        description="Conversations logged automatically when respond.io closes them. "
+        "Omitted in a PUT keeps the stored value; a GET always carries it.",
+    )
     warnings: list[SettingsWarning] | None = Field(
         default=None,
         exclude_if=lambda value: not value,
@@ -222,7 +242,7 @@ class SettingsUpdate(SettingsDocument):
         json_schema_extra=_no_default,
     )
 
-    @field_validator("leads", "related", "record_creation", mode="before")
+    @field_validator("leads", "related", "record_creation", "conversation_logging", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:

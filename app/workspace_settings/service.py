@@ -28,6 +28,7 @@ from app.workspace_settings import repository
 from app.workspace_settings.schemas import (
     AutoCreateSettings,
     ContactFieldOut,
+    ConversationLoggingSettings,
     LeadSettingsDocument,
     RecordCreationDocument,
     RelatedDocument,
@@ -72,6 +73,10 @@ def document(
         ),
         related=RelatedDocument.model_validate(snapshot.customer.to_json()["related"]),
         record_creation=RecordCreationDocument(person_accounts=snapshot.customer.person_accounts),
+        conversation_logging=ConversationLoggingSettings(
+            enabled=snapshot.conversation_logging.enabled,
+            min_messages=snapshot.conversation_logging.min_messages,
+        ),
     )
 
 
@@ -135,6 +140,7 @@ class WorkspaceSettingsService:
                 "related_enabled": [
                     name for name, part in saved.related.parts().items() if part.enabled
                 ],
+                "conversation_logging_enabled": saved.conversation_logging.enabled,
             },
         )
         return document(saved, await self._warnings(workspace_id, saved))

@@ -34,6 +34,7 @@ from app.salesforce.values import id18, is_id
 from app.workspace.context import WorkspaceContext, require_connected
 from app.workspace.errors import with_salesforce_errors
 from app.workspace.service_base import ServiceParts, WorkspaceService
+from app.workspace.tasks import closed_task_status
 from app.writeback import repository
 from app.writeback.schemas import (
     DESCRIPTION_LIMIT,
@@ -244,15 +245,9 @@ class ActivityService(WorkspaceService):
         held = self._closed_status.get(key)
         if held is not None:
             return held
-        rows = await self._salesforce.query(
-            context.workspace_id,
-            "SELECT ApiName, MasterLabel, SortOrder FROM TaskStatus WHERE IsClosed = true "
-            "ORDER BY SortOrder ASC",
-            credentials=credentials,
-            purpose="activity",
+        status = await closed_task_status(
+            self._salesforce, context.workspace_id, credentials=credentials
         )
-        names = [str(r.get("ApiName") or r.get("MasterLabel")) for r in rows]
-        status = "Completed" if "Completed" in names else (names[0] if names else "Completed")
         if len(self._closed_status) > 10_000:
             self._closed_status.clear()
         self._closed_status[key] = status

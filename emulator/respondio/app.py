@@ -1,4 +1,5 @@
-"""FastAPI app of the respond.io Developer API v2 emulator (contacts and tags only)."""
+"""FastAPI app of the respond.io Developer API v2 emulator: contacts and tags here; messages,
+users, channels and webhooks in conversation_routes.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from emulator.respondio.conversation_routes import add_admin_routes, add_api_routes
 from emulator.respondio.state import ApiError, Identifier, RespondioEmulator
 
 
@@ -69,6 +71,8 @@ def create_app(state: RespondioEmulator | None = None) -> FastAPI:
             raise ApiError(400, "Body must be JSON") from None
 
     api = APIRouter(prefix="/v2")
+
+    add_api_routes(api, state, gate)
 
     # Registered before /contact/{identifier} so "create_or_update" never reads as an id.
     @api.post("/contact/create_or_update/{identifier}")
@@ -143,5 +147,6 @@ def create_app(state: RespondioEmulator | None = None) -> FastAPI:
         state.reset()
         return {"status": "ok"}
 
+    add_admin_routes(admin, state)
     app.include_router(admin)
     return app

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.respondio.conversations import ConversationStore
+
 CONTACT_FIELDS = (
     "firstName",
     "lastName",
@@ -157,6 +159,16 @@ class RespondioEmulator:
         self._failures: deque[_Failure] = deque()
         self._requests: list[RecordedRequest] = []
         self._next_id = 1_000_001
+        self.conversations = ConversationStore()
+        self._throttled_until = 0.0
+        self._throttle_retry_after = 1.0
+
+    def __setstate__(self, values: dict[str, Any]) -> None:
+        """A state saved by an older emulator (emulator/persistence.py) gains what it lacks."""
+        self.__dict__.update(values)
+        self.__dict__.setdefault("conversations", ConversationStore())
+        self.__dict__.setdefault("_throttled_until", 0.0)
+        self.__dict__.setdefault("_throttle_retry_after", 1.0)
 
     # ----------------------------------------------------------------- switches
 
@@ -167,6 +179,12 @@ class RespondioEmulator:
         with self._lock:
             for _ in range(n):
                 self._failures.append(_Failure(status, retry_after))
+
+    def throttle(self, seconds: float, retry_after: float = 1.0) -> None:
+        """Answer every authenticated call 429 (with `Retry-After`) for `seconds` from now."""
+        with self._lock:
+            self._throttled_until = time.monotonic() + seconds
+            self._throttle_retry_after = retry_after
 
     def configure(
         self,
@@ -205,7 +223,9 @@ class RespondioEmulator:
             self._buckets.clear()
             self._failures.clear()
             self._requests.clear()
+            self._throttled_until = 0.0
             self.rate_limit_per_second, self.outage, self.latency_ms = self._initial
+        self.conversations.reset()
 
     # --------------------------------------------------------------- inspection
 
@@ -266,6 +286,10 @@ class RespondioEmulator:
                     headers["Retry-After"] = "1"
                 record.status = failure.status
                 raise ApiError(failure.status, _reason(failure.status), headers)
+            if now < self._throttled_until:
+                record.status = 429
+                wait = self._throttle_retry_after
+                raise ApiError(429, "Too Many Requests", {"Retry-After": _seconds_header(wait)})
             rate = self.rate_limit_per_second
             if rate is not None and rate > 0:
                 bucket = self._buckets.get(token)

@@ -4,6 +4,7 @@ the /__emulator admin API. The login host and the instance are the same server."
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -48,6 +49,9 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        call: list[float | None] = [time.monotonic(), None]
+        if path.startswith("/services/data"):
+            self.state.rest_calls.append(call)
         if path.startswith(DELAYED_PREFIXES) and self.state.latency_ms > 0:
             await asyncio.sleep(self.state.latency_ms / 1000)
         if not path.startswith("/services/data"):
@@ -88,7 +92,10 @@ class EmulatorMiddleware:
                         message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_limit_info)
+        try:
+            await self.app(scope, receive, send_with_limit_info)
+        finally:
+            call[1] = time.monotonic()
 
 
 def create_app(state: SalesforceEmulator) -> FastAPI:

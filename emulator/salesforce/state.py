@@ -88,6 +88,9 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
         self.requests = RequestLog()  # what the service sent (request_log.py)
         # The text of the latest SOQL and SOSL requests, oldest first (tests read it).
         self.queries: deque[str] = deque(maxlen=1000)
+        # Every REST call: [arrived, answered] on time.monotonic() (answered None while in
+        # flight), so a test can tell what happened before a call was even made.
+        self.rest_calls: deque[list[float | None]] = deque(maxlen=10_000)
         self.orgs: dict[str, Org] = {}
         self.schema_last_modified = now()
         self.cursors: dict[str, dict[str, Any]] = {}
@@ -331,6 +334,11 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
                 org.search_index[rec["Id"]] = versions[versions.index(seen[-1]) :]
                 out.append((with_computed(t, seen[-1][1]), with_computed(t, rec)))
         return out
+
+    def __setstate__(self, values: dict[str, Any]) -> None:
+        """A state saved by an older emulator (emulator/persistence.py) gains what it lacks."""
+        self.__dict__.update(values)
+        self.__dict__.setdefault("rest_calls", deque(maxlen=10_000))
 
     # -- counters, switches, usage -----------------------------------------------
     def reset_counters(self) -> None:

@@ -5,31 +5,20 @@ database. Workers run in-process (or as a subprocess for the kill test) with tin
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
 
 from app.config import Settings
 from emulator.respondio import RespondioEmulator
-from emulator.respondio import create_app as create_respondio_app
-from emulator.server import RunningServer, start_in_thread
+from emulator.server import RunningServer
 from tests.helpers.autocreate import (
     Workspace,
     connect_workspace,
     fast_settings,
 )
-
-
-@pytest.fixture(scope="session")
-def _respondio_server() -> Iterator[tuple[RespondioEmulator, RunningServer]]:
-    state = RespondioEmulator()
-    running = start_in_thread(create_respondio_app(state))
-    try:
-        yield state, running
-    finally:
-        running.stop()
+from tests.helpers.respondio import _empty_queue, _respondio_server, rio
 
 
 @pytest.fixture
@@ -45,19 +34,6 @@ def rio_idle(
         return not served.connections and not served.tasks
 
     return idle
-
-
-@pytest.fixture
-def rio(
-    _respondio_server: tuple[RespondioEmulator, RunningServer],
-) -> Iterator[RespondioEmulator]:
-    """The respond.io emulator, reset around each test."""
-    state, _ = _respondio_server
-    state.reset()
-    try:
-        yield state
-    finally:
-        state.reset()
 
 
 @pytest.fixture
@@ -82,18 +58,11 @@ def settings(
     )
 
 
-@pytest.fixture(autouse=True)
-async def _empty_queue(database_url: str) -> None:
-    """PgQueuer's tables are not on Base.metadata, so the app fixture does not empty them."""
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute("TRUNCATE pgqueuer, pgqueuer_log, pgqueuer_statistics")
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def workspace(app: Any, sf_emulator: Any) -> Workspace:
     """ws-1 connected to the emulator's Acme org, auto-create on (tag on, bulk imports off),
     a respond.io token stored. Enabled an hour ago so test Contacts can carry past dates."""
     return await connect_workspace(app, sf_emulator, "ws-1")
+
+
+__all__ = ["_empty_queue", "_respondio_server", "rio"]

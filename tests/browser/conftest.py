@@ -133,14 +133,30 @@ def _serve(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thr
     return server, thread
 
 
+@pytest.fixture(scope="session")
+def respondio_url() -> Iterator[str]:
+    """The respond.io emulator (the preview's demo conversation closes one there)."""
+    from emulator.respondio import RespondioEmulator
+    from emulator.respondio import create_app as create_respondio_app
+    from emulator.server import start_in_thread
+
+    running = start_in_thread(create_respondio_app(RespondioEmulator()))
+    try:
+        yield running.url
+    finally:
+        running.stop()
+
+
 @pytest.fixture
 def live_service(
     make_settings: Callable[..., Settings],
     sf_emulator: Any,
+    respondio_url: str,
     auth: Callable[..., dict[str, str]],
 ) -> Iterator[LiveService]:
     """The service on a free loopback port, its OAuth redirect pointing at itself, Salesforce
-    at the emulator, and the sidebar preview mounted (it is only in development apps)."""
+    and respond.io at the emulators, and the sidebar preview mounted (it is only in
+    development apps)."""
     from app.preview.router import preview_router
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -153,6 +169,7 @@ def live_service(
         salesforce_login_url=sf_emulator.base_url,
         salesforce_sandbox_login_url=sf_emulator.base_url,
         salesforce_extra_allowed_hosts=sf_emulator.base_url.split("://", 1)[1],
+        respondio_api_base_url=respondio_url + "/v2",
     )
     # Like a Connected App's settings: Salesforce only sends the browser back to a registered
     # callback URL.

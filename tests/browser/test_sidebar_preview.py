@@ -213,3 +213,26 @@ async def test_the_whole_customer_and_a_person_account(
         .get_by_role("link", name="Home appliance bundle")
         .wait_for()
     )
+
+
+async def test_a_demo_conversation_becomes_a_task_the_sidebar_lists(
+    live_service: LiveService, browser_page: Page
+) -> None:
+    """`make run`'s demo: the button sets conversation logging up, the respond.io emulator
+    closes a conversation and posts its signed event, the worker logs it, and the contact's
+    "Logged conversations" lists the Task."""
+    from tests.helpers.autocreate import running_worker
+
+    live, page = live_service, browser_page.page
+    await connect_without_browser(live, "ws-demo", ACME_ADMIN)
+    await open_preview(live, page, "ws-demo")
+    result = await look_up(page, ANA)
+    async with running_worker(live.settings, reconcile=False):
+        await page.get_by_role("button", name="Close a demo conversation").click()
+        await expect(page.locator("#toolbar-message")).to_contain_text(
+            "Logged as Task", timeout=30_000
+        )
+    logged = result.locator("#logged-list")
+    await expect(logged).to_contain_text("WhatsApp conversation: Resolved")
+    link = logged.get_by_role("link", name="WhatsApp conversation: Resolved")
+    assert "/lightning/r/Task/00T" in str(await link.get_attribute("href"))

@@ -33,6 +33,7 @@ DEFAULTS = {
         },
     },
     "record_creation": {"person_accounts": False},
+    "conversation_logging": {"enabled": False, "min_messages": 1},
 }
 
 

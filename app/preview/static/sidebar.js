@@ -142,6 +142,8 @@ function renderContact() {
   for (const field of contact.fields) list.append(renderField(field));
   const history = el("details", { class: "history", id: "history", ontoggle: (e) => { if (e.target.open) loadHistory(); } },
     el("summary", {}, "Edit history"), el("ol", { id: "history-list" }));
+  const logged = el("details", { class: "history", id: "logged", ontoggle: (e) => { if (e.target.open) loadLogged(); } },
+    el("summary", {}, "Logged conversations"), el("ol", { id: "logged-list" }));
   show(
     el("p", { class: "contact-name" }, contactName(contact),
       contact.person_account ? el("span", { class: "tag", title: "Its fields are the Account's" }, "Person account") : null),
@@ -150,6 +152,7 @@ function renderContact() {
     list,
     state.object === "Contact" ? renderRelated(answer && answer.related) : null,
     history,
+    logged,
   );
 }
 
@@ -232,6 +235,60 @@ function newCaseForm() {
     }
   });
   return form;
+}
+
+async function loadLogged() {
+  const list = $("logged-list");
+  if (!list) return;
+  list.replaceChildren(el("li", {}, "Loading…"));
+  try {
+    const params = new URLSearchParams({ record_id: state.contact.id });
+    const entries = await api("GET", `${base()}/activities?${params}`);
+    if (!entries.length) { list.replaceChildren(el("li", {}, "No conversation logged yet.")); return; }
+    list.replaceChildren(...entries.map((entry) => el("li", {},
+      el("a", { class: "change", href: entry.url, target: "_blank", rel: "noopener noreferrer" }, entry.subject),
+      el("span", { class: "when" }, `${new Date(entry.logged_at).toLocaleString()} · ${entry.logged_by}`))));
+  } catch (error) {
+    list.replaceChildren(el("li", {}, problemMessage(error)));
+  }
+}
+
+// The demo of conversation logging: respond.io (its emulator) closes a conversation with the
+// email looked up, sends the signed event to the service, and the worker logs it as a Task.
+const DEMO = { respondio_token: "demo-respondio-token", signing_key: "demo-signing-key" };
+
+async function demoConversation() {
+  const email = $("email").value.trim() || "ana.souza@example.com";
+  const ws = `/v1/workspaces/${encodeURIComponent(workspace())}`;
+  try {
+    toolbarMessage("Setting up conversation logging…");
+    await api("PUT", `${ws}/respondio-credentials`, { api_token: DEMO.respondio_token });
+    const hook = await api("PUT", `${ws}/respondio-webhook`, { signing_key: DEMO.signing_key });
+    const settings = await api("GET", `${base()}/settings`);
+    await api("PUT", `${base()}/settings`, { ...settings, conversation_logging: { enabled: true, min_messages: 1 } });
+    const response = await fetch("/dev/sidebar/demo-conversation", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ...DEMO, url: hook.url, email }),
+    });
+    if (!response.ok) throw new Error(`the respond.io emulator did not close it (HTTP ${response.status})`);
+    const closed = await response.json();
+    toolbarMessage(`respond.io closed a conversation with ${email}; waiting for the Task…`);
+    for (let i = 0; i < 60; i += 1) {
+      const listed = await api("GET", `${base()}/conversation-logging`);
+      const entry = listed.events.find((e) => e.event_id === closed.event_id);
+      if (entry && entry.outcome !== "pending") {
+        toolbarMessage(entry.outcome === "logged"
+          ? `Logged as Task ${entry.task_id}. Look ${email} up: "Logged conversations" lists it.`
+          : `${entry.outcome}: ${entry.reason}`);
+        if (state.contact) { $("logged").open = true; await loadLogged(); }
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    toolbarMessage("Still pending after 30 s: is the worker running?");
+  } catch (error) {
+    toolbarMessage(error instanceof ApiError ? (error.problem.detail || error.problem.title) : String(error));
+  }
 }
 
 function renderField(field) {
@@ -452,6 +509,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("connect").addEventListener("click", connect);
   $("editing").addEventListener("change", toggleEditing);
   $("related").addEventListener("change", toggleRelated);
+  $("demo-conversation").addEventListener("click", demoConversation);
   $("workspace").addEventListener("change", mint);
   $("role").addEventListener("change", mint);
   $("token").addEventListener("change", () => { forget(); refresh(); });
