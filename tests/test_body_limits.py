@@ -35,6 +35,9 @@ def body_routes() -> list[tuple[str, str]]:
 
 
 BODY_ROUTES = body_routes()
+# The routes a caller token authenticates. A webhook (respond.io's) authenticates by the key in
+# its URL and a signature over the raw body, so it must read the body (at most 1 MiB) first.
+CALLER_BODY_ROUTES = [(m, p) for m, p in BODY_ROUTES if p.startswith("/v1/workspaces/")]
 
 
 @dataclass
@@ -112,7 +115,7 @@ def test_every_body_route_is_covered() -> None:
     assert len(BODY_ROUTES) >= 8
 
 
-@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+@pytest.mark.parametrize(("method", "path"), CALLER_BODY_ROUTES)
 async def test_an_unauthenticated_body_is_never_read(app: Any, method: str, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer not-a-token"}):
         exchange = await drive(app, method, path, headers, HUGE)
@@ -121,7 +124,7 @@ async def test_an_unauthenticated_body_is_never_read(app: Any, method: str, path
         assert b"unauthenticated" in exchange.body
 
 
-@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+@pytest.mark.parametrize(("method", "path"), CALLER_BODY_ROUTES)
 async def test_another_workspace_s_body_is_never_read(
     app: Any, auth: Callable[..., dict[str, str]], method: str, path: str
 ) -> None:
