@@ -32,12 +32,12 @@ DEMO_WORKSPACE = "demo-workspace"
 
 @dataclass(frozen=True)
 class Ports:
-    """The ports `make run` listens on, from the environment (defaults in brackets)."""
+    """The ports `make run` listens on, from the environment (the fields' defaults else)."""
 
-    service: int  # PORT [8000]
-    salesforce: int  # EMULATOR_PORT [8555]
-    respondio: int  # RESPONDIO_EMULATOR_PORT [8556]
-    pubsub: int = 8557  # PUBSUB_EMULATOR_PORT [8557]
+    service: int = 8000  # PORT
+    salesforce: int = 8555  # EMULATOR_PORT
+    respondio: int = 8556  # RESPONDIO_EMULATOR_PORT
+    pubsub: int = 8557  # PUBSUB_EMULATOR_PORT
 
     NAMES = {
         "service": "PORT",
@@ -45,7 +45,6 @@ class Ports:
         "respondio": "RESPONDIO_EMULATOR_PORT",
         "pubsub": "PUBSUB_EMULATOR_PORT",
     }
-    DEFAULTS = {"service": 8000, "salesforce": 8555, "respondio": 8556, "pubsub": 8557}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, service: int | None = None) -> Ports:
@@ -55,7 +54,7 @@ class Ports:
             if key == "service" and service is not None:
                 values[key] = service
             elif not raw:
-                values[key] = cls.DEFAULTS[key]
+                continue  # the field's default
             elif raw.isdigit() and 0 < int(raw) < 65536:
                 values[key] = int(raw)
             else:
