@@ -207,7 +207,8 @@ def run_dev(*, host: str, port: int | None, with_emulators: bool) -> int:
             f"\n  API docs:        http://{host}:{port}/docs"
             f"\n  Sidebar preview: http://{host}:{port}/dev/sidebar"
             f"\n  Demo workspace:  {DEMO_WORKSPACE}"
-            f"\n  Owner token:     {token}"
+            # `Owner token: <jwt>` exactly: scripts read the token from this line.
+            f"\n  Owner token: {token}"
             + (
                 f"\n  Salesforce emulator (logins listed there): {sf}/"
                 f"\n  Stop with Ctrl+C; `make reset` forgets the demo's data (.data/)."

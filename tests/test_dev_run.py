@@ -6,6 +6,7 @@ a lookup after the restart without reconnecting)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,8 +20,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from app.auth import mint_token
-from app.config import Settings
 from app.devserver import Ports
 from tests.helpers.database import truncate_all
 from tests.helpers.factories import login_form_fields
@@ -94,14 +93,14 @@ def test_a_taken_port_is_one_line_before_anything_starts(database_url: str) -> N
 
 
 @contextmanager
-def dev_run(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+def dev_run(env: dict[str, str], port: int, output: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m app.cli run` until its service answers; SIGTERM (what `kill` and a
     supervisor send) at the end, and every process it started must be gone."""
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "app.cli", "run"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=output.open("wb"),
         start_new_session=True,
     )
     try:
@@ -178,21 +177,19 @@ async def test_the_demo_on_chosen_ports_survives_a_restart(
     }
     env.pop("ENVIRONMENT", None)
     service = f"http://127.0.0.1:{service_port}"
-    # The development secret `make run` signs with (the same across restarts).
-    token = mint_token(
-        Settings(_env_file=None, environment="development"),  # type: ignore[call-arg]
-        workspace_id="demo-workspace",
-        role="owner",
-        user_id="test",
-    )
     try:
-        with dev_run(env, service_port):
+        with dev_run(env, service_port, tmp_path / "first.log"):
+            banner = (tmp_path / "first.log").read_text()
+            printed = re.search(r"^  Owner token: (\S+)$", banner, re.MULTILINE)
+            assert printed is not None, banner
+            # The printed token, used after the restart too: the development secret stays.
+            token = printed.group(1)
             connect_through_the_emulator(service, token)
             first = lookup_ana(service, token)
             assert first.status_code == 200, first.text
             assert first.json()["matched"] is True
         assert (tmp_path / "emulator" / "salesforce.pickle").exists()
-        with dev_run(env, service_port):
+        with dev_run(env, service_port, tmp_path / "second.log"):
             again = lookup_ana(service, token)
             assert again.status_code == 200, again.text
             assert again.json()["matched"] is True
