@@ -48,7 +48,7 @@ def test_make_run_streams_the_demo_orgs_changes(database_url: str, tmp_path: Pat
     headers = {"Authorization": f"Bearer {token}"}
     connection = f"{service}/v1/workspaces/demo-workspace/salesforce/connection"
     try:
-        with dev_run(env, service_port):
+        with dev_run(env, service_port, tmp_path / "run.log"):
             connect_through_the_emulator(service, token)
 
             def streaming() -> bool:
