@@ -75,6 +75,23 @@ class Stream:
         return task.result()
 
 
+async def subscribe_latest(
+    stub: Any, token: dict[str, Any], pubsub: RunningPubSub, num_requested: int
+) -> Stream:
+    """A LATEST subscription that is live: like Salesforce, the emulator starts a LATEST stream
+    at the newest event when it takes the first request, so an event published before then is
+    (rightly) never delivered. Waiting for the server to count the call keeps tests from racing
+    it."""
+    before = pubsub.servicer.subscribes
+    stream = Stream(stub, meta(token))
+    await stream.send(topic_name=CONTACTS, replay_preset=pb.LATEST, num_requested=num_requested)
+    for _ in range(2000):
+        if pubsub.servicer.subscribes > before:
+            return stream
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the emulator never took the Subscribe call")
+
+
 async def decode(stub: Any, token: dict[str, Any], event: Any) -> dict[str, Any]:
     info = await stub.GetSchema(pb.SchemaRequest(schema_id=event.schema_id), metadata=meta(token))
     schema = parse_schema(json.loads(info.schema_json))
@@ -116,10 +133,13 @@ async def test_topic_and_schema_of_contact_change_events(stub: Any, token: dict[
 
 
 async def test_writes_through_rest_and_admin_become_events_with_bitmaps_and_origin(
-    stub: Any, token: dict[str, Any], aclient: httpx.AsyncClient, emu: SalesforceEmulator
+    stub: Any,
+    token: dict[str, Any],
+    aclient: httpx.AsyncClient,
+    emu: SalesforceEmulator,
+    pubsub: RunningPubSub,
 ) -> None:
-    stream = Stream(stub, meta(token))
-    await stream.send(topic_name=CONTACTS, replay_preset=pb.LATEST, num_requested=10)
+    stream = await subscribe_latest(stub, token, pubsub, 10)
     created = await aclient.post(
         f"{V}/sobjects/Contact",
         json={"LastName": "Okafor", "FirstName": "Ada", "Email": "ada@example.com"},
@@ -163,11 +183,9 @@ async def test_writes_through_rest_and_admin_become_events_with_bitmaps_and_orig
 
 
 async def test_events_flow_only_as_requested_and_top_ups_use_the_same_stream(
-    stub: Any, token: dict[str, Any], emu: SalesforceEmulator
+    stub: Any, token: dict[str, Any], emu: SalesforceEmulator, pubsub: RunningPubSub
 ) -> None:
-    stream = Stream(stub, meta(token))
-    await stream.send(topic_name=CONTACTS, replay_preset=pb.LATEST, num_requested=2)
-    await asyncio.sleep(0.2)
+    stream = await subscribe_latest(stub, token, pubsub, 2)
     for i in range(3):
         emu.add_contact(ACME, {"LastName": f"Flow{i}"})
     got = await stream.read()
@@ -199,11 +217,13 @@ async def test_keepalives_carry_the_latest_replay_id(
 
 
 async def test_custom_replay_resumes_after_the_id_and_expired_ids_are_refused(
-    stub: Any, token: dict[str, Any], emu: SalesforceEmulator, aclient: httpx.AsyncClient
+    stub: Any,
+    token: dict[str, Any],
+    emu: SalesforceEmulator,
+    aclient: httpx.AsyncClient,
+    pubsub: RunningPubSub,
 ) -> None:
-    stream = Stream(stub, meta(token))
-    await stream.send(topic_name=CONTACTS, replay_preset=pb.LATEST, num_requested=5)
-    await asyncio.sleep(0.2)
+    stream = await subscribe_latest(stub, token, pubsub, 5)
     emu.add_contact(ACME, {"LastName": "One"})
     first = (await stream.read()).events[0]
     stream.call.cancel()
@@ -230,11 +250,9 @@ async def test_custom_replay_resumes_after_the_id_and_expired_ids_are_refused(
 
 
 async def test_an_entity_not_selected_is_not_found_and_dropped_streams_end(
-    stub: Any, token: dict[str, Any], aclient: httpx.AsyncClient
+    stub: Any, token: dict[str, Any], aclient: httpx.AsyncClient, pubsub: RunningPubSub
 ) -> None:
-    stream = Stream(stub, meta(token))
-    await stream.send(topic_name=CONTACTS, replay_preset=pb.LATEST, num_requested=5)
-    await asyncio.sleep(0.2)
+    stream = await subscribe_latest(stub, token, pubsub, 5)
     drop = await aclient.post(f"/__emulator/orgs/{ACME}/change-data-capture/drop-streams")
     assert drop.is_success
     with pytest.raises(grpc.aio.AioRpcError) as dropped:
