@@ -91,7 +91,6 @@ class RedisLookupCache:
         self._redis = redis
         self._ttl_ms = max(1, int(ttl_seconds * 1000))
         self._stale_ms = max(self._ttl_ms, int(stale_seconds * 1000))
-        self._fresh_above_ms = self._stale_ms - self._ttl_ms
         self._lock_ms = max(1, int(lock_seconds * 1000))
         self._prefix = prefix
         self.on_purged = on_purged
@@ -177,7 +176,7 @@ class RedisLookupCache:
         except REDIS_FAILURES as exc:
             self._health.failed("contact_entry", exc)
             return None
-        fresh_above = self._fresh_above_ms
+        fresh_above = self._fresh_above_ms(workspace_id)
         return latest_record(self._decode(raw) for raw, ttl in held if ttl > fresh_above)
 
     async def update_contact(
@@ -247,6 +246,10 @@ class RedisLookupCache:
 
     # -- internals --------------------------------------------------------------------------
 
+    def _fresh_above_ms(self, workspace_id: str) -> int:
+        """An entry of the workspace is fresh while its remaining TTL is above this."""
+        return self._stale_ms - self._ttl_ms
+
     async def _read_entry(
         self, key: LookupKey, digest: str, *, lock: str | None
     ) -> tuple[str, bytes | None, bool, bool]:
@@ -255,7 +258,7 @@ class RedisLookupCache:
             args=[
                 self._base(key.workspace_id),
                 digest,
-                self._fresh_above_ms,
+                self._fresh_above_ms(key.workspace_id),
                 self._lock_ms if lock else 0,
                 lock or "",
             ],

@@ -8,7 +8,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from app.workspace.lookup_cache import DEFAULT_STALE_SECONDS, LookupKey
+from app.workspace.lookup_cache import DEFAULT_STALE_SECONDS
 from app.workspace.redis_cache import RedisLookupCache
 
 
@@ -26,12 +26,7 @@ class StreamingRedisLookupCache(RedisLookupCache):
         super().__init__(redis, stale_seconds=max(stale_seconds, max_ttl_seconds), **kwargs)
         self._ttl_for = ttl_for
 
-    async def _read_entry(
-        self, key: LookupKey, digest: str, *, lock: str | None
-    ) -> tuple[str, bytes | None, bool, bool]:
-        # An entry is fresh while its remaining TTL is above `_fresh_above_ms`; the base class
-        # reads it when it builds the script's arguments, before its first await, so setting
-        # it here for this key's workspace holds for exactly this read.
-        ttl_ms = min(self._stale_ms, max(1, int(self._ttl_for(key.workspace_id) * 1000)))
-        self._fresh_above_ms = self._stale_ms - ttl_ms
-        return await super()._read_entry(key, digest, lock=lock)
+    def _fresh_above_ms(self, workspace_id: str) -> int:
+        # Asked by every read, for the read's own workspace (lookups and `contact_entry`).
+        ttl_ms = min(self._stale_ms, max(1, int(self._ttl_for(workspace_id) * 1000)))
+        return self._stale_ms - ttl_ms

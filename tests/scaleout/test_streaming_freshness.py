@@ -1,0 +1,48 @@
+"""In Redis, how long an answer is fresh depends on its workspace (an hour while the org
+streams, a minute otherwise): every read asks for the workspace's own TTL, so a read of a
+streaming workspace never makes another workspace's answers look fresh for longer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import redis.asyncio
+
+from app.workspace.lookup_cache import LookupEntry, LookupKey
+from app.workspace.redis_streaming import StreamingRedisLookupCache
+
+TTLS = {"ws-streaming": 30.0, "ws-polling": 0.5}
+
+
+def key(workspace_id: str, email: str) -> LookupKey:
+    return LookupKey(workspace_id, "conn", "email", email)
+
+
+def entry(contact_id: str) -> LookupEntry:
+    record = {"Id": contact_id, "Title": "CTO", "LastModifiedDate": "2026-01-01T00:00:00Z"}
+    return LookupEntry("email", record, 0, datetime.now(UTC))
+
+
+async def test_a_streaming_workspaces_read_does_not_lengthen_anothers_freshness(
+    redis_url: str, key_prefix: str
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    cache = StreamingRedisLookupCache(
+        client,
+        ttl_for=TTLS.__getitem__,
+        max_ttl_seconds=30.0,
+        ttl_seconds=0.5,
+        prefix=key_prefix,
+    )
+    try:
+        await cache.set(key("ws-polling", "a@example.com"), entry("003A"))
+        await cache.set(key("ws-streaming", "b@example.com"), entry("003B"))
+        assert await cache.contact_entry("ws-polling", "003A") is not None
+        await asyncio.sleep(1.0)  # past the polling workspace's TTL
+        assert await cache.get(key("ws-streaming", "b@example.com")) is not None
+        assert await cache.get(key("ws-polling", "a@example.com")) is None
+        assert await cache.contact_entry("ws-polling", "003A") is None
+        assert await cache.contact_entry("ws-streaming", "003B") is not None
+    finally:
+        await cache.close()
