@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # How far back the recency query looks for records the lagging search index may miss.
     lookup_search_lag_seconds: float = Field(default=1800.0, ge=60)
     fields_cache_ttl_seconds: float = 600.0
+    # Instead of the above while the org's change stream is healthy (docs/real-time.md):
+    # a field removed or hidden is found at once (the query naming it fails and revalidates),
+    # one added or relabelled shows within this time.
+    fields_cache_ttl_streaming_seconds: float = 3600.0
     phone_default_region: str = "US"
     cache_url: str | None = None
     # Several deployments (or test runs) may share one Redis: each uses its own prefix.

@@ -251,6 +251,7 @@ def _workspace_caches(
         salesforce,
         tokens,
         ttl_seconds=settings.fields_cache_ttl_seconds,
+        ttl_for=health.describe_ttl_for if settings.change_stream_enabled else None,
         clock=clock,
         store=DescribeStore(db),
         now=wall_clock_following(clock),
@@ -263,7 +264,7 @@ def _workspace_caches(
             ttl_for=health.ttl_for,
             max_ttl_seconds=streaming_ttl,
         )
-        return WorkspaceCaches(contexts, describes, lookups), None
+        return WorkspaceCaches(contexts, describes, lookups, health.is_streaming), None
     redis_client = connect_redis(
         settings.cache_url,
         timeout=settings.cache_timeout_seconds,
@@ -326,4 +327,4 @@ def _workspace_caches(
     shared.on_purged = bus.publish
     near.announce = bus.publish_change
     near.listening = lambda: bus.listening
-    return WorkspaceCaches(contexts, describes, near), bus
+    return WorkspaceCaches(contexts, describes, near, health.is_streaming), bus

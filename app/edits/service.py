@@ -9,9 +9,12 @@ An edit, step by step (no database transaction is open during a Salesforce call)
 
 1. Check: editing enabled, every field visible and editable, every value valid for its type
    (from the describe) — nothing is written when one of them fails.
-2. Read the Contact fresh from Salesforce (never from the lookup cache): the current values
-   and `LastModifiedDate`. Fields already holding the requested value are dropped, so a
-   retried request writes and records nothing twice.
+2. Read the Contact fresh from Salesforce: the current values and `LastModifiedDate`. While
+   the org's change stream is healthy, a cached lookup answer holding the record is read
+   instead (the stream keeps it current within seconds, and step 3's precondition refuses
+   the write if Salesforce changed the record after it): one call less per edit. Fields
+   already holding the requested value are dropped, so a retried request writes and records
+   nothing twice.
 3. Record the change as `pending` (committed), then PATCH with `If-Unmodified-Since` = the
    `LastModifiedDate` read in 2: a change made in Salesforce since then answers 412 and
    becomes `edit_conflict` instead of being overwritten.
@@ -60,7 +63,7 @@ from app.salesforce.errors import (
     WriteRejected,
 )
 from app.salesforce.values import same_value
-from app.workspace.contacts import ContactRef, ContactView, plan_for
+from app.workspace.contacts import ContactRef, ContactView, Plan, plan_for
 from app.workspace.context import (
     ContextChanged,
     WorkspaceContext,
@@ -182,9 +185,12 @@ class EditService(WorkspaceService):
             return unchanged
         await self._before_write(context)
         credentials = await self._tokens.for_context(context)
-        record = await self._reader.read_and_settle(
-            context, describe, plan, ref, credentials, [f.name for f in fields]
-        )
+        record = await self._kept_current(context, plan, ref)
+        read_from = "cache" if record is not None else "salesforce"
+        if record is None:
+            record = await self._reader.read_and_settle(
+                context, describe, plan, ref, credentials, [f.name for f in fields]
+            )
         if is_person(record):
             check_person_fields(await self._describes.get(context, "Account"), fields)
         changes = [
@@ -213,6 +219,7 @@ class EditService(WorkspaceService):
             "change_id": str(change_id),
             "fields": sorted(written),
             "user_id": user_id,
+            "read_from": read_from,
         }
         await self._settle(
             self._writer.update(context, ref, written, since, credentials, record),
@@ -226,6 +233,23 @@ class EditService(WorkspaceService):
             logger.exception("contacts.edit.mark_failed", extra=log)
         logger.info("contacts.edit.applied", extra=log)
         return await self._writer.after_write(context, plan, ref, credentials, record, written)
+
+    async def _kept_current(
+        self, context: WorkspaceContext, plan: Plan, ref: ContactRef
+    ) -> dict[str, Any] | None:
+        """The record as the freshest cached answer holds it, while the org's change stream
+        keeps such answers current; None when a read from Salesforce is needed: no stream, no
+        such answer, a selected field (or `LastModifiedDate`) missing, or an edit of the
+        record still unsettled (only Salesforce can tell its outcome)."""
+        if not self._streaming(context.workspace_id):
+            return None
+        entry = await self._lookups.contact_entry(context.workspace_id, ref.contact_id)
+        record = entry.record if entry is not None and entry.sobject == ref.sobject else None
+        if record is None or any(name not in record for name in plan.selected):
+            return None
+        if not record.get("LastModifiedDate") or await edit_history.unsettled(self._db, ref):
+            return None
+        return dict(record)
 
     async def _settle(
         self, write: Awaitable[None], sobject: SObject, ids: list[int], log: dict[str, Any]

@@ -18,6 +18,10 @@ from app.workspace.lookup_cache import LookupCache
 Purge = Callable[[str], Awaitable[None]]
 
 
+def _never(_workspace_id: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceCaches:
     """The caches of Salesforce data every feature reads through, forgotten together."""
@@ -25,6 +29,9 @@ class WorkspaceCaches:
     contexts: WorkspaceContexts
     describes: DescribeCache
     lookups: LookupCache
+    # Whether the workspace's org streams its changes now (app.workspace.stream_state): its
+    # cached answers are then kept current within seconds, and an edit may start from one.
+    streaming: Callable[[str], bool] = _never
 
     async def purge(self, workspace_id: str) -> None:
         self.contexts.invalidate(workspace_id)

@@ -2,7 +2,8 @@
 If-Modified-Since.
 
 A describe is large and changes rarely: it is fetched once per connection, trusted for
-`fields_cache_ttl_seconds`, then revalidated (a 304 costs no parsing). If Salesforce is
+`fields_cache_ttl_seconds` (`fields_cache_ttl_streaming_seconds` while the org's change
+stream is healthy), then revalidated (a 304 costs no parsing). If Salesforce is
 rate-limited or unavailable at revalidation time, the describe already held is used.
 With a `DescribeStore` (app.workspace.describe_store) the describe and its revalidation are
 shared by every process: each keeps a parsed copy, and one of them revalidates per TTL.
@@ -11,6 +12,7 @@ shared by every process: each keeps a parsed copy, and one of them revalidates p
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from functools import partial
@@ -139,6 +141,9 @@ class DescribeCache:
     tokens: TokenStore
     _: KW_ONLY
     ttl_seconds: float
+    # How long the workspace's describe is trusted, when it depends on the workspace (longer
+    # while its org's change stream is healthy); `ttl_seconds` otherwise.
+    ttl_for: Callable[[str], float] | None = None
     store: DescribeStore | None = None
     clock: Clock = monotonic
     now: Now = utc_now
@@ -164,11 +169,14 @@ class DescribeCache:
         workspace's current one)."""
         key: _Key = (workspace_id, connection_id, sobject)
         held = self._held.get(key)
-        if held is not None and self.clock() - held.checked_at < self.ttl_seconds:
+        if held is not None and self.clock() - held.checked_at < self._ttl(workspace_id):
             return held.describe
         generation = self._generation.get(workspace_id, 0)
         refresh = self._refresh if self.store is None else self._refresh_shared
         return await self._loads.run(key, partial(refresh, key, held, generation))
+
+    def _ttl(self, workspace_id: str) -> float:
+        return self.ttl_seconds if self.ttl_for is None else self.ttl_for(workspace_id)
 
     def distrust(self, workspace_id: str) -> None:
         """Forget the workspace's describe and revalidate the shared one on the next read."""
@@ -181,7 +189,7 @@ class DescribeCache:
         distrusted = self._distrusted.get(workspace_id)
         if distrusted is not None and stored.checked_at <= distrusted:
             return False
-        return (self.now() - stored.checked_at).total_seconds() < self.ttl_seconds
+        return (self.now() - stored.checked_at).total_seconds() < self._ttl(workspace_id)
 
     async def _refresh_shared(
         self, key: _Key, held: _Held | None, generation: int

@@ -29,6 +29,7 @@ class WorkspaceService:
         self._contexts = caches.contexts
         self._describes = caches.describes
         self._lookups = caches.lookups
+        self._streaming = caches.streaming
         self._salesforce = parts["salesforce"]
         self._tokens = parts["tokens"]
         self._writes = parts["writes"]

@@ -127,6 +127,15 @@ class StreamHealth:
             return self.settings.lookup_cache_ttl_streaming_seconds
         return self.settings.lookup_cache_ttl_seconds
 
+    def describe_ttl_for(self, workspace_id: str) -> float:
+        if workspace_id in self.streaming:
+            return self.settings.fields_cache_ttl_streaming_seconds
+        return self.settings.fields_cache_ttl_seconds
+
+    def is_streaming(self, workspace_id: str) -> bool:
+        """The org's stream is healthy: its changes reach the cached answers within seconds."""
+        return workspace_id in self.streaming
+
 
 @dataclass(eq=False)
 class StreamListener:
