@@ -277,3 +277,19 @@ async def delete_record(request: Request, org_id: str, kind: str, record_id: str
     except KeyError:
         return _not_found(type_name)
     return Response(status_code=204)
+
+
+@router.post("/{kind}/{record_id}/undelete")
+async def undelete_record(request: Request, org_id: str, kind: str, record_id: str) -> Response:
+    """Restore a deleted record from the recycle bin (an UNDELETE change event for a Contact
+    or Lead); 400 UNDELETE_FAILED when it is not in the recycle bin."""
+    state = sf(request)
+    type_name = _stored_type(kind)
+    if type_name is None or _org_or_404(state, org_id) is None:
+        return _not_found(kind if type_name is None else "org")
+    try:
+        return JSONResponse(state.undelete_record(org_id, type_name, record_id))
+    except KeyError:
+        return _not_found(type_name)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)

@@ -9,7 +9,8 @@ What it follows from Salesforce:
 - CREATE bodies carry every non-null field; UPDATE bodies only the changed ones, and
   `changedFields[0]` is a hex bitmap over the top-level fields (bit i = field i, header = 0),
   `P-0xHH` a bitmap over the nested record at position P; `nulledFields` names fields set to
-  null. DELETE and UNDELETE carry the header only.
+  null. DELETE carries the header only; UNDELETE, like CREATE, every non-null field of the
+  restored record.
 - `changeOrigin` is `com/salesforce/api/rest/<version>;client=<name>` when the writing REST
   call carried `Sforce-Call-Options: client=<name>`, else empty.
 - Replay ids are opaque bytes (8 bytes here, big-endian counter per org).
@@ -39,6 +40,8 @@ ENTITIES = ("Contact", "Lead")
 # Fields every write touches: alone they are not a change worth an event.
 SYSTEM = {"LastModifiedDate", "SystemModstamp", "LastModifiedById", "LastViewedDate"}
 API_VERSION = "62.0"
+# The change types whose body carries field values (the others: the header alone).
+WITH_VALUES = ("CREATE", "UPDATE", "UNDELETE")
 
 # The client named by the current REST call's `Sforce-Call-Options: client=...` (set by the
 # emulator's middleware for the duration of the request).
@@ -190,7 +193,7 @@ class ChangeEvents:
                 name_position = position
                 parts = item[1]
                 include = [p for p in parts if changed is None or p in changed]
-                if change_type not in ("CREATE", "UPDATE") or not include:
+                if change_type not in WITH_VALUES or not include:
                     continue
                 values = {p: rec.get(p) if p in include else None for p in parts}
                 body["Name"] = values
@@ -201,7 +204,7 @@ class ChangeEvents:
                             nulled.append(f"Name.{part}")
                 bits |= 1 << position
                 continue
-            if change_type not in ("CREATE", "UPDATE"):
+            if change_type not in WITH_VALUES:
                 continue
             if changed is not None and item not in changed:
                 continue

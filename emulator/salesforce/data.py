@@ -111,6 +111,22 @@ class DataAPI:
             rec["IsDeleted"] = True
             self.touch(org, t, rec, org.default_user.id, human=False)
 
+    def undelete_record(self, org_id: str, type_name: str, record_id: str) -> dict[str, Any]:
+        """A deleted record restored from the recycle bin, as a user does in Salesforce (or
+        the SOAP API's undelete): found again, and an UNDELETE change event. ValueError when
+        the record is not in the recycle bin (Salesforce's UNDELETE_FAILED)."""
+        t = _type(type_name)
+        with self._lock:
+            org = self.org(org_id)
+            rec = self.find_record(org, t, record_id)
+            if rec is None:
+                raise KeyError(record_id)
+            if not rec.get("IsDeleted"):
+                raise ValueError("UNDELETE_FAILED: Entity is not in the recycle bin")
+            rec["IsDeleted"] = False
+            self.touch(org, t, rec, org.default_user.id, human=False)
+            return with_computed(t, rec)
+
     # -- Contacts (the names existing tests use) ---------------------------------
     def add_contact(
         self,

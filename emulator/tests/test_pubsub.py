@@ -182,6 +182,43 @@ async def test_writes_through_rest_and_admin_become_events_with_bitmaps_and_orig
     stream.call.cancel()
 
 
+async def test_a_record_restored_from_the_recycle_bin_comes_back_as_undelete_with_its_fields(
+    stub: Any,
+    token: dict[str, Any],
+    aclient: httpx.AsyncClient,
+    pubsub: RunningPubSub,
+) -> None:
+    stream = await subscribe_latest(stub, token, pubsub, 10)
+    deleted = await aclient.delete(f"{V}/sobjects/Contact/{ANA}", headers=bearer(token))
+    assert deleted.status_code == 204
+    gone = await aclient.get(f"{V}/sobjects/Contact/{ANA}", headers=bearer(token))
+    assert gone.status_code == 404 and gone.json()[0]["errorCode"] == "ENTITY_IS_DELETED"
+    restored = await aclient.post(f"/__emulator/orgs/{ACME}/contacts/{ANA}/undelete")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["IsDeleted"] is False
+    back = await aclient.get(f"{V}/sobjects/Contact/{ANA}", headers=bearer(token))
+    assert back.status_code == 200 and back.json()["Email"] == "ana.souza@example.com"
+
+    events: list[Any] = []
+    while len(events) < 2:
+        events += (await stream.read()).events
+    delete, undelete = [await decode(stub, token, e.event) for e in events]
+    assert delete["ChangeEventHeader"]["changeType"] == "DELETE"
+    assert delete["Email"] is None  # a DELETE carries no field values
+    header = undelete["ChangeEventHeader"]
+    assert header["changeType"] == "UNDELETE" and header["recordIds"] == [ANA]
+    # Like a CREATE, an UNDELETE carries the record's fields.
+    assert undelete["Email"] == "ana.souza@example.com"
+    assert undelete["Name"]["LastName"] == "Souza"
+    stream.call.cancel()
+
+    again = await aclient.post(f"/__emulator/orgs/{ACME}/contacts/{ANA}/undelete")
+    assert again.status_code == 400  # not in the recycle bin
+    assert "UNDELETE_FAILED" in again.text
+    missing = await aclient.post(f"/__emulator/orgs/{ACME}/contacts/0035g0000009ZZZAAA/undelete")
+    assert missing.status_code == 404
+
+
 async def test_events_flow_only_as_requested_and_top_ups_use_the_same_stream(
     stub: Any, token: dict[str, Any], emu: SalesforceEmulator, pubsub: RunningPubSub
 ) -> None:
