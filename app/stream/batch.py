@@ -2,9 +2,10 @@
 
 - a Contact `CREATE` (or `GAP_CREATE`, read back) → auto-create's intake (`hooks.created`),
   the same rows as Outbound Messages and reconciliation, so each Contact is created once;
-- `UPDATE`, `DELETE`, `UNDELETE` and gap events → every replica drops the record's cached
+- `UPDATE`, `DELETE` and Contact gap events → every replica drops the record's cached
   lookup answers, and the answers cached for the record's new email and phones (a cached
   miss above all), through `NOTIFY` (app.workspace.stream_state), delivered at commit;
+- `UNDELETE` and Lead gap events → every answer of the org dropped;
 - `GAP_OVERFLOW` → a reconciliation run (`hooks.resync`) and every answer of the org dropped;
 - changes the service made itself (`changeOrigin` names SALESFORCE_CLIENT_NAME) cost
   nothing: the write already updated the caches.
@@ -97,8 +98,10 @@ def plan(events: list[ChangeEvent], own_client: str, default_region: str) -> Eff
             effects.read_back_ids.extend(event.record_ids)
             if change == "GAP_CREATE":
                 effects.gap_creates.extend(event.record_ids)
-        if change == "UNDELETE" or (change in GAPS and event.entity != "Contact"):
+        if change in GAPS and event.entity != "Contact":
             effects.purge = True  # no field values to tell which answers it changes
+        if change == "UNDELETE":
+            effects.purge = True  # any cached miss may be this record's: rare, so drop all
         effects.record_ids.update(event.record_ids)
         if change in ("CREATE", "UPDATE") and event.client != own_client:
             emails = [str(event.body[n]) for n in ("Email",) if event.body.get(n)]
