@@ -1,6 +1,6 @@
 """The emulator's Pub/Sub API over real gRPC: metadata auth, topics and schemas, change events
-for writes through REST and the admin API (bitmaps, changeOrigin), flow control, keepalives,
-replay (CUSTOM, expired ids) and the per-org switches."""
+for writes through REST and the admin API (bitmaps, changeOrigin, undelete), flow control,
+keepalives, replay (CUSTOM, EARLIEST, expired ids) and the per-org switches."""
 
 from __future__ import annotations
 
@@ -284,6 +284,36 @@ async def test_custom_replay_resumes_after_the_id_and_expired_ids_are_refused(
         await expired.read()
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert trailer(refused.value, "error-code") == CORRUPTED
+
+
+async def test_earliest_replays_every_event_still_kept_in_order(
+    stub: Any, token: dict[str, Any], emu: SalesforceEmulator, aclient: httpx.AsyncClient
+) -> None:
+    for name in ("Early1", "Early2", "Early3"):
+        emu.add_contact(ACME, {"LastName": name})
+    kept = [e for e in emu.change_events.log(ACME).events if e.entity == "Contact"]
+    assert 3 < len(kept) < 100  # the seed's Contacts too, all in one batch
+    stream = Stream(stub, meta(token))
+    await stream.send(topic_name=CONTACTS, replay_preset=pb.EARLIEST, num_requested=100)
+    got: list[Any] = []
+    while len(got) < len(kept):
+        got += (await stream.read()).events
+    assert [e.event.id for e in got] == [e.event_id for e in kept]  # oldest first
+    replays = [bytes(e.replay_id) for e in got]
+    assert replays == sorted(replays) and len(set(replays)) == len(replays)
+    names = [(await decode(stub, token, e.event))["Name"]["LastName"] for e in got[-3:]]
+    assert names == ["Early1", "Early2", "Early3"]
+    stream.call.cancel()
+
+    # Past the retention, EARLIEST starts at the oldest event still kept.
+    expire = await aclient.post(f"/__emulator/orgs/{ACME}/change-data-capture/expire-replay-ids")
+    assert expire.is_success
+    emu.add_contact(ACME, {"LastName": "Kept"})
+    again = Stream(stub, meta(token))
+    await again.send(topic_name=CONTACTS, replay_preset=pb.EARLIEST, num_requested=100)
+    [only] = (await again.read()).events  # a batch holds all there is: nothing older
+    assert (await decode(stub, token, only.event))["Name"]["LastName"] == "Kept"
+    again.call.cancel()
 
 
 async def test_an_entity_not_selected_is_not_found_and_dropped_streams_end(
