@@ -1,6 +1,7 @@
 """Control API for how an org is configured (docs/enterprise-orgs.md), under
 /__emulator/orgs/{org_id}/...: profiles' hidden fields (field-level security) and users'
-profiles, the active Lead assignment rule, and large tables (QUERY_TIMEOUT)."""
+profiles, custom fields, the active Lead assignment rule, and large tables
+(QUERY_TIMEOUT)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,54 @@ async def put_user_profile(request: Request, org_id: str, user_id: str) -> Respo
     with state._lock:
         user.profile = profile
     return JSONResponse({"user_id": user.id, "profile": profile})
+
+
+# -- custom fields -------------------------------------------------------------------------
+
+
+@router.get("/custom-fields")
+async def get_custom_fields(request: Request, org_id: str) -> Response:
+    org = _org_or_404(sf(request), org_id)
+    if org is None:
+        return _not_found("org")
+    added = getattr(org, "custom_fields", {})
+    return JSONResponse({name: [f.name for f in fields] for name, fields in added.items()})
+
+
+@router.post("/custom-fields")
+async def add_custom_field(request: Request, org_id: str) -> Response:
+    """{"object": "Contact", "name": "Favourite_Colour__c", "type": "string", "label",
+    "length"}: a custom field an admin adds in Setup (types: string, textarea, email, phone,
+    url, double, date, datetime). The describe shows it at once; on Contact and
+    Lead the change events get a new schema id. → 201 {"object", "name", "type",
+    "change_event_schema_id"}."""
+    state = sf(request)
+    if _org_or_404(state, org_id) is None:
+        return _not_found("org")
+    body: dict[str, Any] = await _json(request)
+    name, kind = body.get("name"), body.get("type", "string")
+    label, length = body.get("label"), body.get("length")
+    if not isinstance(name, str) or not isinstance(kind, str):
+        return _bad("name and type: strings")
+    if label is not None and not isinstance(label, str):
+        return _bad("label: a string")
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
+        return _bad("length: a number")
+    try:
+        added, schema_id = state.add_custom_field(
+            org_id, str(body.get("object", "")), name, kind, label, length
+        )
+    except ValueError as exc:
+        return _bad(str(exc))
+    return JSONResponse(
+        {
+            "object": body["object"],
+            "name": added.name,
+            "type": added.type,
+            "change_event_schema_id": schema_id,
+        },
+        status_code=201,
+    )
 
 
 # -- the active Lead assignment rule -------------------------------------------------------

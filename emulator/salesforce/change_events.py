@@ -15,6 +15,10 @@ What it follows from Salesforce:
   call carried `Sforce-Call-Options: client=<name>`, else empty.
 - Replay ids are opaque bytes (8 bytes here, big-endian counter per org).
 
+A custom field an admin adds to Contact or Lead (SalesforceEmulator.add_custom_field) gives
+the org's events of that entity a new schema, with a new id, as Salesforce does: events
+published from then on are written with it, earlier ones keep theirs.
+
 Per-org switches (tests, the admin API): which entities are selected (an unselected topic is
 NOT_FOUND), replay ids expired (every id handed out so far is refused), streams dropped, a
 delivery allocation.
@@ -32,7 +36,7 @@ from typing import Any
 
 from fastavro import schemaless_writer
 
-from .change_schema import SKIPPED, build_schema, value_of
+from .change_schema import SKIPPED, EntitySchema, build_schema, value_of
 from .fields import SObjectType
 from .util import parse_datetime
 
@@ -100,6 +104,8 @@ class OrgLog:
     drops: int = 0  # bumped to end every open stream of the org
     last_seen: dict[str, dict[str, Any]] = field(default_factory=dict)
     listeners: set[Callable[[], None]] = field(default_factory=set)
+    # The org's own change-event schemas, once its admin added fields (else the default).
+    schemas: dict[str, EntitySchema] = field(default_factory=dict)
 
     @property
     def last_number(self) -> int:
@@ -112,6 +118,7 @@ class OrgLog:
     def __setstate__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
         self.listeners = set()
+        self.__dict__.setdefault("schemas", {})  # saved by an older emulator
 
 
 class ChangeEvents:
@@ -130,6 +137,23 @@ class ChangeEvents:
     def log(self, org_id: str) -> OrgLog:
         with self._lock:
             return self._logs.setdefault(org_id[:15], OrgLog())
+
+    def schema_for(self, org_id: str, entity: str) -> EntitySchema:
+        """The schema the org's events of `entity` are written with now (GetTopic's)."""
+        with self._lock:
+            return self.log(org_id).schemas.get(entity) or self.schemas[entity]
+
+    def change_schema(self, org_id: str, t: SObjectType) -> EntitySchema | None:
+        """The org's object now has these fields (an admin added one): its events are written
+        with a new schema, under a new id, from now on; earlier events keep theirs, and every
+        schema stays served by GetSchema. None for an object without change events."""
+        if t.name not in ENTITIES:
+            return None
+        schema = build_schema(t)
+        with self._lock:
+            self.log(org_id).schemas[t.name] = schema
+            self.by_schema_id.setdefault(schema.id, schema)
+        return schema
 
     # -- recording -------------------------------------------------------------------------
 
@@ -179,7 +203,7 @@ class ChangeEvents:
         changed: set[str] | None,
         ids: list[str] | None = None,
     ) -> None:
-        schema = self.schemas[entity]
+        schema = log.schemas.get(entity) or self.schemas[entity]
         self._commit += 1
         body: dict[str, Any] = {}
         nulled: list[str] = []

@@ -3,6 +3,7 @@ and the helpers the object schemas are built from."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,21 @@ SOAP_TYPES = {
     "int": "xsd:int",
 }
 TEXT_TYPES = {"string", "textarea", "email", "phone", "picklist", "url", "combobox"}
+# Objects an admin may add custom fields to (SalesforceEmulator.add_custom_field), and the
+# field types offered, with their default (and largest) length: none with a default value
+# (a checkbox), which Salesforce would write into every existing record.
+CUSTOMIZABLE = ("Contact", "Lead", "Task", "Account", "Opportunity", "Case")
+CUSTOM_TYPES: dict[str, tuple[int, int]] = {
+    "string": (255, 255),
+    "textarea": (255, 255),
+    "email": (80, 80),
+    "phone": (40, 40),
+    "url": (255, 255),
+    "double": (0, 0),
+    "date": (0, 0),
+    "datetime": (0, 0),
+}
+_CUSTOM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__c")
 
 
 @dataclass(frozen=True)
@@ -122,3 +138,22 @@ def audit_fields() -> list[Field]:
 
 def phone(name: str, label: str) -> Field:
     return Field(name, label, "phone", length=40)
+
+
+def custom_field(
+    name: str, field_type: str, label: str | None = None, length: int | None = None
+) -> Field:
+    """A custom field as Setup makes it: `Name__c` (a letter first, letters, digits and single
+    underscores, at most 40 characters before `__c`); ValueError otherwise."""
+    if not _CUSTOM_NAME.fullmatch(name) or len(name) - 3 > 40:
+        raise ValueError(f"INVALID_FIELD_NAME: {name!r} is not a custom field name (Name__c)")
+    if field_type not in CUSTOM_TYPES:
+        raise ValueError(f"INVALID_TYPE: {field_type!r} is not one of {', '.join(CUSTOM_TYPES)}")
+    default_length, longest = CUSTOM_TYPES[field_type]
+    size = default_length if length is None else length
+    if longest and not 1 <= size <= longest:
+        raise ValueError(f"INVALID_LENGTH: {field_type} holds 1 to {longest} characters")
+    shown = label or name[:-3].replace("_", " ")
+    if field_type == "double":
+        return Field(name, shown, "double", precision=18, custom=True)
+    return Field(name, shown, field_type, length=size if longest else 0, custom=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .fields import Field
 from .schema_sales import TASK_STATUSES
 
 DEFAULT_API_MAX = 15000
@@ -108,6 +109,9 @@ class Org:
     lead_assignment_owner: str | None = None
     # Objects with millions of rows: non-selective filters answer QUERY_TIMEOUT.
     large_tables: set[str] = field(default_factory=set)
+    # Custom fields an admin added (Setup > Object Manager): object -> fields, described after
+    # the standard ones (SalesforceEmulator.add_custom_field).
+    custom_fields: dict[str, list[Field]] = field(default_factory=dict)
 
     @property
     def contacts(self) -> dict[str, dict[str, Any]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ class PubSubServicer(pb_grpc.PubSubServicer):
         self.topup_timeout_seconds = 60.0
         self.open_streams = 0
         self.subscribes = 0
+        self.schema_requests: Counter[str] = Counter()  # GetSchema calls per schema id
 
     def __reduce__(self) -> Any:
         # Pickled with the emulator's state (persistence.py): a servicer without streams.
@@ -106,7 +108,7 @@ class PubSubServicer(pb_grpc.PubSubServicer):
     async def GetTopic(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         org_id = await self._org(context)
         entity = await self._entity(context, org_id, request.topic_name)
-        schema = self.state.change_events.schemas[entity]
+        schema = self.state.change_events.schema_for(org_id, entity)
         return pb.TopicInfo(
             topic_name=request.topic_name,
             tenant_guid=org_id,
@@ -118,6 +120,7 @@ class PubSubServicer(pb_grpc.PubSubServicer):
 
     async def GetSchema(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         await self._org(context)
+        self.schema_requests[request.schema_id] += 1
         schema = self.state.change_events.by_schema_id.get(request.schema_id)
         if schema is None:
             await self._fail(

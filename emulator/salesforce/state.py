@@ -19,6 +19,7 @@ from .client_credentials import ClientCredentials
 from .clock import Clock
 from .data import DataAPI
 from .errors import FAULTS
+from .fields import CUSTOMIZABLE, Field, custom_field
 from .models import DEFAULT_API_MAX, Org, User
 from .request_log import RequestLog
 from .schema import ORGANIZATION, TASK, TASK_STATUS, USER, SObjectType, sobject, with_computed
@@ -236,7 +237,50 @@ class SalesforceEmulator(Approvals, ClientCredentials, TokenStore, DataAPI):
 
     def org_type(self, org: Org, name: str) -> SObjectType | None:
         """The object as this org describes it (Task's Status values are the org's own;
-        Contact and Account carry the person fields where Person Accounts are enabled)."""
+        Contact and Account carry the person fields where Person Accounts are enabled; the
+        custom fields its admin added come last)."""
+        t = self._org_type(org, name)
+        # getattr: a state file saved by an older emulator (make run) has no such attribute.
+        added = getattr(org, "custom_fields", {}).get(t.name) if t is not None else None
+        if t is None or not added:
+            return t
+        return dataclasses.replace(t, fields=[*t.fields, *added])
+
+    def add_custom_field(
+        self,
+        org_id: str,
+        type_name: str,
+        name: str,
+        field_type: str = "string",
+        label: str | None = None,
+        length: int | None = None,
+    ) -> tuple[Field, str | None]:
+        """A custom field an admin adds in Setup > Object Manager: in the object's describe
+        at once (its Last-Modified moves), readable and writable through the API, and in the
+        object's change events, whose schema gets a new id (events published before keep
+        theirs). The field and that schema id (None: the object has no change events).
+        ValueError as Setup refuses: a name that is not `Name__c`, a name taken, a type
+        not offered here."""
+        with self._lock:
+            org = self.org(org_id)
+            t = self.org_type(org, type_name)
+            if t is None or t.name not in CUSTOMIZABLE:
+                raise ValueError(f"no custom fields on {type_name}")
+            added = custom_field(name, field_type, label, length)
+            if t.field(name) is not None:
+                raise ValueError(f"DUPLICATE_DEVELOPER_NAME: {t.name} already has {name}")
+            if not hasattr(org, "custom_fields"):
+                org.custom_fields = {}
+            org.custom_fields.setdefault(t.name, []).append(added)
+            step = self.schema_last_modified + timedelta(seconds=1)
+            self.schema_last_modified = max(self.clock.now(), step)
+            base = sobject(t.name)
+            assert base is not None
+            full = dataclasses.replace(base, fields=[*base.fields, *org.custom_fields[t.name]])
+            schema = self.change_events.change_schema(org.id, full)
+            return added, schema.id if schema is not None else None
+
+    def _org_type(self, org: Org, name: str) -> SObjectType | None:
         t = sobject(name)
         if org.person_accounts and t is not None and t.name in ("Contact", "Account"):
             return person_accounts.org_type(t.name)

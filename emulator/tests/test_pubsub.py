@@ -219,6 +219,67 @@ async def test_a_record_restored_from_the_recycle_bin_comes_back_as_undelete_wit
     assert missing.status_code == 404
 
 
+async def test_a_custom_field_added_gives_the_change_events_a_new_schema_from_then_on(
+    stub: Any,
+    token: dict[str, Any],
+    aclient: httpx.AsyncClient,
+    emu: SalesforceEmulator,
+    pubsub: RunningPubSub,
+) -> None:
+    before = await stub.GetTopic(pb.TopicRequest(topic_name=CONTACTS), metadata=meta(token))
+    describe = await aclient.get(f"{V}/sobjects/Contact/describe", headers=bearer(token))
+    last_modified = describe.headers["last-modified"]
+    stream = await subscribe_latest(stub, token, pubsub, 10)
+    emu.update_contact(ACME, ANA, {"Title": "Before"})
+    old = (await stream.read()).events[0].event
+    assert old.schema_id == before.schema_id
+
+    added = await aclient.post(
+        f"/__emulator/orgs/{ACME}/custom-fields",
+        json={"object": "Contact", "name": "Favourite_Colour__c", "type": "string"},
+    )
+    assert added.status_code == 201, added.text
+    new_schema = added.json()["change_event_schema_id"]
+    assert new_schema != before.schema_id
+    topic = await stub.GetTopic(pb.TopicRequest(topic_name=CONTACTS), metadata=meta(token))
+    assert topic.schema_id == new_schema
+    # The describe shows it, with a Last-Modified that tells a cached copy it changed.
+    fresh = await aclient.get(
+        f"{V}/sobjects/Contact/describe",
+        headers={**bearer(token), "If-Modified-Since": last_modified},
+    )
+    assert fresh.status_code == 200
+    [field] = [f for f in fresh.json()["fields"] if f["name"] == "Favourite_Colour__c"]
+    assert field["custom"] is True and field["type"] == "string" and field["updateable"]
+
+    patched = await aclient.patch(
+        f"{V}/sobjects/Contact/{ANA}", json={"Favourite_Colour__c": "Teal"}, headers=bearer(token)
+    )
+    assert patched.status_code == 204, patched.text
+    event = (await stream.read()).events[0].event
+    assert event.schema_id == new_schema
+    update = await decode(stub, token, event)
+    assert update["Favourite_Colour__c"] == "Teal"
+    names = [
+        f["name"] for f in json.loads(emu.change_events.by_schema_id[new_schema].json)["fields"]
+    ]
+    bitmap = int(update["ChangeEventHeader"]["changedFields"][0], 16)
+    assert {n for i, n in enumerate(names) if bitmap >> i & 1} >= {"Favourite_Colour__c"}
+    # An event published before the change keeps its schema, still served.
+    assert (await decode(stub, token, old))["Title"] == "Before"
+    stream.call.cancel()
+
+    for wrong in (
+        {"object": "Contact", "name": "Favourite_Colour__c", "type": "string"},  # exists
+        {"object": "Contact", "name": "NoSuffix", "type": "string"},
+        {"object": "Contact", "name": "Two__Parts__c", "type": "string"},
+        {"object": "Contact", "name": "Shoe_Size__c", "type": "hologram"},
+        {"object": "Widget", "name": "Shoe_Size__c", "type": "string"},
+    ):
+        refused = await aclient.post(f"/__emulator/orgs/{ACME}/custom-fields", json=wrong)
+        assert refused.status_code == 400, wrong
+
+
 async def test_events_flow_only_as_requested_and_top_ups_use_the_same_stream(
     stub: Any, token: dict[str, Any], emu: SalesforceEmulator, pubsub: RunningPubSub
 ) -> None:
