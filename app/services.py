@@ -149,7 +149,10 @@ async def start_services(
     listener = None
     if settings.change_stream_enabled:
         dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        listener = StreamListener(dsn, db, caches.lookups, health)
+        # A field added in Salesforce shows in the describes at once (docs/real-time.md).
+        listener = StreamListener(
+            dsn, db, caches.lookups, health, on_describes_changed=caches.describes.distrust
+        )
         await listener.start()
     budget.start()
     misses = _rate_limiter(

@@ -7,6 +7,8 @@
   miss above all), through `NOTIFY` (app.workspace.stream_state), delivered at commit;
 - `UNDELETE` and Lead gap events → every answer of the org dropped;
 - `GAP_OVERFLOW` → a reconciliation run (`hooks.resync`) and every answer of the org dropped;
+- events of a schema id other than the one before them (the subscriber tells, `describes`):
+  the entity's fields changed, so every API process forgets the org's describes;
 - changes the service made itself (`changeOrigin` names SALESFORCE_CLIENT_NAME) cost
   nothing: the write already updated the caches.
 
@@ -80,6 +82,7 @@ class Effects:
     gap_creates: list[str] = field(default_factory=list)  # GAP_CREATE ids: auto-create them
     read_back_ids: list[str] = field(default_factory=list)  # Contacts of gap events
     own: int = 0
+    describes: bool = False  # a new schema id: the entity's fields changed
 
 
 def plan(events: list[ChangeEvent], own_client: str, default_region: str) -> Effects:
@@ -150,13 +153,14 @@ async def apply(
             await hooks.created(session, organization_id, created)
         if effects.resync:
             await hooks.resync(session, organization_id)
-        if effects.record_ids or effects.identifiers or effects.purge:
+        if effects.record_ids or effects.identifiers or effects.purge or effects.describes:
             await notify(
                 session,
                 organization_id,
                 record_ids=sorted(effects.record_ids),
                 identifiers=sorted(effects.identifiers),
                 purge=effects.purge,
+                describes=effects.describes,
             )
 
 
@@ -168,6 +172,7 @@ async def notify(
     identifiers: Sequence[str] = (),
     purge: bool = False,
     health: bool = False,
+    describes: bool = False,
 ) -> None:
     """NOTIFY every API process (delivered when the transaction commits)."""
     workspaces = [
@@ -183,7 +188,13 @@ async def notify(
     if not workspaces and not health:
         return
     for payload in payloads(
-        organization_id, workspaces, record_ids, identifiers, purge=purge, health=health
+        organization_id,
+        workspaces,
+        record_ids,
+        identifiers,
+        purge=purge,
+        health=health,
+        describes=describes,
     ):
         await session.execute(
             text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}

@@ -3,7 +3,9 @@
 Per topic (`/data/ContactChangeEvent`, and `/data/LeadChangeEvent` when a workspace of the
 org has Leads on) one `Subscribe` call: from the stored replay id (`CUSTOM`) or, the first
 time, `LATEST`; 100 events requested, each processed batch topped up by its size on the same
-request stream, so never more than 100 outstanding. Schemas are fetched once per id.
+request stream, so never more than 100 outstanding. Schemas are fetched once per id; an event
+of another schema id than the one before it on the topic (`GetTopic`'s, for the first) means
+the entity's fields changed: its batch tells the API processes to forget the org's describes.
 A stream silent for CHANGE_STREAM_SILENCE_SECONDS (Salesforce sends keepalives every 270 s)
 is dead and opened again. Faults:
 
@@ -77,6 +79,9 @@ class OrgStream:
         self.deps = deps
         self.failures = 0
         self.events = 0
+        # Per topic, the schema id of the last event processed (at first, GetTopic's): kept
+        # across resubscriptions, so a field added while the stream was reopened counts too.
+        self.schema_ids: dict[str, str] = {}
 
     async def run(self) -> None:
         """Until cancelled or the lease is lost."""
@@ -139,10 +144,10 @@ class OrgStream:
     async def _open(self, auth: PubSubAuth, leads: bool, workspace_id: str) -> None:
         pubsub = self.deps.pubsub
         topics = [CONTACT_TOPIC]
-        await pubsub.get_topic(auth, CONTACT_TOPIC)
+        self._baseline(CONTACT_TOPIC, await pubsub.get_topic(auth, CONTACT_TOPIC))
         if leads:
             try:
-                await pubsub.get_topic(auth, LEAD_TOPIC)
+                self._baseline(LEAD_TOPIC, await pubsub.get_topic(auth, LEAD_TOPIC))
                 topics.append(LEAD_TOPIC)
             except TopicUnavailable:
                 logger.warning(
@@ -163,6 +168,11 @@ class OrgStream:
         finally:
             for subscription in subscriptions:
                 subscription.cancel()
+
+    def _baseline(self, topic: str, info: Any) -> None:
+        """The topic's schema id now, unless an event has told it already."""
+        if topic not in self.schema_ids and info.schema_id:
+            self.schema_ids[topic] = str(info.schema_id)
 
     async def _consume(
         self, auth: PubSubAuth, topic: str, subscription: Subscription, workspace_id: str
@@ -207,8 +217,13 @@ class OrgStream:
                 )
             return
         decoded = []
+        latest = self.schema_ids.get(topic)
+        schema_changed = False
         for consumer_event in response.events:
             event = consumer_event.event
+            if latest and event.schema_id != latest:
+                schema_changed = True  # the entity's fields changed (one was added, say)
+            latest = str(event.schema_id)
             schema = await deps.pubsub.schema(auth, event.schema_id)
             try:
                 decoded.append(decode(schema, bytes(event.payload)))
@@ -219,6 +234,7 @@ class OrgStream:
         effects = batch.plan(
             decoded, deps.settings.salesforce_client_name, deps.settings.phone_default_region
         )
+        effects.describes = schema_changed
         read_back: list[dict[str, Any]] = []
         if effects.read_back_ids:
             read_back = await self._read_back(workspace_id, effects.read_back_ids)
@@ -234,6 +250,13 @@ class OrgStream:
             hooks=deps.hooks,
             default_region=deps.settings.phone_default_region,
         )
+        if schema_changed:
+            logger.info(
+                "stream.schema_changed",
+                extra={"organization_id": self.organization_id, "topic": topic},
+            )
+        if latest:
+            self.schema_ids[topic] = latest  # only once the batch (and its NOTIFY) committed
         self.events += len(response.events)
 
     async def _read_back(self, workspace_id: str, ids: list[str]) -> list[dict[str, Any]]:

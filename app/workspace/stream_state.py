@@ -4,6 +4,10 @@ learnt through PostgreSQL alone so that it works without Redis:
 - record changes: the worker's batch transaction sends `NOTIFY sfint_change_stream` with the
   org's workspaces and the changed records' ids and identifiers; PostgreSQL delivers it at
   commit, and every API process drops those cached lookup answers (`StreamListener`);
+- field changes: a batch whose events carry a new schema id (a field added to Contact, say)
+  says so (`"d": true`), and every API process forgets the describes of the org's workspaces
+  (`on_describes_changed`), so the field shows on the next request, not after the describe's
+  TTL;
 - stream health: which workspaces' orgs stream now (re-read on every health message, on
   every (re)connection of the listener and every HEALTH_REFRESH_SECONDS), so that their
   lookup answers live LOOKUP_CACHE_TTL_STREAMING_SECONDS (`StreamListener.ttl_for`);
@@ -16,7 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,11 +49,14 @@ def payloads(
     *,
     purge: bool = False,
     health: bool = False,
+    describes: bool = False,
 ) -> list[str]:
     """The NOTIFY payloads for one batch's changes, each under PostgreSQL's limit."""
     out: list[str] = []
     items = [("c", r) for r in record_ids] + [("i", i) for i in identifiers]
     base: dict[str, Any] = {"o": organization_id, "w": workspaces, "p": purge, "h": health}
+    if describes:
+        base["d"] = True  # only when set: processes of an older release ignore it anyway
     current: dict[str, list[str]] = {"c": [], "i": []}
     for kind, value in items:
         current[kind].append(value)
@@ -58,7 +65,7 @@ def payloads(
             out.append(json.dumps({**base, **current}))
             current = {"c": [], "i": []}
             current[kind].append(value)
-    if current["c"] or current["i"] or purge or health or not out:
+    if current["c"] or current["i"] or purge or health or describes or not out:
         out.append(json.dumps({**base, **current}))
     return out
 
@@ -139,14 +146,16 @@ class StreamHealth:
 
 @dataclass(eq=False)
 class StreamListener:
-    """LISTENs on CHANNEL for the process's lifespan and applies what arrives to `lookups`."""
+    """LISTENs on CHANNEL for the process's lifespan and applies what arrives to `lookups`
+    (and field changes to `on_describes_changed`, given a workspace id)."""
 
     dsn: str
     db: Database
     lookups: LookupCache
     health: StreamHealth
+    on_describes_changed: Callable[[str], None] | None = None
     received: int = 0  # messages applied so far
-    changes: int = 0  # of which record changes or purges (not health alone)
+    changes: int = 0  # of which record or field changes, or purges (not health alone)
     _task: asyncio.Task[None] | None = None
     _queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     _listening: asyncio.Event = field(default_factory=asyncio.Event)
@@ -212,6 +221,9 @@ class StreamListener:
             return
         if message.get("h"):
             await self._refresh_health()
+        if message.get("d") and self.on_describes_changed is not None:
+            for workspace_id in workspaces:
+                self.on_describes_changed(workspace_id)
         for workspace_id in workspaces:
             if message.get("p"):
                 await self.lookups.purge_workspace(workspace_id)
@@ -220,7 +232,7 @@ class StreamListener:
                 await self.lookups.invalidate_contact(workspace_id, record_id)
             if identifiers:
                 await self.lookups.forget_identifiers(workspace_id, identifiers)
-        if ids or identifiers or message.get("p"):
+        if ids or identifiers or message.get("p") or message.get("d"):
             self.changes += 1
         self.received += 1
         self._arrivals.set()
