@@ -3,7 +3,9 @@ learnt through PostgreSQL alone so that it works without Redis:
 
 - record changes: the worker's batch transaction sends `NOTIFY sfint_change_stream` with the
   org's workspaces and the changed records' ids and identifiers; PostgreSQL delivers it at
-  commit, and every API process drops those cached lookup answers (`StreamListener`);
+  commit, and every API process drops those cached lookup answers (`StreamListener`). Replicas
+  without a shared cache send the changes they make themselves on the same channel
+  (app.workspace.peer_changes);
 - stream health: which workspaces' orgs stream now (re-read on every health message, on
   every (re)connection of the listener and every HEALTH_REFRESH_SECONDS), so that their
   lookup answers live LOOKUP_CACHE_TTL_STREAMING_SECONDS (`StreamListener.ttl_for`);
@@ -45,11 +47,15 @@ def payloads(
     *,
     purge: bool = False,
     health: bool = False,
+    sender: str | None = None,
 ) -> list[str]:
-    """The NOTIFY payloads for one batch's changes, each under PostgreSQL's limit."""
+    """The NOTIFY payloads for one batch's changes, each under PostgreSQL's limit. `sender`:
+    the process that made the changes itself (app.workspace.peer_changes), which skips them."""
     out: list[str] = []
     items = [("c", r) for r in record_ids] + [("i", i) for i in identifiers]
     base: dict[str, Any] = {"o": organization_id, "w": workspaces, "p": purge, "h": health}
+    if sender is not None:
+        base["s"] = sender
     current: dict[str, list[str]] = {"c": [], "i": []}
     for kind, value in items:
         current[kind].append(value)
@@ -145,6 +151,8 @@ class StreamListener:
     db: Database
     lookups: LookupCache
     health: StreamHealth
+    # This process's name in the messages it sends itself (app.workspace.peer_changes).
+    sender: str | None = None
     received: int = 0  # messages applied so far
     changes: int = 0  # of which record changes or purges (not health alone)
     _task: asyncio.Task[None] | None = None
@@ -212,6 +220,8 @@ class StreamListener:
             return
         if message.get("h"):
             await self._refresh_health()
+        if self.sender is not None and message.get("s") == self.sender:
+            return  # this process's own change, applied when it was made
         for workspace_id in workspaces:
             if message.get("p"):
                 await self.lookups.purge_workspace(workspace_id)
