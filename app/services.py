@@ -15,6 +15,7 @@ What is built here, in order:
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ from app.workspace.fallback_cache import FallbackLookupCache
 from app.workspace.lookup_cache import LookupCache, MemoryLookupCache
 from app.workspace.miss_limit import MemoryMissLimiter, MissLimiter, RedisMissLimiter
 from app.workspace.near_cache import NearLookupCache
+from app.workspace.peer_changes import PeerNotifyingLookupCache
 from app.workspace.redis_budget import bounded_redis
 from app.workspace.redis_cache import RedisLookupCache
 from app.workspace.redis_streaming import StreamingRedisLookupCache
@@ -140,7 +142,8 @@ async def start_services(
     )
     salesforce = SalesforceClient(http, settings, tokens, observer=budget, guard=breaker)
     health = StreamHealth(settings)
-    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock, health)
+    sender = uuid.uuid4().hex  # this process, in the change messages it sends
+    caches, bus = _workspace_caches(settings, db, salesforce, tokens, clock, health, sender)
     invalidation = Invalidation()
     invalidation.purge_on_both(caches.purge)
     invalidation.purge_on_both(tokens.forget_async)
@@ -149,9 +152,17 @@ async def start_services(
     listener = None
     if settings.change_stream_enabled:
         dsn = settings.async_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        lookups = caches.lookups
+        if isinstance(lookups, PeerNotifyingLookupCache):
+            lookups = lookups.local  # what others tell is applied here, never told again
         # A field added in Salesforce shows in the describes at once (docs/real-time.md).
         listener = StreamListener(
-            dsn, db, caches.lookups, health, on_describes_changed=caches.describes.distrust
+            dsn,
+            db,
+            lookups,
+            health,
+            sender=sender,
+            on_describes_changed=caches.describes.distrust,
         )
         await listener.start()
     budget.start()
@@ -242,6 +253,7 @@ def _workspace_caches(
     tokens: TokenStore,
     clock: Clock,
     health: StreamHealth,
+    sender: str,
 ) -> tuple[WorkspaceCaches, CacheBus | None]:
     """The caches of the workspace core; with CACHE_URL, the lookup cache is shared in Redis
     and purges reach the other replicas over a bus."""
@@ -267,6 +279,8 @@ def _workspace_caches(
             ttl_for=health.ttl_for,
             max_ttl_seconds=streaming_ttl,
         )
+        if streaming_ttl is not None:  # the other replicas listen: tell them of changes
+            lookups = PeerNotifyingLookupCache(lookups, db, sender)
         return WorkspaceCaches(contexts, describes, lookups, health.is_streaming), None
     redis_client = connect_redis(
         settings.cache_url,

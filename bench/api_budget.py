@@ -1,9 +1,10 @@
 """Salesforce API calls one workspace costs its org in a day: a simulated day, compressed.
 
-The service (1 replica, then 3 sharing PostgreSQL, each with its own in-process caches) runs
-in this process on a clock the bench moves by hand, so a day of traffic takes seconds and the
-caches expire exactly as they would. Calls are counted at the Salesforce emulator, and by
-purpose by the service itself (`api_usage` of the connection).
+The service (1 replica; 3 sharing Redis, `CACHE_URL`, as production runs more than one; 3
+sharing PostgreSQL only, each with its own in-process caches) runs in this process on a clock
+the bench moves by hand, so a day of traffic takes seconds and the caches expire exactly as
+they would (Redis's TTLs are aged with it: bench/redis_clock.py). Calls are counted at the
+Salesforce emulator, and by purpose by the service itself (`api_usage` of the connection).
 
 Typical traffic of one workspace (8 working hours): 300 conversations, each opened in the
 sidebar 4 times over ~10 minutes by the agents handling it (so repeats within and beyond the
@@ -34,6 +35,12 @@ from bench._common import (  # noqa: E402
     in_process_settings,
     salesforce_emulator,
     scratch_database,
+)
+from bench.redis_clock import (  # noqa: E402
+    BENCH_CACHE_URL,
+    RedisClock,
+    bench_prefix,
+    redis_answers,
 )
 from tests.helpers.autocreate import ACME, connect_workspace, reconciler_of  # noqa: E402
 from tests.helpers.clock import FakeClock  # noqa: E402
@@ -68,10 +75,18 @@ async def simulate(
     emulator: Any,
     replicas: int,
     ready: Callable[[list[Any]], Awaitable[None]] | None = None,
+    redis_clock: RedisClock | None = None,
 ) -> dict[str, Any]:
     """The day; `ready(apps)`, when given, is awaited once the workspace is set up (bench/
-    stream.py waits there for the change stream)."""
+    stream.py waits there for the change stream). With `CACHE_URL`, `redis_clock` moves
+    Redis's clock with the fake one."""
     clock = FakeClock(start=0.0)
+
+    async def move(seconds: float) -> None:
+        clock.advance(seconds)
+        if redis_clock is not None:
+            await redis_clock.advance(seconds)
+
     apps = [create_app(settings, clock=clock) for _ in range(replicas)]
     contexts = [app.router.lifespan_context(app) for app in apps]
     for context in contexts:
@@ -103,14 +118,14 @@ async def simulate(
         contact_id = None
         for at, kind, email in day_of_events(rng):
             while next_reconcile <= at:  # the reconciliation schedule, backing off
-                clock.advance(max(0.0, next_reconcile - clock.now))
+                await move(max(0.0, next_reconcile - clock.now))
                 await reconciler.reconcile(WS)
                 async with apps[0].state.services.db.transaction() as session:
                     state = await session.get(AutocreateWorkspace, WS)
                 streak = state.idle_streak if state else 0
                 factor = min(2**streak, settings.autocreate_reconcile_max_backoff)
                 next_reconcile += settings.autocreate_reconcile_interval_seconds * factor
-            clock.advance(max(0.0, at - clock.now))
+            await move(max(0.0, at - clock.now))
             client = rng.choice(clients)
             if kind == "lookup" or (kind == "edit" and contact_id is None):
                 answer = await client.get(
@@ -129,7 +144,7 @@ async def simulate(
                 assert edited.status_code == 200, edited.text
             elif kind == "new":
                 emulator.add_contact(ACME, {"LastName": "New", "Email": email})
-        clock.advance(DAY - clock.now)
+        await move(DAY - clock.now)
         for app in apps:
             await app.state.services.budget.flush()
         # The simulated day may straddle two UTC dates: sum the workspace's rows.
@@ -153,7 +168,10 @@ def main() -> None:
         f"one workspace, one simulated day: {CONVERSATIONS} conversations x {OPENS} sidebar "
         f"opens ({RETURNING:.0%} return later), {EDITS} edits, {NEW_CONTACTS} new Contacts"
     )
-    for replicas in (1, 3):
+    for replicas, shared in DEPLOYMENTS:
+        if shared and not redis_answers():
+            print(f"  {replicas} replicas sharing Redis: skipped, no Redis at {BENCH_CACHE_URL}")
+            continue
         with salesforce_emulator() as (emulator, _), scratch_database("bench_budget") as db:
             settings = in_process_settings(
                 emulator,
@@ -161,12 +179,45 @@ def main() -> None:
                 lookup_miss_rate_per_workspace=1000.0,
                 lookup_miss_burst_per_workspace=1000,
             )
-            figures = asyncio.run(simulate(settings, emulator, replicas))
+            figures = asyncio.run(with_redis_if(shared, settings, emulator, replicas, simulate))
         purposes = ", ".join(f"{k} {v}" for k, v in figures["by_purpose"].items() if v)
         print(
-            f"  {replicas} replica(s): {figures['emulator_api_calls']} Salesforce API calls "
-            f"(emulator) — by purpose: {purposes}"
+            f"  {deployment(replicas, shared)}: {figures['emulator_api_calls']} Salesforce API "
+            f"calls (emulator) — by purpose: {purposes}"
         )
+
+
+# (replicas, sharing answers in Redis): one replica; three as production runs them
+# (docs/production.md: more than one replica set CACHE_URL); three with PostgreSQL only.
+DEPLOYMENTS = ((1, False), (3, True), (3, False))
+
+
+def deployment(replicas: int, shared: bool) -> str:
+    if replicas == 1:
+        return "1 replica"
+    return f"{replicas} replicas " + ("sharing Redis" if shared else "sharing PostgreSQL only")
+
+
+Day = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def with_redis_if(
+    shared: bool, settings: Settings, emulator: Any, replicas: int, day: Day
+) -> dict[str, Any]:
+    """`day(settings, emulator, replicas, redis_clock=...)`, with CACHE_URL and a Redis clock
+    moved by the day's fake clock when `shared`."""
+    if not shared:
+        return await day(settings, emulator, replicas)
+    prefix = bench_prefix()
+    shared_settings = settings.model_copy(
+        update={"cache_url": BENCH_CACHE_URL, "cache_key_prefix": prefix}
+    )
+    redis_clock = RedisClock(BENCH_CACHE_URL, prefix)
+    try:
+        return await day(shared_settings, emulator, replicas, redis_clock=redis_clock)
+    finally:
+        await redis_clock.clear()
+        await redis_clock.close()
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@
    (b) a Contact changed in the emulator → the next lookup answers the new value (the cached
        answer is dropped through LISTEN/NOTIFY); p50 / p99.
 2. Salesforce API calls one workspace costs its org in bench/api_budget.py's typical day,
-   with the stream on (1 and 3 replicas sharing PostgreSQL only); bench/api_budget.py prints
-   the same day without it.
+   with the stream on (1 replica; 3 sharing Redis; 3 sharing PostgreSQL only); bench/
+   api_budget.py prints the same day without it.
 3. 1,000 orgs over 3 worker processes: how the streams spread, how long until all stream,
    and the memory each stream costs a worker (RSS growth / streams held).
 
@@ -46,7 +46,8 @@ from bench._common import (  # noqa: E402
     salesforce_emulator,
     scratch_database,
 )
-from bench.api_budget import WS, simulate  # noqa: E402
+from bench.api_budget import DEPLOYMENTS, WS, deployment, simulate, with_redis_if  # noqa: E402
+from bench.redis_clock import BENCH_CACHE_URL, RedisClock, redis_answers  # noqa: E402
 from emulator.respondio import RespondioEmulator  # noqa: E402
 from emulator.respondio import create_app as create_respondio_app  # noqa: E402
 from emulator.salesforce.models import Org, User  # noqa: E402
@@ -183,20 +184,22 @@ def run_latency() -> None:
 
 def run_budget() -> None:
     print("one workspace's typical day (bench/api_budget.py) with the change stream on:")
-    # Replicas share PostgreSQL only, as in bench/api_budget.py: with CACHE_URL they would
-    # share answers in Redis, whose TTLs run on Redis's own clock, which this compressed day
-    # (a fake clock) cannot move.
-    for replicas in (1, 3):
+    for replicas, shared in DEPLOYMENTS:
+        if shared and not redis_answers():
+            print(f"  {replicas} replicas sharing Redis: skipped, no Redis at {BENCH_CACHE_URL}")
+            continue
         with salesforce_emulator() as (emulator, _), scratch_database("bench_stream_day") as db:
             pubsub = start_pubsub_server(emulator)
             try:
                 settings = stream_settings(db.url, emulator, pubsub)
-                figures = asyncio.run(_day_with_stream(settings, emulator, replicas))
+                figures = asyncio.run(
+                    with_redis_if(shared, settings, emulator, replicas, _day_with_stream)
+                )
             finally:
                 pubsub.stop()
         purposes = ", ".join(f"{k} {v}" for k, v in figures["by_purpose"].items() if v)
         print(
-            f"  {replicas} replica(s): {figures['emulator_api_calls']} "
+            f"  {deployment(replicas, shared)}: {figures['emulator_api_calls']} "
             "Salesforce API calls "
             f"(emulator) — by purpose: {purposes}; Pub/Sub calls "
             f"{emulator.counters.get('pubsub', 0)}, events delivered "
@@ -204,7 +207,9 @@ def run_budget() -> None:
         )
 
 
-async def _day_with_stream(settings: Settings, emulator: Any, replicas: int) -> dict[str, Any]:
+async def _day_with_stream(
+    settings: Settings, emulator: Any, replicas: int, redis_clock: RedisClock | None = None
+) -> dict[str, Any]:
     worker = Worker(settings, jobs=False, reconcile=False)
     running = asyncio.create_task(worker.run())
 
@@ -218,7 +223,7 @@ async def _day_with_stream(settings: Settings, emulator: Any, replicas: int) -> 
         await wait_for(every_replica_knows)
 
     try:
-        return await simulate(settings, emulator, replicas, ready=ready)
+        return await simulate(settings, emulator, replicas, ready=ready, redis_clock=redis_clock)
     finally:
         worker.stop()
         await running

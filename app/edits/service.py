@@ -44,7 +44,7 @@ from app.edits import repository as edit_history
 from app.edits.reader import MALFORMED_ID_CODES, ContactReader
 from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
-from app.edits.unchanged import answer_unchanged
+from app.edits.unchanged import answer_unchanged, kept_current
 from app.edits.validation import (
     canonical_record_id,
     check_editable,
@@ -63,7 +63,7 @@ from app.salesforce.errors import (
     WriteRejected,
 )
 from app.salesforce.values import same_value
-from app.workspace.contacts import ContactRef, ContactView, Plan, plan_for
+from app.workspace.contacts import ContactRef, ContactView, plan_for
 from app.workspace.context import (
     ContextChanged,
     WorkspaceContext,
@@ -185,7 +185,9 @@ class EditService(WorkspaceService):
             return unchanged
         await self._before_write(context)
         credentials = await self._tokens.for_context(context)
-        record = await self._kept_current(context, plan, ref)
+        record = None
+        if self._streaming(context.workspace_id):
+            record = await kept_current(self._db, self._lookups, context, plan, ref)
         read_from = "cache" if record is not None else "salesforce"
         if record is None:
             record = await self._reader.read_and_settle(
@@ -233,23 +235,6 @@ class EditService(WorkspaceService):
             logger.exception("contacts.edit.mark_failed", extra=log)
         logger.info("contacts.edit.applied", extra=log)
         return await self._writer.after_write(context, plan, ref, credentials, record, written)
-
-    async def _kept_current(
-        self, context: WorkspaceContext, plan: Plan, ref: ContactRef
-    ) -> dict[str, Any] | None:
-        """The record as the freshest cached answer holds it, while the org's change stream
-        keeps such answers current; None when a read from Salesforce is needed: no stream, no
-        such answer, a selected field (or `LastModifiedDate`) missing, or an edit of the
-        record still unsettled (only Salesforce can tell its outcome)."""
-        if not self._streaming(context.workspace_id):
-            return None
-        entry = await self._lookups.contact_entry(context.workspace_id, ref.contact_id)
-        record = entry.record if entry is not None and entry.sobject == ref.sobject else None
-        if record is None or any(name not in record for name in plan.selected):
-            return None
-        if not record.get("LastModifiedDate") or await edit_history.unsettled(self._db, ref):
-            return None
-        return dict(record)
 
     async def _settle(
         self, write: Awaitable[None], sobject: SObject, ids: list[int], log: dict[str, Any]

@@ -1,4 +1,8 @@
-"""An edit that changes nothing, answered without a Salesforce call (docs/api-allocation.md).
+"""Edits served from the cached read of the record: one that changes nothing is answered
+without a Salesforce call (docs/api-allocation.md), and while the org's change stream keeps
+the cached reads current, any other starts from one instead of reading the record first
+(`kept_current`, docs/real-time.md).
+
 
 An agent saving a field with the value it already shows (a double click, a form saved
 unchanged, a script) used to cost a read of the record each time: 150 such edits once took an
@@ -35,9 +39,8 @@ async def answer_unchanged(
     """The answer to an edit whose values the record already holds, from a fresh cached read;
     None when no such read holds every field, a value differs, or an edit of the record is
     still unsettled (its outcome is unknown: only Salesforce can tell)."""
-    entry = await lookups.contact_entry(context.workspace_id, ref.contact_id)
-    record = entry.record if entry is not None and entry.sobject == ref.sobject else None
-    if record is None or any(name not in record for name in plan.selected):
+    record = await _cached_record(lookups, context, plan, ref)
+    if record is None:
         return None
     if not all(same_value(f.type, record.get(f.name), value) for f, value in checked):
         return None
@@ -54,3 +57,33 @@ async def answer_unchanged(
         },
     )
     return render_contact(context, plan.fields, record, revertible, ref.sobject)
+
+
+async def kept_current(
+    db: Database,
+    lookups: LookupCache,
+    context: WorkspaceContext,
+    plan: Plan,
+    ref: ContactRef,
+) -> dict[str, Any] | None:
+    """The record as the freshest cached read holds it, for an edit to start from while the
+    org's change stream keeps such reads current (the write's If-Unmodified-Since refuses it
+    if Salesforce changed the record since). None when the record must be read from
+    Salesforce: no such read, `LastModifiedDate` missing, or an edit still unsettled."""
+    record = await _cached_record(lookups, context, plan, ref)
+    if record is None or not record.get("LastModifiedDate"):
+        return None
+    if await edit_history.unsettled(db, ref):
+        return None
+    return dict(record)
+
+
+async def _cached_record(
+    lookups: LookupCache, context: WorkspaceContext, plan: Plan, ref: ContactRef
+) -> dict[str, Any] | None:
+    """The record of the freshest cached read of it holding every selected field."""
+    entry = await lookups.contact_entry(context.workspace_id, ref.contact_id)
+    record = entry.record if entry is not None and entry.sobject == ref.sobject else None
+    if record is None or any(name not in record for name in plan.selected):
+        return None
+    return record

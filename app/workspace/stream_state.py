@@ -3,7 +3,9 @@ learnt through PostgreSQL alone so that it works without Redis:
 
 - record changes: the worker's batch transaction sends `NOTIFY sfint_change_stream` with the
   org's workspaces and the changed records' ids and identifiers; PostgreSQL delivers it at
-  commit, and every API process drops those cached lookup answers (`StreamListener`);
+  commit, and every API process drops those cached lookup answers (`StreamListener`). Replicas
+  without a shared cache send the changes they make themselves on the same channel
+  (app.workspace.peer_changes);
 - field changes: a batch whose events carry a new schema id (a field added to Contact, say)
   says so (`"d": true`), and every API process forgets the describes of the org's workspaces
   (`on_describes_changed`), so the field shows on the next request, not after the describe's
@@ -50,13 +52,17 @@ def payloads(
     purge: bool = False,
     health: bool = False,
     describes: bool = False,
+    sender: str | None = None,
 ) -> list[str]:
-    """The NOTIFY payloads for one batch's changes, each under PostgreSQL's limit."""
+    """The NOTIFY payloads for one batch's changes, each under PostgreSQL's limit. `sender`:
+    the process that made the changes itself (app.workspace.peer_changes), which skips them."""
     out: list[str] = []
     items = [("c", r) for r in record_ids] + [("i", i) for i in identifiers]
     base: dict[str, Any] = {"o": organization_id, "w": workspaces, "p": purge, "h": health}
     if describes:
         base["d"] = True  # only when set: processes of an older release ignore it anyway
+    if sender is not None:
+        base["s"] = sender
     current: dict[str, list[str]] = {"c": [], "i": []}
     for kind, value in items:
         current[kind].append(value)
@@ -154,6 +160,8 @@ class StreamListener:
     lookups: LookupCache
     health: StreamHealth
     on_describes_changed: Callable[[str], None] | None = None
+    # This process's name in the messages it sends itself (app.workspace.peer_changes).
+    sender: str | None = None
     received: int = 0  # messages applied so far
     changes: int = 0  # of which record or field changes, or purges (not health alone)
     _task: asyncio.Task[None] | None = None
@@ -224,6 +232,8 @@ class StreamListener:
         if message.get("d") and self.on_describes_changed is not None:
             for workspace_id in workspaces:
                 self.on_describes_changed(workspace_id)
+        if self.sender is not None and message.get("s") == self.sender:
+            return  # this process's own change, applied when it was made
         for workspace_id in workspaces:
             if message.get("p"):
                 await self.lookups.purge_workspace(workspace_id)
