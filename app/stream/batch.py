@@ -2,10 +2,11 @@
 
 - a Contact `CREATE` (or `GAP_CREATE`, read back) → auto-create's intake (`hooks.created`),
   the same rows as Outbound Messages and reconciliation, so each Contact is created once;
-- `UPDATE`, `DELETE` and Contact gap events → every replica drops the record's cached
-  lookup answers, and the answers cached for the record's new email and phones (a cached
-  miss above all), through `NOTIFY` (app.workspace.stream_state), delivered at commit;
-- `UNDELETE` and Lead gap events → every answer of the org dropped;
+- `UPDATE`, `DELETE`, `UNDELETE` and Contact gap events → every replica drops the record's
+  cached lookup answers, and the answers cached for the record's new (or restored) email and
+  phones (a cached miss above all), through `NOTIFY` (app.workspace.stream_state), delivered
+  at commit;
+- Lead gap events → every answer of the org dropped (they carry no field values);
 - `GAP_OVERFLOW` → a reconciliation run (`hooks.resync`) and every answer of the org dropped;
 - events of a schema id other than the one before them (the subscriber tells, `describes`):
   the entity's fields changed, so every API process forgets the org's describes;
@@ -103,10 +104,10 @@ def plan(events: list[ChangeEvent], own_client: str, default_region: str) -> Eff
                 effects.gap_creates.extend(event.record_ids)
         if change in GAPS and event.entity != "Contact":
             effects.purge = True  # no field values to tell which answers it changes
-        if change == "UNDELETE":
-            effects.purge = True  # any cached miss may be this record's: rare, so drop all
         effects.record_ids.update(event.record_ids)
-        if change in ("CREATE", "UPDATE") and event.client != own_client:
+        # A restored record's event carries all its fields, like a create's: the cached
+        # misses of its email and phones are dropped, as for a new record.
+        if change in ("CREATE", "UPDATE", "UNDELETE") and event.client != own_client:
             emails = [str(event.body[n]) for n in ("Email",) if event.body.get(n)]
             phones = [str(event.body[n]) for n in ("Phone", "MobilePhone") if event.body.get(n)]
             effects.identifiers |= cache_identifiers(emails, phones, default_region)

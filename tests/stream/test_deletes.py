@@ -1,7 +1,8 @@
 """A Contact deleted in Salesforce stops being found at once, and one restored from the
 recycle bin is found again at once, though the org's answers live an hour while it streams:
 the DELETE event drops the answer that matched it, the UNDELETE event the "no match" cached
-since."""
+since. The UNDELETE carries the record's fields (as Salesforce's do), so it drops only the
+answers of its identifiers: the workspace's other answers stay cached."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.helpers.lookups import lookup
 from tests.stream.helpers import wait_for_state
 
 ANA = {"email": "ana.souza@example.com"}
+OTHER = {"email": "someone.else@example.com"}
 
 
 async def test_a_deleted_contact_is_no_longer_found_and_an_undeleted_one_is_found_again(
@@ -40,13 +42,16 @@ async def test_a_deleted_contact_is_no_longer_found_and_an_undeleted_one_is_foun
         gone = (await lookup(client, auth, **ANA)).json()
         assert gone["cached"] is False and gone["matched"] is False
         assert (await lookup(client, auth, **ANA)).json()["cached"] is True  # the miss
+        assert (await lookup(client, auth, **OTHER)).status_code == 200
 
         restored = await sf.post(f"{admin}/{ana}/undelete")  # ... and restores it
         assert restored.status_code == 200, restored.text
         await wait_until(lambda: _changes(listener, 2))
         back = (await lookup(client, auth, **ANA)).json()
+        other = (await lookup(client, auth, **OTHER)).json()
     assert back["cached"] is False and back["matched"] is True
     assert back["contact"]["id"] == ana
+    assert other["cached"] is True  # not this record's: kept
 
 
 async def _changes(listener: Any, count: int) -> bool:
