@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import Database
 from app.salesforce.pubsub.events import ChangeEvent
 from app.workspace.identifiers import cache_identifiers
-from app.workspace.stream_state import CHANNEL, payloads
+from app.workspace.stream_state import payloads, send
 
 CONTACT_TOPIC, LEAD_TOPIC = "/data/ContactChangeEvent", "/data/LeadChangeEvent"
 REPLAY_COLUMN = {CONTACT_TOPIC: "contact_replay_id", LEAD_TOPIC: "lead_replay_id"}
@@ -188,15 +188,15 @@ async def notify(
     ]
     if not workspaces and not health:
         return
-    for payload in payloads(
-        organization_id,
-        workspaces,
-        record_ids,
-        identifiers,
-        purge=purge,
-        health=health,
-        describes=describes,
-    ):
-        await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-        )
+    await send(
+        session,
+        payloads(
+            organization_id,
+            workspaces,
+            record_ids,
+            identifiers,
+            purge=purge,
+            health=health,
+            describes=describes,
+        ),
+    )

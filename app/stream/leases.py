@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from app.db import Database
 from app.models import ConnectionStatus
-from app.workspace.stream_state import CHANNEL, payloads
+from app.workspace.stream_state import payloads, send
 
 WORKER_TIMEOUT_FACTOR = 2  # a worker unseen for this many leases is gone
 
@@ -129,10 +129,7 @@ class Leases:
             )
             released = {str(r[0]) for r in rows}
             if released:  # the API processes drop those orgs' longer TTL at once
-                await session.execute(
-                    text("SELECT pg_notify(:channel, :payload)"),
-                    {"channel": CHANNEL, "payload": payloads("", [], health=True)[0]},
-                )
+                await send(session, payloads("", [], health=True))
             if organization_ids is None:
                 await session.execute(
                     text("DELETE FROM change_stream_workers WHERE worker_id = :me"),

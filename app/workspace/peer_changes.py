@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Unpack
 
-from sqlalchemy import text
-
 from app.db import Database
 from app.workspace.lookup_cache import (
     CacheResult,
@@ -38,7 +36,7 @@ from app.workspace.lookup_cache import (
     LookupKey,
     StaleOn,
 )
-from app.workspace.stream_state import CHANNEL, payloads
+from app.workspace.stream_state import payloads, send
 
 logger = logging.getLogger("app.contacts.cache")
 
@@ -96,11 +94,7 @@ class PeerNotifyingLookupCache:
         )
         try:
             async with self.db.transaction() as session:
-                for payload in messages:
-                    await session.execute(
-                        text("SELECT pg_notify(:channel, :payload)"),
-                        {"channel": CHANNEL, "payload": payload},
-                    )
+                await send(session, messages)
         except Exception as exc:  # noqa: BLE001 - the change stands; peers see it at expiry
             logger.warning(
                 "cache.peers.not_told",

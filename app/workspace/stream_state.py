@@ -12,7 +12,7 @@ learnt through PostgreSQL alone so that it works without Redis:
   TTL;
 - stream health: which workspaces' orgs stream now (re-read on every health message, on
   every (re)connection of the listener and every HEALTH_REFRESH_SECONDS), so that their
-  lookup answers live LOOKUP_CACHE_TTL_STREAMING_SECONDS (`StreamListener.ttl_for`);
+  lookup answers live LOOKUP_CACHE_TTL_STREAMING_SECONDS (`StreamHealth.ttl_for`);
 - `change_stream` of the connection object (`view_of`).
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import Database
@@ -74,6 +75,15 @@ def payloads(
     if current["c"] or current["i"] or purge or health or describes or not out:
         out.append(json.dumps({**base, **current}))
     return out
+
+
+async def send(session: AsyncSession, messages: Iterable[str]) -> None:
+    """NOTIFY CHANNEL with each of `messages` (from `payloads`); PostgreSQL delivers them
+    when the session's transaction commits."""
+    for payload in messages:
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+        )
 
 
 @dataclass(frozen=True, slots=True)
