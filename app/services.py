@@ -266,7 +266,7 @@ def _workspace_caches(
         salesforce,
         tokens,
         ttl_seconds=settings.fields_cache_ttl_seconds,
-        ttl_for=health.describe_ttl_for if settings.change_stream_enabled else None,
+        ttl_for=health.describe_ttl_for,
         clock=clock,
         store=DescribeStore(db),
         now=wall_clock_following(clock),

@@ -44,7 +44,7 @@ from app.edits import repository as edit_history
 from app.edits.reader import MALFORMED_ID_CODES, ContactReader
 from app.edits.repository import FieldChange
 from app.edits.schemas import MAX_HISTORY_ROWS, HistoryEntry
-from app.edits.unchanged import answer_unchanged, kept_current
+from app.edits.unchanged import answer_unchanged, cached_record, kept_current
 from app.edits.validation import (
     canonical_record_id,
     check_editable,
@@ -180,14 +180,15 @@ class EditService(WorkspaceService):
         fields = check_editable(context, describe, values, sobject)
         checked = check_values(fields, list(values.values()))
         plan = plan_for(context, describe, sobject)
-        unchanged = await answer_unchanged(self._db, self._lookups, context, plan, ref, checked)
+        cached = await cached_record(self._lookups, context, plan, ref)
+        unchanged = await answer_unchanged(self._db, context, plan, ref, checked, cached)
         if unchanged is not None:
             return unchanged
         await self._before_write(context)
         credentials = await self._tokens.for_context(context)
         record = None
         if self._streaming(context.workspace_id):
-            record = await kept_current(self._db, self._lookups, context, plan, ref)
+            record = await kept_current(self._db, ref, cached)
         read_from = "cache" if record is not None else "salesforce"
         if record is None:
             record = await self._reader.read_and_settle(

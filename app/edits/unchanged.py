@@ -28,18 +28,29 @@ from app.workspace.lookup_cache import LookupCache
 logger = logging.getLogger("app.contacts.edits")
 
 
+async def cached_record(
+    lookups: LookupCache, context: WorkspaceContext, plan: Plan, ref: ContactRef
+) -> dict[str, Any] | None:
+    """The record of the freshest cached read of it holding every selected field, read once
+    per edit for `answer_unchanged` and `kept_current`."""
+    entry = await lookups.contact_entry(context.workspace_id, ref.contact_id)
+    record = entry.record if entry is not None and entry.sobject == ref.sobject else None
+    if record is None or any(name not in record for name in plan.selected):
+        return None
+    return record
+
+
 async def answer_unchanged(
     db: Database,
-    lookups: LookupCache,
     context: WorkspaceContext,
     plan: Plan,
     ref: ContactRef,
     checked: list[tuple[ContactField, Any]],
+    record: dict[str, Any] | None,
 ) -> ContactView | None:
-    """The answer to an edit whose values the record already holds, from a fresh cached read;
-    None when no such read holds every field, a value differs, or an edit of the record is
-    still unsettled (its outcome is unknown: only Salesforce can tell)."""
-    record = await _cached_record(lookups, context, plan, ref)
+    """The answer to an edit whose values the record already holds, from `record` (its fresh
+    cached read); None when there is no such read, a value differs, or an edit of the record
+    is still unsettled (its outcome is unknown: only Salesforce can tell)."""
     if record is None:
         return None
     if not all(same_value(f.type, record.get(f.name), value) for f, value in checked):
@@ -60,30 +71,14 @@ async def answer_unchanged(
 
 
 async def kept_current(
-    db: Database,
-    lookups: LookupCache,
-    context: WorkspaceContext,
-    plan: Plan,
-    ref: ContactRef,
+    db: Database, ref: ContactRef, record: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """The record as the freshest cached read holds it, for an edit to start from while the
-    org's change stream keeps such reads current (the write's If-Unmodified-Since refuses it
-    if Salesforce changed the record since). None when the record must be read from
-    Salesforce: no such read, `LastModifiedDate` missing, or an edit still unsettled."""
-    record = await _cached_record(lookups, context, plan, ref)
+    """`record` (its fresh cached read) for an edit to start from while the org's change
+    stream keeps such reads current (the write's If-Unmodified-Since refuses it if Salesforce
+    changed the record since). None when the record must be read from Salesforce: no such
+    read, `LastModifiedDate` missing, or an edit still unsettled."""
     if record is None or not record.get("LastModifiedDate"):
         return None
     if await edit_history.unsettled(db, ref):
         return None
     return dict(record)
-
-
-async def _cached_record(
-    lookups: LookupCache, context: WorkspaceContext, plan: Plan, ref: ContactRef
-) -> dict[str, Any] | None:
-    """The record of the freshest cached read of it holding every selected field."""
-    entry = await lookups.contact_entry(context.workspace_id, ref.contact_id)
-    record = entry.record if entry is not None and entry.sobject == ref.sobject else None
-    if record is None or any(name not in record for name in plan.selected):
-        return None
-    return record
