@@ -10,7 +10,6 @@ alone.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 
@@ -62,16 +61,11 @@ class RedisClock:
 
 
 def redis_answers(url: str = BENCH_CACHE_URL) -> bool:
-    async def ping() -> bool:
-        client = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    with redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5) as client:
         try:
-            return bool(await client.ping())
+            return bool(client.ping())
         except (redis.RedisError, OSError):
             return False
-        finally:
-            await client.aclose()
-
-    return asyncio.run(ping())
 
 
 def bench_prefix() -> str:
