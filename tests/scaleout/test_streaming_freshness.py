@@ -5,23 +5,13 @@ streaming workspace never makes another workspace's answers look fresh for longe
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import redis.asyncio
 
-from app.workspace.lookup_cache import LookupEntry, LookupKey
 from app.workspace.redis_streaming import StreamingRedisLookupCache
+from tests.helpers.cache_entries import entry, key
 
 TTLS = {"ws-streaming": 30.0, "ws-polling": 0.5}
-
-
-def key(workspace_id: str, email: str) -> LookupKey:
-    return LookupKey(workspace_id, "conn", "email", email)
-
-
-def entry(contact_id: str) -> LookupEntry:
-    record = {"Id": contact_id, "Title": "CTO", "LastModifiedDate": "2026-01-01T00:00:00Z"}
-    return LookupEntry("email", record, 0, datetime.now(UTC))
 
 
 async def test_a_streaming_workspaces_read_does_not_lengthen_anothers_freshness(

@@ -6,7 +6,6 @@ value for up to that hour, and an edit there would start from it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,10 +13,11 @@ import httpx
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.workspace.lookup_cache import LookupEntry, LookupKey, MemoryLookupCache
+from app.workspace.lookup_cache import MemoryLookupCache
 from app.workspace.peer_changes import PeerNotifyingLookupCache
 from app.workspace.stream_state import StreamHealth, StreamListener
 from tests.helpers.autocreate import Workspace, running_worker, wait_until
+from tests.helpers.cache_entries import entry, key
 from tests.helpers.lookups import lookup, put_settings
 from tests.stream.helpers import wait_for_state
 
@@ -87,10 +87,10 @@ async def test_each_kind_of_change_reaches_the_other_process_and_not_the_sender(
     await me.start()
     await them.start()
     try:
-        found, miss = key("a@example.com"), key("b@example.com")
+        found, miss = key(value="a@example.com"), key(value="b@example.com")
         for cache in (mine, theirs):
             await cache.set(found, entry("003A"))
-            await cache.set(miss, LookupEntry(None, None, 0, datetime.now(UTC)))
+            await cache.set(miss, entry(None))
 
         await mine.update_contact("ws-1", {"Id": "003A", "Title": "CFO"})
         await wait_until(lambda: reached(them, 1))
@@ -116,15 +116,6 @@ async def test_each_kind_of_change_reaches_the_other_process_and_not_the_sender(
         await me.stop()
         await them.stop()
         await db.dispose()
-
-
-def key(email: str) -> LookupKey:
-    return LookupKey("ws-1", "conn", "email", email)
-
-
-def entry(contact_id: str) -> LookupEntry:
-    record = {"Id": contact_id, "Title": "CTO", "LastModifiedDate": "2026-01-01T00:00:00Z"}
-    return LookupEntry("email", record, 0, datetime.now(UTC))
 
 
 async def reached(listener: StreamListener, count: int) -> bool:

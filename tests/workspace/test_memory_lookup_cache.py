@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
-from app.workspace.lookup_cache import LookupEntry, LookupKey, MemoryLookupCache
+from app.workspace.lookup_cache import LookupEntry, MemoryLookupCache
+from tests.helpers.cache_entries import entry, key
 from tests.helpers.clock import FakeClock
 
 
 class Limited(Exception):
     pass
-
-
-def key(ws: str = "ws-1", value: str = "ana@example.com", connection: str = "c1") -> LookupKey:
-    return LookupKey(ws, connection, "email", value)
-
-
-def entry(contact_id: str | None = "003A", title: str = "CTO") -> LookupEntry:
-    record = {"Id": contact_id, "Title": title} if contact_id else None
-    return LookupEntry("email" if record else None, record, 0, datetime.now(UTC))
 
 
 @pytest.fixture
