@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,10 +168,7 @@ def main() -> None:
         f"one workspace, one simulated day: {CONVERSATIONS} conversations x {OPENS} sidebar "
         f"opens ({RETURNING:.0%} return later), {EDITS} edits, {NEW_CONTACTS} new Contacts"
     )
-    for replicas, shared in DEPLOYMENTS:
-        if shared and not redis_answers():
-            print(f"  {replicas} replicas sharing Redis: skipped, no Redis at {BENCH_CACHE_URL}")
-            continue
+    for replicas, shared in deployments():
         with salesforce_emulator() as (emulator, _), scratch_database("bench_budget") as db:
             settings = in_process_settings(
                 emulator,
@@ -190,6 +187,15 @@ def main() -> None:
 # (replicas, sharing answers in Redis): one replica; three as production runs them
 # (docs/production.md: more than one replica set CACHE_URL); three with PostgreSQL only.
 DEPLOYMENTS = ((1, False), (3, True), (3, False))
+
+
+def deployments() -> Iterator[tuple[int, bool]]:
+    """DEPLOYMENTS, but those sharing Redis only when it answers (else a line says so)."""
+    for replicas, shared in DEPLOYMENTS:
+        if shared and not redis_answers():
+            print(f"  {replicas} replicas sharing Redis: skipped, no Redis at {BENCH_CACHE_URL}")
+            continue
+        yield replicas, shared
 
 
 def deployment(replicas: int, shared: bool) -> str:

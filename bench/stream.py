@@ -46,8 +46,8 @@ from bench._common import (  # noqa: E402
     salesforce_emulator,
     scratch_database,
 )
-from bench.api_budget import DEPLOYMENTS, WS, deployment, simulate, with_redis_if  # noqa: E402
-from bench.redis_clock import BENCH_CACHE_URL, RedisClock, redis_answers  # noqa: E402
+from bench.api_budget import WS, deployment, deployments, simulate, with_redis_if  # noqa: E402
+from bench.redis_clock import RedisClock  # noqa: E402
 from emulator.respondio import RespondioEmulator  # noqa: E402
 from emulator.respondio import create_app as create_respondio_app  # noqa: E402
 from emulator.salesforce.models import Org, User  # noqa: E402
@@ -184,10 +184,7 @@ def run_latency() -> None:
 
 def run_budget() -> None:
     print("one workspace's typical day (bench/api_budget.py) with the change stream on:")
-    for replicas, shared in DEPLOYMENTS:
-        if shared and not redis_answers():
-            print(f"  {replicas} replicas sharing Redis: skipped, no Redis at {BENCH_CACHE_URL}")
-            continue
+    for replicas, shared in deployments():
         with salesforce_emulator() as (emulator, _), scratch_database("bench_stream_day") as db:
             pubsub = start_pubsub_server(emulator)
             try:
